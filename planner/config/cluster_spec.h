@@ -1,0 +1,41 @@
+// ClusterSpec: what the machine is. GPU profiles come from hardware/gpus/*.yaml, clusters from
+// hardware/clusters/*.yaml or are built on the fly from "--gpus NxNAME" (planner/io/).
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace zplan {
+
+struct GpuSpec {
+  // ---- identity ----
+  std::string name;                  // profile name, e.g. "h100-80gb"
+  std::string display_name;          // e.g. "NVIDIA H100 80GB HBM3"
+  std::string source;                // file it was loaded from
+  // ---- memory ----
+  uint64_t memory_bytes = 0;         // total device memory as reported by the driver
+  double memory_bw_gb_per_s = 0;     // HBM/GDDR bandwidth, GB/s (1e9)
+  // ---- compute (dense peak, no sparsity) ----
+  double bf16_tflops = 0;            // 0 when bf16 is not supported
+  double fp16_tflops = 0;
+  double fp32_tflops = 0;            // plain fp32 (non-tensor-core) rate
+  bool supports_bf16 = false;
+  // ---- links ----
+  std::string intra_node_link;       // "nvlink4", "nvlink2", "pcie4", ...
+  double intra_node_bw_gb_per_s = 0; // per-GPU unidirectional bandwidth to peers, GB/s
+  double pcie_bw_gb_per_s = 0;       // host <-> device, unidirectional, GB/s
+};
+
+struct ClusterSpec {
+  std::string name;                  // e.g. "8xh100" or a hardware/clusters file name
+  std::string source;
+  GpuSpec gpu;
+  int gpus_per_node = 1;
+  int nodes = 1;
+  uint64_t host_ram_bytes = 0;       // per node
+  int cpu_cores = 0;                 // per node
+  double inter_node_bw_gb_per_s = 25; // per node, GB/s (200 Gb/s IB), used when nodes > 1
+
+  int world_size() const { return gpus_per_node * nodes; }
+};
+
+}  // namespace zplan

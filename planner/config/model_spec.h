@@ -1,0 +1,70 @@
+// ModelSpec: what the model is (architecture hyper-parameters), independent of how it is trained
+// or on which machine. Loaded from models/*.yaml or a Hugging Face config.json (planner/io/).
+//
+// Dims used in comments across planner/: B = micro-batch, T = tokens per sequence (per rank after
+// sequence parallelism), C = hidden size, L = layers, NH = query heads, KV = key/value heads,
+// HD = head dim, F = FFN inner size, V = vocabulary, E = routed experts, K = experts per token.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace zplan {
+
+enum class NormKind { layer_norm, rms_norm };
+// gelu_mlp: up -> GELU -> down (GPT-2).  swiglu: silu(gate) * up -> down (Llama, Qwen).
+// geglu: gelu_tanh(gate) * up -> down (Gemma).
+enum class MlpKind { gelu_mlp, swiglu, geglu };
+enum class PositionKind { learned, rope };
+
+struct MoeSpec {
+  // ---- routed experts ----
+  int num_experts = 0;            // E; 0 means a dense model
+  int experts_per_token = 0;      // K (top-k)
+  int64_t expert_ffn = 0;         // inner size of one routed expert
+  bool normalize_topk = true;     // renormalise the top-k router weights
+  // ---- shared experts (DeepSeek / Qwen2-MoE style); 0 for Qwen3-MoE ----
+  int shared_experts = 0;
+  int64_t shared_expert_ffn = 0;  // inner size of the whole shared-expert MLP
+  // ---- which layers are sparse ----
+  int first_dense_layers = 0;     // leading layers with a dense MLP (DeepSeek first_k_dense_replace)
+  int sparse_step = 1;            // layer i (0-based) is sparse when (i+1) % sparse_step == 0
+  std::vector<int> dense_layers;  // explicit dense layers (Qwen mlp_only_layers)
+};
+
+struct ModelSpec {
+  // ---- identity ----
+  std::string name;               // registry name, e.g. "qwen3-30b-a3b"
+  std::string family;             // "gpt2", "llama", "qwen2", "qwen3", "qwen3_moe", "gemma3"
+  std::string source;             // file it was loaded from (for error messages)
+  int64_t published_parameters = 0;  // total from the model card, 0 if unknown (tests compare)
+  // ---- shape ----
+  int64_t layers = 0;             // L
+  int64_t hidden = 0;             // C
+  int64_t heads = 0;              // NH
+  int64_t kv_heads = 0;           // KV (== NH without GQA)
+  int64_t head_dim = 0;           // HD (not always C / NH: Qwen3, Gemma-3)
+  int64_t ffn = 0;                // F of the dense MLP
+  int64_t vocab = 0;              // V (padded size as stored in the checkpoint)
+  int64_t max_positions = 0;      // learned-position table size / context limit
+  // ---- block details ----
+  NormKind norm = NormKind::rms_norm;
+  MlpKind mlp = MlpKind::swiglu;
+  PositionKind position = PositionKind::rope;
+  bool tied_embeddings = false;   // lm_head shares the embedding matrix
+  bool qk_norm = false;           // per-head RMSNorm on q and k (Qwen3, Gemma-3)
+  bool qkv_bias = false;          // bias on q/k/v projections (GPT-2, Qwen2)
+  bool out_bias = false;          // bias on attention output and MLP projections (GPT-2)
+  bool sandwich_norm = false;     // extra post-attention and post-MLP norms (Gemma-2/3)
+  // ---- mixture of experts ----
+  MoeSpec moe;
+
+  bool is_moe() const { return moe.num_experts > 0; }
+  // True when layer `i` (0-based) uses routed experts rather than a dense MLP.
+  bool layer_is_sparse(int64_t i) const;
+  int64_t sparse_layer_count() const;
+  int64_t q_dim() const { return heads * head_dim; }
+  int64_t kv_dim() const { return kv_heads * head_dim; }
+};
+
+}  // namespace zplan

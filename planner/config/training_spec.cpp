@@ -1,0 +1,64 @@
+// Names and byte sizes of the enums in training_spec.h.
+#include "planner/config/training_spec.h"
+
+namespace zplan {
+
+const char* to_string(Precision p) {
+  switch (p) {
+    case Precision::bf16: return "bf16";
+    case Precision::fp16: return "fp16";
+    case Precision::fp32: return "fp32";
+    case Precision::amp_bf16: return "amp-bf16";
+    case Precision::amp_fp16: return "amp-fp16";
+  }
+  return "?";
+}
+const char* to_string(Profile p) { return p == Profile::hf ? "hf" : "zplan"; }
+const char* to_string(Attention a) {
+  switch (a) {
+    case Attention::sdpa: return "sdpa";
+    case Attention::flash: return "flash";
+    case Attention::eager: return "eager";
+  }
+  return "?";
+}
+const char* to_string(Framework f) {
+  switch (f) {
+    case Framework::deepspeed: return "deepspeed";
+    case Framework::fsdp2: return "fsdp2";
+    case Framework::ddp: return "ddp";
+    case Framework::plain: return "plain";
+  }
+  return "?";
+}
+
+bool parse_precision(const std::string& s, Precision* out) {
+  for (Precision p : {Precision::bf16, Precision::fp16, Precision::fp32, Precision::amp_bf16,
+                      Precision::amp_fp16})
+    if (s == to_string(p)) { *out = p; return true; }
+  return false;
+}
+bool parse_profile(const std::string& s, Profile* out) {
+  if (s == "zplan") { *out = Profile::zplan; return true; }
+  if (s == "hf") { *out = Profile::hf; return true; }
+  return false;
+}
+bool parse_attention(const std::string& s, Attention* out) {
+  for (Attention a : {Attention::sdpa, Attention::flash, Attention::eager})
+    if (s == to_string(a)) { *out = a; return true; }
+  return false;
+}
+bool parse_framework(const std::string& s, Framework* out) {
+  for (Framework f : {Framework::deepspeed, Framework::fsdp2, Framework::ddp, Framework::plain})
+    if (s == to_string(f)) { *out = f; return true; }
+  return false;
+}
+
+int compute_dtype_bytes(Precision p) { return p == Precision::fp32 ? 4 : 2; }
+int param_dtype_bytes(Precision p) {
+  return (p == Precision::bf16 || p == Precision::fp16) ? 2 : 4;
+}
+bool has_fp32_master(Precision p) { return p == Precision::bf16 || p == Precision::fp16; }
+bool is_fp16(Precision p) { return p == Precision::fp16 || p == Precision::amp_fp16; }
+
+}  // namespace zplan

@@ -1,0 +1,65 @@
+// TrainingSpec (what is trained: tokens, batch, attention kernel, whose code) and Strategy (how
+// it is laid out on the cluster: ZeRO stage, offloads, recompute, sequence parallelism, precision).
+// Strategy flags on the CLI pin a dimension; unpinned dimensions are searched (planner/search/).
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace zplan {
+
+// bf16/fp16: 16-bit params and grads with fp32 master weights inside the optimizer (DeepSpeed).
+// amp_bf16/amp_fp16: fp32 params and grads, 16-bit autocast for matmuls (torch AMP, FSDP2 mixed
+// precision). fp32: everything in fp32.
+enum class Precision { bf16, fp16, fp32, amp_bf16, amp_fp16 };
+// Whose implementation is predicted: zplan's own runtime or Hugging Face transformers' modelling code.
+enum class Profile { zplan, hf };
+enum class Attention { sdpa, flash, eager };
+// What the training loop is built on, which decides buffers and allocator behaviour.
+enum class Framework { deepspeed, fsdp2, ddp, plain };
+
+struct TrainingSpec {
+  int64_t seq_len = 0;               // tokens per sequence, before sequence parallelism
+  int64_t global_batch = 0;          // sequences per optimizer step; 0 = not constrained
+  Attention attention = Attention::sdpa;
+  Profile profile = Profile::zplan;
+  Framework framework = Framework::deepspeed;
+  // DeepSpeed buffer sizes (elements); defaults are DeepSpeed's own (DESIGN.md).
+  int64_t reduce_bucket_elems = 500'000'000;
+  int64_t allgather_bucket_elems = 500'000'000;
+  int64_t prefetch_bucket_elems = 50'000'000;
+  int64_t param_persistence_threshold = 100'000;
+  int64_t max_live_parameters = 1'000'000'000;
+  int64_t sub_group_size = 1'000'000'000;
+  int overlap_comm = -1;             // -1: DeepSpeed default (true for stage 3, else false)
+  bool contiguous_gradients = true;
+};
+
+struct Strategy {
+  int zero_stage = 0;                // 0..3: which model states are divided by the DP degree
+  bool offload_optimizer = false;    // fp32 master + Adam states (and the fp32 grads) on host
+  bool offload_params = false;       // ZeRO-3 params on host (stage 3 only)
+  int64_t checkpointed_layers = 0;   // layers whose activations are recomputed (0..L)
+  bool cpu_checkpointing = false;    // checkpointed layer inputs kept in pinned host memory
+  int sp_degree = 1;                 // Ulysses sequence-parallel degree
+  int64_t micro_batch = 1;           // sequences per rank per micro-step
+  int64_t grad_accumulation = 1;     // micro-steps per optimizer step
+  Precision precision = Precision::bf16;
+};
+
+const char* to_string(Precision p);
+const char* to_string(Profile p);
+const char* to_string(Attention a);
+const char* to_string(Framework f);
+// Parsers return false on an unknown name (callers turn that into an InputError).
+bool parse_precision(const std::string& s, Precision* out);
+bool parse_profile(const std::string& s, Profile* out);
+bool parse_attention(const std::string& s, Attention* out);
+bool parse_framework(const std::string& s, Framework* out);
+
+// Bytes of one element of the 16-bit/32-bit compute dtype and of the stored parameters.
+int compute_dtype_bytes(Precision p);
+int param_dtype_bytes(Precision p);
+bool has_fp32_master(Precision p);   // bf16/fp16: optimizer keeps an fp32 copy of the weights
+bool is_fp16(Precision p);           // needs a loss scaler
+
+}  // namespace zplan
