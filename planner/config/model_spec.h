@@ -56,6 +56,13 @@ struct ModelSpec {
   bool qkv_bias = false;          // bias on q/k/v projections (GPT-2, Qwen2)
   bool out_bias = false;          // bias on attention output and MLP projections (GPT-2)
   bool sandwich_norm = false;     // extra post-attention and post-MLP norms (Gemma-2/3)
+  bool scaled_embeddings = false; // embeddings multiplied by sqrt(C) (Gemma)
+  // ---- sliding-window attention (Gemma-2/3, Mistral v0.1) ----
+  int64_t sliding_window = 0;     // tokens a sliding layer attends to; 0 = every layer is global
+  int sliding_window_pattern = 0; // every N-th layer (1-based) is global, the rest slide; 0 = all slide
+  // ---- dropout (HF configs: resid_pdrop/attn_pdrop/embd_pdrop; 0 for modern LLMs) ----
+  double hidden_dropout = 0.0;    // after attention/MLP outputs and embeddings (saves a mask)
+  double attention_dropout = 0.0; // inside attention (flash keeps only an RNG state)
   // ---- mixture of experts ----
   MoeSpec moe;
 
@@ -63,6 +70,12 @@ struct ModelSpec {
   // True when layer `i` (0-based) uses routed experts rather than a dense MLP.
   bool layer_is_sparse(int64_t i) const;
   int64_t sparse_layer_count() const;
+  // True when layer `i` (0-based) uses a sliding window shorter than `seq` tokens (then attention
+  // needs an explicit mask instead of the causal flag).
+  bool layer_slides(int64_t i, int64_t seq) const {
+    if (sliding_window <= 0 || seq <= sliding_window) return false;
+    return sliding_window_pattern <= 0 || (i + 1) % sliding_window_pattern != 0;
+  }
   int64_t q_dim() const { return heads * head_dim; }
   int64_t kv_dim() const { return kv_heads * head_dim; }
 };

@@ -10,6 +10,7 @@ const char* to_string(Precision p) {
     case Precision::fp32: return "fp32";
     case Precision::amp_bf16: return "amp-bf16";
     case Precision::amp_fp16: return "amp-fp16";
+    case Precision::bf16_pure: return "bf16-pure";
   }
   return "?";
 }
@@ -34,7 +35,7 @@ const char* to_string(Framework f) {
 
 bool parse_precision(const std::string& s, Precision* out) {
   for (Precision p : {Precision::bf16, Precision::fp16, Precision::fp32, Precision::amp_bf16,
-                      Precision::amp_fp16})
+                      Precision::amp_fp16, Precision::bf16_pure})
     if (s == to_string(p)) { *out = p; return true; }
   return false;
 }
@@ -54,9 +55,16 @@ bool parse_framework(const std::string& s, Framework* out) {
   return false;
 }
 
+const char* to_string(ExpertsImpl e) { return e == ExpertsImpl::eager ? "eager" : "grouped_mm"; }
+bool parse_experts_impl(const std::string& s, ExpertsImpl* out) {
+  if (s == "grouped_mm") { *out = ExpertsImpl::grouped_mm; return true; }
+  if (s == "eager") { *out = ExpertsImpl::eager; return true; }
+  return false;
+}
+
 int compute_dtype_bytes(Precision p) { return p == Precision::fp32 ? 4 : 2; }
 int param_dtype_bytes(Precision p) {
-  return (p == Precision::bf16 || p == Precision::fp16) ? 2 : 4;
+  return (p == Precision::bf16 || p == Precision::fp16 || p == Precision::bf16_pure) ? 2 : 4;
 }
 bool has_fp32_master(Precision p) { return p == Precision::bf16 || p == Precision::fp16; }
 bool is_fp16(Precision p) { return p == Precision::fp16 || p == Precision::amp_fp16; }

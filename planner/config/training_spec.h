@@ -9,13 +9,17 @@ namespace zplan {
 
 // bf16/fp16: 16-bit params and grads with fp32 master weights inside the optimizer (DeepSpeed).
 // amp_bf16/amp_fp16: fp32 params and grads, 16-bit autocast for matmuls (torch AMP, FSDP2 mixed
-// precision). fp32: everything in fp32.
-enum class Precision { bf16, fp16, fp32, amp_bf16, amp_fp16 };
+// precision). fp32: everything in fp32. bf16_pure: bf16 params, grads and AdamW states with no
+// fp32 master (a model loaded with torch_dtype=bfloat16 and a plain optimizer).
+enum class Precision { bf16, fp16, fp32, amp_bf16, amp_fp16, bf16_pure };
 // Whose implementation is predicted: zplan's own runtime or Hugging Face transformers' modelling code.
 enum class Profile { zplan, hf };
 enum class Attention { sdpa, flash, eager };
 // What the training loop is built on, which decides buffers and allocator behaviour.
 enum class Framework { deepspeed, fsdp2, ddp, plain };
+// How MoE experts run in transformers 5.x: one grouped matmul over all experts (the default), or a
+// Python loop over the experts that were hit.
+enum class ExpertsImpl { grouped_mm, eager };
 
 struct TrainingSpec {
   int64_t seq_len = 0;               // tokens per sequence, before sequence parallelism
@@ -23,6 +27,9 @@ struct TrainingSpec {
   Attention attention = Attention::sdpa;
   Profile profile = Profile::zplan;
   Framework framework = Framework::deepspeed;
+  ExpertsImpl experts = ExpertsImpl::grouped_mm;
+  bool use_cache = false;            // HF config.use_cache left on while training (a KV cache per layer)
+  bool hold_outputs = true;          // the loop keeps `outputs` (and its logits) until the next forward
   // DeepSpeed buffer sizes (elements); defaults are DeepSpeed's own (DESIGN.md).
   int64_t reduce_bucket_elems = 500'000'000;
   int64_t allgather_bucket_elems = 500'000'000;
@@ -55,6 +62,8 @@ bool parse_precision(const std::string& s, Precision* out);
 bool parse_profile(const std::string& s, Profile* out);
 bool parse_attention(const std::string& s, Attention* out);
 bool parse_framework(const std::string& s, Framework* out);
+const char* to_string(ExpertsImpl e);
+bool parse_experts_impl(const std::string& s, ExpertsImpl* out);
 
 // Bytes of one element of the 16-bit/32-bit compute dtype and of the stored parameters.
 int compute_dtype_bytes(Precision p);

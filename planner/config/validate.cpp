@@ -1,0 +1,70 @@
+// Strategy validation (see validate.h).
+#include "planner/config/validate.h"
+
+#include <string>
+
+#include "planner/input_error.h"
+
+namespace zplan {
+
+void validate_training(const TrainingSpec& t, const ModelSpec& m) {
+  if (t.seq_len <= 0) throw InputError("--seq", "", "must be a positive number of tokens, got " + std::to_string(t.seq_len));
+  if (t.seq_len > 16'777'216)
+    throw InputError("--seq", "", "absurd sequence length " + std::to_string(t.seq_len) + " (limit 16M tokens)");
+  if (m.position == PositionKind::learned && m.max_positions > 0 && t.seq_len > m.max_positions)
+    throw InputError("--seq", "", std::to_string(t.seq_len) + " exceeds " + m.name + "'s learned position table of " +
+                                      std::to_string(m.max_positions) + " positions");
+  if (t.global_batch < 0) throw InputError("--global-batch", "", "must be positive");
+}
+
+void validate_parallel(const Strategy& s, const ModelSpec& m, const ClusterSpec& c, const TrainingSpec& t) {
+  if (s.zero_stage < 0 || s.zero_stage > 3)
+    throw InputError("--zero", "", "expected 0, 1, 2 or 3, got " + std::to_string(s.zero_stage));
+  if (s.offload_params && s.zero_stage != 3)
+    throw InputError("--offload-params", "", "parameter offload needs ZeRO stage 3 (got stage " +
+                                                 std::to_string(s.zero_stage) + ")");
+  if (s.offload_optimizer && s.zero_stage == 0)
+    throw InputError("--offload-optimizer", "", "optimizer offload needs ZeRO stage 1, 2 or 3 (got stage 0)");
+  if (s.sp_degree < 1) throw InputError("--sp", "", "must be >= 1, got " + std::to_string(s.sp_degree));
+  if (s.sp_degree > 1) {
+    if (c.world_size() % s.sp_degree != 0)
+      throw InputError("--sp", "", "degree " + std::to_string(s.sp_degree) + " does not divide the " +
+                                       std::to_string(c.world_size()) + " GPUs");
+    if (t.seq_len % s.sp_degree != 0)
+      throw InputError("--sp", "", "sequence length " + std::to_string(t.seq_len) + " is not divisible by degree " +
+                                       std::to_string(s.sp_degree));
+    if (m.heads % s.sp_degree != 0)
+      throw InputError("--sp", "", m.name + " has " + std::to_string(m.heads) + " attention heads, not divisible by degree " +
+                                       std::to_string(s.sp_degree));
+    if (t.attention == Attention::eager)
+      throw InputError("--attn", "", "Ulysses rejects eager attention (it needs an O(T^2) mask); use sdpa or flash");
+  }
+  if (s.micro_batch < 1) throw InputError("--micro-batch", "", "must be >= 1, got " + std::to_string(s.micro_batch));
+  if (s.micro_batch > 65536) throw InputError("--micro-batch", "", "absurd micro-batch " + std::to_string(s.micro_batch));
+  if (s.grad_accumulation < 1)
+    throw InputError("--grad-accum", "", "must be >= 1, got " + std::to_string(s.grad_accumulation));
+}
+
+void validate_recompute(const Strategy& s, const ModelSpec& m) {
+  if (s.checkpointed_layers < 0 || s.checkpointed_layers > m.layers)
+    throw InputError("--ckpt", "", "checkpointed layers must be in 0.." + std::to_string(m.layers) + " for " + m.name +
+                                       ", got " + std::to_string(s.checkpointed_layers));
+  if (s.cpu_checkpointing && s.checkpointed_layers == 0)
+    throw InputError("--cpu-ckpt", "", "CPU checkpointing moves checkpoints to the host: it needs --ckpt full or N > 0");
+}
+
+void validate_precision(const Strategy& s, const ClusterSpec& c) {
+  const bool wants_bf16 = s.precision == Precision::bf16 || s.precision == Precision::amp_bf16 ||
+                          s.precision == Precision::bf16_pure;
+  if (wants_bf16 && !c.gpu.supports_bf16)
+    throw InputError("--precision", "", c.gpu.name + " has no bf16 support; use fp16 or amp-fp16 (with loss scaling)");
+}
+
+void validate_strategy(const Strategy& s, const ModelSpec& m, const ClusterSpec& c, const TrainingSpec& t) {
+  validate_training(t, m);
+  validate_parallel(s, m, c, t);
+  validate_recompute(s, m);
+  validate_precision(s, c);
+}
+
+}  // namespace zplan

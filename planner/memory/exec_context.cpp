@@ -1,0 +1,28 @@
+// Derivation of ExecContext from the user's specs (see exec_context.h).
+#include "planner/memory/exec_context.h"
+
+namespace zplan {
+
+ExecContext make_exec_context(const TrainingSpec& training, const Strategy& strategy,
+                              int64_t world_size) {
+  ExecContext c;
+  c.precision = strategy.precision;
+  c.attention = training.attention;
+  c.profile = training.profile;
+  c.framework = training.framework;
+  c.micro_batch = strategy.micro_batch;
+  c.seq_len = training.seq_len;
+  c.sp_degree = strategy.sp_degree;
+  c.world_size = world_size;
+  c.zero_stage = strategy.zero_stage;
+  const PrecisionRecipe r = precision_recipe(strategy.precision);
+  c.autocast = strategy.precision == Precision::amp_bf16 || strategy.precision == Precision::amp_fp16;
+  c.param_bytes = r.param_bytes;
+  c.compute_bytes = r.compute_bytes;
+  c.residual_bytes = r.param_bytes;
+  c.experts = training.experts;
+  c.use_cache = training.use_cache;
+  return c;
+}
+
+}  // namespace zplan

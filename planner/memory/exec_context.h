@@ -1,0 +1,36 @@
+// ExecContext: the facts about one training step that decide tensor sizes and dtypes, derived once
+// from TrainingSpec + Strategy so that every memory term reads them the same way.
+#pragma once
+#include <cstdint>
+
+#include "planner/config/model_spec.h"
+#include "planner/config/training_spec.h"
+#include "planner/memory/precision_recipe.h"
+
+namespace zplan {
+
+struct ExecContext {
+  Precision precision = Precision::bf16;
+  Attention attention = Attention::sdpa;
+  Profile profile = Profile::zplan;
+  Framework framework = Framework::plain;
+  int64_t micro_batch = 1;     // B
+  int64_t seq_len = 0;         // T (whole sequence)
+  int sp_degree = 1;           // Ulysses degree
+  int64_t world_size = 1;
+  int zero_stage = 0;
+  bool autocast = false;       // amp-* recipes: matmuls run in 16-bit on fp32 params
+  int param_bytes = 2;         // stored params (4 under AMP/fp32)
+  int compute_bytes = 2;       // matmul outputs / activations
+  int residual_bytes = 2;      // residual stream dtype = param dtype (embedding output)
+  ExpertsImpl experts = ExpertsImpl::grouped_mm;
+  bool use_cache = false;
+
+  // Tokens one rank processes outside attention: B * T / SP.
+  int64_t tokens_per_rank() const { return micro_batch * seq_len / sp_degree; }
+};
+
+ExecContext make_exec_context(const TrainingSpec& training, const Strategy& strategy,
+                              int64_t world_size);
+
+}  // namespace zplan

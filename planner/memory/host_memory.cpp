@@ -1,0 +1,54 @@
+// Host RAM model (see host_memory.h).
+#include "planner/memory/host_memory.h"
+
+#include <algorithm>
+
+#include "planner/memory/activations.h"
+#include "planner/memory/params.h"
+#include "planner/memory/precision_recipe.h"
+#include "planner/memory/zero.h"
+
+namespace zplan {
+namespace {
+constexpr uint64_t kGiB = 1024ull * 1024ull * 1024ull;
+}  // namespace
+
+HostMemory estimate_host_memory(const ModelSpec& m, const ClusterSpec& cluster,
+                                const TrainingSpec& training, const Strategy& s,
+                                const ExecContext& c) {
+  HostMemory h;
+  const uint64_t procs = static_cast<uint64_t>(std::max(1, cluster.gpus_per_node));
+  const uint64_t ranks = static_cast<uint64_t>(std::max(1, cluster.world_size()));
+  const uint64_t params = static_cast<uint64_t>(count_parameters(m).total);
+  const PrecisionRecipe r = precision_recipe(s.precision);
+  // A Python process with torch + transformers + DeepSpeed imported and a CUDA context holds about
+  // 3 GiB resident (host-side CUDA runtime, cuBLAS/cuDNN libraries); zplan's C++ runtime about 1.5.
+  const uint64_t per_process = training.profile == Profile::hf ? 3 * kGiB : kGiB + kGiB / 2;
+  h.baseline_bytes = per_process * procs;
+  // Loading: without zero.Init every process materialises the whole model in its load dtype before
+  // moving it to the GPU (DeepSpeed #5290); with ZeRO-3 each rank holds its shard only.
+  const uint64_t load_per_process = s.zero_stage >= 3 ? params * r.param_bytes / ranks : params * r.param_bytes;
+  h.model_load_bytes = load_per_process * procs;
+  // Offloaded optimizer: fp32 master + exp_avg + exp_avg_sq + an fp32 gradient partition per rank
+  // (DeepSpeed cpu_offload keeps all four in host memory), pinned.
+  const uint64_t shard = static_cast<uint64_t>(shard_elements(static_cast<int64_t>(params), static_cast<int64_t>(ranks)));
+  if (s.offload_optimizer) h.optimizer_bytes = shard * (4 + 8 + 4) * procs;
+  if (s.offload_params) h.params_bytes = shard * r.param_bytes * procs;
+  if (s.offload_optimizer || s.offload_params) {
+    // Pinned staging for 16-bit gradient/parameter transfers: one reduce bucket per process.
+    h.pinned_buffers_bytes = static_cast<uint64_t>(std::min<int64_t>(training.reduce_bucket_elems,
+                                                                      static_cast<int64_t>(params))) * 2 * procs;
+  }
+  if (s.cpu_checkpointing) {
+    const auto rows = checkpointed_block_saved(m, c);
+    const uint64_t per_layer = sum_bytes(rows, c.tokens_per_rank(), c.micro_batch);
+    h.checkpoints_bytes = per_layer * static_cast<uint64_t>(s.checkpointed_layers) * procs;
+  }
+  const uint64_t steady = h.baseline_bytes + h.optimizer_bytes + h.params_bytes + h.checkpoints_bytes +
+                          h.pinned_buffers_bytes;
+  h.peak_bytes = std::max(steady, h.baseline_bytes + h.model_load_bytes);
+  h.capacity_bytes = cluster.host_ram_bytes;
+  return h;
+}
+
+}  // namespace zplan

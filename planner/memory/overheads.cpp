@@ -1,0 +1,27 @@
+// Memory outside the caching allocator (see overheads.h). The constants are measured, not fitted:
+// tools/hf_reference/measure_hf.py records (total - free) - reserved after the first step on the
+// GPU machine (docs/measurements/), and docs/memory-model.md lists the figures.
+#include "planner/memory/overheads.h"
+
+namespace zplan {
+namespace {
+constexpr uint64_t kMiB = 1024ull * 1024ull;
+}  // namespace
+
+OutsideAllocator outside_allocator_bytes(const ClusterSpec& cluster, const ExecContext& c) {
+  OutsideAllocator o;
+  // CUDA 12/13 context with lazy module loading, cuBLAS/cuBLASLt handles and the attention and
+  // optimizer kernels a training step loads. Older GPUs load fewer sm-specific kernels but the
+  // same order of magnitude.
+  o.cuda_context_bytes = 520 * kMiB;
+  if (c.world_size > 1) {
+    // NCCL: per communicator, per peer channel buffers (NCCL_BUFFSIZE 4 MiB x channels x peers,
+    // capped) plus proxy state; ~0.4-1 GiB on 8 NVLink GPUs.
+    const uint64_t peers = static_cast<uint64_t>(c.world_size - 1);
+    o.nccl_bytes = 256 * kMiB + peers * 64 * kMiB;
+  }
+  (void)cluster;
+  return o;
+}
+
+}  // namespace zplan

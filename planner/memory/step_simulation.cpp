@@ -1,0 +1,383 @@
+// Builds the allocation timeline of a training step (see step_simulation.h).
+//
+// Framework semantics modelled (sources in docs/memory-model.md):
+//  plain / Hugging Face loop: per-tensor params; .grad created by autograd as backward reaches each
+//    parameter and freed by zero_grad(set_to_none=True); torch AdamW (fused) creates exp_avg and
+//    exp_avg_sq lazily at the first step; the bf16/fp16 recipes keep fp32 master copies and
+//    allocate fp32 gradients for the optimizer step (DeepSpeed's BF16 recipe done by hand).
+//  DeepSpeed ZeRO (stage_1_and_2.py, stage3.py, bf16_optimizer.py): flat 16-bit and fp32 partitions,
+//    optimizer state created at engine init, gradients copied into reduce buckets of
+//    reduce_bucket_size elements (two with overlap_comm) and a contiguous partition buffer (stage
+//    2/3), ZeRO-3 gathering one layer's parameters (plus a prefetch bucket) around its forward and
+//    backward, an fp32 gradient copy of the partition (stage 3: of one sub-group) at the step.
+//  DDP: a second copy of the gradients in its reduction buckets. FSDP2: sharded fp32 params with a
+//    per-layer 16-bit all-gather, gradients reduce-scattered into fp32 shards.
+#include "planner/memory/step_simulation.h"
+
+#include <algorithm>
+#include <array>
+#include <map>
+
+#include "planner/memory/activations.h"
+#include "planner/memory/params.h"
+#include "planner/memory/precision_recipe.h"
+#include "planner/memory/zero.h"
+
+namespace zplan {
+namespace {
+
+constexpr int kFp32 = 4;
+constexpr uint64_t kCublasWorkspaceBytes = 64ull << 20;
+
+class StepBuilder {
+ public:
+  StepBuilder(const ModelSpec& m, const TrainingSpec& tr, const Strategy& s, const ExecContext& c,
+              bool record_names)
+      : m_(m), tr_(tr), s_(s), c_(c), recipe_(precision_recipe(s.precision)),
+        params_(parameter_tensors(m)), shards_(std::max<int64_t>(1, c.world_size)), t_(record_names) {
+    tokens_ = c.tokens_per_rank();
+    layer_param_index_.assign(static_cast<size_t>(m.layers + 1), {});
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const ParamTensor& p = params_[i];
+      total_params_ += p.elements;
+      layer_params_[p.layer] += p.elements;
+      if (p.layer >= 0 && p.layer < m.layers) layer_param_index_[static_cast<size_t>(p.layer)].push_back(i);
+    }
+    grad_handles_.assign(params_.size(), -1);
+    // Layers of one kind (dense or sparse MLP, global or sliding attention) save the same rows:
+    // build each table once.
+    for (int64_t i = 0; i < m.layers; ++i) {
+      BlockActivations& b = blocks_[block_kind(i)];
+      if (b.saved.empty()) b = block_activations(m, i, c);
+    }
+    deepspeed_ = c.framework == Framework::deepspeed;
+    fsdp_ = c.framework == Framework::fsdp2;
+    overlap_comm_ = tr.overlap_comm < 0 ? s.zero_stage == 3 : tr.overlap_comm == 1;
+  }
+
+  Timeline build() {
+    init();
+    const int micro_steps = static_cast<int>(std::min<int64_t>(2, std::max<int64_t>(1, s_.grad_accumulation)));
+    // DeepSpeed creates optimizer state at init, so its steps repeat exactly; torch and FSDP2
+    // create it in step 1, so step 2 is the steady state.
+    const int steps = deepspeed_ ? 1 : 2;
+    for (int step = 1; step <= steps; ++step) {
+      for (int micro = 0; micro < micro_steps; ++micro) {
+        forward(step);
+        backward(step);
+      }
+      optimizer(step);
+    }
+    return std::move(t_);
+  }
+
+ private:
+  // ---------------- sizes ----------------
+  bool sharded_params() const { return (deepspeed_ && s_.zero_stage >= 3) || fsdp_; }
+  bool persistent(const ParamTensor& p) const {
+    return deepspeed_ && s_.zero_stage >= 3 && p.elements < tr_.param_persistence_threshold;
+  }
+  uint64_t resident_param_bytes(const ParamTensor& p) const {
+    if (!sharded_params()) return static_cast<uint64_t>(p.elements) * recipe_.param_bytes;
+    if (persistent(p)) return static_cast<uint64_t>(p.elements) * recipe_.param_bytes;
+    if (s_.offload_params) return 0;
+    return static_cast<uint64_t>(shard_elements(p.elements, shards_)) * recipe_.param_bytes;
+  }
+  // 16-bit (or fp32) bytes of a layer's parameters when gathered.
+  uint64_t gathered_bytes(int64_t layer) const {
+    auto it = layer_params_.find(layer);
+    const int gather_bytes = fsdp_ ? c_.compute_bytes : recipe_.param_bytes;
+    return it == layer_params_.end() ? 0 : static_cast<uint64_t>(it->second) * gather_bytes;
+  }
+  int64_t optimizer_shard_elements() const {
+    return s_.zero_stage >= 1 || fsdp_ ? shard_elements(total_params_, shards_) : total_params_;
+  }
+  bool grads_partitioned() const { return deepspeed_ && s_.zero_stage >= 2; }
+
+  // ---------------- init ----------------
+  void init() {
+    t_.begin_phase(Phase::after_init, 0);
+    // cuBLAS and cuBLASLt workspaces come from the caching allocator on first use (32 MiB each on
+    // Hopper with PyTorch 2.x; measured 64 MiB together, docs/measurements/hf_raw).
+    t_.alloc(Category::working, "cuBLAS workspaces", "", kCublasWorkspaceBytes);
+    for (const ParamTensor& p : params_) t_.alloc(Category::weights, p.name, "", resident_param_bytes(p));
+    if (deepspeed_) {
+      if (recipe_.master_bytes > 0 && !s_.offload_optimizer)
+        t_.alloc(Category::master_weights, "fp32 master partition", "",
+                 static_cast<uint64_t>(optimizer_shard_elements()) * recipe_.master_bytes);
+      if (!s_.offload_optimizer) {
+        // DeepSpeed creates Adam state at init (initialize_optimizer_states runs a step on zeros).
+        alloc_optimizer_states("adam state");
+      }
+      if (s_.zero_stage == 0 && recipe_.master_bytes > 0)
+        t_.alloc(Category::grads, "fp32 gradient accumulation (BF16_Optimizer)", "",
+                 static_cast<uint64_t>(total_params_) * kFp32);
+      if (grads_partitioned())
+        t_.alloc(Category::grads, "16-bit gradient partition", "",
+                 static_cast<uint64_t>(shard_elements(total_params_, shards_)) * recipe_.grad_bytes);
+    } else if (fsdp_) {
+      // Optimizer state is lazy (first step); params are fp32 shards (allocated above).
+    } else if (recipe_.master_bytes > 0) {
+      for (const ParamTensor& p : params_)
+        t_.alloc(Category::master_weights, p.name, ".master", static_cast<uint64_t>(p.elements) * kFp32);
+    }
+    t_.end_phase(Phase::after_init, 0);
+  }
+
+  void alloc_optimizer_states(const std::string& name) {
+    const int state_bytes = recipe_.optimizer_bytes / 2;  // each of exp_avg, exp_avg_sq
+    if (deepspeed_ || fsdp_) {
+      const uint64_t b = static_cast<uint64_t>(optimizer_shard_elements()) * state_bytes;
+      t_.alloc(Category::optimizer_states, name, ".exp_avg", b);
+      t_.alloc(Category::optimizer_states, name, ".exp_avg_sq", b);
+      return;
+    }
+    // torch AdamW: state per parameter tensor, fp32 for fp32/AMP params and for fp32 masters.
+    for (const ParamTensor& p : params_) {
+      t_.alloc(Category::optimizer_states, p.name, ".exp_avg", static_cast<uint64_t>(p.elements) * state_bytes);
+      t_.alloc(Category::optimizer_states, p.name, ".exp_avg_sq", static_cast<uint64_t>(p.elements) * state_bytes);
+    }
+  }
+
+  // ---------------- forward ----------------
+  void alloc_rows(const std::vector<TensorRow>& rows, Category cat, std::vector<int>* handles) {
+    for (const TensorRow& r : rows) {
+      const uint64_t total = r.bytes(tokens_, c_.micro_batch);
+      const int64_t n = std::max<int64_t>(1, r.count);
+      handles->push_back(t_.alloc(cat, r.name, "", total / static_cast<uint64_t>(n), n));
+    }
+  }
+
+  bool checkpointed(int64_t layer) const { return layer < s_.checkpointed_layers; }
+  size_t block_kind(int64_t layer) const {
+    return (m_.layer_is_sparse(layer) ? 1u : 0u) + (m_.layer_slides(layer, c_.seq_len) ? 2u : 0u);
+  }
+  const BlockActivations& block(int64_t layer) const { return blocks_[block_kind(layer)]; }
+
+  void gather_layer(int64_t layer, std::vector<int>* handles) {
+    if (!sharded_params()) return;
+    handles->push_back(t_.alloc(Category::comm_buffers, "gathered params", "", gathered_bytes(layer)));
+    // Prefetch of the next layer overlaps the current one (DeepSpeed prefetch bucket; FSDP2's
+    // implicit prefetch of one layer).
+    const uint64_t next = gathered_bytes(layer + 1);
+    const uint64_t prefetch =
+        fsdp_ ? next : std::min<uint64_t>(next, static_cast<uint64_t>(tr_.prefetch_bucket_elems) * recipe_.param_bytes);
+    if (prefetch > 0) handles->push_back(t_.alloc(Category::comm_buffers, "prefetched params", "", prefetch));
+  }
+
+  void forward(int step) {
+    t_.begin_phase(Phase::forward_end, step);
+    stem_ = stem_activations(m_, c_);
+    stem_handles_.clear();
+    layer_handles_.assign(static_cast<size_t>(m_.layers), {});
+    std::vector<TensorRow> stem_inputs, stem_head;
+    for (const TensorRow& r : stem_.saved)
+      (r.name.rfind("final_norm", 0) == 0 || r.name.rfind("lm_head", 0) == 0 || r.name.rfind("autocast", 0) == 0
+           ? stem_head : stem_inputs).push_back(r);
+    alloc_rows(stem_inputs, Category::activations, &stem_handles_);
+    std::vector<int> autocast_cache;
+    for (int64_t i = 0; i < m_.layers; ++i) {
+      std::vector<int> gathered;
+      gather_layer(i, &gathered);
+      const BlockActivations& b = block(i);
+      std::vector<int>& saved = layer_handles_[static_cast<size_t>(i)];
+      std::vector<int> transient;
+      if (checkpointed(i)) {
+        if (!s_.cpu_checkpointing) alloc_rows(checkpointed_block_saved(m_, c_), Category::activations, &saved);
+        // Inside the checkpointed forward nothing is kept; the largest intermediates still exist
+        // briefly. Autocast's cached weight casts live until the autocast region ends.
+        std::vector<TensorRow> casts, others;
+        for (const TensorRow& r : b.saved) (r.name.rfind("autocast", 0) == 0 ? casts : others).push_back(r);
+        alloc_rows(casts, Category::activations, &autocast_cache);
+        alloc_rows(largest_rows(others, 3), Category::working, &transient);
+      } else {
+        alloc_rows(b.saved, Category::activations, &saved);
+      }
+      alloc_rows(b.forward_transient, Category::working, &transient);
+      t_.free_all(transient);
+      t_.free_all(gathered);
+    }
+    std::vector<int> head_gather;
+    if (sharded_params() && !m_.tied_embeddings) gather_layer(-1, &head_gather);
+    alloc_rows(stem_head, Category::activations, &head_handles_);
+    // ---- logits and loss (transformers ForCausalLMLoss): logits in the compute dtype, upcast to
+    // fp32, log_softmax keeps its fp32 output, nll_loss reads it. A loop that keeps `outputs`
+    // holds these logits until the next forward has returned and rebinds it.
+    const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);
+    const int logits = t_.alloc(Category::logits, "logits", "", tv * c_.compute_bytes);
+    const int upcast = c_.compute_bytes == kFp32 ? -1 : t_.alloc(Category::logits, "logits.float()", "", tv * kFp32);
+    log_softmax_ = t_.alloc(Category::logits, "log_softmax", "", tv * kFp32);
+    if (upcast >= 0) t_.free(upcast);
+    if (held_logits_ >= 0) t_.free(held_logits_);
+    held_logits_ = -1;
+    if (tr_.hold_outputs) held_logits_ = logits; else t_.free(logits);
+    t_.free_all(head_gather);
+    t_.free_all(autocast_cache);
+    t_.end_phase(Phase::forward_end, step);
+  }
+
+  static std::vector<TensorRow> largest_rows(std::vector<TensorRow> rows, size_t n) {
+    std::sort(rows.begin(), rows.end(), [](const TensorRow& a, const TensorRow& b) {
+      return a.bytes_per_token + a.bytes_per_sequence > b.bytes_per_token + b.bytes_per_sequence;
+    });
+    if (rows.size() > n) rows.resize(n);
+    return rows;
+  }
+
+  // ---------------- backward ----------------
+  // Gradient of one parameter tensor arriving in backward.
+  void grad_arrives(size_t index) {
+    const ParamTensor& p = params_[index];
+    int& handle = grad_handles_[index];
+    const uint64_t full = static_cast<uint64_t>(p.elements) * recipe_.grad_bytes;
+    if (c_.autocast) {
+      // The matmul produces a 16-bit gradient of the cast weight; the cast's backward upcasts it.
+      const int h = t_.alloc(Category::working, p.name, ".grad16", static_cast<uint64_t>(p.elements) * 2);
+      t_.free(h);
+    }
+    if (grads_partitioned() || (deepspeed_ && s_.zero_stage == 0 && recipe_.master_bytes > 0)) {
+      // DeepSpeed copies .grad into its reduce bucket / fp32 accumulation buffer and frees it.
+      const int h = t_.alloc(Category::working, p.name, ".grad", full);
+      t_.free(h);
+      return;
+    }
+    if (fsdp_) {
+      // Reduce-scatter into an fp32 shard; the unsharded gradient is freed.
+      const int h = t_.alloc(Category::working, p.name, ".grad_unsharded", static_cast<uint64_t>(p.elements) * c_.compute_bytes);
+      if (handle < 0)
+        handle = t_.alloc(Category::grads, p.name, ".grad_shard",
+                                         static_cast<uint64_t>(shard_elements(p.elements, shards_)) * kFp32);
+      t_.free(h);
+      return;
+    }
+    if (handle >= 0) {
+      // Accumulation: the new gradient is added in place into the existing .grad.
+      const int h = t_.alloc(Category::working, p.name, ".grad_new", full);
+      t_.free(h);
+      return;
+    }
+    handle = t_.alloc(Category::grads, p.name, ".grad", full);
+  }
+
+  void grads_of_layer(int64_t layer) {
+    for (size_t i : layer_param_index_[static_cast<size_t>(layer)]) grad_arrives(i);
+  }
+  void grads_named(const std::string& name) {
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (params_[i].layer < 0 && params_[i].name.rfind(name, 0) == 0) grad_arrives(i);
+  }
+
+  void backward(int step) {
+    t_.begin_phase(Phase::backward_peak, step);
+    if (reduce_buckets_.empty() && deepspeed_ && s_.zero_stage >= 1) {
+      const int buckets = overlap_comm_ ? 2 : 1;
+      const uint64_t b = static_cast<uint64_t>(std::min<int64_t>(tr_.reduce_bucket_elems, total_params_)) *
+                         recipe_.grad_bytes;
+      for (int i = 0; i < buckets; ++i) reduce_buckets_.push_back(t_.alloc(Category::comm_buffers, "reduce bucket", "", b));
+    }
+    if (ddp_buckets_ < 0 && c_.framework == Framework::ddp && c_.world_size > 1)
+      ddp_buckets_ = t_.alloc(Category::comm_buffers, "DDP gradient buckets", "",
+                              static_cast<uint64_t>(total_params_) * recipe_.grad_bytes);
+    const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);
+    // ---- loss backward: nll_loss_backward writes a zero-filled [t, V] fp32 gradient,
+    // log_softmax_backward a second one; then the upcast's backward casts it to 16 bits.
+    const int nll_grad = t_.alloc(Category::logits, "nll_loss grad", "", tv * kFp32);
+    const int lsm_grad = t_.alloc(Category::logits, "log_softmax grad", "", tv * kFp32);
+    t_.free(nll_grad);
+    t_.free(log_softmax_);
+    int logits_grad = -1;
+    if (c_.compute_bytes != kFp32) logits_grad = t_.alloc(Category::logits, "logits grad", "", tv * c_.compute_bytes);
+    if (logits_grad >= 0) t_.free(lsm_grad);
+    // ---- lm_head backward
+    std::vector<int> head_gather;
+    if (sharded_params()) gather_layer(-1, &head_gather);
+    const int grad_hidden = t_.alloc(Category::working, "grad of hidden states", "",
+                                     static_cast<uint64_t>(tokens_) * m_.hidden * std::max(c_.residual_bytes, c_.compute_bytes));
+    grads_named(m_.tied_embeddings ? "wte" : "lm_head");
+    if (logits_grad >= 0) t_.free(logits_grad); else t_.free(lsm_grad);
+    grads_named("final_norm");
+    t_.free_all(head_handles_);
+    head_handles_.clear();
+    t_.free_all(head_gather);
+    // ---- blocks, last to first
+    for (int64_t i = m_.layers - 1; i >= 0; --i) {
+      std::vector<int> gathered, recomputed, transient;
+      gather_layer(i, &gathered);
+      const BlockActivations& b = block(i);
+      if (checkpointed(i)) {
+        if (s_.cpu_checkpointing) alloc_rows(checkpointed_block_saved(m_, c_), Category::activations, &recomputed);
+        alloc_rows(b.saved, Category::activations, &recomputed);
+        alloc_rows(b.forward_transient, Category::working, &transient);
+        t_.free_all(transient);
+        transient.clear();
+      }
+      alloc_rows(b.backward_transient, Category::working, &transient);
+      grads_of_layer(i);
+      t_.free_all(transient);
+      t_.free_all(recomputed);
+      t_.free_all(layer_handles_[static_cast<size_t>(i)]);
+      t_.free_all(gathered);
+    }
+    // ---- embeddings (when tied, wte's gradient exists already and this one is accumulated)
+    grads_named("wte");
+    grads_named("wpe");
+    t_.free(grad_hidden);
+    t_.free_all(stem_handles_);
+    stem_handles_.clear();
+    t_.end_phase(Phase::backward_peak, step);
+  }
+
+  // ---------------- optimizer ----------------
+  void optimizer(int step) {
+    t_.begin_phase(Phase::optimizer_step, step);
+    std::vector<int> temps;
+    if (deepspeed_) {
+      if (!s_.offload_optimizer && recipe_.fp32_grad_bytes > 0 && s_.zero_stage >= 1) {
+        int64_t n = optimizer_shard_elements();
+        if (s_.zero_stage >= 3) n = std::min<int64_t>(n, tr_.sub_group_size);
+        temps.push_back(t_.alloc(Category::optimizer_temp, "fp32 gradient partition", "", static_cast<uint64_t>(n) * kFp32));
+      }
+    } else {
+      if (step == 1) alloc_optimizer_states("adam");
+      if (recipe_.fp32_grad_bytes > 0 && !fsdp_)
+        for (const ParamTensor& p : params_)
+          temps.push_back(t_.alloc(Category::optimizer_temp, p.name, ".grad_fp32", static_cast<uint64_t>(p.elements) * kFp32));
+    }
+    t_.free_all(temps);
+    // zero_grad(set_to_none=True) frees every .grad; DeepSpeed keeps its flat buffers.
+    for (int& h : grad_handles_)
+      if (h >= 0) { t_.free(h); h = -1; }
+    t_.end_phase(Phase::optimizer_step, step);
+    t_.begin_phase(Phase::step_end, step);
+    t_.end_phase(Phase::step_end, step);
+  }
+
+  const ModelSpec& m_;
+  const TrainingSpec& tr_;
+  const Strategy& s_;
+  const ExecContext& c_;
+  const PrecisionRecipe recipe_;
+  const std::vector<ParamTensor> params_;
+  const int64_t shards_;
+  int64_t tokens_ = 0;
+  int64_t total_params_ = 0;
+  std::map<int64_t, int64_t> layer_params_;
+  bool deepspeed_ = false, fsdp_ = false, overlap_comm_ = false;
+  Timeline t_;
+  BlockActivations stem_;
+  std::vector<int> stem_handles_, head_handles_, reduce_buckets_;
+  std::vector<std::vector<int>> layer_handles_;
+  std::vector<int> grad_handles_;  // per parameter tensor, -1 when its .grad does not exist
+  std::vector<std::vector<size_t>> layer_param_index_;
+  std::array<BlockActivations, 4> blocks_;  // by block_kind()
+  int held_logits_ = -1, log_softmax_ = -1, ddp_buckets_ = -1;
+};
+
+}  // namespace
+
+Timeline build_step_timeline(const ModelSpec& m, const TrainingSpec& training,
+                             const Strategy& strategy, const ExecContext& c, bool record_names) {
+  return StepBuilder(m, training, strategy, c, record_names).build();
+}
+
+}  // namespace zplan

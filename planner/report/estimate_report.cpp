@@ -1,0 +1,102 @@
+// Text, Markdown and JSON renderings of an Estimate (see estimate_report.h).
+#include "planner/report/estimate_report.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "planner/report/breakdown_json.h"
+
+namespace zplan {
+
+nlohmann::json estimate_to_json(const Estimate& e, const Scenario& s) {
+  nlohmann::json j;
+  j["feasible"] = e.feasible;
+  j["verdict"] = e.verdict;
+  j["model"] = {{"name", s.model.name}, {"family", s.model.family}, {"parameters", e.parameters},
+                {"layers", s.model.layers}, {"hidden", s.model.hidden}, {"vocab", s.model.vocab}};
+  j["cluster"] = {{"name", s.cluster.name}, {"gpu", s.cluster.gpu.name}, {"gpus_per_node", s.cluster.gpus_per_node},
+                  {"nodes", s.cluster.nodes}, {"world_size", s.cluster.world_size()},
+                  {"host_ram_bytes", s.cluster.host_ram_bytes}};
+  j["training"] = {{"seq_len", s.training.seq_len}, {"global_batch", s.training.global_batch},
+                   {"profile", to_string(s.training.profile)}, {"attention", to_string(s.training.attention)},
+                   {"framework", to_string(s.training.framework)}};
+  j["strategy"] = strategy_to_json(e.strategy);
+  nlohmann::json memory = memory_to_json(e.memory);
+  memory["gpu"]["limit_bytes"] = e.gpu_limit_bytes;
+  memory["gpu"]["fits"] = e.gpu_fits;
+  memory["gpu"]["alloc_retries"] = e.alloc_retries;
+  memory["gpu"]["largest_at_peak"] = e.largest_at_peak;
+  memory["host"]["fits"] = e.host_fits;
+  j["memory"] = memory;
+  j["time"] = {{"step_seconds", e.time.step_seconds},
+               {"tokens_per_second", e.time.tokens_per_second},
+               {"compute_seconds", e.time.compute_seconds},
+               {"recompute_seconds", e.time.recompute_seconds},
+               {"comm_seconds", e.time.comm_seconds},
+               {"offload_seconds", e.time.offload_seconds},
+               {"optimizer_seconds", e.time.optimizer_seconds}};
+  return j;
+}
+
+namespace {
+
+std::string share(uint64_t bytes, uint64_t capacity) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%5.1f%%", capacity ? 100.0 * static_cast<double>(bytes) / static_cast<double>(capacity) : 0.0);
+  return buf;
+}
+
+void row(std::ostringstream& o, bool md, const std::string& name, uint64_t bytes, uint64_t capacity) {
+  char buf[160];
+  if (md) std::snprintf(buf, sizeof buf, "| %s | %s | %s |\n", name.c_str(), format_bytes(bytes).c_str(), share(bytes, capacity).c_str());
+  else std::snprintf(buf, sizeof buf, "  %-28s %12s  %s\n", name.c_str(), format_bytes(bytes).c_str(), share(bytes, capacity).c_str());
+  o << buf;
+}
+
+}  // namespace
+
+std::string estimate_to_text(const Estimate& e, const Scenario& s, bool md) {
+  std::ostringstream o;
+  const MemoryBreakdown& m = e.memory;
+  const Strategy& st = e.strategy;
+  const uint64_t cap = m.capacity_bytes;
+  o << (md ? "### " : "") << s.model.name << " (" << e.parameters / 1000000 << "M params) on " << s.cluster.world_size()
+    << "x " << s.cluster.gpu.name << ", seq " << s.training.seq_len << ", profile " << to_string(s.training.profile)
+    << (md ? "\n\n" : "\n");
+  o << (md ? "" : "  ") << "strategy: ZeRO-" << st.zero_stage << (st.offload_optimizer ? " +offload-optimizer" : "")
+    << (st.offload_params ? " +offload-params" : "") << ", checkpointed layers " << st.checkpointed_layers << "/"
+    << s.model.layers << (st.cpu_checkpointing ? " (CPU)" : "") << ", SP " << st.sp_degree << ", micro-batch "
+    << st.micro_batch << " x grad-accum " << st.grad_accumulation << ", " << to_string(st.precision) << ", "
+    << to_string(s.training.attention) << (md ? "\n\n" : "\n\n");
+  if (md) o << "| component (at the peak, busiest rank) | bytes | of capacity |\n|---|---:|---:|\n";
+  else o << "  component (at the peak, busiest rank)      bytes  of capacity\n";
+  row(o, md, "weights", m.weights_bytes, cap);
+  row(o, md, "gradients", m.grads_bytes, cap);
+  row(o, md, "fp32 master weights", m.master_weights_bytes, cap);
+  row(o, md, "optimizer states", m.optimizer_states_bytes, cap);
+  row(o, md, "activations", m.activations_bytes, cap);
+  row(o, md, "logits and loss", m.logits_bytes, cap);
+  row(o, md, "working set", m.working_bytes, cap);
+  row(o, md, "communication buffers", m.comm_buffers_bytes, cap);
+  row(o, md, "optimizer temporaries", m.optimizer_temp_bytes, cap);
+  row(o, md, "= peak allocated", m.peak_allocated_bytes, cap);
+  row(o, md, "+ fragmentation (reserved)", m.fragmentation_bytes, cap);
+  row(o, md, "+ CUDA context / NCCL", m.cuda_context_bytes, cap);
+  row(o, md, "= device total", m.device_total_bytes(), cap);
+  row(o, md, "capacity", cap, cap);
+  o << (md ? "\n" : "\n  ") << "peak in phase " << to_string(m.peak_phase) << "; largest tensor there: " << e.largest_at_peak
+    << "\n";
+  o << (md ? "\n" : "  ") << "phases (allocated at end / peak inside):";
+  for (const PhaseMemory& p : m.phases)
+    o << (md ? " " : " ") << to_string(p.phase) << " " << format_bytes(p.allocated_bytes) << "/"
+      << format_bytes(p.peak_allocated_bytes) << ";";
+  o << "\n";
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "step %.3f s, %.0f tokens/s (cluster)", e.time.step_seconds, e.time.tokens_per_second);
+  o << (md ? "\n" : "  ") << "host RAM per node: " << format_bytes(m.host.peak_bytes) << " of "
+    << format_bytes(m.host.capacity_bytes) << "; " << buf << "\n";
+  o << (md ? "\n**" : "\n") << e.verdict << (md ? "**\n" : "\n");
+  return o.str();
+}
+
+}  // namespace zplan

@@ -1,0 +1,135 @@
+// Decision-tree report (see explain_report.h). The branches mirror the order in which an engineer
+// tries remedies: recompute, move checkpoints to the host, split the sequence, offload the
+// optimizer; each is estimated, and the chosen plan closes the tree with the reason it won.
+#include "planner/report/explain_report.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "planner/input_error.h"
+#include "planner/report/breakdown_json.h"
+#include "planner/report/plan_report.h"
+
+namespace zplan {
+namespace {
+
+std::string percent(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.0f%%", 100.0 * x);
+  return buf;
+}
+
+std::string reading(const Estimate& e, const Estimate* baseline) {
+  std::ostringstream o;
+  const uint64_t need = e.memory.peak_allocated_bytes + e.memory.cuda_context_bytes;
+  if (e.feasible) {
+    o << "fits: " << format_bytes(e.memory.device_total_bytes()) << " of " << format_bytes(e.gpu_limit_bytes);
+  } else if (!e.gpu_fits) {
+    o << "OOM: needs " << format_bytes(need) << " of " << format_bytes(e.gpu_limit_bytes);
+    if (need > e.gpu_limit_bytes) o << " (over by " << format_bytes(need - e.gpu_limit_bytes) << ")";
+  } else {
+    o << "host RAM OOM: " << format_bytes(e.memory.host.peak_bytes) << " of " << format_bytes(e.memory.host.capacity_bytes);
+  }
+  o << "; peak in " << to_string(e.memory.peak_phase) << " = weights " << format_bytes(e.memory.weights_bytes)
+    << " + grads " << format_bytes(e.memory.grads_bytes) << " + optimizer "
+    << format_bytes(e.memory.optimizer_states_bytes + e.memory.master_weights_bytes) << " + activations "
+    << format_bytes(e.memory.activations_bytes) << " + logits/loss " << format_bytes(e.memory.logits_bytes)
+    << "; largest tensor " << e.largest_at_peak;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "; %.0f tokens/s", e.time.tokens_per_second);
+  o << buf;
+  if (baseline && baseline->time.tokens_per_second > 0)
+    o << " (" << percent(e.time.tokens_per_second / baseline->time.tokens_per_second - 1.0) << " vs baseline)";
+  return o.str();
+}
+
+bool valid(const Strategy& st, const Scenario& s) {
+  if (s.training.seq_len % st.sp_degree || s.model.heads % st.sp_degree || s.cluster.world_size() % st.sp_degree)
+    return false;
+  if (st.sp_degree > 1 && s.training.attention == Attention::eager) return false;
+  if (st.offload_optimizer && st.zero_stage == 0) return false;
+  if (st.precision == Precision::bf16 && !s.cluster.gpu.supports_bf16) return false;
+  return true;
+}
+
+}  // namespace
+
+std::vector<ExplainStep> explain_steps(const Scenario& s, const Plan& plan, const EstimateOptions& options) {
+  std::vector<ExplainStep> steps;
+  const int64_t L = s.model.layers;
+  Strategy base;
+  base.precision = plan.chosen.strategy.precision;
+  base.zero_stage = s.pins.zero_stage.value_or(s.cluster.world_size() > 1 ? 3 : 0);
+  base.micro_batch = plan.chosen.strategy.micro_batch;
+  base.grad_accumulation = plan.chosen.strategy.grad_accumulation;
+  auto add = [&](const std::string& q, const Strategy& st) {
+    if (!valid(st, s)) return;
+    try {
+      Estimate e = estimate(s.model, s.cluster, s.training, st, options);
+      steps.push_back({q, st, e, reading(e, steps.empty() ? nullptr : &steps.front().estimate)});
+    } catch (const InputError&) {
+      // A branch that is not a valid configuration here is simply not shown.
+    }
+  };
+  add("Baseline: ZeRO-" + std::to_string(base.zero_stage) + ", no recompute, no sequence parallelism", base);
+  Strategy full = base;
+  full.checkpointed_layers = L;
+  add("+ activation checkpointing of all " + std::to_string(L) + " layers", full);
+  Strategy cpu = full;
+  cpu.cpu_checkpointing = true;
+  add("+ CPU checkpointing (checkpoints in pinned host memory)", cpu);
+  for (int sp = 2; sp <= s.cluster.world_size(); sp *= 2) {
+    Strategy u = full;
+    u.sp_degree = sp;
+    add("Ulysses sequence parallelism " + std::to_string(sp) + " (with full checkpointing)", u);
+  }
+  if (base.zero_stage >= 1 || s.cluster.world_size() > 1) {
+    Strategy off = full;
+    off.zero_stage = std::max(base.zero_stage, 2);
+    off.offload_optimizer = true;
+    add("+ optimizer offload to CPU (ZeRO-" + std::to_string(off.zero_stage) + ")", off);
+  }
+  return steps;
+}
+
+std::string explain_to_text(const Scenario& s, const Plan& plan, const EstimateOptions& options, bool md) {
+  std::ostringstream o;
+  o << (md ? "## " : "") << "Decision tree: " << s.model.name << ", " << s.training.seq_len << " tokens per sequence on "
+    << s.cluster.world_size() << "x " << s.cluster.gpu.name << "\n\n";
+  const std::vector<ExplainStep> steps = explain_steps(s, plan, options);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const ExplainStep& st = steps[i];
+    o << (md ? "- **" : " ├─ ") << st.question << (md ? "** (" : " [") << strategy_summary(st.strategy, s.model.layers)
+      << (md ? ")\n  - " : "]\n │    → ") << st.reading << "\n";
+  }
+  o << (md ? "\n**Chosen:** " : " └─ chosen: ") << strategy_summary(plan.chosen.strategy, s.model.layers) << "\n";
+  if (plan.feasible) {
+    o << (md ? "\n" : "      ") << "because it has the highest predicted throughput among " << plan.evaluated
+      << " evaluated candidates (" << static_cast<long long>(plan.chosen.time.tokens_per_second) << " tokens/s";
+    if (!plan.alternatives.empty())
+      o << " vs " << static_cast<long long>(plan.alternatives.front().time.tokens_per_second) << " for the runner-up: "
+        << strategy_summary(plan.alternatives.front().strategy, s.model.layers);
+    o << ") and leaves " << format_bytes(plan.chosen.gpu_limit_bytes -
+                                         std::min(plan.chosen.gpu_limit_bytes, plan.chosen.memory.device_total_bytes()))
+      << " of headroom.\n";
+  } else {
+    o << (md ? "\n" : "      ") << "nothing fits: " << plan.chosen.verdict << "\n";
+    for (const std::string& sug : plan.suggestions) o << (md ? "- " : "      - ") << sug << "\n";
+  }
+  return o.str();
+}
+
+nlohmann::json explain_to_json(const Scenario& s, const Plan& plan, const EstimateOptions& options) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const ExplainStep& st : explain_steps(s, plan, options))
+    arr.push_back({{"question", st.question},
+                   {"strategy", strategy_to_json(st.strategy)},
+                   {"feasible", st.estimate.feasible},
+                   {"peak_bytes", st.estimate.memory.peak_allocated_bytes},
+                   {"device_total_bytes", st.estimate.memory.device_total_bytes()},
+                   {"tokens_per_second", st.estimate.time.tokens_per_second},
+                   {"reading", st.reading}});
+  return {{"steps", arr}, {"chosen", strategy_to_json(plan.chosen.strategy)}, {"feasible", plan.feasible}};
+}
+
+}  // namespace zplan

@@ -1,0 +1,66 @@
+// Plan reports (see plan_report.h).
+#include "planner/report/plan_report.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "planner/report/breakdown_json.h"
+#include "planner/report/estimate_report.h"
+
+namespace zplan {
+
+std::string strategy_summary(const Strategy& st, int64_t layers) {
+  std::ostringstream o;
+  o << "ZeRO-" << st.zero_stage;
+  if (st.offload_optimizer) o << "+opt-offload";
+  if (st.offload_params) o << "+param-offload";
+  o << ", ckpt " << st.checkpointed_layers << "/" << layers << (st.cpu_checkpointing ? " (CPU)" : "") << ", SP "
+    << st.sp_degree << ", mb " << st.micro_batch << " x ga " << st.grad_accumulation << ", " << to_string(st.precision);
+  return o.str();
+}
+
+nlohmann::json plan_to_json(const Plan& p, const Scenario& s) {
+  nlohmann::json j = estimate_to_json(p.chosen, s);
+  j["feasible"] = p.feasible;
+  j["evaluated"] = p.evaluated;
+  nlohmann::json alts = nlohmann::json::array();
+  for (const Estimate& e : p.alternatives)
+    alts.push_back({{"strategy", strategy_to_json(e.strategy)},
+                    {"peak_bytes", e.memory.peak_allocated_bytes},
+                    {"reserved_bytes", e.memory.reserved_bytes},
+                    {"tokens_per_second", e.time.tokens_per_second},
+                    {"step_seconds", e.time.step_seconds}});
+  j["alternatives"] = alts;
+  nlohmann::json rej = nlohmann::json::array();
+  for (const Rejection& r : p.rejected)
+    rej.push_back({{"strategy", strategy_to_json(r.strategy)}, {"reason", r.reason}, {"over_bytes", r.over_bytes}});
+  j["rejected"] = rej;
+  j["suggestions"] = p.suggestions;
+  return j;
+}
+
+std::string plan_to_text(const Plan& p, const Scenario& s, bool md) {
+  std::ostringstream o;
+  o << (md ? "## " : "") << (p.feasible ? "Chosen plan" : "No plan fits; closest miss") << " (" << p.evaluated
+    << " candidates evaluated)\n\n";
+  o << estimate_to_text(p.chosen, s, md);
+  if (!p.alternatives.empty()) {
+    o << "\n" << (md ? "### " : "") << "Next best feasible plans\n";
+    if (md) o << "\n| strategy | device total | peak allocated | tokens/s |\n|---|---:|---:|---:|\n";
+    for (const Estimate& e : p.alternatives) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf, md ? "| %s | %s | %s | %.0f |\n" : "  %-58s %11s %11s %9.0f tok/s\n",
+                    strategy_summary(e.strategy, s.model.layers).c_str(),
+                    format_bytes(e.memory.device_total_bytes()).c_str(),
+                    format_bytes(e.memory.peak_allocated_bytes).c_str(), e.time.tokens_per_second);
+      o << buf;
+    }
+  }
+  if (!p.suggestions.empty()) {
+    o << "\n" << (md ? "### " : "") << "What would make it fit\n";
+    for (const std::string& sug : p.suggestions) o << (md ? "- " : "  - ") << sug << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace zplan

@@ -1,0 +1,110 @@
+// Run record encoding (see run_record.h).
+#include "planner/report/run_record.h"
+
+#include "planner/input_error.h"
+#include "planner/io/hardware_loader.h"
+#include "planner/io/hf_config.h"
+#include "planner/io/model_loader.h"
+#include "planner/report/breakdown_json.h"
+#include "planner/report/estimate_report.h"
+
+namespace zplan {
+
+nlohmann::json scenario_to_json(const Scenario& s) {
+  nlohmann::json j;
+  j["model"] = s.model.name;
+  j["model_layers"] = s.model.layers;
+  j["gpus"] = std::to_string(s.cluster.world_size()) + "x" + s.cluster.gpu.name;
+  j["seq"] = s.training.seq_len;
+  j["attention"] = to_string(s.training.attention);
+  j["profile"] = to_string(s.training.profile);
+  j["framework"] = to_string(s.training.framework);
+  j["experts_implementation"] = to_string(s.training.experts);
+  j["use_cache"] = s.training.use_cache;
+  return j;
+}
+
+Scenario scenario_from_record(const nlohmann::json& record, const std::string& where, Strategy* strategy) {
+  if (!record.is_object()) throw InputError(where, "", "expected one JSON object");
+  if (!record.contains("scenario") || !record.at("scenario").is_object())
+    throw InputError(where, "scenario", "missing or not an object");
+  const nlohmann::json& sj = record.at("scenario");
+  Scenario s;
+  if (sj.contains("model_config") && sj.at("model_config").is_object()) {
+    s.model = model_from_hf_config(sj.at("model_config"), where + ": scenario.model_config");
+  } else if (sj.contains("model") && sj.at("model").is_string()) {
+    s.model = load_model(sj.at("model").get<std::string>(), where, "scenario.model");
+  } else {
+    throw InputError(where, "scenario.model", "missing: a built-in model name or scenario.model_config");
+  }
+  if (sj.contains("model_layers")) {
+    if (!sj.at("model_layers").is_number_integer() || sj.at("model_layers").get<int64_t>() < 1)
+      throw InputError(where, "scenario.model_layers", "expected a positive integer");
+    s.model.layers = sj.at("model_layers").get<int64_t>();
+  }
+  if (!sj.contains("gpus") || !sj.at("gpus").is_string()) throw InputError(where, "scenario.gpus", "missing, e.g. \"1xh100-80gb\"");
+  s.cluster = cluster_from_gpus_flag(sj.at("gpus").get<std::string>());
+  if (!sj.contains("seq") || !sj.at("seq").is_number_integer() || sj.at("seq").get<int64_t>() <= 0)
+    throw InputError(where, "scenario.seq", "missing or not a positive integer");
+  s.training.seq_len = sj.at("seq").get<int64_t>();
+  auto text = [&](const char* key, const char* def) {
+    if (!sj.contains(key)) return std::string(def);
+    if (!sj.at(key).is_string()) throw InputError(where, std::string("scenario.") + key, "expected a string");
+    return sj.at(key).get<std::string>();
+  };
+  if (!parse_attention(text("attention", "sdpa"), &s.training.attention))
+    throw InputError(where, "scenario.attention", "expected sdpa, flash or eager");
+  if (!parse_profile(text("profile", record.value("profile", std::string("zplan")).c_str()), &s.training.profile))
+    throw InputError(where, "scenario.profile", "expected zplan or hf");
+  if (!parse_framework(text("framework", s.cluster.world_size() > 1 ? "deepspeed" : "plain"), &s.training.framework))
+    throw InputError(where, "scenario.framework", "expected deepspeed, fsdp2, ddp or plain");
+  std::string experts = text("experts_implementation", "grouped_mm");
+  if (experts.empty()) experts = "grouped_mm";
+  if (!parse_experts_impl(experts, &s.training.experts))
+    throw InputError(where, "scenario.experts_implementation", "expected grouped_mm or eager");
+  if (sj.contains("use_cache")) {
+    if (!sj.at("use_cache").is_boolean()) throw InputError(where, "scenario.use_cache", "expected true or false");
+    s.training.use_cache = sj.at("use_cache").get<bool>();
+  }
+  if (!record.contains("strategy")) throw InputError(where, "strategy", "missing");
+  *strategy = strategy_from_json(record.at("strategy"), where);
+  return s;
+}
+
+nlohmann::json make_run_record(const Scenario& s, const Estimate& e, const Measurement& m,
+                               const std::string& gpu_name, const nlohmann::json& versions,
+                               const std::string& command) {
+  nlohmann::json j;
+  j["profile"] = to_string(s.training.profile);
+  j["world_size"] = s.cluster.world_size();
+  j["gpu"] = gpu_name;
+  j["versions"] = versions;
+  j["command"] = command;
+  j["scenario"] = scenario_to_json(s);
+  j["strategy"] = strategy_to_json(e.strategy);
+  j["estimate"] = estimate_to_json(e, s);
+  nlohmann::json meas;
+  meas["memory"] = memory_to_json(m.memory);
+  meas["time"] = {{"step_seconds", m.step_seconds}, {"tokens_per_second", m.tokens_per_second}};
+  meas["oom"] = m.oom;
+  if (m.oom) meas["failed_phase"] = m.failed_phase;
+  j["measurement"] = meas;
+  return j;
+}
+
+Measurement measurement_from_record(const nlohmann::json& record, const std::string& where) {
+  if (!record.contains("measurement") || !record.at("measurement").is_object())
+    throw InputError(where, "measurement", "missing or not an object");
+  const nlohmann::json& mj = record.at("measurement");
+  Measurement m;
+  if (!mj.contains("memory")) throw InputError(where, "measurement.memory", "missing");
+  m.memory = memory_from_json(mj.at("memory"), where);
+  if (mj.contains("time") && mj.at("time").is_object()) {
+    m.step_seconds = mj.at("time").value("step_seconds", 0.0);
+    m.tokens_per_second = mj.at("time").value("tokens_per_second", 0.0);
+  }
+  m.oom = mj.value("oom", false);
+  return m;
+}
+
+}  // namespace zplan

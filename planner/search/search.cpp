@@ -1,0 +1,213 @@
+// Plan search (see search.h).
+#include "planner/search/search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <tuple>
+
+#include "planner/input_error.h"
+
+namespace zplan {
+namespace {
+
+std::vector<int> sp_choices(const Scenario& s) {
+  if (s.pins.sp_degree) return {*s.pins.sp_degree};
+  std::vector<int> out;
+  const int world = s.cluster.world_size();
+  for (int d = 1; d <= world; ++d) {
+    if (world % d || s.model.heads % d || s.training.seq_len % d) continue;
+    if (d > 1 && s.training.attention == Attention::eager) continue;
+    out.push_back(d);
+  }
+  return out;
+}
+
+// (micro_batch, grad_accumulation) pairs: with a global batch, mb * ga * DP must equal it.
+std::vector<std::pair<int64_t, int64_t>> batch_choices(const Scenario& s, int sp) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  const int64_t dp = s.cluster.world_size() / sp;
+  std::vector<int64_t> mbs;
+  if (s.pins.micro_batch) mbs = {*s.pins.micro_batch};
+  else for (int64_t mb = 1; mb <= 64; mb *= 2) mbs.push_back(mb);
+  for (int64_t mb : mbs) {
+    if (s.training.global_batch > 0) {
+      if (s.training.global_batch % (mb * dp) != 0) continue;
+      const int64_t ga = s.training.global_batch / (mb * dp);
+      if (s.pins.grad_accumulation && *s.pins.grad_accumulation != ga) continue;
+      out.push_back({mb, ga});
+    } else {
+      out.push_back({mb, s.pins.grad_accumulation.value_or(1)});
+    }
+  }
+  return out;
+}
+
+std::vector<Precision> precision_choices(const Scenario& s) {
+  if (s.pins.precision) return {*s.pins.precision};
+  return {s.cluster.gpu.supports_bf16 ? Precision::bf16 : Precision::fp16};
+}
+
+std::vector<Strategy> base_strategies(const Scenario& s) {
+  std::vector<Strategy> out;
+  const std::vector<int> stages = s.pins.zero_stage ? std::vector<int>{*s.pins.zero_stage} : std::vector<int>{0, 1, 2, 3};
+  for (Precision prec : precision_choices(s))
+    for (int stage : stages)
+      for (int oo = 0; oo < 2; ++oo) {
+        if (s.pins.offload_optimizer && *s.pins.offload_optimizer != (oo == 1)) continue;
+        if (oo && stage == 0) continue;
+        for (int op = 0; op < 2; ++op) {
+          if (s.pins.offload_params && *s.pins.offload_params != (op == 1)) continue;
+          if (op && stage != 3) continue;
+          for (int sp : sp_choices(s))
+            for (auto [mb, ga] : batch_choices(s, sp)) {
+              Strategy st;
+              st.precision = prec;
+              st.zero_stage = stage;
+              st.offload_optimizer = oo == 1;
+              st.offload_params = op == 1;
+              st.sp_degree = sp;
+              st.micro_batch = mb;
+              st.grad_accumulation = ga;
+              out.push_back(st);
+            }
+        }
+      }
+  return out;
+}
+
+std::vector<bool> cpu_ckpt_choices(const Scenario& s) {
+  if (s.pins.cpu_checkpointing) return {*s.pins.cpu_checkpointing};
+  return {false, true};
+}
+
+uint64_t over_bytes(const Estimate& e) {
+  const uint64_t need = e.memory.peak_allocated_bytes + e.memory.cuda_context_bytes;
+  uint64_t over = need > e.gpu_limit_bytes ? need - e.gpu_limit_bytes : 0;
+  if (!e.host_fits) over = std::max(over, e.memory.host.peak_bytes - e.memory.host.capacity_bytes);
+  return over;
+}
+
+}  // namespace
+
+bool better(const Estimate& a, const Estimate& b, Objective objective) {
+  const uint64_t used_a = a.memory.reserved_bytes + a.memory.cuda_context_bytes;
+  const uint64_t used_b = b.memory.reserved_bytes + b.memory.cuda_context_bytes;
+  if (objective == Objective::memory) {
+    if (used_a != used_b) return used_a < used_b;
+    return a.time.tokens_per_second > b.time.tokens_per_second;
+  }
+  // Throughput first; within 0.5% treat as equal and prefer less memory, then simpler strategies.
+  const double ta = a.time.tokens_per_second, tb = b.time.tokens_per_second;
+  if (std::abs(ta - tb) > 0.005 * std::max(ta, tb)) return ta > tb;
+  if (used_a != used_b) return used_a < used_b;
+  return std::tie(a.strategy.zero_stage, a.strategy.checkpointed_layers) <
+         std::tie(b.strategy.zero_stage, b.strategy.checkpointed_layers);
+}
+
+std::vector<Strategy> enumerate_candidates(const Scenario& s) {
+  std::vector<Strategy> out;
+  const int64_t L = s.model.layers;
+  std::vector<int64_t> ckpts;
+  if (s.pins.checkpointed_layers) ckpts = {*s.pins.checkpointed_layers};
+  else {
+    std::set<int64_t> set = {0, L / 4, L / 2, 3 * L / 4, L};
+    ckpts.assign(set.begin(), set.end());
+  }
+  for (Strategy st : base_strategies(s))
+    for (int64_t n : ckpts)
+      for (bool cpu : cpu_ckpt_choices(s)) {
+        if (cpu && n == 0) continue;
+        st.checkpointed_layers = n;
+        st.cpu_checkpointing = cpu;
+        out.push_back(st);
+      }
+  return out;
+}
+
+Plan search_plan(const Scenario& s, const SearchOptions& options) {
+  Plan plan;
+  std::vector<Estimate> feasible;
+  std::vector<Estimate> infeasible;
+  const int64_t L = s.model.layers;
+  EstimateOptions screen = options.estimate;
+  screen.fast = true;
+  auto eval = [&](const Strategy& st) {
+    ++plan.evaluated;
+    Estimate e = estimate(s.model, s.cluster, s.training, st, screen);
+    (e.feasible ? feasible : infeasible).push_back(e);
+    return e;
+  };
+  for (Strategy st : base_strategies(s)) {
+    for (bool cpu : cpu_ckpt_choices(s)) {
+      if (s.pins.checkpointed_layers) {
+        if (cpu && *s.pins.checkpointed_layers == 0) continue;
+        st.checkpointed_layers = *s.pins.checkpointed_layers;
+        st.cpu_checkpointing = cpu;
+        eval(st);
+        continue;
+      }
+      // Recompute only as much as needed: no checkpointing if it fits, else the smallest layer
+      // count that fits (memory falls monotonically with the count), and all layers.
+      st.cpu_checkpointing = cpu;
+      if (!cpu) {
+        st.checkpointed_layers = 0;
+        if (eval(st).feasible) continue;
+      }
+      st.checkpointed_layers = L;
+      if (!eval(st).feasible) continue;
+      int64_t lo = 0, hi = L;  // hi fits; lo does not (0 with CPU checkpointing means nothing)
+      while (hi - lo > 1) {
+        const int64_t mid = (lo + hi) / 2;
+        st.checkpointed_layers = mid;
+        Estimate e = estimate(s.model, s.cluster, s.training, st, screen);
+        ++plan.evaluated;
+        if (e.feasible) hi = mid; else lo = mid;
+      }
+      if (hi < L) {
+        st.checkpointed_layers = hi;
+        eval(st);
+      }
+    }
+  }
+  const Objective obj = options.objective;
+  auto rank = [obj](std::vector<Estimate>& v) {
+    std::sort(v.begin(), v.end(), [obj](const Estimate& a, const Estimate& b) { return better(a, b, obj); });
+  };
+  rank(feasible);
+  // Re-estimate the best screened candidates in full (caching-allocator replay, names); one that
+  // no longer fits (fragmentation) moves to the infeasible list.
+  std::vector<Estimate> confirmed;
+  for (size_t i = 0; i < feasible.size() && confirmed.size() < options.alternatives + 1; ++i) {
+    Estimate e = estimate(s.model, s.cluster, s.training, feasible[i].strategy, options.estimate);
+    (e.feasible ? confirmed : infeasible).push_back(e);
+  }
+  rank(confirmed);
+  feasible = confirmed;
+  std::sort(infeasible.begin(), infeasible.end(), [](const Estimate& a, const Estimate& b) { return over_bytes(a) < over_bytes(b); });
+  for (size_t i = 0; i < infeasible.size() && i < 8; ++i)
+    plan.rejected.push_back({infeasible[i].strategy, infeasible[i].verdict, over_bytes(infeasible[i])});
+  if (!feasible.empty()) {
+    plan.feasible = true;
+    plan.chosen = feasible.front();
+    for (size_t i = 1; i < feasible.size() && plan.alternatives.size() < options.alternatives; ++i)
+      plan.alternatives.push_back(feasible[i]);
+    return plan;
+  }
+  if (infeasible.empty()) throw InputError("--gpus", "", "no strategy is valid for this scenario (check --sp, --micro-batch and --global-batch)");
+  plan.chosen = estimate(s.model, s.cluster, s.training, infeasible.front().strategy, options.estimate);
+  const Estimate& c = plan.chosen;
+  if (!c.gpu_fits) {
+    plan.suggestions.push_back("the closest plan still needs " + format_bytes(over_bytes(c)) + " more GPU memory per rank");
+    plan.suggestions.push_back("shorter sequences: try --seq " + std::to_string(s.training.seq_len / 2));
+    plan.suggestions.push_back("more GPUs: try --gpus " + std::to_string(s.cluster.world_size() * 2) + "x" + s.cluster.gpu.name +
+                               " (ZeRO-3 and Ulysses divide memory by the GPU count)");
+    if (!c.strategy.offload_optimizer) plan.suggestions.push_back("offload the optimizer: --offload-optimizer cpu with --zero 2 or 3");
+  }
+  if (!c.host_fits)
+    plan.suggestions.push_back("more host RAM: the closest plan needs " + format_bytes(c.memory.host.peak_bytes) +
+                               " per node (--host-ram)");
+  return plan;
+}
+
+}  // namespace zplan

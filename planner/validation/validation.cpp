@@ -1,0 +1,199 @@
+// Re-prediction of measured runs (see validation.h).
+#include "planner/validation/validation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "planner/estimate.h"
+#include "planner/input_error.h"
+#include "planner/memory/params.h"
+#include "planner/report/plan_report.h"
+#include "planner/report/run_record.h"
+#include "planner/validation/tolerances.h"
+
+namespace zplan {
+namespace {
+
+// DeepSpeed's runtime/zero/stage_1_and_2.py estimate_zero2_model_states_mem_needs and
+// stage3.py estimate_zero3_model_states_mem_needs (no offload): 4Ψ + 16Ψ/N for ZeRO-2,
+// 4·largest_layer + 18Ψ/N for ZeRO-3 — model states only, as its users report.
+uint64_t deepspeed_formula(const ModelSpec& m, const Strategy& s, int world) {
+  const ParamCounts pc = count_parameters(m);
+  const double psi = static_cast<double>(pc.total), n = std::max(1, world);
+  if (s.zero_stage >= 3) return static_cast<uint64_t>(4.0 * static_cast<double>(pc.largest_tensor) + 18.0 * psi / n);
+  return static_cast<uint64_t>(4.0 * psi + 16.0 * psi / n);
+}
+
+// 16 bytes per parameter (ZeRO paper's mixed-precision Adam) plus Korthikanti et al. 2022,
+// eq. (2): per layer s·b·h·(34 + 5·a·s/h) bytes, unchanged by flash attention in their table.
+uint64_t naive_formula(const ModelSpec& m, const Strategy& s, int64_t seq) {
+  const double psi = static_cast<double>(count_parameters(m).total);
+  const double sbh = static_cast<double>(seq) * static_cast<double>(s.micro_batch) * static_cast<double>(m.hidden);
+  const double per_layer = sbh * (34.0 + 5.0 * static_cast<double>(m.heads) * static_cast<double>(seq) / static_cast<double>(m.hidden));
+  const double layers_full = static_cast<double>(m.layers - s.checkpointed_layers);
+  const double ckpt = static_cast<double>(s.checkpointed_layers) * sbh * 2.0;
+  return static_cast<uint64_t>(16.0 * psi + per_layer * layers_full + ckpt);
+}
+
+double rel(uint64_t predicted, uint64_t measured) {
+  return measured ? (static_cast<double>(predicted) - static_cast<double>(measured)) / static_cast<double>(measured) : 0.0;
+}
+
+}  // namespace
+
+ValidationRow validate_record_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw InputError(path, "", "cannot read");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path, "", std::string("malformed JSON: ") + e.what());
+  }
+  Strategy st;
+  Scenario s = scenario_from_record(j, path, &st);
+  const Measurement meas = measurement_from_record(j, path);
+  if (meas.memory.peak_allocated_bytes == 0) throw InputError(path, "measurement.memory.gpu.peak_bytes", "must be positive");
+  EstimateOptions eo;
+  const std::string alloc = j.at("scenario").value("allocator_settings", std::string("default"));
+  eo.expandable_segments = alloc.find("expandable_segments:True") != std::string::npos;
+  const Estimate e = estimate(s.model, s.cluster, s.training, st, eo);
+  ValidationRow r;
+  r.file = path;
+  r.model = j.at("scenario").value("model_name", s.model.name);
+  r.profile = s.training.profile;
+  r.strategy = st;
+  r.seq = s.training.seq_len;
+  r.attention = to_string(s.training.attention);
+  r.measured_peak_bytes = meas.memory.peak_allocated_bytes;
+  r.measured_reserved_bytes = meas.memory.reserved_bytes;
+  r.predicted_peak_bytes = e.memory.peak_allocated_bytes;
+  r.predicted_reserved_bytes = e.memory.reserved_bytes;
+  r.deepspeed_formula_bytes = deepspeed_formula(s.model, st, s.cluster.world_size());
+  r.naive_bytes = naive_formula(s.model, st, s.training.seq_len);
+  r.peak_error = rel(r.predicted_peak_bytes, r.measured_peak_bytes);
+  r.reserved_error = rel(r.predicted_reserved_bytes, r.measured_reserved_bytes);
+  r.within_tolerance = std::abs(r.peak_error) <= peak_tolerance(r.profile);
+  return r;
+}
+
+std::vector<ValidationRow> validate_directory(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw InputError(dir, "", "not a directory of run records");
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir, ec))
+    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw InputError(dir, "", "holds no *.json run records");
+  std::vector<ValidationRow> rows;
+  for (const std::string& f : files) rows.push_back(validate_record_file(f));
+  return rows;
+}
+
+std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows) {
+  std::vector<ProfileSummary> out;
+  for (Profile p : {Profile::zplan, Profile::hf}) {
+    ProfileSummary s;
+    s.profile = p;
+    for (const ValidationRow& r : rows) {
+      if (r.profile != p) continue;
+      ++s.runs;
+      const double a = std::abs(r.peak_error);
+      s.mean_abs_error += a;
+      s.max_abs_error = std::max(s.max_abs_error, a);
+      s.mean_abs_reserved_error += std::abs(r.reserved_error);
+      s.deepspeed_mean_abs_error += std::abs(rel(r.deepspeed_formula_bytes, r.measured_peak_bytes));
+      s.naive_mean_abs_error += std::abs(rel(r.naive_bytes, r.measured_peak_bytes));
+      if (!r.within_tolerance) ++s.failures;
+    }
+    if (s.runs == 0) continue;
+    const double n = static_cast<double>(s.runs);
+    s.mean_abs_error /= n;
+    s.mean_abs_reserved_error /= n;
+    s.deepspeed_mean_abs_error /= n;
+    s.naive_mean_abs_error /= n;
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
+  std::ostringstream o;
+  auto gib = [](uint64_t b) { char buf[32]; std::snprintf(buf, sizeof buf, "%.2f", static_cast<double>(b) / (1ull << 30)); return std::string(buf); };
+  auto pct = [](double e) { char buf[32]; std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * e); return std::string(buf); };
+  if (md) o << "| run | profile | strategy | seq | measured GiB | zplan GiB | error | reserved meas/pred GiB | DeepSpeed formula GiB | 16B/param+Korthikanti GiB |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  else o << "run                                              prof  seq    measured  predicted   error  reserved m/p      DS-formula  naive\n";
+  for (const ValidationRow& r : rows) {
+    const std::string name = std::filesystem::path(r.file).stem().string();
+    char buf[512];
+    if (md)
+      std::snprintf(buf, sizeof buf, "| %s | %s | %s | %lld | %s | %s | %s%s | %s / %s | %s | %s |\n", name.c_str(), to_string(r.profile),
+                    strategy_summary(r.strategy, 0).c_str(), static_cast<long long>(r.seq), gib(r.measured_peak_bytes).c_str(),
+                    gib(r.predicted_peak_bytes).c_str(), pct(r.peak_error).c_str(), r.within_tolerance ? "" : " ✗",
+                    gib(r.measured_reserved_bytes).c_str(), gib(r.predicted_reserved_bytes).c_str(),
+                    gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str());
+    else
+      std::snprintf(buf, sizeof buf, "%-48.48s %-5s %-6lld %8s  %9s  %7s%s %6s/%-6s  %8s  %8s\n", name.c_str(), to_string(r.profile),
+                    static_cast<long long>(r.seq), gib(r.measured_peak_bytes).c_str(), gib(r.predicted_peak_bytes).c_str(),
+                    pct(r.peak_error).c_str(), r.within_tolerance ? " " : "!", gib(r.measured_reserved_bytes).c_str(),
+                    gib(r.predicted_reserved_bytes).c_str(), gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str());
+    o << buf;
+  }
+  o << (md ? "\n| profile | runs | mean abs error | max abs error | tolerance | outside | reserved mean abs error | DeepSpeed formula mean abs error | naive mean abs error |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" : "\n");
+  for (const ProfileSummary& s : summarize(rows)) {
+    char buf[400];
+    if (md)
+      std::snprintf(buf, sizeof buf, "| %s | %zu | %.1f%% | %.1f%% | %.0f%% | %zu | %.1f%% | %.1f%% | %.1f%% |\n", to_string(s.profile), s.runs,
+                    100 * s.mean_abs_error, 100 * s.max_abs_error, 100 * peak_tolerance(s.profile), s.failures,
+                    100 * s.mean_abs_reserved_error, 100 * s.deepspeed_mean_abs_error, 100 * s.naive_mean_abs_error);
+    else
+      std::snprintf(buf, sizeof buf, "profile %-5s runs %3zu  mean |err| %5.1f%%  max |err| %5.1f%%  (tolerance %.0f%%, %zu outside)  reserved mean |err| %.1f%%  DeepSpeed formula %.1f%%  naive %.1f%%\n",
+                    to_string(s.profile), s.runs, 100 * s.mean_abs_error, 100 * s.max_abs_error, 100 * peak_tolerance(s.profile),
+                    s.failures, 100 * s.mean_abs_reserved_error, 100 * s.deepspeed_mean_abs_error, 100 * s.naive_mean_abs_error);
+    o << buf;
+  }
+  return o.str();
+}
+
+std::string validation_svg(const std::vector<ValidationRow>& rows) {
+  const double w = 520, h = 520, pad = 60;
+  double lo = 1e30, hi = 0;
+  for (const ValidationRow& r : rows)
+    for (uint64_t b : {r.measured_peak_bytes, r.predicted_peak_bytes}) {
+      const double g = static_cast<double>(b) / (1ull << 30);
+      lo = std::min(lo, g);
+      hi = std::max(hi, g);
+    }
+  if (rows.empty()) lo = 1, hi = 2;
+  lo = std::pow(2.0, std::floor(std::log2(std::max(lo, 1e-3))));
+  hi = std::pow(2.0, std::ceil(std::log2(std::max(hi, lo * 2))));
+  auto x = [&](double g) { return pad + (std::log2(g) - std::log2(lo)) / (std::log2(hi) - std::log2(lo)) * (w - 2 * pad); };
+  auto y = [&](double g) { return h - pad - (std::log2(g) - std::log2(lo)) / (std::log2(hi) - std::log2(lo)) * (h - 2 * pad); };
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
+  o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  o << "<line x1=\"" << x(lo) << "\" y1=\"" << y(lo) << "\" x2=\"" << x(hi) << "\" y2=\"" << y(hi) << "\" stroke=\"#999\" stroke-dasharray=\"4\"/>\n";
+  for (double g = lo; g <= hi * 1.001; g *= 2) {
+    o << "<text x=\"" << x(g) << "\" y=\"" << h - pad + 16 << "\" text-anchor=\"middle\">" << g << "</text>\n";
+    o << "<text x=\"" << pad - 6 << "\" y=\"" << y(g) + 4 << "\" text-anchor=\"end\">" << g << "</text>\n";
+  }
+  o << "<text x=\"" << w / 2 << "\" y=\"" << h - 18 << "\" text-anchor=\"middle\">measured peak allocated (GiB, log scale)</text>\n";
+  o << "<text x=\"16\" y=\"" << h / 2 << "\" transform=\"rotate(-90 16 " << h / 2 << ")\" text-anchor=\"middle\">zplan predicted (GiB)</text>\n";
+  for (const ValidationRow& r : rows) {
+    const double mx = static_cast<double>(r.measured_peak_bytes) / (1ull << 30), py = static_cast<double>(r.predicted_peak_bytes) / (1ull << 30);
+    o << "<circle cx=\"" << x(mx) << "\" cy=\"" << y(py) << "\" r=\"3.5\" fill=\"" << (r.profile == Profile::hf ? "#d62728" : "#1f77b4")
+      << "\" fill-opacity=\"0.7\"><title>" << std::filesystem::path(r.file).stem().string() << "</title></circle>\n";
+  }
+  o << "<text x=\"" << pad << "\" y=\"20\" fill=\"#d62728\">● hf profile</text><text x=\"" << pad + 100 << "\" y=\"20\" fill=\"#1f77b4\">● zplan profile</text>\n";
+  o << "</svg>\n";
+  return o.str();
+}
+
+}  // namespace zplan

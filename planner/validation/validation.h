@@ -1,0 +1,51 @@
+// Re-predicting measured runs: reads run records (tests/regression/measured/**.json), predicts
+// each again with the current planner, and compares peak allocated / reserved. Also computes what
+// two public baselines predict for the same run — DeepSpeed's model-state estimator formulas and
+// a plain 16-bytes-per-parameter + Korthikanti et al. activation calculation — so reports show
+// the difference. Used by `zplan validate` and the `regression` ctest.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "planner/config/scenario.h"
+
+namespace zplan {
+
+struct ValidationRow {
+  std::string file;
+  std::string model;
+  Profile profile = Profile::zplan;
+  Strategy strategy;
+  int64_t seq = 0;
+  std::string attention;
+  uint64_t measured_peak_bytes = 0;
+  uint64_t predicted_peak_bytes = 0;
+  uint64_t measured_reserved_bytes = 0;
+  uint64_t predicted_reserved_bytes = 0;
+  uint64_t deepspeed_formula_bytes = 0;   // DeepSpeed estimate_zero{2,3}_model_states_mem_needs
+  uint64_t naive_bytes = 0;               // 16 B/param + Korthikanti sbh(34 + 5as/h) per layer
+  double peak_error = 0;                  // (predicted - measured) / measured
+  double reserved_error = 0;
+  bool within_tolerance = false;
+};
+
+// Throws InputError naming the file and field for malformed records.
+ValidationRow validate_record_file(const std::string& path);
+// Every *.json under `dir` (recursively), sorted by path. Malformed files throw.
+std::vector<ValidationRow> validate_directory(const std::string& dir);
+
+struct ProfileSummary {
+  Profile profile;
+  size_t runs = 0;
+  double mean_abs_error = 0, max_abs_error = 0;
+  double mean_abs_reserved_error = 0;
+  double deepspeed_mean_abs_error = 0, naive_mean_abs_error = 0;
+  size_t failures = 0;
+};
+std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows);
+
+std::string validation_table(const std::vector<ValidationRow>& rows, bool markdown);
+// A predicted-against-measured scatter plot (log axes in GiB), self-contained SVG.
+std::string validation_svg(const std::vector<ValidationRow>& rows);
+
+}  // namespace zplan

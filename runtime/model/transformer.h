@@ -1,0 +1,117 @@
+// transformer.h: a decoder-only language model built from a ModelSpec (the same struct the planner
+// predicts from): GPT-2 style (LayerNorm, learned positions, Conv1D, gelu_new), Llama/Qwen3 style
+// (RMSNorm, RoPE, GQA, q/k norm, SwiGLU) and Qwen3-MoE sparse layers, with activation
+// checkpointing of the first N layers (optionally keeping the checkpointed inputs in pinned host
+// memory) and Hugging Face's ForCausalLMLoss.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "planner/config/model_spec.h"
+#include "runtime/model/blocks.h"
+
+namespace zplan::rt {
+
+struct CheckpointSlot;  // what the checkpoint autograd function needs to re-run one layer
+
+struct NamedParam {
+  std::string name;
+  at::Tensor tensor;  // leaf with requires_grad; its .grad() is the gradient
+};
+
+struct BuildOptions {
+  at::ScalarType dtype = at::kFloat;   // parameter and compute dtype (bf16/fp16/fp32 recipes)
+  at::Device device = at::kCPU;
+  bool use_sdpa = false;               // fused SDPA (2.x) rather than HF's eager attention
+  int64_t checkpointed_layers = 0;     // the first N layers recompute in backward
+  bool cpu_checkpointing = false;      // their inputs wait in (pinned) host memory
+  double init_std = 0.02;              // HF initializer_range
+};
+
+// Per-forward tensors shared by all layers (HF computes them once in the model's forward).
+struct ForwardContext {
+  RopeTables rope;         // cos/sin [B, T, HD] (rope models)
+  at::Tensor causal_mask;  // [T, T] additive mask (eager attention only)
+  bool use_sdpa = false;
+  double hidden_dropout = 0.0;     // GPT-2 resid/embd dropout (saves a bool mask)
+  double attention_dropout = 0.0;  // on the attention probabilities (SDPA keeps an RNG state)
+};
+
+// One decoder layer's parameters; undefined tensors are absent for this architecture.
+struct LayerWeights {
+  at::Tensor ln1_w, ln1_b, ln2_w, ln2_b;         // [C]
+  at::Tensor c_attn_w, c_attn_b;                 // GPT-2 Conv1D [C, 3C], [3C]
+  at::Tensor q_w, q_b, k_w, k_b, v_w, v_b;       // [NH*HD, C], [KV*HD, C] (+ biases)
+  at::Tensor o_w, o_b;                           // [C, NH*HD] (GPT-2 c_proj Conv1D [C, C])
+  at::Tensor q_norm_w, k_norm_w;                 // [HD] (Qwen3)
+  at::Tensor fc_w, fc_b, proj_w, proj_b;         // GPT-2 MLP Conv1D [C, F], [F], [F, C], [C]
+  at::Tensor gate_w, up_w, down_w;               // gated MLP [F, C], [F, C], [C, F]
+  at::Tensor router_w;                           // MoE router [E, C]
+  at::Tensor experts_gate_up, experts_down;      // [E, 2F', C], [E, C, F']
+};
+
+class DecoderLayer {
+ public:
+  DecoderLayer(const ModelSpec& spec, int64_t index, LayerWeights weights);
+  // x [B, T, C] -> [B, T, C]
+  at::Tensor forward(const at::Tensor& x, const ForwardContext& ctx) const;
+  const LayerWeights& weights() const { return w_; }
+  // HF's nn.Dropout(hidden_dropout) in training mode (identity when the rate is 0).
+  static at::Tensor dropout(const at::Tensor& x, const ForwardContext& ctx);
+
+ private:
+  at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
+  at::Tensor attention(const at::Tensor& x, const ForwardContext& ctx) const;
+  at::Tensor mlp(const at::Tensor& x) const;
+
+  const ModelSpec* spec_;
+  bool gpt2_layout_;
+  bool sparse_;
+  double eps_;
+  LayerWeights w_;
+};
+
+class TransformerModel {
+ public:
+  // Validates that the runtime implements `spec` (InputError otherwise) and builds the parameters
+  // on opt.device with HF's init (normal(0, 0.02), norms 1, biases 0).
+  TransformerModel(const ModelSpec& spec, const BuildOptions& opt);
+  ~TransformerModel();
+  TransformerModel(const TransformerModel&) = delete;
+  TransformerModel& operator=(const TransformerModel&) = delete;
+
+  // ids [B, T] int64 -> logits [B, T, V] in the compute dtype.
+  at::Tensor forward(const at::Tensor& ids);
+  const std::vector<NamedParam>& params() const { return params_; }
+  uint64_t param_count() const;
+  const ModelSpec& spec() const { return spec_; }
+  void set_checkpointing(int64_t layers, bool cpu) {
+    opt_.checkpointed_layers = layers;
+    opt_.cpu_checkpointing = cpu;
+  }
+
+ private:
+  // init: 'n' normal(0, init_std), '1' ones, '0' zeros.
+  at::Tensor add_param(const std::string& name, std::vector<int64_t> shape, char init);
+
+  ModelSpec spec_;
+  BuildOptions opt_;
+  std::vector<NamedParam> params_;
+  at::Tensor wte_, wpe_, lnf_w_, lnf_b_, head_w_;
+  std::vector<DecoderLayer> layers_;
+  std::vector<std::unique_ptr<CheckpointSlot>> slots_;
+  ForwardContext ctx_;
+};
+
+// Hugging Face ForCausalLMLoss: logits.float(), cross_entropy(mean, ignore_index -100).
+// logits [B, T, V] (any dtype); targets [B, T] int64 (already shifted, -100 = ignored).
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& targets);
+
+// Throws InputError when the runtime cannot build `spec` (family, dropout, shared experts...).
+void check_runtime_supports(const ModelSpec& spec);
+double rope_theta_for(const ModelSpec& spec);
+
+}  // namespace zplan::rt

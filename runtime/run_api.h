@@ -1,0 +1,52 @@
+// run_api.h: the runtime's entry point for the CLI (`zplan --run`) and tools: train a ModelSpec
+// with a TrainingSpec + Strategy on ONE device (CUDA when libtorch has it and a GPU is present,
+// else CPU) and return the measured MemoryBreakdown in the same shape the planner predicts.
+// No torch header is included here, so callers compile without libtorch's include paths.
+//
+// Single device only: zero_stage 1..3 are accepted as no-ops (with one rank nothing is
+// partitioned); sp_degree > 1, offload_optimizer, offload_params and the amp_* precisions are
+// rejected with InputError. grad_accumulation micro-steps run before each optimizer step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "planner/config/model_spec.h"
+#include "planner/config/training_spec.h"
+#include "planner/memory/memory_breakdown.h"
+
+namespace zplan {
+
+struct RunOptions {
+  int steps = 3;               // optimizer steps
+  std::string data_path;       // flat uint16 token file (nanoGPT train.bin); empty = synthetic tokens
+  uint64_t seed = 0;           // init, synthetic data and batch sampling
+  bool verbose = true;         // one line per step on stderr
+  std::string device = "auto"; // "auto" (CUDA if available), "cpu" or "cuda"   [added]
+  double learning_rate = 1e-4; // AdamW lr                                          [added]
+};
+
+struct RunResult {
+  MemoryBreakdown measured;             // the step with the highest peak (reserved = max over steps)
+  std::vector<MemoryBreakdown> per_step;
+  double step_seconds = 0.0;            // mean over steps after the first (all steps when only one)
+  double tokens_per_second = 0.0;
+  std::vector<double> losses;           // per optimizer step (mean over its micro-steps), unscaled
+  std::vector<bool> skipped_steps;      // fp16: true where the loss scaler skipped the update [added]
+  bool oom = false;
+  Phase failed_phase = Phase::after_init;  // meaningful when oom or !error.empty()
+  std::string error;                    // what() of the failure, empty on success
+  std::string device_name;              // e.g. "NVIDIA H100 80GB HBM3" or "cpu"
+  uint64_t parameters = 0;              // parameter count of the built model [added]
+};
+
+// Throws InputError for strategies the runtime cannot execute on one device or models it cannot
+// build. Runtime failures (OOM at a phase, CUDA errors) are returned in RunResult, never thrown.
+RunResult run_training(const ModelSpec& model, const TrainingSpec& training,
+                       const Strategy& strategy, const RunOptions& options);
+
+// True when this build of the runtime can use a CUDA device right now.
+bool runtime_has_cuda();
+
+}  // namespace zplan

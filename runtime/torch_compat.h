@@ -1,0 +1,48 @@
+// torch_compat.h: the one place where zplan's runtime bridges libtorch versions. CI builds against
+// Debian's libtorch 1.13.1 (CPU only); the GPU machine builds against PyTorch 2.11's libtorch (CUDA).
+// Everything that exists in only one of them is guarded here, so the model and trainer code reads
+// the same on both:
+//   ZPLAN_HAVE_SDPA        at::scaled_dot_product_attention with is_causal/scale/enable_gqa (2.x)
+//   ZPLAN_HAVE_FUSED_ADAMW at::_fused_adamw_ (2.x; 1.13 has only a CUDA _fused_adam_ without decoupled decay)
+//   ZPLAN_RUNTIME_CUDA     set by runtime/CMakeLists.txt when the libtorch found has CUDA (c10_cuda)
+// Include this header (not <torch/torch.h>) from runtime translation units: it pulls in only the
+// tensor, autograd and custom-function headers, which keeps each TU's compile time near 7 s.
+#pragma once
+
+#include <torch/version.h>            // TORCH_VERSION_MAJOR / MINOR
+#include <torch/types.h>              // at::Tensor, torch:: factory functions with requires_grad
+#include <torch/csrc/autograd/autograd.h>          // torch::autograd::backward / grad
+#include <torch/csrc/autograd/custom_function.h>   // torch::autograd::Function (checkpointing)
+#include <c10/util/Exception.h>       // c10::OutOfMemoryError
+
+#if TORCH_VERSION_MAJOR >= 2
+#define ZPLAN_HAVE_SDPA 1
+#define ZPLAN_HAVE_FUSED_ADAMW 1
+#else
+#define ZPLAN_HAVE_SDPA 0
+#define ZPLAN_HAVE_FUSED_ADAMW 0
+#endif
+
+#ifndef ZPLAN_RUNTIME_CUDA
+#define ZPLAN_RUNTIME_CUDA 0
+#endif
+
+namespace zplan::compat {
+
+// Causal attention through PyTorch's fused SDPA (flash kernel for bf16/fp16 on Hopper; saves only
+// q, k, v, out and the fp32 logsumexp). q: [B, NH, T, HD]; k, v: [B, KV, T, HD]. Only on 2.x.
+inline at::Tensor sdpa_causal(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              double scale, double dropout_p) {
+#if ZPLAN_HAVE_SDPA
+  const bool gqa = q.size(1) != k.size(1);  // HF passes enable_gqa=True when no mask (torch >= 2.5)
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout_p,
+                                          /*is_causal=*/true, scale, /*enable_gqa=*/gqa);
+#else
+  (void)q; (void)k; (void)v; (void)scale; (void)dropout_p;
+  TORCH_CHECK(false, "zplan runtime: SDPA needs libtorch >= 2.0; use the eager attention path");
+#endif
+}
+
+inline bool have_sdpa() { return ZPLAN_HAVE_SDPA != 0; }
+
+}  // namespace zplan::compat

@@ -1,0 +1,75 @@
+// optimizer.h: AdamW for the runtime's precision recipes, with DeepSpeed-style state placement:
+//   fp32        : params, grads, m, v in fp32; the update writes the params directly.
+//   bf16 / fp16 : 16-bit params and grads; fp32 master weights, m and v live in the optimizer.
+//                 Each step casts ONE gradient at a time to fp32 (the only optimizer temporary
+//                 beyond AdamW's own), updates the master copy and writes it back to the param.
+//   fp16        : plus dynamic loss scaling (torch.cuda.amp.GradScaler semantics).
+// States are allocated eagerly in the constructor (as DeepSpeed does at engine init), so
+// after_init already holds every model state. On libtorch 2.x with CUDA tensors the update is
+// at::_fused_adamw_; otherwise a hand-written AdamW with the same maths.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/torch_compat.h"
+
+namespace zplan::rt {
+
+struct AdamWConfig {
+  double lr = 1e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+};
+
+// Dynamic loss scale: start at 2^16, halve on overflow (and skip the step), double after
+// `growth_interval` clean steps (torch GradScaler defaults).
+class LossScaler {
+ public:
+  explicit LossScaler(bool enabled, double init_scale = 65536.0, int growth_interval = 2000)
+      : enabled_(enabled), scale_(enabled ? init_scale : 1.0), growth_interval_(growth_interval) {}
+  bool enabled() const { return enabled_; }
+  double scale() const { return scale_; }
+  // Records the outcome of a step; returns false when the step must be skipped.
+  bool update(bool found_inf);
+
+ private:
+  bool enabled_;
+  double scale_;
+  int growth_interval_;
+  int good_steps_ = 0;
+};
+
+class MixedAdamW {
+ public:
+  // params: the model's leaf tensors. use_master: keep fp32 masters (bf16/fp16 recipes).
+  // loss_scaling: fp16 dynamic loss scaling.
+  MixedAdamW(std::vector<at::Tensor> params, bool use_master, bool loss_scaling, AdamWConfig cfg);
+  // Unscales, checks for inf/nan (fp16), updates. Returns false when the step was skipped.
+  bool step();
+  // Drops the gradients (set_to_none, torch's default), which frees their memory.
+  void zero_grad();
+  double loss_scale() const { return scaler_.scale(); }
+  const LossScaler& scaler() const { return scaler_; }
+  uint64_t master_bytes() const { return master_bytes_; }
+  uint64_t state_bytes() const { return state_bytes_; }
+  int64_t steps_taken() const { return step_; }
+
+ private:
+  void update_one(at::Tensor& target, const at::Tensor& grad32, at::Tensor& m, at::Tensor& v);
+
+  std::vector<at::Tensor> params_;
+  std::vector<at::Tensor> master_;  // fp32 copies (empty without masters)
+  std::vector<at::Tensor> m_, v_;   // fp32
+  at::Tensor step_tensor_;          // fp32 scalar on the device (fused kernel's state_steps)
+  bool use_master_;
+  AdamWConfig cfg_;
+  LossScaler scaler_;
+  int64_t step_ = 0;
+  uint64_t master_bytes_ = 0;
+  uint64_t state_bytes_ = 0;
+};
+
+}  // namespace zplan::rt

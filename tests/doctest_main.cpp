@@ -1,0 +1,3 @@
+// doctest main, shared by all test executables.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>

@@ -1,0 +1,42 @@
+// test_models.h: tiny ModelSpecs for the runtime's CPU tests (one per block family).
+#pragma once
+#include "planner/config/model_spec.h"
+
+namespace zplan::test {
+
+inline ModelSpec tiny_qwen3() {
+  ModelSpec s;
+  s.name = "tiny-qwen3"; s.family = "qwen3";
+  s.layers = 2; s.hidden = 32; s.heads = 4; s.kv_heads = 2; s.head_dim = 16; s.ffn = 48;
+  s.vocab = 64; s.max_positions = 128;
+  s.norm = NormKind::rms_norm; s.mlp = MlpKind::swiglu; s.position = PositionKind::rope;
+  s.qk_norm = true;
+  return s;
+}
+
+inline ModelSpec tiny_llama() {  // Llama/Qwen2 style: no q/k norm, biased qkv, tied head
+  ModelSpec s = tiny_qwen3();
+  s.name = "tiny-llama"; s.family = "llama";
+  s.qk_norm = false; s.qkv_bias = true; s.tied_embeddings = true; s.head_dim = 8;
+  return s;
+}
+
+inline ModelSpec tiny_gpt2() {
+  ModelSpec s;
+  s.name = "tiny-gpt2"; s.family = "gpt2";
+  s.layers = 2; s.hidden = 32; s.heads = 4; s.kv_heads = 4; s.head_dim = 8; s.ffn = 128;
+  s.vocab = 64; s.max_positions = 64;
+  s.norm = NormKind::layer_norm; s.mlp = MlpKind::gelu_mlp; s.position = PositionKind::learned;
+  s.tied_embeddings = true; s.qkv_bias = true; s.out_bias = true;
+  return s;
+}
+
+inline ModelSpec tiny_moe() {
+  ModelSpec s = tiny_qwen3();
+  s.name = "tiny-qwen3-moe"; s.family = "qwen3_moe";
+  s.moe.num_experts = 8; s.moe.experts_per_token = 2; s.moe.expert_ffn = 24;
+  s.moe.normalize_topk = true;
+  return s;
+}
+
+}  // namespace zplan::test

@@ -1,0 +1,88 @@
+#!/bin/bash
+# check.sh: ONE script for the GPU machine (PyTorch 2.11 wheel's libtorch, CUDA). From the repo root:
+#   unpacks the carried Debian packages (.debs: yaml-cpp, CLI11, doctest, nlohmann-json, Eigen) into
+#   /tmp/deps, configures zplan against the wheel's libtorch (TORCH_CUDA_ARCH_LIST=9.0), builds the
+#   runtime targets first and then everything else, runs ctest, then runs zplan_measure_runtime over
+#   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
+# Device-tool call (fetch the .debs here first, see /work/shared/gpu-build/README.md):
+#   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
+# Env: OUT (default /tmp/zplan_out), MATRIX=quick|full (default full), STEPS (default 3).
+set -u -o pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${OUT:-/tmp/zplan_out}
+mkdir -p "$OUT"
+LOG=$OUT/check_log.txt
+JSONL=$OUT/runtime_measurements.jsonl
+STEPS=${STEPS:-3}
+exec > >(tee -a "$LOG") 2>&1
+t_start=$(date +%s)
+echo "== check.sh $(date -u +%FT%TZ) on $(hostname)"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+
+# ---- dependencies from the carried .deb files (never unpacked into /) ----
+D=/tmp/deps
+mkdir -p $D
+for f in "$ROOT"/.debs/*.deb; do dpkg -x "$f" $D; done
+export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version.cuda)'
+
+# ---- configure + build (runtime targets first, so a broken unrelated target cannot hide them) ----
+B=/tmp/zplan-build
+GEN=""
+command -v ninja >/dev/null && GEN="-G Ninja"
+cmake -S "$ROOT" -B $B $GEN -DCMAKE_PREFIX_PATH="$TP;$D/usr" -DCMAKE_BUILD_TYPE=Release \
+  -DTORCH_CUDA_ARCH_LIST=9.0 -DZPLAN_BUILD_RUNTIME=ON 2>&1 | grep -v "^-- Looking\|^-- Performing\|^-- Check" 
+cmake --build $B -j16 --target zplan_runtime runtime_tests zplan_measure_runtime || { echo "RUNTIME BUILD FAILED"; exit 1; }
+echo "runtime build seconds $(( $(date +%s) - t_start ))"
+cmake --build $B -j16 -- -k 0 >"$OUT/build_rest.txt" 2>&1 || echo "note: some non-runtime targets failed to build (see build_rest.txt)"
+echo "full build seconds $(( $(date +%s) - t_start ))"
+
+# ---- tests ----
+(cd $B && timeout 60 ctest -j16 --output-on-failure 2>&1 | tail -40) || true
+
+# ---- measurement matrix ----
+M=$B/runtime/zplan_measure_runtime
+run() {  # label, then measure_runtime flags
+  local label=$1; shift
+  if (( $(date +%s) - t_start > ${DEADLINE_S:-430} )); then echo "-- $label: SKIPPED (time budget)"; return; fi
+  echo "-- $label: $*"
+  timeout 90 "$M" --label "$label" --steps "$STEPS" --out "$JSONL" "$@" 2>&1 | grep -v "^\[zplan-run\] step [2-9]" \
+    || echo "!! $label exited with status $?"
+}
+for mb in 1 4; do
+  run "qwen3-0.6b_s2048_mb${mb}_ckpt0"      --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt none
+  run "qwen3-0.6b_s2048_mb${mb}_ckpt14"     --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt half
+  run "qwen3-0.6b_s2048_mb${mb}_ckpt28"     --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt all
+  run "qwen3-0.6b_s2048_mb${mb}_ckpt28_cpu" --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt all --cpu-ckpt
+done
+for mb in 1 4; do
+  run "gpt2-xl_s1024_mb${mb}_ckpt0"      --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt none
+  run "gpt2-xl_s1024_mb${mb}_ckpt24"     --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt half
+  run "gpt2-xl_s1024_mb${mb}_ckpt48"     --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt all
+  run "gpt2-xl_s1024_mb${mb}_ckpt48_cpu" --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt all --cpu-ckpt
+done
+run "qwen3-30b-a3b-2l_s4096_mb1_ckpt0"  --model qwen3-30b-a3b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
+run "qwen3-30b-a3b-2l_s16384_mb1_ckpt0" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt none
+run "qwen3-30b-a3b-2l_s16384_mb1_ckpt2" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt all
+if [ "${MATRIX:-full}" = full ]; then
+  run "qwen3-0.6b_s2048_mb1_ckpt0_fp16" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision fp16
+  run "qwen3-0.6b_s2048_mb1_ckpt0_fp32" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision fp32
+  run "qwen3-0.6b_s2048_mb1_ckpt0_eager" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --attn eager
+fi
+
+# ---- summary table ----
+python3 - "$JSONL" <<'EOF'
+import json, sys
+G = 1024 ** 3
+print(f"{'run':42s} {'after_init':>10s} {'fwd_end':>9s} {'peak':>9s} {'reserved':>9s} {'peak@':>14s} oom")
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    m = r["measurement"]["memory"]["gpu"]
+    ph = {p["phase"]: p for p in m["phases"]}
+    g = lambda k: ph.get(k, {}).get("allocated_bytes", 0) / G
+    print(f"{r['label']:42s} {g('after_init'):10.2f} {g('forward_end'):9.2f} {m['peak_bytes']/G:9.2f} "
+          f"{m['reserved_bytes']/G:9.2f} {m['peak_phase']:>14s} {r['oom']} {r['failed_phase']}")
+EOF
+echo "total seconds $(( $(date +%s) - t_start ))"
+sleep 1

@@ -1,0 +1,134 @@
+// measure_runtime: runs zplan's runtime (run_api.h) for one configuration and appends one JSON
+// line with the measured MemoryBreakdown (every phase of every step) to --out. tools/gpu/check.sh
+// calls it over the GPU matrix; until `zplan --run` exists this is how runtime numbers are taken.
+//   zplan_measure_runtime --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt half --out m.jsonl
+// --layers N truncates the model to its first N layers (a 2-layer Qwen3-30B-A3B fits one GPU).
+// Exit status: 0 ran (also when the run hit OOM: that is a measurement), 2 bad input.
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "planner/input_error.h"
+#include "planner/io/model_loader.h"
+#include "runtime/run_api.h"
+
+namespace {
+
+nlohmann::json breakdown_json(const zplan::MemoryBreakdown& m) {
+  nlohmann::json j;
+  j["weights_bytes"] = m.weights_bytes;
+  j["grads_bytes"] = m.grads_bytes;
+  j["master_weights_bytes"] = m.master_weights_bytes;
+  j["optimizer_states_bytes"] = m.optimizer_states_bytes;
+  j["activations_bytes"] = m.activations_bytes;
+  j["logits_bytes"] = m.logits_bytes;
+  j["working_bytes"] = m.working_bytes;
+  j["optimizer_temp_bytes"] = m.optimizer_temp_bytes;
+  j["peak_bytes"] = m.peak_allocated_bytes;
+  j["reserved_bytes"] = m.reserved_bytes;
+  j["fragmentation_bytes"] = m.fragmentation_bytes;
+  j["cuda_context_bytes"] = m.cuda_context_bytes;
+  j["capacity_bytes"] = m.capacity_bytes;
+  j["peak_phase"] = zplan::to_string(m.peak_phase);
+  j["host_checkpoints_bytes"] = m.host.checkpoints_bytes;
+  nlohmann::json phases = nlohmann::json::array();
+  for (const auto& p : m.phases)
+    phases.push_back({{"phase", zplan::to_string(p.phase)},
+                      {"allocated_bytes", p.allocated_bytes},
+                      {"peak_allocated_bytes", p.peak_allocated_bytes}});
+  j["phases"] = phases;
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"zplan runtime memory measurement (one configuration, one JSON line)"};
+  std::string model_name = "qwen3-0.6b", ckpt = "none", precision = "bf16", attn = "sdpa";
+  std::string out_path, label, data_path, device = "auto";
+  int64_t layers = 0, seq = 2048, micro_batch = 1, grad_accum = 1;
+  int steps = 3;
+  bool cpu_ckpt = false;
+  app.add_option("--model", model_name, "built-in model name or model YAML/config.json path");
+  app.add_option("--layers", layers, "truncate to the first N layers (0 = all)");
+  app.add_option("--seq", seq, "tokens per sequence");
+  app.add_option("--micro-batch", micro_batch, "sequences per micro-step");
+  app.add_option("--grad-accum", grad_accum, "micro-steps per optimizer step");
+  app.add_option("--ckpt", ckpt, "none | half | all | N (first N layers recompute)");
+  app.add_flag("--cpu-ckpt", cpu_ckpt, "keep checkpointed layer inputs in pinned host memory");
+  app.add_option("--precision", precision, "bf16 | fp16 | fp32");
+  app.add_option("--attn", attn, "sdpa | flash | eager");
+  app.add_option("--steps", steps, "optimizer steps");
+  app.add_option("--data", data_path, "flat uint16 token file (default: synthetic tokens)");
+  app.add_option("--device", device, "auto | cpu | cuda");
+  app.add_option("--label", label, "name of this run in the output");
+  app.add_option("--out", out_path, "JSON-lines file to append to (default: stdout)");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    zplan::ModelSpec model = zplan::load_model(model_name);
+    if (layers > 0 && layers < model.layers) {
+      model.layers = layers;
+      model.name += "-" + std::to_string(layers) + "l";
+    }
+    zplan::TrainingSpec training;
+    training.seq_len = seq;
+    training.framework = zplan::Framework::plain;
+    if (!zplan::parse_attention(attn, &training.attention))
+      throw zplan::InputError("--attn", "", "expected sdpa, flash or eager");
+    zplan::Strategy strategy;
+    strategy.micro_batch = micro_batch;
+    strategy.grad_accumulation = grad_accum;
+    strategy.cpu_checkpointing = cpu_ckpt;
+    if (!zplan::parse_precision(precision, &strategy.precision))
+      throw zplan::InputError("--precision", "", "expected bf16, fp16 or fp32");
+    if (ckpt == "none") strategy.checkpointed_layers = 0;
+    else if (ckpt == "half") strategy.checkpointed_layers = model.layers / 2;
+    else if (ckpt == "all" || ckpt == "full") strategy.checkpointed_layers = model.layers;
+    else strategy.checkpointed_layers = std::stoll(ckpt);
+
+    zplan::RunOptions opts;
+    opts.steps = steps;
+    opts.data_path = data_path;
+    opts.device = device;
+    const zplan::RunResult r = zplan::run_training(model, training, strategy, opts);
+
+    nlohmann::json j;
+    j["profile"] = "zplan";
+    j["label"] = label;
+    j["world_size"] = 1;
+    j["gpu"] = r.device_name;
+    j["model"] = model.name;
+    j["parameters"] = r.parameters;
+    j["scenario"] = {{"model", model_name}, {"layers", model.layers}, {"seq", seq},
+                     {"attention", attn}, {"steps", steps}};
+    j["strategy"] = {{"zero_stage", 0}, {"checkpointed_layers", strategy.checkpointed_layers},
+                     {"cpu_checkpointing", cpu_ckpt}, {"sp_degree", 1},
+                     {"micro_batch", micro_batch}, {"grad_accumulation", grad_accum},
+                     {"precision", precision}};
+    j["oom"] = r.oom;
+    j["failed_phase"] = (r.oom || !r.error.empty()) ? zplan::to_string(r.failed_phase) : "";
+    j["error"] = r.error;
+    j["losses"] = r.losses;
+    j["measurement"] = {{"memory", {{"gpu", breakdown_json(r.measured)}}},
+                        {"time", {{"step_seconds", r.step_seconds},
+                                  {"tokens_per_second", r.tokens_per_second}}}};
+    nlohmann::json steps_json = nlohmann::json::array();
+    for (const auto& s : r.per_step) steps_json.push_back(breakdown_json(s));
+    j["per_step"] = steps_json;
+    if (out_path.empty()) {
+      std::cout << j.dump() << "\n";
+    } else {
+      std::ofstream out(out_path, std::ios::app);
+      out << j.dump() << "\n";
+    }
+    std::cerr << "[measure] " << label << " peak " << r.measured.peak_allocated_bytes / 1073741824.0
+              << " GiB reserved " << r.measured.reserved_bytes / 1073741824.0 << " GiB"
+              << (r.oom ? " OOM" : "") << "\n";
+    return 0;
+  } catch (const zplan::InputError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  }
+}

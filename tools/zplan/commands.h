@@ -1,0 +1,35 @@
+// Subcommands of the zplan CLI: each has a setup_* that binds its flags to an options struct and a
+// run_* that does the work and returns the exit status (0 fits, 3 OOM, 2 bad input, 4 run failed).
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include "scenario_options.h"
+
+namespace zplan {
+
+struct PlanCommand {
+  ScenarioOptions scenario;
+  bool run = false;            // --run: train with the chosen plan and measure
+  int steps = 3;               // --steps
+  std::string data;            // --data token file
+  std::string run_out;         // --run-out: run record JSON
+  std::string command_line;    // argv joined, recorded in run records
+};
+
+void setup_plan(CLI::App& app, PlanCommand& cmd);     // the top-level `zplan ...` (plan / predict / run)
+int run_plan(PlanCommand& cmd, bool check_only);      // check_only: predict with defaults, never search
+
+struct ValidateCommand {
+  std::string dir;             // folder of run records
+  std::string out;             // Markdown report path
+};
+void setup_validate(CLI::App& app, ValidateCommand& cmd);
+int run_validate(const ValidateCommand& cmd);
+
+int run_models();
+int run_hardware();
+
+// `zplan --run`: provided by run_command.cpp (a stub that exits 2 when libtorch was not found).
+int run_training_command(PlanCommand& cmd, const struct Scenario& s, const struct Estimate& e);
+
+}  // namespace zplan

@@ -1,0 +1,90 @@
+// The top-level command: predict one pinned configuration, or search the cheapest feasible plan;
+// print it as text / Markdown / JSON (/ HTML), optionally write a DeepSpeed config, optionally run.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "commands.h"
+#include "planner/input_error.h"
+#include "planner/report/estimate_report.h"
+#include "planner/io/deepspeed_config.h"
+#include "planner/report/explain_report.h"
+#include "planner/report/html_report.h"
+#include "planner/report/plan_report.h"
+#include "planner/search/search.h"
+
+namespace zplan {
+
+void setup_plan(CLI::App& app, PlanCommand& cmd) {
+  add_scenario_options(app, cmd.scenario);
+  app.add_flag("--run", cmd.run, "Train with the chosen plan on this machine's GPUs and compare measured with predicted memory");
+  app.add_option("--steps", cmd.steps, "Optimizer steps for --run (default 3)");
+  app.add_option("--data", cmd.data, "Token file (flat uint16) for --run; synthetic tokens otherwise");
+  app.add_option("--run-out", cmd.run_out, "Where --run writes its run record (JSON)");
+}
+
+namespace {
+
+void emit(const std::string& text, const std::string& out_path) {
+  if (out_path.empty()) {
+    std::cout << text;
+    if (!text.empty() && text.back() != '\n') std::cout << "\n";
+    return;
+  }
+  std::ofstream f(out_path);
+  if (!f) throw InputError("--out", "", "cannot write " + out_path);
+  f << text;
+  if (!f) throw InputError("--out", "", "failed writing " + out_path);
+  std::cerr << "zplan: wrote " << out_path << "\n";
+}
+
+}  // namespace
+
+int run_plan(PlanCommand& cmd, bool check_only) {
+  const ScenarioOptions& o = cmd.scenario;
+  Scenario s = build_scenario(o);
+  if (o.print_config) {
+    nlohmann::json j = {{"model", s.model.name}, {"cluster", s.cluster.name}, {"world_size", s.cluster.world_size()},
+                        {"gpu", s.cluster.gpu.name}, {"host_ram_bytes", s.cluster.host_ram_bytes},
+                        {"seq", s.training.seq_len}, {"profile", to_string(s.training.profile)},
+                        {"attention", to_string(s.training.attention)}, {"framework", to_string(s.training.framework)}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  const bool predict_one = check_only || all_pinned(s.pins);
+  Plan plan;
+  if (predict_one) {
+    plan.chosen = estimate(s.model, s.cluster, s.training, strategy_with_defaults(s), estimate_options(o));
+    plan.feasible = plan.chosen.feasible;
+    plan.evaluated = 1;
+  } else {
+    SearchOptions so;
+    so.estimate = estimate_options(o);
+    so.objective = o.objective == "memory" ? Objective::memory : Objective::throughput;
+    plan = search_plan(s, so);
+  }
+  std::string text;
+  if (o.format == "json") {
+    nlohmann::json j = predict_one ? estimate_to_json(plan.chosen, s) : plan_to_json(plan, s);
+    if (o.explain) j["explain"] = explain_to_json(s, plan, estimate_options(o));
+    text = j.dump(2);
+  } else if (o.format == "html") {
+    text = plan_to_html(s, plan, estimate_options(o));
+  } else {
+    const bool md = o.format == "markdown";
+    text = predict_one ? estimate_to_text(plan.chosen, s, md) : plan_to_text(plan, s, md);
+    if (o.explain) text += "\n" + explain_to_text(s, plan, estimate_options(o), md);
+  }
+  emit(text, o.out);
+  if (!o.emit_deepspeed.empty()) write_deepspeed_for_plan(s, plan, o.emit_deepspeed);
+  if (cmd.run) {
+    if (!plan.feasible) {
+      std::cerr << "zplan: not running: the plan does not fit (" << plan.chosen.verdict << ")\n";
+      return 3;
+    }
+    return run_training_command(cmd, s, plan.chosen);
+  }
+  return plan.feasible ? 0 : 3;
+}
+
+}  // namespace zplan

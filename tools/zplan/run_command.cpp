@@ -1,0 +1,76 @@
+// `zplan --run`: train with the chosen plan on this machine (runtime/, libtorch), then print
+// measured against predicted memory per component and phase, and write a run record.
+// Builds without libtorch get a clear message and exit 2.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "commands.h"
+#include "planner/input_error.h"
+#include "planner/report/run_record.h"
+#ifdef ZPLAN_HAVE_RUNTIME
+#include "runtime/run_api.h"
+#endif
+
+namespace zplan {
+
+#ifdef ZPLAN_HAVE_RUNTIME
+namespace {
+
+void compare_row(const char* name, uint64_t predicted, uint64_t measured) {
+  const double err = measured ? (static_cast<double>(predicted) - static_cast<double>(measured)) / static_cast<double>(measured) : 0.0;
+  std::printf("  %-24s %12s %12s %+8.1f%%\n", name, format_bytes(predicted).c_str(), format_bytes(measured).c_str(), 100.0 * err);
+}
+
+}  // namespace
+
+int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e) {
+  if (s.cluster.world_size() != 1)
+    throw InputError("--gpus", "", "--run trains on one GPU in this version; use --gpus 1x" + s.cluster.gpu.name);
+  RunOptions ro;
+  ro.steps = cmd.steps;
+  ro.data_path = cmd.data;
+  if (cmd.steps < 1 || cmd.steps > 100000) throw InputError("--steps", "", "expected 1..100000");
+  std::fprintf(stderr, "zplan: running %d steps of %s ...\n", cmd.steps, s.model.name.c_str());
+  const RunResult r = run_training(s.model, s.training, e.strategy, ro);
+  const MemoryBreakdown& p = e.memory;
+  const MemoryBreakdown& m = r.measured;
+  std::printf("\nmeasured on %s against predicted (%s profile):\n", r.device_name.c_str(), to_string(s.training.profile));
+  std::printf("  %-24s %12s %12s %9s\n", "component", "predicted", "measured", "error");
+  compare_row("weights", p.weights_bytes, m.weights_bytes);
+  compare_row("gradients", p.grads_bytes, m.grads_bytes);
+  compare_row("master weights", p.master_weights_bytes, m.master_weights_bytes);
+  compare_row("optimizer states", p.optimizer_states_bytes, m.optimizer_states_bytes);
+  for (const PhaseMemory& pm : m.phases)
+    for (const PhaseMemory& pp : p.phases)
+      if (pp.phase == pm.phase) {
+        const std::string name = std::string("peak in ") + to_string(pm.phase);
+        compare_row(name.c_str(), pp.peak_allocated_bytes, pm.peak_allocated_bytes);
+      }
+  compare_row("peak allocated", p.peak_allocated_bytes, m.peak_allocated_bytes);
+  compare_row("peak reserved", p.reserved_bytes, m.reserved_bytes);
+  std::printf("  step %.3f s, %.0f tokens/s (predicted %.3f s)\n", r.step_seconds, r.tokens_per_second, e.time.step_seconds);
+  Measurement meas;
+  meas.memory = m;
+  meas.step_seconds = r.step_seconds;
+  meas.tokens_per_second = r.tokens_per_second;
+  meas.oom = r.oom;
+  if (r.oom || !r.error.empty()) meas.failed_phase = to_string(r.failed_phase);
+  const nlohmann::json record = make_run_record(s, e, meas, r.device_name, {{"zplan", "0.1.0"}}, cmd.command_line);
+  const std::string path = cmd.run_out.empty() ? "zplan_run.json" : cmd.run_out;
+  std::ofstream(path) << record.dump(2) << "\n";
+  std::fprintf(stderr, "zplan: wrote run record %s\n", path.c_str());
+  if (r.oom || !r.error.empty()) {
+    std::fprintf(stderr, "zplan: run failed in phase %s: %s\n", to_string(r.failed_phase), r.error.c_str());
+    return 4;
+  }
+  return 0;
+}
+#else
+int run_training_command(PlanCommand&, const Scenario&, const Estimate&) {
+  throw InputError("--run", "", "this zplan was built without libtorch (runtime/ is built when find_package(Torch) succeeds)");
+}
+#endif
+
+}  // namespace zplan

@@ -1,0 +1,162 @@
+// Scenario flags (see scenario_options.h).
+#include "scenario_options.h"
+
+#include "planner/input_error.h"
+#include "planner/io/hardware_loader.h"
+#include "planner/io/model_loader.h"
+#include "planner/io/scenario_loader.h"
+
+namespace zplan {
+namespace {
+
+int64_t parse_int(const std::string& flag, const std::string& text, int64_t lo, int64_t hi) {
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size())
+    throw InputError(flag, "", "expected an integer, got '" + text + "'");
+  if (v < lo || v > hi)
+    throw InputError(flag, "", "expected " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + text);
+  return v;
+}
+
+bool parse_device(const std::string& flag, const std::string& text) {
+  if (text == "cpu") return true;
+  if (text == "none") return false;
+  throw InputError(flag, "", "expected cpu or none, got '" + text + "'");
+}
+
+}  // namespace
+
+void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
+  app.add_option("--model", o.model, "Model: built-in name (zplan models), models/*.yaml, or a Hugging Face config.json");
+  app.add_option("--gpus", o.gpus, "GPUs as NxGPU, e.g. 8xH100, 4xV100, 3x3080-20g (zplan hardware)");
+  app.add_option("--cluster", o.cluster, "A built-in cluster name or hardware/clusters/*.yaml (instead of --gpus)");
+  app.add_option("--host-ram", o.host_ram, "Host RAM per node, e.g. 12GiB");
+  app.add_option("--nodes", o.nodes, "Number of nodes (GPUs per node from --gpus)");
+  app.add_option("--config", o.config, "A scenario file (configs/*.yaml); flags override it");
+  app.add_option("--seq", o.seq, "Tokens per sequence");
+  app.add_option("--global-batch", o.global_batch, "Sequences per optimizer step (the search keeps it)");
+  app.add_option("--profile", o.profile, "Whose implementation is predicted: zplan (our runtime) or hf (transformers)");
+  app.add_option("--attn", o.attn, "Attention kernel: sdpa, flash or eager");
+  app.add_option("--framework", o.framework, "deepspeed, fsdp2, ddp or plain (default: plain on one GPU, else deepspeed)");
+  app.add_flag("--gradient-checkpointing", o.gradient_checkpointing, "HF gradient_checkpointing_enable(): all layers");
+  app.add_option("--zero", o.zero, "Pin the ZeRO stage: 0..3");
+  app.add_option("--offload-optimizer", o.offload_optimizer, "Pin optimizer offload: cpu or none");
+  app.add_option("--offload-params", o.offload_params, "Pin parameter offload (ZeRO-3): cpu or none");
+  app.add_option("--ckpt", o.ckpt, "Pin activation checkpointing: none, full, or N checkpointed layers");
+  app.add_flag("--cpu-ckpt", o.cpu_ckpt, "Pin CPU checkpointing on");
+  app.add_option("--sp", o.sp, "Pin the Ulysses sequence-parallel degree");
+  app.add_option("--micro-batch", o.micro_batch, "Pin sequences per GPU per micro-step");
+  app.add_option("--grad-accum", o.grad_accum, "Pin gradient accumulation steps");
+  app.add_option("--precision", o.precision, "Pin precision: bf16, fp16, fp32, amp-bf16, amp-fp16, bf16-pure");
+  app.add_option("--format", o.format, "Output: text, json, markdown or html");
+  app.add_option("--out", o.out, "Write the report to this file");
+  app.add_flag("--explain", o.explain, "Print the decision tree with the numbers behind each branch");
+  app.add_option("--margin", o.margin, "Fraction of GPU memory kept free by the plan (default 0.05)");
+  app.add_option("--objective", o.objective, "Rank feasible plans by throughput or memory (headroom)");
+  app.add_option("--emit-deepspeed", o.emit_deepspeed, "Write a DeepSpeed config for the chosen plan");
+  app.add_flag("--expandable-segments", o.expandable_segments, "Predict with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True");
+  app.add_flag("--print-config", o.print_config, "Print the effective scenario and exit");
+}
+
+Scenario build_scenario(const ScenarioOptions& o) {
+  Scenario s;
+  bool have_model = false, have_cluster = false;
+  if (!o.config.empty()) {
+    s = load_scenario(o.config);
+    have_model = have_cluster = true;
+  }
+  if (!o.model.empty()) {
+    s.model = load_model(o.model, "--model", "");
+    have_model = true;
+  }
+  if (!o.gpus.empty()) {
+    s.cluster = cluster_from_gpus_flag(o.gpus);
+    have_cluster = true;
+  } else if (!o.cluster.empty()) {
+    s.cluster = load_cluster(o.cluster, "--cluster", "");
+    have_cluster = true;
+  }
+  if (!have_model) throw InputError("--model", "", "missing: name a model (zplan models lists them) or a config.json");
+  if (!have_cluster) throw InputError("--gpus", "", "missing: give NxGPU, e.g. --gpus 8xH100 (zplan hardware lists GPUs)");
+  if (!o.host_ram.empty()) s.cluster.host_ram_bytes = parse_bytes(o.host_ram, "--host-ram");
+  if (o.nodes != 0) {
+    if (o.nodes < 1 || o.nodes > 100000) throw InputError("--nodes", "", "expected 1..100000, got " + std::to_string(o.nodes));
+    s.cluster.nodes = o.nodes;
+  }
+  if (o.seq != 0 || s.training.seq_len == 0) s.training.seq_len = o.seq;
+  if (s.training.seq_len <= 0) throw InputError("--seq", "", "missing or not positive: give tokens per sequence, e.g. --seq 4096");
+  if (o.global_batch != 0) s.training.global_batch = o.global_batch;
+  if (!o.profile.empty() && !parse_profile(o.profile, &s.training.profile))
+    throw InputError("--profile", "", "expected zplan or hf, got '" + o.profile + "'");
+  if (!o.attn.empty() && !parse_attention(o.attn, &s.training.attention))
+    throw InputError("--attn", "", "expected sdpa, flash or eager, got '" + o.attn + "'");
+  bool framework_set = !o.framework.empty();
+  if (framework_set && !parse_framework(o.framework, &s.training.framework))
+    throw InputError("--framework", "", "expected deepspeed, fsdp2, ddp or plain, got '" + o.framework + "'");
+  if (!framework_set && o.config.empty())
+    s.training.framework = s.cluster.world_size() > 1 ? Framework::deepspeed : Framework::plain;
+
+  StrategyPins& p = s.pins;
+  if (!o.zero.empty()) p.zero_stage = static_cast<int>(parse_int("--zero", o.zero, 0, 3));
+  if (!o.offload_optimizer.empty()) p.offload_optimizer = parse_device("--offload-optimizer", o.offload_optimizer);
+  if (!o.offload_params.empty()) p.offload_params = parse_device("--offload-params", o.offload_params);
+  if (o.gradient_checkpointing) p.checkpointed_layers = s.model.layers;
+  if (!o.ckpt.empty()) {
+    if (o.ckpt == "none") p.checkpointed_layers = 0;
+    else if (o.ckpt == "full") p.checkpointed_layers = s.model.layers;
+    else p.checkpointed_layers = parse_int("--ckpt", o.ckpt, 0, s.model.layers);
+  }
+  if (p.checkpoint_full.value_or(false)) p.checkpointed_layers = s.model.layers;
+  if (o.cpu_ckpt) p.cpu_checkpointing = true;
+  if (!o.sp.empty()) p.sp_degree = static_cast<int>(parse_int("--sp", o.sp, 1, 1 << 20));
+  if (!o.micro_batch.empty()) p.micro_batch = parse_int("--micro-batch", o.micro_batch, 1, 65536);
+  if (!o.grad_accum.empty()) p.grad_accumulation = parse_int("--grad-accum", o.grad_accum, 1, 1 << 20);
+  if (!o.precision.empty()) {
+    Precision prec;
+    if (!parse_precision(o.precision, &prec))
+      throw InputError("--precision", "", "expected bf16, fp16, fp32, amp-bf16, amp-fp16 or bf16-pure, got '" + o.precision + "'");
+    p.precision = prec;
+  }
+  if (o.margin < 0 || o.margin >= 0.9) throw InputError("--margin", "", "expected a fraction in [0, 0.9)");
+  if (o.format != "text" && o.format != "json" && o.format != "markdown" && o.format != "html")
+    throw InputError("--format", "", "expected text, json, markdown or html, got '" + o.format + "'");
+  if (o.objective != "throughput" && o.objective != "memory")
+    throw InputError("--objective", "", "expected throughput or memory, got '" + o.objective + "'");
+  return s;
+}
+
+Strategy strategy_with_defaults(const Scenario& s) {
+  const StrategyPins& p = s.pins;
+  Strategy st;
+  st.zero_stage = p.zero_stage.value_or(0);
+  st.offload_optimizer = p.offload_optimizer.value_or(false);
+  st.offload_params = p.offload_params.value_or(false);
+  st.checkpointed_layers = p.checkpointed_layers.value_or(0);
+  st.cpu_checkpointing = p.cpu_checkpointing.value_or(false);
+  st.sp_degree = p.sp_degree.value_or(1);
+  st.micro_batch = p.micro_batch.value_or(1);
+  st.grad_accumulation = p.grad_accumulation.value_or(1);
+  st.precision = p.precision.value_or(s.cluster.gpu.supports_bf16 ? Precision::bf16 : Precision::fp16);
+  return st;
+}
+
+bool all_pinned(const StrategyPins& p) {
+  // The dimensions that decide memory most; the rest default to their off value (no offload, no
+  // CPU checkpointing, SP 1, no accumulation), which is what a user who omits them runs.
+  return p.zero_stage && p.checkpointed_layers && p.micro_batch && p.precision;
+}
+
+EstimateOptions estimate_options(const ScenarioOptions& o) {
+  EstimateOptions e;
+  e.margin = o.margin;
+  e.expandable_segments = o.expandable_segments;
+  return e;
+}
+
+}  // namespace zplan

@@ -1,0 +1,53 @@
+// Flags shared by `zplan` (plan), `zplan check` and `zplan --run`: what is trained, on what, and the
+// strategy dimensions the user pins (DESIGN.md CLI contract). build_scenario() turns them into a
+// Scenario; every bad value becomes an InputError naming the flag (exit 2).
+#pragma once
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "planner/config/scenario.h"
+#include "planner/estimate.h"
+
+namespace zplan {
+
+struct ScenarioOptions {
+  // ---- what and where ----
+  std::string model;           // built-in name/alias, models/*.yaml, or a Hugging Face config.json
+  std::string gpus;            // "8xH100"
+  std::string cluster;         // a hardware/clusters name or file (alternative to --gpus)
+  std::string host_ram;        // "12GiB"
+  int nodes = 0;               // 0: from --gpus / cluster
+  std::string config;          // configs/*.yaml scenario
+  std::string deepspeed;       // a user's DeepSpeed JSON config (check)
+  // ---- training ----
+  int64_t seq = 0;
+  int64_t global_batch = 0;
+  std::string profile, attn, framework;
+  bool gradient_checkpointing = false;  // HF's gradient_checkpointing_enable(): --ckpt full
+  // ---- strategy pins ----
+  std::string zero, offload_optimizer, offload_params, ckpt, precision;
+  bool cpu_ckpt = false;
+  std::string sp, micro_batch, grad_accum;
+  // ---- output and search ----
+  std::string format = "text";   // text | json | markdown | html
+  std::string out;               // write the report here instead of stdout
+  bool explain = false;
+  double margin = 0.05;
+  std::string objective = "throughput";
+  std::string emit_deepspeed;    // write a DeepSpeed config of the chosen plan
+  bool expandable_segments = false;
+  bool print_config = false;
+};
+
+void add_scenario_options(CLI::App& app, ScenarioOptions& o);
+Scenario build_scenario(const ScenarioOptions& o);
+// Default for an unpinned dimension when predicting one configuration (zplan check): what a user
+// who did not set it runs (ZeRO 0, no offload, no recompute, SP 1, micro-batch 1, bf16 where the
+// GPU has it, else fp16).
+Strategy strategy_with_defaults(const Scenario& s);
+// True when zero stage, checkpointing, micro-batch and precision are pinned: predict, don't search.
+bool all_pinned(const StrategyPins& p);
+EstimateOptions estimate_options(const ScenarioOptions& o);
+
+}  // namespace zplan
