@@ -27,7 +27,7 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
   validate_strategy(s, m, cluster, training);
   Estimate e;
   e.strategy = s;
-  e.parameters = count_parameters(m).total;
+  e.parameters = model_tables(m).counts.total;
   const ExecContext c = make_exec_context(training, s, cluster.world_size());
   const Timeline timeline = build_step_timeline(m, training, s, c, !options.fast);
   const TimelineResult tr = simulate(timeline);

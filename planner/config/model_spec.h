@@ -50,6 +50,10 @@ struct ModelSpec {
   // ---- block details ----
   NormKind norm = NormKind::rms_norm;
   MlpKind mlp = MlpKind::swiglu;
+  // GELU as transformers' "gelu_new" (NewGELUActivation: tanh formula as separate ops, which keep
+  // four intermediates) rather than one fused op (F.gelu, "gelu"/"gelu_pytorch_tanh"). GPT-2's
+  // default; only read for gelu_mlp.
+  bool composite_gelu = false;
   PositionKind position = PositionKind::rope;
   bool tied_embeddings = false;   // lm_head shares the embedding matrix
   bool qk_norm = false;           // per-head RMSNorm on q and k (Qwen3, Gemma-3)

@@ -28,7 +28,7 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster,
                             const TrainingSpec& training, const Strategy& s,
                             const CostOptions& o) {
   StepTime t;
-  const ParamCounts pc = count_parameters(m);
+  const ParamCounts& pc = model_tables(m).counts;
   const PrecisionRecipe r = precision_recipe(s.precision);
   const double world = std::max(1, cluster.world_size());
   const double sp = std::max(1, s.sp_degree);

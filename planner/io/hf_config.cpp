@@ -28,6 +28,9 @@ class JsonFields {
 
   bool has(const char* key) const { return obj_.contains(key) && !obj_.at(key).is_null(); }
   std::string name(const char* key) const { return prefix_ + key; }
+  std::string string_or(const char* key, const std::string& fallback) const {
+    return has(key) && obj_.at(key).is_string() ? obj_.at(key).get<std::string>() : fallback;
+  }
 
   // A positive integer; nullopt (and the key recorded as missing) when absent and required.
   std::optional<int64_t> integer(const char* key, bool required, int64_t min = 1) {
@@ -141,6 +144,8 @@ ModelSpec gpt2_from(JsonFields& f) {
   m.head_dim = m.heads > 0 ? m.hidden / m.heads : 0;
   m.norm = NormKind::layer_norm;
   m.mlp = MlpKind::gelu_mlp;
+  // GPT2Config's activation_function defaults to "gelu_new", the composite formula.
+  m.composite_gelu = f.string_or("activation_function", "gelu_new") == "gelu_new";
   m.position = PositionKind::learned;
   m.tied_embeddings = f.boolean_or("tie_word_embeddings", true);
   m.qkv_bias = true;

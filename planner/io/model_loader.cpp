@@ -49,7 +49,7 @@ const std::vector<std::string> kModelKeys = {
     "name", "family", "aliases", "published_parameters", "layers", "hidden", "heads", "kv_heads",
     "head_dim", "ffn", "vocab", "max_positions", "norm", "mlp", "position", "tied_embeddings",
     "qk_norm", "qkv_bias", "out_bias", "sandwich_norm", "scaled_embeddings", "hidden_dropout",
-    "sliding_window", "sliding_window_pattern",
+    "sliding_window", "sliding_window_pattern", "composite_gelu",
     "attention_dropout", "moe"};
 const std::vector<std::string> kMoeKeys = {
     "num_experts", "experts_per_token", "expert_ffn", "normalize_topk", "shared_experts",
@@ -87,6 +87,7 @@ ModelSpec parse_model_node(const FieldReader& r, std::vector<std::string>* alias
   m.out_bias = r.optional_bool("out_bias").value_or(false);
   m.sandwich_norm = r.optional_bool("sandwich_norm").value_or(false);
   m.scaled_embeddings = r.optional_bool("scaled_embeddings").value_or(false);
+  m.composite_gelu = r.optional_bool("composite_gelu").value_or(false);
   m.sliding_window = r.optional_int("sliding_window", 0, 100'000'000).value_or(0);
   m.sliding_window_pattern = static_cast<int>(r.optional_int("sliding_window_pattern", 0, 1000).value_or(0));
   m.hidden_dropout = r.optional_double("hidden_dropout", 0.0, 0.999).value_or(0.0);

@@ -162,7 +162,11 @@ void add_dense_mlp(BlockActivations& b, const ModelSpec& m, int64_t ffn, const s
                    const ExecContext& c) {
   Rows saved{b.saved}, bwd{b.backward_transient};
   const int cb = c.compute_bytes;
-  if (m.mlp == MlpKind::gelu_mlp) {
+  if (m.mlp == MlpKind::gelu_mlp && !m.composite_gelu) {
+    // A fused GELU keeps its input; c_proj keeps its output.
+    saved.add(prefix + ".fc_out", cb * ffn);
+    saved.add(prefix + ".act_out", cb * ffn);
+  } else if (m.mlp == MlpKind::gelu_mlp) {
     // GPT-2 gelu_new: 0.5*a*(1+tanh(sqrt(2/pi)*(a+0.044715*a^3))) as separate ops keeps pow's
     // input, tanh's output, 0.5*a and 1+tanh. Autocast runs pow in fp32 (it keeps the fp32 cast of
     // a), so tanh and 1+tanh are fp32 and the fp32 product is cast again for c_proj.

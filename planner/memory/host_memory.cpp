@@ -19,7 +19,7 @@ HostMemory estimate_host_memory(const ModelSpec& m, const ClusterSpec& cluster,
   HostMemory h;
   const uint64_t procs = static_cast<uint64_t>(std::max(1, cluster.gpus_per_node));
   const uint64_t ranks = static_cast<uint64_t>(std::max(1, cluster.world_size()));
-  const uint64_t params = static_cast<uint64_t>(count_parameters(m).total);
+  const uint64_t params = static_cast<uint64_t>(model_tables(m).counts.total);
   const PrecisionRecipe r = precision_recipe(s.precision);
   // A Python process with torch + transformers + DeepSpeed imported and a CUDA context holds about
   // 3 GiB resident (host-side CUDA runtime, cuBLAS/cuDNN libraries); zplan's C++ runtime about 1.5.

@@ -86,6 +86,38 @@ std::vector<ParamTensor> parameter_tensors(const ModelSpec& m) {
   return rows;
 }
 
+namespace {
+
+// Every field parameter_tensors() reads, so that two specs with equal keys have equal tables.
+std::string table_key(const ModelSpec& m) {
+  std::string k = m.family;
+  for (int64_t v : {m.layers, m.hidden, m.heads, m.kv_heads, m.head_dim, m.ffn, m.vocab, m.max_positions,
+                    static_cast<int64_t>(m.norm), static_cast<int64_t>(m.mlp), static_cast<int64_t>(m.position),
+                    static_cast<int64_t>(m.tied_embeddings), static_cast<int64_t>(m.qk_norm),
+                    static_cast<int64_t>(m.qkv_bias), static_cast<int64_t>(m.out_bias),
+                    static_cast<int64_t>(m.sandwich_norm), static_cast<int64_t>(m.moe.num_experts),
+                    static_cast<int64_t>(m.moe.experts_per_token), m.moe.expert_ffn,
+                    static_cast<int64_t>(m.moe.shared_experts), m.moe.shared_expert_ffn,
+                    static_cast<int64_t>(m.moe.first_dense_layers), static_cast<int64_t>(m.moe.sparse_step)})
+    k += "|" + std::to_string(v);
+  for (int d : m.moe.dense_layers) k += "," + std::to_string(d);
+  return k;
+}
+
+}  // namespace
+
+const ModelTables& model_tables(const ModelSpec& m) {
+  thread_local std::string key;
+  thread_local ModelTables tables;
+  std::string k = table_key(m);
+  if (k != key || tables.tensors.empty()) {
+    tables.tensors = parameter_tensors(m);
+    tables.counts = count_parameters(m);
+    key = std::move(k);
+  }
+  return tables;
+}
+
 ParamCounts count_parameters(const ModelSpec& m) {
   ParamCounts c;
   c.per_layer.assign(static_cast<size_t>(std::max<int64_t>(m.layers, 0)), 0);

@@ -39,4 +39,12 @@ struct ParamCounts {
 // Computed only by summing parameter_tensors(m).
 ParamCounts count_parameters(const ModelSpec& m);
 
+// The table and its sums for the model last asked about, memoised per thread: the planner's
+// search estimates hundreds of strategies of one model and should not rebuild them each time.
+struct ModelTables {
+  std::vector<ParamTensor> tensors;
+  ParamCounts counts;
+};
+const ModelTables& model_tables(const ModelSpec& m);
+
 }  // namespace zplan

@@ -34,7 +34,7 @@ class StepBuilder {
   StepBuilder(const ModelSpec& m, const TrainingSpec& tr, const Strategy& s, const ExecContext& c,
               bool record_names)
       : m_(m), tr_(tr), s_(s), c_(c), recipe_(precision_recipe(s.precision)),
-        params_(parameter_tensors(m)), shards_(std::max<int64_t>(1, c.world_size)), t_(record_names) {
+        params_(model_tables(m).tensors), shards_(std::max<int64_t>(1, c.world_size)), t_(record_names) {
     tokens_ = c.tokens_per_rank();
     layer_param_index_.assign(static_cast<size_t>(m.layers + 1), {});
     for (size_t i = 0; i < params_.size(); ++i) {
@@ -47,9 +47,22 @@ class StepBuilder {
     // Layers of one kind (dense or sparse MLP, global or sliding attention) save the same rows:
     // build each table once.
     for (int64_t i = 0; i < m.layers; ++i) {
-      BlockActivations& b = blocks_[block_kind(i)];
-      if (b.saved.empty()) b = block_activations(m, i, c);
+      const size_t kind = block_kind(i);
+      BlockActivations& b = blocks_[kind];
+      if (!b.saved.empty()) continue;
+      b = block_activations(m, i, c);
+      // What a checkpointed forward of this kind leaves alive: autocast's cached weight casts
+      // (until the autocast region ends), and briefly its largest intermediates.
+      std::vector<TensorRow> others;
+      for (const TensorRow& r : b.saved) (r.name.rfind("autocast", 0) == 0 ? ckpt_casts_[kind] : others).push_back(r);
+      ckpt_transient_[kind] = largest_rows(others, 3);
     }
+    checkpoint_rows_ = checkpointed_block_saved(m, c);
+    // The stem: inputs and RoPE tables live through the step; the final norm and lm_head input
+    // (and the lm_head's autocast cast) are made at the end of forward.
+    for (const TensorRow& r : stem_activations(m, c).saved)
+      (r.name.rfind("final_norm", 0) == 0 || r.name.rfind("lm_head", 0) == 0 || r.name.rfind("autocast", 0) == 0
+           ? stem_head_ : stem_inputs_).push_back(r);
     deepspeed_ = c.framework == Framework::deepspeed;
     fsdp_ = c.framework == Framework::fsdp2;
     overlap_comm_ = tr.overlap_comm < 0 ? s.zero_stage == 3 : tr.overlap_comm == 1;
@@ -167,14 +180,9 @@ class StepBuilder {
 
   void forward(int step) {
     t_.begin_phase(Phase::forward_end, step);
-    stem_ = stem_activations(m_, c_);
     stem_handles_.clear();
     layer_handles_.assign(static_cast<size_t>(m_.layers), {});
-    std::vector<TensorRow> stem_inputs, stem_head;
-    for (const TensorRow& r : stem_.saved)
-      (r.name.rfind("final_norm", 0) == 0 || r.name.rfind("lm_head", 0) == 0 || r.name.rfind("autocast", 0) == 0
-           ? stem_head : stem_inputs).push_back(r);
-    alloc_rows(stem_inputs, Category::activations, &stem_handles_);
+    alloc_rows(stem_inputs_, Category::activations, &stem_handles_);
     std::vector<int> autocast_cache;
     for (int64_t i = 0; i < m_.layers; ++i) {
       std::vector<int> gathered;
@@ -183,13 +191,11 @@ class StepBuilder {
       std::vector<int>& saved = layer_handles_[static_cast<size_t>(i)];
       std::vector<int> transient;
       if (checkpointed(i)) {
-        if (!s_.cpu_checkpointing) alloc_rows(checkpointed_block_saved(m_, c_), Category::activations, &saved);
+        if (!s_.cpu_checkpointing) alloc_rows(checkpoint_rows_, Category::activations, &saved);
         // Inside the checkpointed forward nothing is kept; the largest intermediates still exist
         // briefly. Autocast's cached weight casts live until the autocast region ends.
-        std::vector<TensorRow> casts, others;
-        for (const TensorRow& r : b.saved) (r.name.rfind("autocast", 0) == 0 ? casts : others).push_back(r);
-        alloc_rows(casts, Category::activations, &autocast_cache);
-        alloc_rows(largest_rows(others, 3), Category::working, &transient);
+        alloc_rows(ckpt_casts_[block_kind(i)], Category::activations, &autocast_cache);
+        alloc_rows(ckpt_transient_[block_kind(i)], Category::working, &transient);
       } else {
         alloc_rows(b.saved, Category::activations, &saved);
       }
@@ -199,7 +205,7 @@ class StepBuilder {
     }
     std::vector<int> head_gather;
     if (sharded_params() && !m_.tied_embeddings) gather_layer(-1, &head_gather);
-    alloc_rows(stem_head, Category::activations, &head_handles_);
+    alloc_rows(stem_head_, Category::activations, &head_handles_);
     // ---- logits and loss (transformers ForCausalLMLoss): logits in the compute dtype, upcast to
     // fp32, log_softmax keeps its fp32 output, nll_loss reads it. A loop that keeps `outputs`
     // holds these logits until the next forward has returned and rebinds it.
@@ -305,7 +311,7 @@ class StepBuilder {
       gather_layer(i, &gathered);
       const BlockActivations& b = block(i);
       if (checkpointed(i)) {
-        if (s_.cpu_checkpointing) alloc_rows(checkpointed_block_saved(m_, c_), Category::activations, &recomputed);
+        if (s_.cpu_checkpointing) alloc_rows(checkpoint_rows_, Category::activations, &recomputed);
         alloc_rows(b.saved, Category::activations, &recomputed);
         alloc_rows(b.forward_transient, Category::working, &transient);
         t_.free_all(transient);
@@ -357,19 +363,21 @@ class StepBuilder {
   const Strategy& s_;
   const ExecContext& c_;
   const PrecisionRecipe recipe_;
-  const std::vector<ParamTensor> params_;
+  const std::vector<ParamTensor>& params_;
   const int64_t shards_;
   int64_t tokens_ = 0;
   int64_t total_params_ = 0;
   std::map<int64_t, int64_t> layer_params_;
   bool deepspeed_ = false, fsdp_ = false, overlap_comm_ = false;
   Timeline t_;
-  BlockActivations stem_;
+  std::vector<TensorRow> stem_inputs_, stem_head_;
   std::vector<int> stem_handles_, head_handles_, reduce_buckets_;
   std::vector<std::vector<int>> layer_handles_;
   std::vector<int> grad_handles_;  // per parameter tensor, -1 when its .grad does not exist
   std::vector<std::vector<size_t>> layer_param_index_;
   std::array<BlockActivations, 4> blocks_;  // by block_kind()
+  std::array<std::vector<TensorRow>, 4> ckpt_casts_, ckpt_transient_;
+  std::vector<TensorRow> checkpoint_rows_;
   int held_logits_ = -1, log_softmax_ = -1, ddp_buckets_ = -1;
 };
 

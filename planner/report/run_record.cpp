@@ -34,13 +34,16 @@ Scenario scenario_from_record(const nlohmann::json& record, const std::string& w
     s.model = model_from_hf_config(sj.at("model_config"), where + ": scenario.model_config");
   } else if (sj.contains("model") && sj.at("model").is_string()) {
     s.model = load_model(sj.at("model").get<std::string>(), where, "scenario.model");
+  } else if (sj.contains("model_name") && sj.at("model_name").is_string()) {
+    s.model = load_model(sj.at("model_name").get<std::string>(), where, "scenario.model_name");
   } else {
     throw InputError(where, "scenario.model", "missing: a built-in model name or scenario.model_config");
   }
-  if (sj.contains("model_layers")) {
-    if (!sj.at("model_layers").is_number_integer() || sj.at("model_layers").get<int64_t>() < 1)
-      throw InputError(where, "scenario.model_layers", "expected a positive integer");
-    s.model.layers = sj.at("model_layers").get<int64_t>();
+  const char* layers_key = sj.contains("model_layers") ? "model_layers" : "num_layers";
+  if (sj.contains(layers_key) && !sj.contains("model_config")) {
+    if (!sj.at(layers_key).is_number_integer() || sj.at(layers_key).get<int64_t>() < 1)
+      throw InputError(where, std::string("scenario.") + layers_key, "expected a positive integer");
+    s.model.layers = sj.at(layers_key).get<int64_t>();
   }
   if (!sj.contains("gpus") || !sj.at("gpus").is_string()) throw InputError(where, "scenario.gpus", "missing, e.g. \"1xh100-80gb\"");
   s.cluster = cluster_from_gpus_flag(sj.at("gpus").get<std::string>());

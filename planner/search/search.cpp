@@ -7,6 +7,9 @@
 #include <tuple>
 
 #include "planner/input_error.h"
+#include "planner/memory/params.h"
+#include "planner/memory/precision_recipe.h"
+#include "planner/memory/zero.h"
 
 namespace zplan {
 namespace {
@@ -48,7 +51,8 @@ std::vector<Precision> precision_choices(const Scenario& s) {
   return {s.cluster.gpu.supports_bf16 ? Precision::bf16 : Precision::fp16};
 }
 
-std::vector<Strategy> base_strategies(const Scenario& s) {
+// Strategies without their batch and checkpointing choices (precision, stage, offloads, SP).
+std::vector<Strategy> layouts(const Scenario& s) {
   std::vector<Strategy> out;
   const std::vector<int> stages = s.pins.zero_stage ? std::vector<int>{*s.pins.zero_stage} : std::vector<int>{0, 1, 2, 3};
   for (Precision prec : precision_choices(s))
@@ -59,20 +63,28 @@ std::vector<Strategy> base_strategies(const Scenario& s) {
         for (int op = 0; op < 2; ++op) {
           if (s.pins.offload_params && *s.pins.offload_params != (op == 1)) continue;
           if (op && stage != 3) continue;
-          for (int sp : sp_choices(s))
-            for (auto [mb, ga] : batch_choices(s, sp)) {
-              Strategy st;
-              st.precision = prec;
-              st.zero_stage = stage;
-              st.offload_optimizer = oo == 1;
-              st.offload_params = op == 1;
-              st.sp_degree = sp;
-              st.micro_batch = mb;
-              st.grad_accumulation = ga;
-              out.push_back(st);
-            }
+          for (int sp : sp_choices(s)) {
+            Strategy st;
+            st.precision = prec;
+            st.zero_stage = stage;
+            st.offload_optimizer = oo == 1;
+            st.offload_params = op == 1;
+            st.sp_degree = sp;
+            out.push_back(st);
+          }
         }
       }
+  return out;
+}
+
+std::vector<Strategy> base_strategies(const Scenario& s) {
+  std::vector<Strategy> out;
+  for (Strategy st : layouts(s))
+    for (auto [mb, ga] : batch_choices(s, st.sp_degree)) {
+      st.micro_batch = mb;
+      st.grad_accumulation = ga;
+      out.push_back(st);
+    }
   return out;
 }
 
@@ -89,6 +101,16 @@ uint64_t over_bytes(const Estimate& e) {
 }
 
 }  // namespace
+
+uint64_t model_state_bytes_per_rank(int64_t params, const Strategy& st, int world) {
+  const PrecisionRecipe r = precision_recipe(st.precision);
+  const ZeroDivisors d = zero_divisors(st.zero_stage, std::max(1, world));
+  const double psi = static_cast<double>(params);
+  double bytes = st.offload_params ? 0.0 : psi * r.param_bytes / static_cast<double>(d.weights);
+  bytes += psi * r.grad_bytes / static_cast<double>(d.grads);
+  if (!st.offload_optimizer) bytes += psi * (r.master_bytes + r.optimizer_bytes) / static_cast<double>(d.optimizer);
+  return static_cast<uint64_t>(bytes);
+}
 
 bool better(const Estimate& a, const Estimate& b, Objective objective) {
   const uint64_t used_a = a.memory.reserved_bytes + a.memory.cuda_context_bytes;
@@ -138,13 +160,15 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
     (e.feasible ? feasible : infeasible).push_back(e);
     return e;
   };
-  for (Strategy st : base_strategies(s)) {
+  // Evaluates one batch shape with every checkpointing choice; returns whether any fits.
+  auto explore = [&](Strategy st) {
+    bool any = false;
     for (bool cpu : cpu_ckpt_choices(s)) {
       if (s.pins.checkpointed_layers) {
         if (cpu && *s.pins.checkpointed_layers == 0) continue;
         st.checkpointed_layers = *s.pins.checkpointed_layers;
         st.cpu_checkpointing = cpu;
-        eval(st);
+        any |= eval(st).feasible;
         continue;
       }
       // Recompute only as much as needed: no checkpointing if it fits, else the smallest layer
@@ -152,10 +176,11 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
       st.cpu_checkpointing = cpu;
       if (!cpu) {
         st.checkpointed_layers = 0;
-        if (eval(st).feasible) continue;
+        if (eval(st).feasible) { any = true; continue; }
       }
       st.checkpointed_layers = L;
       if (!eval(st).feasible) continue;
+      any = true;
       int64_t lo = 0, hi = L;  // hi fits; lo does not (0 with CPU checkpointing means nothing)
       while (hi - lo > 1) {
         const int64_t mid = (lo + hi) / 2;
@@ -168,6 +193,24 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
         st.checkpointed_layers = hi;
         eval(st);
       }
+    }
+    return any;
+  };
+  const int64_t psi = count_parameters(s.model).total;
+  const uint64_t limit = static_cast<uint64_t>(static_cast<double>(s.cluster.gpu.memory_bytes) * (1.0 - options.estimate.margin));
+  for (Strategy st : layouts(s)) {
+    // A layout whose model states alone exceed the device cannot fit at any batch or recompute.
+    const uint64_t states = model_state_bytes_per_rank(psi, st, s.cluster.world_size());
+    if (states > limit) {
+      plan.rejected_layouts.push_back({st, "model states alone need " + format_bytes(states) + " per GPU", states - limit});
+      continue;
+    }
+    // Micro-batches in increasing order: memory grows with it, so once nothing fits at one size
+    // no larger size will.
+    for (auto [mb, ga] : batch_choices(s, st.sp_degree)) {
+      st.micro_batch = mb;
+      st.grad_accumulation = ga;
+      if (!explore(st)) break;
     }
   }
   const Objective obj = options.objective;
@@ -193,6 +236,21 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
     for (size_t i = 1; i < feasible.size() && plan.alternatives.size() < options.alternatives; ++i)
       plan.alternatives.push_back(feasible[i]);
     return plan;
+  }
+  if (infeasible.empty() && !plan.rejected_layouts.empty()) {
+    // Every layout was pruned on model states alone: estimate the least-over one at its smallest
+    // batch with full recompute, so the report shows real numbers.
+    auto least = std::min_element(plan.rejected_layouts.begin(), plan.rejected_layouts.end(),
+                                  [](const Rejection& a, const Rejection& b) { return a.over_bytes < b.over_bytes; });
+    Strategy st = least->strategy;
+    const auto batches = batch_choices(s, st.sp_degree);
+    if (!batches.empty()) {
+      st.micro_batch = batches.front().first;
+      st.grad_accumulation = batches.front().second;
+    }
+    st.checkpointed_layers = s.pins.checkpointed_layers.value_or(L);
+    st.cpu_checkpointing = s.pins.cpu_checkpointing.value_or(false);
+    infeasible.push_back(estimate(s.model, s.cluster, s.training, st, options.estimate));
   }
   if (infeasible.empty()) throw InputError("--gpus", "", "no strategy is valid for this scenario (check --sp, --micro-batch and --global-batch)");
   plan.chosen = estimate(s.model, s.cluster, s.training, infeasible.front().strategy, options.estimate);

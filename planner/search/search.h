@@ -30,6 +30,7 @@ struct Plan {
   Estimate chosen;                   // the best feasible (or, when none fits, the closest miss)
   std::vector<Estimate> alternatives;
   std::vector<Rejection> rejected;   // the best-ranked infeasible candidates (for --explain)
+  std::vector<Rejection> rejected_layouts;  // layouts pruned because model states alone do not fit
   int64_t evaluated = 0;             // candidates estimated
   std::vector<std::string> suggestions;  // what would make it fit, when nothing does
 };
@@ -40,6 +41,10 @@ struct Plan {
 std::vector<Strategy> enumerate_candidates(const Scenario& s);
 
 Plan search_plan(const Scenario& s, const SearchOptions& options);
+
+// Parameters, gradients, fp32 master and Adam states one rank keeps on its GPU (ZeRO paper's
+// 2+2+12 bytes per parameter for mixed precision, divided by stage): a lower bound of its memory.
+uint64_t model_state_bytes_per_rank(int64_t params, const Strategy& st, int world);
 
 // True when `a` ranks before `b` under the objective.
 bool better(const Estimate& a, const Estimate& b, Objective objective);

@@ -305,9 +305,13 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     r.measured.peak_phase = Phase::after_init;
   }
   if (r.oom || !r.error.empty()) {
-    // Whatever the allocator reached inside the failing phase.
+    // Whatever the allocator reached inside the failing phase: an entry with only its peak.
     const AllocStats at_fail = probe.read_and_reset();
-    r.measured.peak_allocated_bytes = std::max(r.measured.peak_allocated_bytes, at_fail.peak_allocated);
+    if (cuda) r.measured.phases.push_back(PhaseMemory{r.failed_phase, 0, at_fail.peak_allocated});
+    if (at_fail.peak_allocated > r.measured.peak_allocated_bytes) {
+      r.measured.peak_allocated_bytes = at_fail.peak_allocated;
+      r.measured.peak_phase = r.failed_phase;
+    }
     r.measured.reserved_bytes = std::max(r.measured.reserved_bytes, at_fail.peak_reserved);
     if (options.verbose)
       std::fprintf(stderr, "[zplan-run] %s in phase %s: %s\n", r.oom ? "OOM" : "error",

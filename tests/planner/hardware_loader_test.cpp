@@ -50,13 +50,13 @@ TEST_CASE("each GPU profile's memory matches the size in its file name") {
 TEST_CASE("GPU names and aliases") {
   const GpuSpec h100 = load_gpu("H100");
   CHECK(h100.name == "h100-80gb");
-  CHECK(h100.memory_bytes == 85520809984ull);
+  CHECK(h100.memory_bytes == 85017493504ull);
   CHECK(load_gpu("h100-SXM").name == "h100-80gb");
   CHECK(load_gpu("V100").name == "v100-32gb");
   CHECK_FALSE(load_gpu("v100").supports_bf16);
   CHECK(load_gpu("3080-20g").name == "rtx3080-20gb");
   CHECK(load_gpu("A100").name == "a100-80gb");
-  CHECK(load_gpu("h200").memory_bytes == 143771ull * 1024 * 1024);
+  CHECK(load_gpu("h200").memory_bytes == 150109880320ull);
   CHECK_THROWS_WITH_AS(load_gpu("H1000"), doctest::Contains("unknown GPU \"H1000\"; did you mean h100-80gb"),
                        InputError);
   CHECK_THROWS_WITH_AS(load_gpu("3080"), doctest::Contains("rtx3080-20gb"), InputError);
@@ -87,7 +87,7 @@ TEST_CASE("--gpus flags without a built-in cluster get a derived host") {
   CHECK(c.name == "1xh100-80gb");
   CHECK(c.world_size() == 1);
   CHECK(c.nodes == 1);
-  CHECK(c.host_ram_bytes == 2 * 85520809984ull);  // 2 x total GPU memory
+  CHECK(c.host_ram_bytes == 2 * 85017493504ull);  // 2 x total GPU memory
   CHECK(c.cpu_cores == 8);                        // 8 per GPU
   const ClusterSpec a = cluster_from_gpus_flag("2xA100-40g");
   CHECK(a.gpu.name == "a100-40gb");
@@ -108,7 +108,7 @@ TEST_CASE("malformed --gpus flags") {
 TEST_CASE("load_cluster: names, NxGPU, files and errors") {
   CHECK(load_cluster("8xh100").gpu.name == "h100-80gb");
   CHECK(load_cluster("4xV100").world_size() == 4);
-  CHECK(load_cluster("2xh200").host_ram_bytes == 4 * 150754820096ull);
+  CHECK(load_cluster("2xh200").host_ram_bytes == 4 * 150109880320ull);
   CHECK_THROWS_WITH_AS(load_cluster("dgx"), doctest::Contains("unknown cluster \"dgx\""), InputError);
 
   const auto dir = std::filesystem::temp_directory_path() / "zplan_hardware_loader_test";

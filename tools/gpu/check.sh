@@ -6,7 +6,8 @@
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, see /work/shared/gpu-build/README.md):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: OUT (default /tmp/zplan_out), MATRIX=quick|full (default full), STEPS (default 3).
+# Env: OUT (default /tmp/zplan_out), MATRIX=quick|full|oom (default full; oom: only the OOM-reporting
+# and grad-accumulation runs), STEPS (default 3).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/zplan_out}
@@ -50,21 +51,27 @@ run() {  # label, then measure_runtime flags
   timeout 90 "$M" --label "$label" --steps "$STEPS" --out "$JSONL" "$@" 2>&1 | grep -v "^\[zplan-run\] step [2-9]" \
     || echo "!! $label exited with status $?"
 }
-for mb in 1 4; do
+if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
+  run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none
+  run "oom_qwen3-30b-a3b-2l_s32768"  --model qwen3-30b-a3b --layers 2 --seq 32768 --ckpt none
+  run "oom_qwen3-30b-a3b-2l_s26624"  --model qwen3-30b-a3b --layers 2 --seq 26624 --ckpt none
+  run "qwen3-0.6b_s2048_mb2_ga2_ckpt0" --model qwen3-0.6b --seq 2048 --micro-batch 2 --grad-accum 2 --ckpt none
+fi
+[ "${MATRIX:-full}" = oom ] || for mb in 1 4; do
   run "qwen3-0.6b_s2048_mb${mb}_ckpt0"      --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt none
   run "qwen3-0.6b_s2048_mb${mb}_ckpt14"     --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt half
   run "qwen3-0.6b_s2048_mb${mb}_ckpt28"     --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt all
   run "qwen3-0.6b_s2048_mb${mb}_ckpt28_cpu" --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt all --cpu-ckpt
 done
-for mb in 1 4; do
+[ "${MATRIX:-full}" = oom ] || for mb in 1 4; do
   run "gpt2-xl_s1024_mb${mb}_ckpt0"      --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt none
   run "gpt2-xl_s1024_mb${mb}_ckpt24"     --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt half
   run "gpt2-xl_s1024_mb${mb}_ckpt48"     --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt all
   run "gpt2-xl_s1024_mb${mb}_ckpt48_cpu" --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt all --cpu-ckpt
 done
-run "qwen3-30b-a3b-2l_s4096_mb1_ckpt0"  --model qwen3-30b-a3b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
-run "qwen3-30b-a3b-2l_s16384_mb1_ckpt0" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt none
-run "qwen3-30b-a3b-2l_s16384_mb1_ckpt2" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt all
+[ "${MATRIX:-full}" = oom ] || run "qwen3-30b-a3b-2l_s4096_mb1_ckpt0"  --model qwen3-30b-a3b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
+[ "${MATRIX:-full}" = oom ] || run "qwen3-30b-a3b-2l_s16384_mb1_ckpt0" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt none
+[ "${MATRIX:-full}" = oom ] || run "qwen3-30b-a3b-2l_s16384_mb1_ckpt2" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt all
 if [ "${MATRIX:-full}" = full ]; then
   run "qwen3-0.6b_s2048_mb1_ckpt0_fp16" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision fp16
   run "qwen3-0.6b_s2048_mb1_ckpt0_fp32" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision fp32

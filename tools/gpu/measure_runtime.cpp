@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
     j["failed_phase"] = (r.oom || !r.error.empty()) ? zplan::to_string(r.failed_phase) : "";
     j["error"] = r.error;
     j["losses"] = r.losses;
+    j["skipped_steps"] = r.skipped_steps;
     j["measurement"] = {{"memory", {{"gpu", breakdown_json(r.measured)}}},
                         {"time", {{"step_seconds", r.step_seconds},
                                   {"tokens_per_second", r.tokens_per_second}}}};

@@ -1,0 +1,74 @@
+# Black-box tests of the zplan binary: exit statuses (0 fits, 3 OOM, 2 bad input), messages and
+# the JSON contract. Each line runs tests/cli/expect.cmake.
+function(zplan_cli_test name rc)
+  cmake_parse_arguments(ARG "" "MATCH;NOMATCH" "ARGS" ${ARGN})
+  # Arguments travel '|'-joined: a ';' would split them in add_test's own command line.
+  string(REPLACE ";" "|" joined "${ARG_ARGS}")
+  set(defs -DZPLAN=$<TARGET_FILE:zplan> "-DARGS=${joined}" -DRC=${rc})
+  if(ARG_MATCH)
+    list(APPEND defs "-DMATCH=${ARG_MATCH}")
+  endif()
+  if(ARG_NOMATCH)
+    list(APPEND defs "-DNOMATCH=${ARG_NOMATCH}")
+  endif()
+  add_test(NAME cli_${name} COMMAND ${CMAKE_COMMAND} ${defs} -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
+  set_tests_properties(cli_${name} PROPERTIES LABELS cli WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endfunction()
+
+set(D ${CMAKE_CURRENT_SOURCE_DIR}/data)
+# ---- the mission's own commands ----
+zplan_cli_test(mission_alias 0 ARGS --model qwen3-30b --gpus 8xH100 --seq 16384 MATCH "Chosen plan.*FITS")
+zplan_cli_test(mission_explain 0 ARGS --model qwen3-30b-a3b --gpus 8xH100 --seq 16384 --explain
+               MATCH "Decision tree.*Baseline.*OOM.*Ulysses.*chosen")
+zplan_cli_test(explain_markdown 0 ARGS --model qwen3-30b-a3b --gpus 8xH100 --seq 16384 --explain --format markdown
+               MATCH "## Decision tree")
+zplan_cli_test(models 0 ARGS models MATCH "qwen3-30b-a3b.*30532122624")
+zplan_cli_test(hardware 0 ARGS hardware MATCH "h100-80gb.*3x3080-20g")
+# ---- pinned predictions: fits (0) and OOM (3) ----
+zplan_cli_test(pinned_fits 0 ARGS check --model qwen3-0.6b --gpus 1xH100 --seq 4096 --precision amp-bf16 --profile hf
+               MATCH "FITS")
+zplan_cli_test(pinned_oom 3 ARGS --model qwen3-8b --gpus 1xH100 --seq 16384 --zero 0 --ckpt none --micro-batch 1
+               --precision amp-bf16 MATCH "OOM: GPU needs")
+zplan_cli_test(nothing_fits 3 ARGS --model llama-3.1-70b --gpus 1xH100 --seq 4096 MATCH "What would make it fit")
+zplan_cli_test(config_scenario 0 ARGS --config configs/qwen3-30b-a3b_h100x8_16k.yaml MATCH "Chosen plan")
+zplan_cli_test(hf_config_json 0 ARGS check --model ${D}/hf/qwen3-8b.json --gpus 8xH100 --seq 4096 --zero 3 --ckpt full
+               MATCH "FITS")
+zplan_cli_test(host_ram_oom 3 ARGS check --model gpt2-xl --gpus 4xV100 --seq 1024 --zero 2 --offload-optimizer cpu
+               --precision fp16 --host-ram 4GiB MATCH "host RAM")
+# ---- bad input: exit 2, one clear message naming the flag or file ----
+zplan_cli_test(unknown_model 2 ARGS --model qwen3-31b --gpus 8xH100 --seq 4096 MATCH "did you mean.*qwen3-32b")
+zplan_cli_test(unknown_gpu 2 ARGS --model qwen3-8b --gpus 8xH1000 --seq 4096 MATCH "--gpus")
+zplan_cli_test(missing_seq 2 ARGS --model qwen3-8b --gpus 8xH100 MATCH "--seq")
+zplan_cli_test(negative_seq 2 ARGS --model qwen3-8b --gpus 8xH100 --seq -5 MATCH "--seq")
+zplan_cli_test(sp_not_dividing_seq 2 ARGS check --model qwen3-8b --gpus 8xH100 --seq 10004 --sp 8 MATCH "not divisible by degree 8")
+zplan_cli_test(sp_not_dividing_heads 2 ARGS check --model gpt2 --gpus 8xH100 --seq 1024 --sp 8 MATCH "12 attention heads")
+zplan_cli_test(micro_batch_zero 2 ARGS check --model qwen3-8b --gpus 8xH100 --seq 4096 --micro-batch 0 MATCH "--micro-batch")
+zplan_cli_test(zero_stage_4 2 ARGS check --model qwen3-8b --gpus 8xH100 --seq 4096 --zero 4 MATCH "--zero")
+zplan_cli_test(bad_precision 2 ARGS check --model qwen3-8b --gpus 8xH100 --seq 4096 --precision int8 MATCH "--precision")
+zplan_cli_test(bf16_on_v100 2 ARGS check --model gpt2-xl --gpus 4xV100 --seq 1024 --precision bf16 MATCH "no bf16")
+zplan_cli_test(absurd_layers 2 ARGS check --model ${D}/bad/absurd_layers.json --gpus 8xH100 --seq 4096
+               MATCH "absurd_layers.json")
+zplan_cli_test(malformed_json 2 ARGS check --model ${D}/bad/malformed.json --gpus 8xH100 --seq 4096 MATCH "malformed.json")
+zplan_cli_test(malformed_scenario 2 ARGS --config ${D}/bad/malformed_scenario.yaml MATCH "malformed_scenario.yaml")
+zplan_cli_test(missing_file 2 ARGS --model /nonexistent/config.json --gpus 8xH100 --seq 4096 MATCH "config.json")
+zplan_cli_test(unknown_flag 2 ARGS --model qwen3-8b --gpus 8xH100 --seq 4096 --bogus MATCH "bogus")
+zplan_cli_test(bad_margin 2 ARGS --model qwen3-8b --gpus 8xH100 --seq 4096 --margin 2 MATCH "--margin")
+zplan_cli_test(run_without_fit 3 ARGS --model llama-3.1-70b --gpus 1xH100 --seq 4096 --run MATCH "not running")
+# ---- the JSON contract ----
+foreach(args "--model|qwen3-30b|--gpus|8xH100|--seq|16384"
+             "check|--model|gpt2-xl|--gpus|4xV100|--seq|1024|--zero|2|--precision|fp16"
+             "--model|llama-3.1-70b|--gpus|1xH100|--seq|4096")
+  string(MD5 h "${args}")
+  string(SUBSTRING ${h} 0 6 h)
+  add_test(NAME cli_json_contract_${h} COMMAND ${CMAKE_COMMAND} -DZPLAN=$<TARGET_FILE:zplan> "-DARGS=${args}"
+           -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/json_contract.cmake)
+  set_tests_properties(cli_json_contract_${h} PROPERTIES LABELS cli WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endforeach()
+# ---- validate: the regression guard over recorded measurements, and that it can fail ----
+zplan_cli_test(validate_rejects_far_measurement 3 ARGS validate ${D}/regression_far MATCH "far_off_peak.*!")
+zplan_cli_test(validate_rejects_missing_field 2 ARGS validate ${D}/regression_bad/missing_field MATCH "missing_peak.json.*peak_bytes")
+zplan_cli_test(validate_rejects_negative_bytes 2 ARGS validate ${D}/regression_bad/negative MATCH "negative_bytes.json.*negative")
+zplan_cli_test(validate_rejects_unknown_model 2 ARGS validate ${D}/regression_bad/unknown_model MATCH "unknown_model.json.*scenario.model")
+# ---- the CI guard: every recorded GPU measurement re-predicted within its profile's tolerance ----
+add_test(NAME regression_measured COMMAND $<TARGET_FILE:zplan> validate ${PROJECT_SOURCE_DIR}/tests/regression/measured)
+set_tests_properties(regression_measured PROPERTIES LABELS regression WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

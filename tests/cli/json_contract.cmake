@@ -1,0 +1,22 @@
+# Checks that `zplan ... --format json` prints one JSON object with every field of DESIGN.md's
+# contract, of the right type (string(JSON) fails the script on a missing member).
+string(REPLACE "|" ";" ARGS "${ARGS}")
+execute_process(COMMAND ${ZPLAN} ${ARGS} --format json RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT (rc EQUAL 0 OR rc EQUAL 3))
+  message(FATAL_ERROR "exit ${rc}: ${err}")
+endif()
+foreach(path
+    "feasible" "strategy;zero_stage" "strategy;offload_optimizer" "strategy;offload_params"
+    "strategy;checkpointed_layers" "strategy;cpu_checkpointing" "strategy;sp_degree" "strategy;micro_batch"
+    "strategy;grad_accumulation" "strategy;precision" "memory;gpu;peak_bytes" "memory;gpu;reserved_bytes"
+    "memory;gpu;capacity_bytes" "memory;host;peak_bytes" "time;step_seconds" "time;tokens_per_second"
+    "model;parameters")
+  string(JSON value ERROR_VARIABLE jerr GET "${out}" ${path})
+  if(jerr)
+    message(FATAL_ERROR "missing ${path}: ${jerr}\n${out}")
+  endif()
+endforeach()
+string(JSON peak GET "${out}" memory gpu peak_bytes)
+if(NOT peak MATCHES "^[0-9]+$" OR peak EQUAL 0)
+  message(FATAL_ERROR "memory.gpu.peak_bytes is not a positive integer: ${peak}")
+endif()
