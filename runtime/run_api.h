@@ -35,7 +35,9 @@ struct RunResult {
   std::vector<double> losses;           // per optimizer step (mean over its micro-steps), unscaled
   std::vector<bool> skipped_steps;      // fp16: true where the loss scaler skipped the update [added]
   bool oom = false;
-  Phase failed_phase = Phase::after_init;  // meaningful when oom or !error.empty()
+  // Meaningful when oom or !error.empty(); measured.phases then ends with an entry for this phase
+  // holding only its peak (allocated_bytes 0: the boundary was never reached).
+  Phase failed_phase = Phase::after_init;
   std::string error;                    // what() of the failure, empty on success
   std::string device_name;              // e.g. "NVIDIA H100 80GB HBM3" or "cpu"
   uint64_t parameters = 0;              // parameter count of the built model [added]

@@ -111,11 +111,13 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
   } else if (cb == kFp32) {
     // SDPA has no fused kernel for fp32 inputs on Hopper: the math backend runs, keeping q, k, v,
     // the fp32 softmax [NH, T, T] and its output (copied contiguous for o_proj).
+    // transformers passes GQA's un-repeated k/v (enable_gqa); zplan's runtime repeats them first.
+    const int64_t kv_saved = c.profile == Profile::zplan ? qd : kd_attn;
     if (fused_qkv) saved.add("attn.qkv", cb * (qd + 2 * kd));
     else {
       saved.add("attn.q", cb * qd);
-      saved.add("attn.k", cb * kd_attn);
-      saved.add("attn.v", cb * kd_attn);
+      saved.add("attn.k", cb * kv_saved);
+      saved.add("attn.v", cb * kv_saved);
     }
     saved.add_per_sequence("attn.softmax_out", kFp32 * scores);
     if (m.attention_dropout > 0) saved.add_per_sequence("attn.dropout_mask", scores);

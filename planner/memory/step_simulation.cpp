@@ -64,6 +64,9 @@ class StepBuilder {
       (r.name.rfind("final_norm", 0) == 0 || r.name.rfind("lm_head", 0) == 0 || r.name.rfind("autocast", 0) == 0
            ? stem_head_ : stem_inputs_).push_back(r);
     deepspeed_ = c.framework == Framework::deepspeed;
+    // zplan's own single-GPU runtime (docs/runtime.md): masters and Adam state at init, logits
+    // dropped once the loss is read, the optimizer upcasts one gradient at a time.
+    runtime_ = c.profile == Profile::zplan && c.framework == Framework::plain;
     fsdp_ = c.framework == Framework::fsdp2;
     overlap_comm_ = tr.overlap_comm < 0 ? s.zero_stage == 3 : tr.overlap_comm == 1;
   }
@@ -130,9 +133,11 @@ class StepBuilder {
                  static_cast<uint64_t>(shard_elements(total_params_, shards_)) * recipe_.grad_bytes);
     } else if (fsdp_) {
       // Optimizer state is lazy (first step); params are fp32 shards (allocated above).
-    } else if (recipe_.master_bytes > 0) {
-      for (const ParamTensor& p : params_)
-        t_.alloc(Category::master_weights, p.name, ".master", static_cast<uint64_t>(p.elements) * kFp32);
+    } else {
+      if (recipe_.master_bytes > 0)
+        for (const ParamTensor& p : params_)
+          t_.alloc(Category::master_weights, p.name, ".master", static_cast<uint64_t>(p.elements) * kFp32);
+      if (runtime_) alloc_optimizer_states("adam");
     }
     t_.end_phase(Phase::after_init, 0);
   }
@@ -216,10 +221,14 @@ class StepBuilder {
     if (upcast >= 0) t_.free(upcast);
     if (held_logits_ >= 0) t_.free(held_logits_);
     held_logits_ = -1;
-    if (tr_.hold_outputs) held_logits_ = logits; else t_.free(logits);
+    const bool hold = tr_.hold_outputs && !runtime_;
+    if (hold) held_logits_ = logits;
     t_.free_all(head_gather);
     t_.free_all(autocast_cache);
     t_.end_phase(Phase::forward_end, step);
+    // A loop that does not keep `outputs` (HF Trainer, zplan's runtime) drops the logits once
+    // the loss is read.
+    if (!hold) t_.free(logits);
   }
 
   static std::vector<TensorRow> largest_rows(std::vector<TensorRow> rows, size_t n) {
@@ -343,6 +352,17 @@ class StepBuilder {
         if (s_.zero_stage >= 3) n = std::min<int64_t>(n, tr_.sub_group_size);
         temps.push_back(t_.alloc(Category::optimizer_temp, "fp32 gradient partition", "", static_cast<uint64_t>(n) * kFp32));
       }
+    } else if (runtime_) {
+      // One gradient at a time is upcast to fp32 (fp16 adds the overflow check's fp32 copy and
+      // its bool result); fused AdamW itself allocates nothing.
+      if (recipe_.fp32_grad_bytes > 0)
+        for (const ParamTensor& p : params_) {
+          const uint64_t n = static_cast<uint64_t>(p.elements);
+          const int h = t_.alloc(Category::optimizer_temp, p.name, ".grad_fp32", n * kFp32);
+          const int check = is_fp16(s_.precision) ? t_.alloc(Category::optimizer_temp, p.name, ".overflow_check", n * (kFp32 + 1)) : -1;
+          if (check >= 0) t_.free(check);
+          t_.free(h);
+        }
     } else {
       if (step == 1) alloc_optimizer_states("adam");
       if (recipe_.fp32_grad_bytes > 0 && !fsdp_)
@@ -368,7 +388,7 @@ class StepBuilder {
   int64_t tokens_ = 0;
   int64_t total_params_ = 0;
   std::map<int64_t, int64_t> layer_params_;
-  bool deepspeed_ = false, fsdp_ = false, overlap_comm_ = false;
+  bool deepspeed_ = false, fsdp_ = false, overlap_comm_ = false, runtime_ = false;
   Timeline t_;
   std::vector<TensorRow> stem_inputs_, stem_head_;
   std::vector<int> stem_handles_, head_handles_, reduce_buckets_;

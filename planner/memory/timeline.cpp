@@ -21,7 +21,13 @@ const char* to_string(Category c) {
   return "?";
 }
 
-uint64_t allocator_rounded_bytes(uint64_t bytes) { return (bytes + 511) / 512 * 512; }
+uint64_t allocator_rounded_bytes(uint64_t bytes) {
+  constexpr uint64_t kMiB = 1ull << 20;
+  const uint64_t rounded = (bytes + 511) / 512 * 512;
+  if (rounded < 10 * kMiB) return rounded;
+  const uint64_t segment = (rounded + 2 * kMiB - 1) / (2 * kMiB) * (2 * kMiB);
+  return segment - rounded > kMiB ? rounded : segment;
+}
 
 std::string Timeline::name(int handle) const {
   return record_names_ ? names_[static_cast<size_t>(handle)] : std::string("(names not recorded)");

@@ -52,7 +52,9 @@ class Timeline {
   std::vector<AllocEvent> live_;  // indexed by handle
 };
 
-// PyTorch's caching allocator rounds every request up to a multiple of 512 bytes.
+// Bytes the caching allocator charges to `allocated` for one request served from a fresh segment:
+// the request rounded to 512 bytes, except that a large request (>= 10 MiB, own segment rounded up
+// to 2 MiB) whose leftover is at most 1 MiB is not split, so the whole segment is charged.
 uint64_t allocator_rounded_bytes(uint64_t bytes);
 
 struct TimelineResult {

@@ -106,7 +106,9 @@ Measurement measurement_from_record(const nlohmann::json& record, const std::str
     m.step_seconds = mj.at("time").value("step_seconds", 0.0);
     m.tokens_per_second = mj.at("time").value("tokens_per_second", 0.0);
   }
-  m.oom = mj.value("oom", false);
+  // Older records keep the flag at the top level.
+  m.oom = mj.value("oom", false) || (record.contains("oom") && record.at("oom").is_boolean() && record.at("oom").get<bool>());
+  if (record.contains("failed_phase") && record.at("failed_phase").is_string()) m.failed_phase = record.at("failed_phase").get<std::string>();
   return m;
 }
 

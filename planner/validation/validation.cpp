@@ -59,7 +59,8 @@ ValidationRow validate_record_file(const std::string& path) {
   Strategy st;
   Scenario s = scenario_from_record(j, path, &st);
   const Measurement meas = measurement_from_record(j, path);
-  if (meas.memory.peak_allocated_bytes == 0) throw InputError(path, "measurement.memory.gpu.peak_bytes", "must be positive");
+  if (meas.memory.peak_allocated_bytes == 0 && !meas.oom)
+    throw InputError(path, "measurement.memory.gpu.peak_bytes", "must be positive");
   EstimateOptions eo;
   const std::string alloc = j.at("scenario").value("allocator_settings", std::string("default"));
   eo.expandable_segments = alloc.find("expandable_segments:True") != std::string::npos;
@@ -77,9 +78,16 @@ ValidationRow validate_record_file(const std::string& path) {
   r.predicted_reserved_bytes = e.memory.reserved_bytes;
   r.deepspeed_formula_bytes = deepspeed_formula(s.model, st, s.cluster.world_size());
   r.naive_bytes = naive_formula(s.model, st, s.training.seq_len);
+  r.measured_oom = meas.oom;
+  r.predicted_oom = !e.gpu_fits;
+  if (r.measured_oom) {
+    // The peak of a run that died is only where it died: what must hold is the OOM verdict.
+    r.within_tolerance = r.predicted_oom;
+    return r;
+  }
   r.peak_error = rel(r.predicted_peak_bytes, r.measured_peak_bytes);
   r.reserved_error = rel(r.predicted_reserved_bytes, r.measured_reserved_bytes);
-  r.within_tolerance = std::abs(r.peak_error) <= peak_tolerance(r.profile);
+  r.within_tolerance = std::abs(r.peak_error) <= peak_tolerance(r.profile) && !r.predicted_oom;
   return r;
 }
 
@@ -104,6 +112,11 @@ std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows) {
     s.profile = p;
     for (const ValidationRow& r : rows) {
       if (r.profile != p) continue;
+      if (r.measured_oom) {  // counted as runs and failures, not in the error means
+        ++s.oom_runs;
+        if (!r.within_tolerance) ++s.failures;
+        continue;
+      }
       ++s.runs;
       const double a = std::abs(r.peak_error);
       s.mean_abs_error += a;
@@ -128,6 +141,10 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
   std::ostringstream o;
   auto gib = [](uint64_t b) { char buf[32]; std::snprintf(buf, sizeof buf, "%.2f", static_cast<double>(b) / (1ull << 30)); return std::string(buf); };
   auto pct = [](double e) { char buf[32]; std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * e); return std::string(buf); };
+  auto err = [&](const ValidationRow& r) {
+    if (r.measured_oom) return std::string(r.predicted_oom ? "OOM ok" : "OOM missed");
+    return pct(r.peak_error) + (r.predicted_oom ? " (predicted OOM)" : "");
+  };
   if (md) o << "| run | profile | strategy | seq | measured GiB | zplan GiB | error | reserved meas/pred GiB | DeepSpeed formula GiB | 16B/param+Korthikanti GiB |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
   else o << "run                                              prof  seq    measured  predicted   error  reserved m/p      DS-formula  naive\n";
   for (const ValidationRow& r : rows) {
@@ -136,13 +153,13 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
     if (md)
       std::snprintf(buf, sizeof buf, "| %s | %s | %s | %lld | %s | %s | %s%s | %s / %s | %s | %s |\n", name.c_str(), to_string(r.profile),
                     strategy_summary(r.strategy, 0).c_str(), static_cast<long long>(r.seq), gib(r.measured_peak_bytes).c_str(),
-                    gib(r.predicted_peak_bytes).c_str(), pct(r.peak_error).c_str(), r.within_tolerance ? "" : " ✗",
+                    gib(r.predicted_peak_bytes).c_str(), err(r).c_str(), r.within_tolerance ? "" : " ✗",
                     gib(r.measured_reserved_bytes).c_str(), gib(r.predicted_reserved_bytes).c_str(),
                     gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str());
     else
       std::snprintf(buf, sizeof buf, "%-48.48s %-5s %-6lld %8s  %9s  %7s%s %6s/%-6s  %8s  %8s\n", name.c_str(), to_string(r.profile),
                     static_cast<long long>(r.seq), gib(r.measured_peak_bytes).c_str(), gib(r.predicted_peak_bytes).c_str(),
-                    pct(r.peak_error).c_str(), r.within_tolerance ? " " : "!", gib(r.measured_reserved_bytes).c_str(),
+                    err(r).c_str(), r.within_tolerance ? " " : "!", gib(r.measured_reserved_bytes).c_str(),
                     gib(r.predicted_reserved_bytes).c_str(), gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str());
     o << buf;
   }
@@ -150,12 +167,12 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
   for (const ProfileSummary& s : summarize(rows)) {
     char buf[400];
     if (md)
-      std::snprintf(buf, sizeof buf, "| %s | %zu | %.1f%% | %.1f%% | %.0f%% | %zu | %.1f%% | %.1f%% | %.1f%% |\n", to_string(s.profile), s.runs,
+      std::snprintf(buf, sizeof buf, "| %s | %zu (+%zu OOM) | %.1f%% | %.1f%% | %.0f%% | %zu | %.1f%% | %.1f%% | %.1f%% |\n", to_string(s.profile), s.runs, s.oom_runs,
                     100 * s.mean_abs_error, 100 * s.max_abs_error, 100 * peak_tolerance(s.profile), s.failures,
                     100 * s.mean_abs_reserved_error, 100 * s.deepspeed_mean_abs_error, 100 * s.naive_mean_abs_error);
     else
-      std::snprintf(buf, sizeof buf, "profile %-5s runs %3zu  mean |err| %5.1f%%  max |err| %5.1f%%  (tolerance %.0f%%, %zu outside)  reserved mean |err| %.1f%%  DeepSpeed formula %.1f%%  naive %.1f%%\n",
-                    to_string(s.profile), s.runs, 100 * s.mean_abs_error, 100 * s.max_abs_error, 100 * peak_tolerance(s.profile),
+      std::snprintf(buf, sizeof buf, "profile %-5s runs %3zu (+%zu OOM)  mean |err| %5.1f%%  max |err| %5.1f%%  (tolerance %.0f%%, %zu outside)  reserved mean |err| %.1f%%  DeepSpeed formula %.1f%%  naive %.1f%%\n",
+                    to_string(s.profile), s.runs, s.oom_runs, 100 * s.mean_abs_error, 100 * s.max_abs_error, 100 * peak_tolerance(s.profile),
                     s.failures, 100 * s.mean_abs_reserved_error, 100 * s.deepspeed_mean_abs_error, 100 * s.naive_mean_abs_error);
     o << buf;
   }

@@ -24,7 +24,9 @@ struct ValidationRow {
   uint64_t predicted_reserved_bytes = 0;
   uint64_t deepspeed_formula_bytes = 0;   // DeepSpeed estimate_zero{2,3}_model_states_mem_needs
   uint64_t naive_bytes = 0;               // 16 B/param + Korthikanti sbh(34 + 5as/h) per layer
-  double peak_error = 0;                  // (predicted - measured) / measured
+  bool measured_oom = false;              // the run itself ran out of memory
+  bool predicted_oom = false;             // the planner says it does not fit
+  double peak_error = 0;                  // (predicted - measured) / measured (0 for OOM runs)
   double reserved_error = 0;
   bool within_tolerance = false;
 };
@@ -37,6 +39,7 @@ std::vector<ValidationRow> validate_directory(const std::string& dir);
 struct ProfileSummary {
   Profile profile;
   size_t runs = 0;
+  size_t oom_runs = 0;        // runs that ran out of memory (checked for the OOM verdict only)
   double mean_abs_error = 0, max_abs_error = 0;
   double mean_abs_reserved_error = 0;
   double deepspeed_mean_abs_error = 0, naive_mean_abs_error = 0;
