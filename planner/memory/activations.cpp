@@ -72,6 +72,18 @@ int64_t attention_kv_dim(const ModelSpec& m, const ExecContext& c) {
   return kv_per_rank * sp * m.head_dim;
 }
 
+// The q, k, v an attention kernel keeps: views of one fused c_attn output (GPT-2), or separate
+// tensors with `kv_elems` features each for k and v (repeated KV heads: NH*HD).
+void add_qkv(Rows& saved, bool fused_qkv, int cb, int64_t qd, int64_t kd, int64_t kv_elems) {
+  if (fused_qkv) {
+    saved.add("attn.qkv", cb * (qd + 2 * kd));
+    return;
+  }
+  saved.add("attn.q", cb * qd);
+  saved.add("attn.k", cb * kv_elems);
+  saved.add("attn.v", cb * kv_elems);
+}
+
 // Attention core from q/k/v projection outputs to the o_proj input.
 void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c, bool sliding) {
   Rows saved{b.saved}, fwd{b.forward_transient}, bwd{b.backward_transient};
@@ -90,12 +102,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     // softmax(dtype=float32) and cast back, GPT-2 softmaxes in the input dtype (fp32 under
     // autocast, which lists softmax). Softmax keeps its output; the matmul with v keeps the
     // 16-bit probabilities, or the dropout output, whose bool mask dropout keeps.
-    if (fused_qkv) saved.add("attn.qkv", cb * (qd + 2 * kd));
-    else {
-      saved.add("attn.q", cb * qd);
-      saved.add("attn.k_repeated", cb * qd);
-      saved.add("attn.v_repeated", cb * qd);
-    }
+    add_qkv(saved, fused_qkv, cb, qd, kd, qd);
     const int softmax_bytes = (!fused_qkv || c.autocast) ? kFp32 : cb;
     saved.add_per_sequence("attn.softmax_out", softmax_bytes * scores);
     if (m.attention_dropout > 0) {
@@ -113,12 +120,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     // the fp32 softmax [NH, T, T] and its output (copied contiguous for o_proj).
     // transformers passes GQA's un-repeated k/v (enable_gqa); zplan's runtime repeats them first.
     const int64_t kv_saved = c.profile == Profile::zplan ? qd : kd_attn;
-    if (fused_qkv) saved.add("attn.qkv", cb * (qd + 2 * kd));
-    else {
-      saved.add("attn.q", cb * qd);
-      saved.add("attn.k", cb * kv_saved);
-      saved.add("attn.v", cb * kv_saved);
-    }
+    add_qkv(saved, fused_qkv, cb, qd, kd, kv_saved);
     saved.add_per_sequence("attn.softmax_out", kFp32 * scores);
     if (m.attention_dropout > 0) saved.add_per_sequence("attn.dropout_mask", scores);
     saved.add("attn.out", cb * qd);
@@ -128,12 +130,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
   } else {
     // Flash SDPA keeps q, k, v (16-bit: autocast casts fp32 RoPE outputs), out and the fp32
     // log-sum-exp [B, NH, T]; with GQA it reads un-repeated k/v (enable_gqa).
-    if (fused_qkv) saved.add("attn.qkv", cb * (qd + 2 * kd));
-    else {
-      saved.add("attn.q", cb * qd);
-      saved.add("attn.k", cb * kd_attn);
-      saved.add("attn.v", cb * kd_attn);
-    }
+    add_qkv(saved, fused_qkv, cb, qd, kd, kd_attn);
     saved.add("attn.out", cb * qd);
     saved.add("attn.lse", kFp32 * m.heads);
     // Ulysses: the all-to-all back to sequence-sharded layout allocates o_proj's input.

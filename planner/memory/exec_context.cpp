@@ -20,6 +20,12 @@ ExecContext make_exec_context(const TrainingSpec& training, const Strategy& stra
   c.param_bytes = r.param_bytes;
   c.compute_bytes = r.compute_bytes;
   c.residual_bytes = r.param_bytes;
+  if (c.framework == Framework::fsdp2 && c.autocast) {
+    // FSDP2's MixedPrecisionPolicy(param_dtype=bf16) runs the module on 16-bit copies of the
+    // fp32 shards: no autocast, activations and the residual stream in 16 bits.
+    c.autocast = false;
+    c.param_bytes = c.residual_bytes = c.compute_bytes;
+  }
   c.experts = training.experts;
   c.use_cache = training.use_cache;
   return c;

@@ -118,12 +118,24 @@ class StepBuilder {
     t_.alloc(Category::working, "cuBLAS workspaces", "", kCublasWorkspaceBytes);
     for (const ParamTensor& p : params_) t_.alloc(Category::weights, p.name, "", resident_param_bytes(p));
     if (deepspeed_) {
+      if (s_.zero_stage == 1 || s_.zero_stage == 2) {
+        // Stages 1/2 flatten each parameter group into one contiguous 16-bit buffer and re-point
+        // the parameters into it: the copy exists next to the originals for a moment (#1445).
+        const int flat = t_.alloc(Category::working, "16-bit flat parameter groups (init copy)", "",
+                                  static_cast<uint64_t>(total_params_) * recipe_.param_bytes);
+        t_.free(flat);
+      }
       if (recipe_.master_bytes > 0 && !s_.offload_optimizer)
         t_.alloc(Category::master_weights, "fp32 master partition", "",
                  static_cast<uint64_t>(optimizer_shard_elements()) * recipe_.master_bytes);
       if (!s_.offload_optimizer) {
-        // DeepSpeed creates Adam state at init (initialize_optimizer_states runs a step on zeros).
+        // DeepSpeed creates Adam state at init: initialize_optimizer_states steps once on a zero
+        // fp32 gradient of the partition (stage 3: of one sub-group).
+        int64_t n = optimizer_shard_elements();
+        if (s_.zero_stage >= 3) n = std::min<int64_t>(n, tr_.sub_group_size);
+        const int zero_grad = t_.alloc(Category::optimizer_temp, "fp32 zero gradient (state init)", "", static_cast<uint64_t>(n) * kFp32);
         alloc_optimizer_states("adam state");
+        t_.free(zero_grad);
       }
       if (s_.zero_stage == 0 && recipe_.master_bytes > 0)
         t_.alloc(Category::grads, "fp32 gradient accumulation (BF16_Optimizer)", "",
@@ -133,6 +145,10 @@ class StepBuilder {
                  static_cast<uint64_t>(shard_elements(total_params_, shards_)) * recipe_.grad_bytes);
     } else if (fsdp_) {
       // Optimizer state is lazy (first step); params are fp32 shards (allocated above).
+    } else if (c_.framework == Framework::ddp && c_.world_size > 1) {
+      // DDP allocates its gradient buckets (a copy of every gradient) when the model is wrapped.
+      ddp_buckets_ = t_.alloc(Category::comm_buffers, "DDP gradient buckets", "",
+                              static_cast<uint64_t>(total_params_) * recipe_.grad_bytes);
     } else {
       if (recipe_.master_bytes > 0)
         for (const ParamTensor& p : params_)
@@ -172,15 +188,56 @@ class StepBuilder {
   }
   const BlockActivations& block(int64_t layer) const { return blocks_[block_kind(layer)]; }
 
+  // DeepSpeed ZeRO-3: the layer's 16-bit parameters gathered, plus a prefetch bucket's worth of
+  // the next layer, around its forward and its backward.
   void gather_layer(int64_t layer, std::vector<int>* handles) {
-    if (!sharded_params()) return;
+    if (!(deepspeed_ && s_.zero_stage >= 3)) return;
     handles->push_back(t_.alloc(Category::comm_buffers, "gathered params", "", gathered_bytes(layer)));
-    // Prefetch of the next layer overlaps the current one (DeepSpeed prefetch bucket; FSDP2's
-    // implicit prefetch of one layer).
     const uint64_t next = gathered_bytes(layer + 1);
-    const uint64_t prefetch =
-        fsdp_ ? next : std::min<uint64_t>(next, static_cast<uint64_t>(tr_.prefetch_bucket_elems) * recipe_.param_bytes);
+    const uint64_t prefetch = std::min<uint64_t>(next, static_cast<uint64_t>(tr_.prefetch_bucket_elems) * recipe_.param_bytes);
     if (prefetch > 0) handles->push_back(t_.alloc(Category::comm_buffers, "prefetched params", "", prefetch));
+  }
+
+  // ---- FSDP2 (torch.distributed.fsdp.fully_shard, measured in tests/regression/measured/hf_dist)
+  // Unshards `layer` (-1: the root module: embeddings, final norm, lm_head): the all-gather input
+  // (the local 16-bit shard copy) and the flat output exist while the result is copied out into
+  // per-parameter 16-bit tensors, which stay until the module is resharded.
+  int fsdp_unshard(int64_t layer) {
+    const uint64_t full = gathered_bytes(layer);
+    if (full == 0) return -1;
+    const int in = t_.alloc(Category::comm_buffers, "all-gather input", "", full / static_cast<uint64_t>(shards_));
+    const int flat = t_.alloc(Category::comm_buffers, "all-gather output", "", full);
+    const int out = t_.alloc(Category::comm_buffers, "unsharded params", "", full);
+    t_.free(in);
+    t_.free(flat);
+    return out;
+  }
+  // The next module's all-gather in flight while this one computes (implicit prefetch).
+  int fsdp_prefetch(int64_t layer) {
+    if (layer < 0 || layer >= m_.layers) return -1;
+    return t_.alloc(Category::comm_buffers, "prefetched all-gather", "", gathered_bytes(layer));
+  }
+  // After a module's backward its unsharded 16-bit gradients are upcast into the fp32
+  // reduce-scatter input, scattered, and accumulated into the fp32 gradient shards.
+  void fsdp_reduce_scatter(int64_t layer) {
+    int64_t elements = 0;
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (params_[i].layer == layer) elements += params_[i].elements;
+    const int in = t_.alloc(Category::comm_buffers, "reduce-scatter input (fp32)", "", static_cast<uint64_t>(elements) * kFp32);
+    t_.free_all(fsdp_pending_grads_);
+    fsdp_pending_grads_.clear();
+    const int out = t_.alloc(Category::comm_buffers, "reduce-scatter output", "",
+                             static_cast<uint64_t>(shard_elements(elements, shards_)) * kFp32);
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (params_[i].layer == layer && grad_handles_[i] < 0)
+        grad_handles_[i] = t_.alloc(Category::grads, params_[i].name, ".grad_shard",
+                                    static_cast<uint64_t>(shard_elements(params_[i].elements, shards_)) * kFp32);
+    t_.free(in);
+    t_.free(out);
+  }
+  void free_handle(int& h) {
+    if (h >= 0) t_.free(h);
+    h = -1;
   }
 
   void forward(int step) {
@@ -188,10 +245,20 @@ class StepBuilder {
     stem_handles_.clear();
     layer_handles_.assign(static_cast<size_t>(m_.layers), {});
     alloc_rows(stem_inputs_, Category::activations, &stem_handles_);
+    if (ddp_buckets_ >= 0 && step == 2 && ddp_rebuilt_ < 0) {
+      // DDP rebuilds its buckets in the second iteration: the new set exists next to the old one
+      // until that iteration's backward has finished.
+      ddp_rebuilt_ = t_.alloc(Category::comm_buffers, "DDP rebuilt gradient buckets", "",
+                              static_cast<uint64_t>(total_params_) * recipe_.grad_bytes);
+    }
+    if (fsdp_) fsdp_root_ = fsdp_unshard(-1);  // the root is not resharded after forward
+    fsdp_kept_.assign(static_cast<size_t>(m_.layers), -1);
     std::vector<int> autocast_cache;
     for (int64_t i = 0; i < m_.layers; ++i) {
       std::vector<int> gathered;
       gather_layer(i, &gathered);
+      int unsharded = fsdp_ ? fsdp_unshard(i) : -1;
+      int prefetch = fsdp_ ? fsdp_prefetch(i + 1) : -1;
       const BlockActivations& b = block(i);
       std::vector<int>& saved = layer_handles_[static_cast<size_t>(i)];
       std::vector<int> transient;
@@ -207,9 +274,13 @@ class StepBuilder {
       alloc_rows(b.forward_transient, Category::working, &transient);
       t_.free_all(transient);
       t_.free_all(gathered);
+      free_handle(prefetch);
+      // reshard_after_forward=True (ZeRO-3-like) frees the layer now; False keeps it for backward.
+      if (s_.zero_stage >= 3) free_handle(unsharded);
+      else fsdp_kept_[static_cast<size_t>(i)] = unsharded;
     }
     std::vector<int> head_gather;
-    if (sharded_params() && !m_.tied_embeddings) gather_layer(-1, &head_gather);
+    if (deepspeed_ && s_.zero_stage >= 3 && !m_.tied_embeddings) gather_layer(-1, &head_gather);
     alloc_rows(stem_head_, Category::activations, &head_handles_);
     // ---- logits and loss (transformers ForCausalLMLoss): logits in the compute dtype, upcast to
     // fp32, log_softmax keeps its fp32 output, nll_loss reads it. A loop that keeps `outputs`
@@ -257,12 +328,9 @@ class StepBuilder {
       return;
     }
     if (fsdp_) {
-      // Reduce-scatter into an fp32 shard; the unsharded gradient is freed.
-      const int h = t_.alloc(Category::working, p.name, ".grad_unsharded", static_cast<uint64_t>(p.elements) * c_.compute_bytes);
-      if (handle < 0)
-        handle = t_.alloc(Category::grads, p.name, ".grad_shard",
-                                         static_cast<uint64_t>(shard_elements(p.elements, shards_)) * kFp32);
-      t_.free(h);
+      // The unsharded 16-bit gradient waits for its module's reduce-scatter.
+      fsdp_pending_grads_.push_back(
+          t_.alloc(Category::working, p.name, ".grad_unsharded", static_cast<uint64_t>(p.elements) * c_.compute_bytes));
       return;
     }
     if (handle >= 0) {
@@ -284,15 +352,14 @@ class StepBuilder {
 
   void backward(int step) {
     t_.begin_phase(Phase::backward_peak, step);
-    if (reduce_buckets_.empty() && deepspeed_ && s_.zero_stage >= 1) {
-      const int buckets = overlap_comm_ ? 2 : 1;
+    if (reduce_buckets_.empty() && deepspeed_ && s_.zero_stage >= 2) {
+      // Stage 2 keeps one reduce bucket (two with overlap_comm, stage_1_and_2.py ipg_buffer);
+      // stage 3 one flat bucket (stage3.py __ipg_bucket_flat_buffer).
+      const int buckets = s_.zero_stage == 2 && overlap_comm_ ? 2 : 1;
       const uint64_t b = static_cast<uint64_t>(std::min<int64_t>(tr_.reduce_bucket_elems, total_params_)) *
                          recipe_.grad_bytes;
       for (int i = 0; i < buckets; ++i) reduce_buckets_.push_back(t_.alloc(Category::comm_buffers, "reduce bucket", "", b));
     }
-    if (ddp_buckets_ < 0 && c_.framework == Framework::ddp && c_.world_size > 1)
-      ddp_buckets_ = t_.alloc(Category::comm_buffers, "DDP gradient buckets", "",
-                              static_cast<uint64_t>(total_params_) * recipe_.grad_bytes);
     const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);
     // ---- loss backward: nll_loss_backward writes a zero-filled [t, V] fp32 gradient,
     // log_softmax_backward a second one; then the upcast's backward casts it to 16 bits.
@@ -305,7 +372,7 @@ class StepBuilder {
     if (logits_grad >= 0) t_.free(lsm_grad);
     // ---- lm_head backward
     std::vector<int> head_gather;
-    if (sharded_params()) gather_layer(-1, &head_gather);
+    if (deepspeed_ && s_.zero_stage >= 3) gather_layer(-1, &head_gather);
     const int grad_hidden = t_.alloc(Category::working, "grad of hidden states", "",
                                      static_cast<uint64_t>(tokens_) * m_.hidden * std::max(c_.residual_bytes, c_.compute_bytes));
     grads_named(m_.tied_embeddings ? "wte" : "lm_head");
@@ -318,6 +385,11 @@ class StepBuilder {
     for (int64_t i = m_.layers - 1; i >= 0; --i) {
       std::vector<int> gathered, recomputed, transient;
       gather_layer(i, &gathered);
+      int unsharded = -1, prefetch = -1;
+      if (fsdp_) {
+        unsharded = s_.zero_stage >= 3 ? fsdp_unshard(i) : fsdp_kept_[static_cast<size_t>(i)];
+        prefetch = fsdp_prefetch(i - 1);
+      }
       const BlockActivations& b = block(i);
       if (checkpointed(i)) {
         if (s_.cpu_checkpointing) alloc_rows(checkpoint_rows_, Category::activations, &recomputed);
@@ -332,11 +404,30 @@ class StepBuilder {
       t_.free_all(recomputed);
       t_.free_all(layer_handles_[static_cast<size_t>(i)]);
       t_.free_all(gathered);
+      if (fsdp_) {
+        fsdp_reduce_scatter(i);
+        free_handle(prefetch);
+        free_handle(unsharded);
+      }
     }
     // ---- embeddings (when tied, wte's gradient exists already and this one is accumulated)
     grads_named("wte");
     grads_named("wpe");
     t_.free(grad_hidden);
+    if (fsdp_) {
+      fsdp_reduce_scatter(-1);  // the root's post-backward, after the embedding's gradient
+      free_handle(fsdp_root_);
+    }
+    if (ddp_rebuilt_ >= 0 && ddp_buckets_ >= 0) {
+      t_.free(ddp_buckets_);
+      ddp_buckets_ = ddp_rebuilt_;
+    }
+    if (deepspeed_ && s_.zero_stage == 1) {
+      // Stage 1 all-reduces the full gradients after backward, one flattened bucket at a time.
+      const int bucket = t_.alloc(Category::comm_buffers, "all-reduce bucket", "",
+                                  static_cast<uint64_t>(std::min<int64_t>(tr_.reduce_bucket_elems, total_params_)) * recipe_.grad_bytes);
+      t_.free(bucket);
+    }
     t_.free_all(stem_handles_);
     stem_handles_.clear();
     t_.end_phase(Phase::backward_peak, step);
@@ -350,6 +441,10 @@ class StepBuilder {
       if (!s_.offload_optimizer && recipe_.fp32_grad_bytes > 0 && s_.zero_stage >= 1) {
         int64_t n = optimizer_shard_elements();
         if (s_.zero_stage >= 3) n = std::min<int64_t>(n, tr_.sub_group_size);
+        // Stages 1/2 flatten the partition's 16-bit gradients (a copy) before the fp32 upcast.
+        if (s_.zero_stage <= 2)
+          temps.push_back(t_.alloc(Category::optimizer_temp, "flattened 16-bit gradient partition", "",
+                                   static_cast<uint64_t>(n) * recipe_.grad_bytes));
         temps.push_back(t_.alloc(Category::optimizer_temp, "fp32 gradient partition", "", static_cast<uint64_t>(n) * kFp32));
       }
     } else if (runtime_) {
@@ -398,7 +493,8 @@ class StepBuilder {
   std::array<BlockActivations, 4> blocks_;  // by block_kind()
   std::array<std::vector<TensorRow>, 4> ckpt_casts_, ckpt_transient_;
   std::vector<TensorRow> checkpoint_rows_;
-  int held_logits_ = -1, log_softmax_ = -1, ddp_buckets_ = -1;
+  int held_logits_ = -1, log_softmax_ = -1, ddp_buckets_ = -1, ddp_rebuilt_ = -1, fsdp_root_ = -1;
+  std::vector<int> fsdp_kept_, fsdp_pending_grads_;
 };
 
 }  // namespace

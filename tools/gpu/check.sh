@@ -86,7 +86,7 @@ print(f"{'run':42s} {'after_init':>10s} {'fwd_end':>9s} {'peak':>9s} {'reserved'
 for line in open(sys.argv[1]):
     r = json.loads(line)
     m = r["measurement"]["memory"]["gpu"]
-    ph = {p["phase"]: p for p in m["phases"]}
+    ph = m["phases"] if isinstance(m["phases"], dict) else {p["phase"]: p for p in m["phases"]}
     g = lambda k: ph.get(k, {}).get("allocated_bytes", 0) / G
     print(f"{r['label']:42s} {g('after_init'):10.2f} {g('forward_end'):9.2f} {m['peak_bytes']/G:9.2f} "
           f"{m['reserved_bytes']/G:9.2f} {m['peak_phase']:>14s} {r['oom']} {r['failed_phase']}")

@@ -11,37 +11,8 @@
 
 #include "planner/input_error.h"
 #include "planner/io/model_loader.h"
+#include "planner/report/breakdown_json.h"
 #include "runtime/run_api.h"
-
-namespace {
-
-nlohmann::json breakdown_json(const zplan::MemoryBreakdown& m) {
-  nlohmann::json j;
-  j["weights_bytes"] = m.weights_bytes;
-  j["grads_bytes"] = m.grads_bytes;
-  j["master_weights_bytes"] = m.master_weights_bytes;
-  j["optimizer_states_bytes"] = m.optimizer_states_bytes;
-  j["activations_bytes"] = m.activations_bytes;
-  j["logits_bytes"] = m.logits_bytes;
-  j["working_bytes"] = m.working_bytes;
-  j["optimizer_temp_bytes"] = m.optimizer_temp_bytes;
-  j["peak_bytes"] = m.peak_allocated_bytes;
-  j["reserved_bytes"] = m.reserved_bytes;
-  j["fragmentation_bytes"] = m.fragmentation_bytes;
-  j["cuda_context_bytes"] = m.cuda_context_bytes;
-  j["capacity_bytes"] = m.capacity_bytes;
-  j["peak_phase"] = zplan::to_string(m.peak_phase);
-  j["host_checkpoints_bytes"] = m.host.checkpoints_bytes;
-  nlohmann::json phases = nlohmann::json::array();
-  for (const auto& p : m.phases)
-    phases.push_back({{"phase", zplan::to_string(p.phase)},
-                      {"allocated_bytes", p.allocated_bytes},
-                      {"peak_allocated_bytes", p.peak_allocated_bytes}});
-  j["phases"] = phases;
-  return j;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"zplan runtime memory measurement (one configuration, one JSON line)"};
@@ -112,11 +83,11 @@ int main(int argc, char** argv) {
     j["error"] = r.error;
     j["losses"] = r.losses;
     j["skipped_steps"] = r.skipped_steps;
-    j["measurement"] = {{"memory", {{"gpu", breakdown_json(r.measured)}}},
+    j["measurement"] = {{"memory", zplan::memory_to_json(r.measured)},
                         {"time", {{"step_seconds", r.step_seconds},
                                   {"tokens_per_second", r.tokens_per_second}}}};
     nlohmann::json steps_json = nlohmann::json::array();
-    for (const auto& s : r.per_step) steps_json.push_back(breakdown_json(s));
+    for (const auto& s : r.per_step) steps_json.push_back(zplan::memory_to_json(s));
     j["per_step"] = steps_json;
     if (out_path.empty()) {
       std::cout << j.dump() << "\n";

@@ -51,29 +51,35 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
+  if (cmd.run && s.training.profile != Profile::zplan) {
+    std::cerr << "zplan: --run trains with zplan's runtime, so the plan is made for --profile zplan\n";
+    s.training.profile = Profile::zplan;
+  }
+  if (cmd.run && s.training.framework != Framework::plain && s.cluster.world_size() == 1) s.training.framework = Framework::plain;
   const bool predict_one = check_only || all_pinned(s.pins);
+  const EstimateOptions eopts = estimate_options(o, !predict_one);
   Plan plan;
   if (predict_one) {
-    plan.chosen = estimate(s.model, s.cluster, s.training, strategy_with_defaults(s), estimate_options(o));
+    plan.chosen = estimate(s.model, s.cluster, s.training, strategy_with_defaults(s), eopts);
     plan.feasible = plan.chosen.feasible;
     plan.evaluated = 1;
   } else {
     SearchOptions so;
-    so.estimate = estimate_options(o);
+    so.estimate = eopts;
     so.objective = o.objective == "memory" ? Objective::memory : Objective::throughput;
     plan = search_plan(s, so);
   }
   std::string text;
   if (o.format == "json") {
     nlohmann::json j = predict_one ? estimate_to_json(plan.chosen, s) : plan_to_json(plan, s);
-    if (o.explain) j["explain"] = explain_to_json(s, plan, estimate_options(o));
+    if (o.explain) j["explain"] = explain_to_json(s, plan, eopts);
     text = j.dump(2);
   } else if (o.format == "html") {
-    text = plan_to_html(s, plan, estimate_options(o));
+    text = plan_to_html(s, plan, eopts);
   } else {
     const bool md = o.format == "markdown";
     text = predict_one ? estimate_to_text(plan.chosen, s, md) : plan_to_text(plan, s, md);
-    if (o.explain) text += "\n" + explain_to_text(s, plan, estimate_options(o), md);
+    if (o.explain) text += "\n" + explain_to_text(s, plan, eopts, md);
   }
   emit(text, o.out);
   if (!o.emit_deepspeed.empty()) write_deepspeed_for_plan(s, plan, o.emit_deepspeed);

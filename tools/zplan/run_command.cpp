@@ -42,14 +42,18 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   compare_row("gradients", p.grads_bytes, m.grads_bytes);
   compare_row("master weights", p.master_weights_bytes, m.master_weights_bytes);
   compare_row("optimizer states", p.optimizer_states_bytes, m.optimizer_states_bytes);
-  for (const PhaseMemory& pm : m.phases)
+  const bool on_gpu = r.device_name != "cpu";
+  if (!on_gpu) std::printf("  (no CUDA device: trained on the CPU, so allocator phases and peaks cannot be measured)\n");
+  for (const PhaseMemory& pm : on_gpu ? m.phases : std::vector<PhaseMemory>{})
     for (const PhaseMemory& pp : p.phases)
       if (pp.phase == pm.phase) {
         const std::string name = std::string("peak in ") + to_string(pm.phase);
         compare_row(name.c_str(), pp.peak_allocated_bytes, pm.peak_allocated_bytes);
       }
-  compare_row("peak allocated", p.peak_allocated_bytes, m.peak_allocated_bytes);
-  compare_row("peak reserved", p.reserved_bytes, m.reserved_bytes);
+  if (on_gpu) {
+    compare_row("peak allocated", p.peak_allocated_bytes, m.peak_allocated_bytes);
+    compare_row("peak reserved", p.reserved_bytes, m.reserved_bytes);
+  }
   std::printf("  step %.3f s, %.0f tokens/s (predicted %.3f s)\n", r.step_seconds, r.tokens_per_second, e.time.step_seconds);
   Measurement meas;
   meas.memory = m;

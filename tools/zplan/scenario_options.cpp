@@ -2,6 +2,7 @@
 #include "scenario_options.h"
 
 #include "planner/input_error.h"
+#include "planner/io/deepspeed_config.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/model_loader.h"
 #include "planner/io/scenario_loader.h"
@@ -39,6 +40,7 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--host-ram", o.host_ram, "Host RAM per node, e.g. 12GiB");
   app.add_option("--nodes", o.nodes, "Number of nodes (GPUs per node from --gpus)");
   app.add_option("--config", o.config, "A scenario file (configs/*.yaml); flags override it");
+  app.add_option("--deepspeed", o.deepspeed, "A DeepSpeed JSON config: pins what it states; flags override it");
   app.add_option("--seq", o.seq, "Tokens per sequence");
   app.add_option("--global-batch", o.global_batch, "Sequences per optimizer step (the search keeps it)");
   app.add_option("--profile", o.profile, "Whose implementation is predicted: zplan (our runtime) or hf (transformers)");
@@ -57,7 +59,7 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--format", o.format, "Output: text, json, markdown or html");
   app.add_option("--out", o.out, "Write the report to this file");
   app.add_flag("--explain", o.explain, "Print the decision tree with the numbers behind each branch");
-  app.add_option("--margin", o.margin, "Fraction of GPU memory kept free by the plan (default 0.05)");
+  app.add_option("--margin", o.margin, "Fraction of GPU memory kept free (default: 0.05 when searching, 0 for one configuration)");
   app.add_option("--objective", o.objective, "Rank feasible plans by throughput or memory (headroom)");
   app.add_option("--emit-deepspeed", o.emit_deepspeed, "Write a DeepSpeed config for the chosen plan");
   app.add_flag("--expandable-segments", o.expandable_segments, "Predict with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True");
@@ -89,6 +91,9 @@ Scenario build_scenario(const ScenarioOptions& o) {
     if (o.nodes < 1 || o.nodes > 100000) throw InputError("--nodes", "", "expected 1..100000, got " + std::to_string(o.nodes));
     s.cluster.nodes = o.nodes;
   }
+  // After the model (HF "auto" bucket sizes need its hidden size) and the cluster (batch identity
+  // needs the world size); before the flags below, which win over the file.
+  if (!o.deepspeed.empty()) apply_deepspeed_config(o.deepspeed, s);
   if (o.seq != 0 || s.training.seq_len == 0) s.training.seq_len = o.seq;
   if (s.training.seq_len <= 0) throw InputError("--seq", "", "missing or not positive: give tokens per sequence, e.g. --seq 4096");
   if (o.global_batch != 0) s.training.global_batch = o.global_batch;
@@ -99,7 +104,7 @@ Scenario build_scenario(const ScenarioOptions& o) {
   bool framework_set = !o.framework.empty();
   if (framework_set && !parse_framework(o.framework, &s.training.framework))
     throw InputError("--framework", "", "expected deepspeed, fsdp2, ddp or plain, got '" + o.framework + "'");
-  if (!framework_set && o.config.empty())
+  if (!framework_set && o.config.empty() && o.deepspeed.empty())
     s.training.framework = s.cluster.world_size() > 1 ? Framework::deepspeed : Framework::plain;
 
   StrategyPins& p = s.pins;
@@ -123,7 +128,8 @@ Scenario build_scenario(const ScenarioOptions& o) {
       throw InputError("--precision", "", "expected bf16, fp16, fp32, amp-bf16, amp-fp16 or bf16-pure, got '" + o.precision + "'");
     p.precision = prec;
   }
-  if (o.margin < 0 || o.margin >= 0.9) throw InputError("--margin", "", "expected a fraction in [0, 0.9)");
+  if (o.margin != -1 && (o.margin < 0 || o.margin >= 0.9))
+    throw InputError("--margin", "", "expected a fraction in [0, 0.9), got " + std::to_string(o.margin));
   if (o.format != "text" && o.format != "json" && o.format != "markdown" && o.format != "html")
     throw InputError("--format", "", "expected text, json, markdown or html, got '" + o.format + "'");
   if (o.objective != "throughput" && o.objective != "memory")
@@ -152,9 +158,11 @@ bool all_pinned(const StrategyPins& p) {
   return p.zero_stage && p.checkpointed_layers && p.micro_batch && p.precision;
 }
 
-EstimateOptions estimate_options(const ScenarioOptions& o) {
+EstimateOptions estimate_options(const ScenarioOptions& o, bool searching) {
   EstimateOptions e;
-  e.margin = o.margin;
+  // A pinned prediction answers "will it OOM?" against the whole device; a search keeps 5% free
+  // so that the plan it recommends survives what the model does not see.
+  e.margin = o.margin >= 0 ? o.margin : (searching ? 0.05 : 0.0);
   e.expandable_segments = o.expandable_segments;
   return e;
 }

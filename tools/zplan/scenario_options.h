@@ -33,7 +33,7 @@ struct ScenarioOptions {
   std::string format = "text";   // text | json | markdown | html
   std::string out;               // write the report here instead of stdout
   bool explain = false;
-  double margin = 0.05;
+  double margin = -1;            // < 0: 0 when predicting one configuration, 0.05 when searching
   std::string objective = "throughput";
   std::string emit_deepspeed;    // write a DeepSpeed config of the chosen plan
   bool expandable_segments = false;
@@ -48,6 +48,6 @@ Scenario build_scenario(const ScenarioOptions& o);
 Strategy strategy_with_defaults(const Scenario& s);
 // True when zero stage, checkpointing, micro-batch and precision are pinned: predict, don't search.
 bool all_pinned(const StrategyPins& p);
-EstimateOptions estimate_options(const ScenarioOptions& o);
+EstimateOptions estimate_options(const ScenarioOptions& o, bool searching);
 
 }  // namespace zplan

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages zplan builds and tests with (only those still missing).
+# libtorch-dev is Debian's CPU libtorch: with it the runtime (zplan --run) and its CPU tests build.
+# chromium renders the HTML report in the browser test.
+set -euo pipefail
+packages=(g++ cmake make libyaml-cpp-dev nlohmann-json3-dev libcli11-dev doctest-dev libeigen3-dev libtorch-dev chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install_deps: all packages present"
+  exit 0
+fi
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+echo "install_deps: installing ${missing[*]}"
+$sudo_cmd apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
