@@ -103,8 +103,15 @@ Measurement measurement_from_record(const nlohmann::json& record, const std::str
   if (!mj.contains("memory")) throw InputError(where, "measurement.memory", "missing");
   m.memory = memory_from_json(mj.at("memory"), where);
   if (mj.contains("time") && mj.at("time").is_object()) {
-    m.step_seconds = mj.at("time").value("step_seconds", 0.0);
-    m.tokens_per_second = mj.at("time").value("tokens_per_second", 0.0);
+    // A run that died has no step time (null).
+    auto seconds = [&](const char* key) {
+      const nlohmann::json& t = mj.at("time");
+      if (!t.contains(key) || t.at(key).is_null()) return 0.0;
+      if (!t.at(key).is_number()) throw InputError(where, std::string("measurement.time.") + key, "expected a number");
+      return t.at(key).get<double>();
+    };
+    m.step_seconds = seconds("step_seconds");
+    m.tokens_per_second = seconds("tokens_per_second");
   }
   // Older records keep the flag at the top level.
   m.oom = mj.value("oom", false) || (record.contains("oom") && record.at("oom").is_boolean() && record.at("oom").get<bool>());

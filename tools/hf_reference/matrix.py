@@ -87,6 +87,47 @@ MODELS = {
     },
 }
 
+# Held-out families (part 3): measured once to test the planner on models and settings it was
+# not built against; their errors are reported as they came (docs/validation.md).
+MODELS.update({
+    # Mistral-7B-v0.1 cut to 4 layers: sliding window 4096 on every layer.
+    "mistral-7b-4l": {
+        "architectures": ["MistralForCausalLM"], "model_type": "mistral", "bos_token_id": 1,
+        "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 4096, "initializer_range": 0.02,
+        "intermediate_size": 14336, "max_position_embeddings": 32768, "num_attention_heads": 32,
+        "num_hidden_layers": 4, "num_key_value_heads": 8, "rms_norm_eps": 1e-05,
+        "rope_theta": 10000.0, "sliding_window": 4096, "tie_word_embeddings": False,
+        "use_cache": True, "vocab_size": 32000,
+    },
+    # Qwen2.5-1.5B: q/k/v biases, tied embeddings.
+    "qwen2.5-1.5b": {
+        "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "attention_dropout": 0.0,
+        "bos_token_id": 151643, "eos_token_id": 151643, "hidden_act": "silu", "hidden_size": 1536,
+        "initializer_range": 0.02, "intermediate_size": 8960, "max_position_embeddings": 131072,
+        "max_window_layers": 28, "num_attention_heads": 12, "num_hidden_layers": 28,
+        "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+        "sliding_window": 131072, "tie_word_embeddings": True, "use_cache": True,
+        "use_sliding_window": False, "vocab_size": 151936,
+    },
+    # Llama-3.1-8B cut to 4 layers.
+    "llama-3.1-8b-4l": {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "attention_bias": False,
+        "attention_dropout": 0.0, "bos_token_id": 128000, "eos_token_id": 128001,
+        "hidden_act": "silu", "hidden_size": 4096, "initializer_range": 0.02,
+        "intermediate_size": 14336, "max_position_embeddings": 131072, "mlp_bias": False,
+        "num_attention_heads": 32, "num_hidden_layers": 4, "num_key_value_heads": 8,
+        "pretraining_tp": 1, "rms_norm_eps": 1e-05,
+        "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                         "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+        "rope_theta": 500000.0, "tie_word_embeddings": False, "use_cache": True,
+        "vocab_size": 128256,
+    },
+    "qwen3-4b": dict(QWEN3_COMMON, hidden_size=2560, intermediate_size=9728,
+                     num_attention_heads=32, num_hidden_layers=36, num_key_value_heads=8,
+                     max_window_layers=36, tie_word_embeddings=True),
+    "gpt2-large": dict(GPT2_COMMON, n_embd=1280, n_head=20, n_layer=36),
+})
+
 # Tiny variants for the smoke test: same model type and code path, toy sizes.
 TINY_OVERRIDES = {
     "gpt2": dict(n_embd=64, n_head=4, n_layer=3, vocab_size=512),
@@ -201,6 +242,17 @@ def build_matrix():
     # run time and reset after, so it goes after everything else.
     m += [_run(q, AMP, 16384, 1, "off", 2, alloc_conf="expandable_segments:True"),
           _run(moe, BF16, 16384, 1, "off", 2, alloc_conf="expandable_segments:True")]
+    # Part 3: held-out families and settings (see MODELS.update above).
+    m += [_run("mistral-7b-4l", BF16, 8192, 1, c, 3) for c in ("off", "full")]
+    m += [_run("qwen2.5-1.5b", AMP, 4096, 2, c, 3) for c in ("off", "full")]
+    m += [_run("llama-3.1-8b-4l", BF16, 8192, 1, c, 3) for c in ("off", "full")]
+    m += [_run("llama-3.1-8b-4l", AMP, 2048, 2, "off", 3)]
+    m += [_run("qwen3-4b", AMP, 2048, 2, 12, 3), _run("qwen3-4b", PURE, 8192, 1, "full", 3)]
+    m += [_run("qwen3-30b-a3b-2l", BF16, 8192, 2, "full", 3), _run("qwen3-30b-a3b-2l", AMP, 8192, 1, "full", 3)]
+    m += [_run("gpt2-large", AMP, 1024, 4, "off", 3), _run("gpt2-large", FP32, 1024, 2, "off", 3)]
+    m += [_run("gemma-3-1b", BF16, 8192, 1, "off", 3), _run("gemma-3-1b", PURE, 16384, 1, "full", 3)]
+    m += [_run("llama-3.2-1b", AMP, 2048, 1, "off", 3, attn="eager")]
+    m += [_run("qwen3-1.7b", PURE, 16384, 2, "full", 3), _run("qwen3-1.7b", FP32, 2048, 1, 14, 3)]
     # Drop duplicates of part-1 runs, keep first occurrence.
     seen, out = set(), []
     for r in m:
