@@ -10,6 +10,11 @@ ExecContext make_exec_context(const TrainingSpec& training, const Strategy& stra
   c.attention = training.attention;
   c.profile = training.profile;
   c.framework = training.framework;
+  // A ZeRO stage or an offload on a "plain" setup means DeepSpeed (it is what provides them, also
+  // on one GPU).
+  if (c.framework == Framework::plain &&
+      (strategy.zero_stage > 0 || strategy.offload_optimizer || strategy.offload_params))
+    c.framework = Framework::deepspeed;
   c.micro_batch = strategy.micro_batch;
   c.seq_len = training.seq_len;
   c.sp_degree = strategy.sp_degree;

@@ -63,7 +63,7 @@ class StepBuilder {
     for (const TensorRow& r : stem_activations(m, c).saved)
       (r.name.rfind("final_norm", 0) == 0 || r.name.rfind("lm_head", 0) == 0 || r.name.rfind("autocast", 0) == 0
            ? stem_head_ : stem_inputs_).push_back(r);
-    deepspeed_ = c.framework == Framework::deepspeed;
+    deepspeed_ = c.framework == Framework::deepspeed;  // (make_exec_context maps plain + ZeRO to it)
     // zplan's own single-GPU runtime (docs/runtime.md): masters and Adam state at init, logits
     // dropped once the loss is read, the optimizer upcasts one gradient at a time.
     runtime_ = c.profile == Profile::zplan && c.framework == Framework::plain;
@@ -140,7 +140,9 @@ class StepBuilder {
       if (s_.zero_stage == 0 && recipe_.master_bytes > 0)
         t_.alloc(Category::grads, "fp32 gradient accumulation (BF16_Optimizer)", "",
                  static_cast<uint64_t>(total_params_) * kFp32);
-      if (grads_partitioned())
+      // With the optimizer offloaded, DeepSpeed keeps the gradient partitions in host memory
+      // (stage3.py / stage_1_and_2.py place them on the optimizer's device).
+      if (grads_partitioned() && !s_.offload_optimizer)
         t_.alloc(Category::grads, "16-bit gradient partition", "",
                  static_cast<uint64_t>(shard_elements(total_params_, shards_)) * recipe_.grad_bytes);
     } else if (fsdp_) {
@@ -224,8 +226,9 @@ class StepBuilder {
     for (size_t i = 0; i < params_.size(); ++i)
       if (params_[i].layer == layer) elements += params_[i].elements;
     const int in = t_.alloc(Category::comm_buffers, "reduce-scatter input (fp32)", "", static_cast<uint64_t>(elements) * kFp32);
-    t_.free_all(fsdp_pending_grads_);
-    fsdp_pending_grads_.clear();
+    std::vector<int>& pending = fsdp_pending_grads_[layer];
+    t_.free_all(pending);
+    pending.clear();
     const int out = t_.alloc(Category::comm_buffers, "reduce-scatter output", "",
                              static_cast<uint64_t>(shard_elements(elements, shards_)) * kFp32);
     for (size_t i = 0; i < params_.size(); ++i)
@@ -329,7 +332,7 @@ class StepBuilder {
     }
     if (fsdp_) {
       // The unsharded 16-bit gradient waits for its module's reduce-scatter.
-      fsdp_pending_grads_.push_back(
+      fsdp_pending_grads_[p.layer].push_back(
           t_.alloc(Category::working, p.name, ".grad_unsharded", static_cast<uint64_t>(p.elements) * c_.compute_bytes));
       return;
     }
@@ -494,7 +497,8 @@ class StepBuilder {
   std::array<std::vector<TensorRow>, 4> ckpt_casts_, ckpt_transient_;
   std::vector<TensorRow> checkpoint_rows_;
   int held_logits_ = -1, log_softmax_ = -1, ddp_buckets_ = -1, ddp_rebuilt_ = -1, fsdp_root_ = -1;
-  std::vector<int> fsdp_kept_, fsdp_pending_grads_;
+  std::vector<int> fsdp_kept_;
+  std::map<int64_t, std::vector<int>> fsdp_pending_grads_;  // per module (-1: root)
 };
 
 }  // namespace

@@ -126,6 +126,7 @@ ul.tree ul li:last-child::before { bottom: auto; height: 13px; }
 .tag.oom { background: var(--bad); }
 .reading { color: var(--muted); }
 li.chosen { font-weight: 600; }
+li.chosen .reading { font-weight: 400; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 )";
 

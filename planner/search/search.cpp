@@ -107,7 +107,8 @@ uint64_t model_state_bytes_per_rank(int64_t params, const Strategy& st, int worl
   const ZeroDivisors d = zero_divisors(st.zero_stage, std::max(1, world));
   const double psi = static_cast<double>(params);
   double bytes = st.offload_params ? 0.0 : psi * r.param_bytes / static_cast<double>(d.weights);
-  bytes += psi * r.grad_bytes / static_cast<double>(d.grads);
+  // Offloading the optimizer also moves the (partitioned) gradients of stages 2/3 to the host.
+  if (!(st.offload_optimizer && st.zero_stage >= 2)) bytes += psi * r.grad_bytes / static_cast<double>(d.grads);
   if (!st.offload_optimizer) bytes += psi * (r.master_bytes + r.optimizer_bytes) / static_cast<double>(d.optimizer);
   return static_cast<uint64_t>(bytes);
 }
@@ -251,6 +252,7 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
     st.checkpointed_layers = s.pins.checkpointed_layers.value_or(L);
     st.cpu_checkpointing = s.pins.cpu_checkpointing.value_or(false);
     infeasible.push_back(estimate(s.model, s.cluster, s.training, st, options.estimate));
+    ++plan.evaluated;
   }
   if (infeasible.empty()) throw InputError("--gpus", "", "no strategy is valid for this scenario (check --sp, --micro-batch and --global-batch)");
   plan.chosen = estimate(s.model, s.cluster, s.training, infeasible.front().strategy, options.estimate);

@@ -46,6 +46,24 @@ def log(msg, all_ranks=False):
 
 
 # ---------------------------------------------------------------- the run list
+def build_holdout_runs():
+    """Held-out set (--set holdout): other models, lengths and world sizes than build_runs(),
+    measured once to test the planner on what it was not built against."""
+    runs = []
+    for fw, reshard in (("fsdp2", True), ("fsdp2", False), ("ddp", None)):
+        runs.append(dict(framework=fw, reshard=reshard, gabv=False, model="qwen3-1.7b", seq=8192,
+                         mb=1, ckpt="full", recipe="amp-bf16"))
+    runs.append(dict(framework="fsdp2", reshard=True, gabv=False, model="gemma-3-1b", seq=4096,
+                     mb=2, ckpt="off", recipe="amp-bf16"))
+    runs.append(dict(framework="fsdp2", reshard=True, gabv=False, model="qwen3-30b-a3b-2l", seq=4096,
+                     mb=1, ckpt="full", recipe="amp-bf16"))
+    runs.append(dict(framework="ddp", reshard=None, gabv=False, model="llama-3.2-1b", seq=8192,
+                     mb=1, ckpt="full", recipe="amp-bf16"))
+    for r in runs:
+        r["history"] = False
+    return runs
+
+
 def build_runs():
     """FSDP2 (R=True, R=False) and DDP for both models, seq 4096, mb 1/2, ckpt off/full,
     plus DDP with gradient_as_bucket_view at mb 1 ckpt off. The allocation history is
@@ -611,9 +629,10 @@ def main():
     ap.add_argument("--deadline-s", type=float, default=1e9, help="skip runs that would end after this")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--dry-run", action="store_true", help="CPU + gloo, tiny configs")
+    ap.add_argument("--set", default="main", choices=("main", "holdout"), help="which run list")
     a = ap.parse_args()
     DRY = a.dry_run
-    runs = build_runs()
+    runs = build_runs() if a.set == "main" else build_holdout_runs()
     if a.filter:
         runs = [r for r in runs if re.search(a.filter, run_id(r))]
     est = sum(estimate_seconds(r) for r in runs)
