@@ -2,6 +2,8 @@
 // run_* that does the work and returns the exit status (0 fits, 3 OOM, 2 bad input, 4 run failed).
 #pragma once
 #include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
 
 #include "scenario_options.h"
 
@@ -14,6 +16,7 @@ struct PlanCommand {
   std::string data;            // --data token file
   std::string run_out;         // --run-out: run record JSON
   std::string command_line;    // argv joined, recorded in run records
+  std::vector<std::string> argv_tail;  // argv[1..], handed to zplan-run
 };
 
 void setup_plan(CLI::App& app, PlanCommand& cmd);     // the top-level `zplan ...` (plan / predict / run)
@@ -29,7 +32,10 @@ int run_validate(const ValidateCommand& cmd);
 int run_models();
 int run_hardware();
 
-// `zplan --run`: provided by run_command.cpp (a stub that exits 2 when libtorch was not found).
+// `zplan --run` (run_command.cpp): zplan-run trains and compares; zplan, built without libtorch,
+// hands the command line over to zplan-run (hand_over_to_runtime returns -1 where nothing is
+// handed over) or exits 2 when there is none.
 int run_training_command(PlanCommand& cmd, const struct Scenario& s, const struct Estimate& e);
+int hand_over_to_runtime(PlanCommand& cmd);
 
 }  // namespace zplan

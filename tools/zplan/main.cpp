@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
   plan.command_line = check.command_line = command_line;
+  for (int i = 1; i < argc; ++i) plan.argv_tail.push_back(argv[i]);
+  check.argv_tail = plan.argv_tail;
   try {
     if (*models) return zplan::run_models();
     if (*hardware) return zplan::run_hardware();

@@ -42,7 +42,11 @@ void emit(const std::string& text, const std::string& out_path) {
 
 int run_plan(PlanCommand& cmd, bool check_only) {
   const ScenarioOptions& o = cmd.scenario;
-  Scenario s = build_scenario(o);
+  Scenario s = build_scenario(o);  // bad input fails here, before any hand-over
+  if (cmd.run) {
+    const int rc = hand_over_to_runtime(cmd);
+    if (rc >= 0) return rc;
+  }
   if (o.print_config) {
     nlohmann::json j = {{"model", s.model.name}, {"cluster", s.cluster.name}, {"world_size", s.cluster.world_size()},
                         {"gpu", s.cluster.gpu.name}, {"host_ram_bytes", s.cluster.host_ram_bytes},

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <unistd.h>
+#include <vector>
 
 #include "commands.h"
 #include "planner/input_error.h"
@@ -71,9 +73,30 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   }
   return 0;
 }
+int hand_over_to_runtime(PlanCommand&) { return -1; }  // this binary runs it itself
 #else
 int run_training_command(PlanCommand&, const Scenario&, const Estimate&) {
-  throw InputError("--run", "", "this zplan was built without libtorch (runtime/ is built when find_package(Torch) succeeds)");
+  throw InputError("--run", "", "this zplan was built without libtorch");
+}
+
+// This binary has no runtime: hand the whole command line to zplan-run beside it, before
+// anything is printed, so the plan appears once.
+int hand_over_to_runtime(PlanCommand& cmd) {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+  dir = dir.substr(0, dir.find_last_of('/') + 1);
+  const std::string runner = dir + "zplan-run";
+  if (access(runner.c_str(), X_OK) != 0)
+    throw InputError("--run", "", "this zplan was built without libtorch (no " + runner +
+                                      "; runtime/ is built when find_package(Torch) succeeds)");
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(runner.c_str()));
+  for (std::string& a : cmd.argv_tail) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  execv(runner.c_str(), argv.data());
+  throw InputError("--run", "", "could not start " + runner);
 }
 #endif
 
