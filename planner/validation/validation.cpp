@@ -68,6 +68,8 @@ ValidationRow validate_record_file(const std::string& path) {
   ValidationRow r;
   r.file = path;
   r.model = j.at("scenario").value("model_name", s.model.name);
+  r.group = std::filesystem::path(path).parent_path().filename().string();
+  r.layers = s.model.layers;
   r.profile = s.training.profile;
   r.strategy = st;
   r.seq = s.training.seq_len;
@@ -106,34 +108,39 @@ std::vector<ValidationRow> validate_directory(const std::string& dir) {
 }
 
 std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows) {
+  std::vector<std::string> groups = {""};
+  for (const ValidationRow& r : rows)
+    if (std::find(groups.begin(), groups.end(), r.group) == groups.end()) groups.push_back(r.group);
   std::vector<ProfileSummary> out;
-  for (Profile p : {Profile::zplan, Profile::hf}) {
-    ProfileSummary s;
-    s.profile = p;
-    for (const ValidationRow& r : rows) {
-      if (r.profile != p) continue;
-      if (r.measured_oom) {  // counted as runs and failures, not in the error means
-        ++s.oom_runs;
+  for (const std::string& g : groups)
+    for (Profile p : {Profile::zplan, Profile::hf}) {
+      ProfileSummary s;
+      s.profile = p;
+      s.group = g;
+      for (const ValidationRow& r : rows) {
+        if (r.profile != p || (!g.empty() && r.group != g)) continue;
+        if (r.measured_oom) {  // counted as runs and failures, not in the error means
+          ++s.oom_runs;
+          if (!r.within_tolerance) ++s.failures;
+          continue;
+        }
+        ++s.runs;
+        const double a = std::abs(r.peak_error);
+        s.mean_abs_error += a;
+        s.max_abs_error = std::max(s.max_abs_error, a);
+        s.mean_abs_reserved_error += std::abs(r.reserved_error);
+        s.deepspeed_mean_abs_error += std::abs(rel(r.deepspeed_formula_bytes, r.measured_peak_bytes));
+        s.naive_mean_abs_error += std::abs(rel(r.naive_bytes, r.measured_peak_bytes));
         if (!r.within_tolerance) ++s.failures;
-        continue;
       }
-      ++s.runs;
-      const double a = std::abs(r.peak_error);
-      s.mean_abs_error += a;
-      s.max_abs_error = std::max(s.max_abs_error, a);
-      s.mean_abs_reserved_error += std::abs(r.reserved_error);
-      s.deepspeed_mean_abs_error += std::abs(rel(r.deepspeed_formula_bytes, r.measured_peak_bytes));
-      s.naive_mean_abs_error += std::abs(rel(r.naive_bytes, r.measured_peak_bytes));
-      if (!r.within_tolerance) ++s.failures;
+      if (s.runs + s.oom_runs == 0) continue;
+      const double n = std::max<double>(1.0, static_cast<double>(s.runs));
+      s.mean_abs_error /= n;
+      s.mean_abs_reserved_error /= n;
+      s.deepspeed_mean_abs_error /= n;
+      s.naive_mean_abs_error /= n;
+      out.push_back(s);
     }
-    if (s.runs == 0) continue;
-    const double n = static_cast<double>(s.runs);
-    s.mean_abs_error /= n;
-    s.mean_abs_reserved_error /= n;
-    s.deepspeed_mean_abs_error /= n;
-    s.naive_mean_abs_error /= n;
-    out.push_back(s);
-  }
   return out;
 }
 
@@ -148,11 +155,11 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
   if (md) o << "| run | profile | strategy | seq | measured GiB | zplan GiB | error | reserved meas/pred GiB | DeepSpeed formula GiB | 16B/param+Korthikanti GiB |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
   else o << "run                                              prof  seq    measured  predicted   error  reserved m/p      DS-formula  naive\n";
   for (const ValidationRow& r : rows) {
-    const std::string name = std::filesystem::path(r.file).stem().string();
+    const std::string name = r.group + "/" + std::filesystem::path(r.file).stem().string();
     char buf[512];
     if (md)
       std::snprintf(buf, sizeof buf, "| %s | %s | %s | %lld | %s | %s | %s%s | %s / %s | %s | %s |\n", name.c_str(), to_string(r.profile),
-                    strategy_summary(r.strategy, 0).c_str(), static_cast<long long>(r.seq), gib(r.measured_peak_bytes).c_str(),
+                    strategy_summary(r.strategy, r.layers).c_str(), static_cast<long long>(r.seq), gib(r.measured_peak_bytes).c_str(),
                     gib(r.predicted_peak_bytes).c_str(), err(r).c_str(), r.within_tolerance ? "" : " ✗",
                     gib(r.measured_reserved_bytes).c_str(), gib(r.predicted_reserved_bytes).c_str(),
                     gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str());
@@ -163,16 +170,16 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
                     gib(r.predicted_reserved_bytes).c_str(), gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str());
     o << buf;
   }
-  o << (md ? "\n| profile | runs | mean abs error | max abs error | tolerance | outside | reserved mean abs error | DeepSpeed formula mean abs error | naive mean abs error |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" : "\n");
+  o << (md ? "\n| profile | records | runs | mean abs error | max abs error | tolerance | outside | reserved mean abs error | DeepSpeed formula mean abs error | naive mean abs error |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" : "\n");
   for (const ProfileSummary& s : summarize(rows)) {
     char buf[400];
     if (md)
-      std::snprintf(buf, sizeof buf, "| %s | %zu (+%zu OOM) | %.1f%% | %.1f%% | %.0f%% | %zu | %.1f%% | %.1f%% | %.1f%% |\n", to_string(s.profile), s.runs, s.oom_runs,
+      std::snprintf(buf, sizeof buf, "| %s | %s | %zu (+%zu OOM) | %.1f%% | %.1f%% | %.0f%% | %zu | %.1f%% | %.1f%% | %.1f%% |\n", to_string(s.profile), s.group.empty() ? "all" : s.group.c_str(), s.runs, s.oom_runs,
                     100 * s.mean_abs_error, 100 * s.max_abs_error, 100 * peak_tolerance(s.profile), s.failures,
                     100 * s.mean_abs_reserved_error, 100 * s.deepspeed_mean_abs_error, 100 * s.naive_mean_abs_error);
     else
-      std::snprintf(buf, sizeof buf, "profile %-5s runs %3zu (+%zu OOM)  mean |err| %5.1f%%  max |err| %5.1f%%  (tolerance %.0f%%, %zu outside)  reserved mean |err| %.1f%%  DeepSpeed formula %.1f%%  naive %.1f%%\n",
-                    to_string(s.profile), s.runs, s.oom_runs, 100 * s.mean_abs_error, 100 * s.max_abs_error, 100 * peak_tolerance(s.profile),
+      std::snprintf(buf, sizeof buf, "profile %-5s %-16s runs %3zu (+%zu OOM)  mean |err| %5.1f%%  max |err| %5.1f%%  (tolerance %.0f%%, %zu outside)  reserved mean |err| %.1f%%  DeepSpeed formula %.1f%%  naive %.1f%%\n",
+                    to_string(s.profile), s.group.empty() ? "all" : s.group.c_str(), s.runs, s.oom_runs, 100 * s.mean_abs_error, 100 * s.max_abs_error, 100 * peak_tolerance(s.profile),
                     s.failures, 100 * s.mean_abs_reserved_error, 100 * s.deepspeed_mean_abs_error, 100 * s.naive_mean_abs_error);
     o << buf;
   }
@@ -184,6 +191,7 @@ std::string validation_svg(const std::vector<ValidationRow>& rows) {
   double lo = 1e30, hi = 0;
   for (const ValidationRow& r : rows)
     for (uint64_t b : {r.measured_peak_bytes, r.predicted_peak_bytes}) {
+      if (r.measured_oom) continue;  // a run that died has no peak to plot
       const double g = static_cast<double>(b) / (1ull << 30);
       lo = std::min(lo, g);
       hi = std::max(hi, g);
@@ -204,6 +212,7 @@ std::string validation_svg(const std::vector<ValidationRow>& rows) {
   o << "<text x=\"" << w / 2 << "\" y=\"" << h - 18 << "\" text-anchor=\"middle\">measured peak allocated (GiB, log scale)</text>\n";
   o << "<text x=\"16\" y=\"" << h / 2 << "\" transform=\"rotate(-90 16 " << h / 2 << ")\" text-anchor=\"middle\">zplan predicted (GiB)</text>\n";
   for (const ValidationRow& r : rows) {
+    if (r.measured_oom) continue;
     const double mx = static_cast<double>(r.measured_peak_bytes) / (1ull << 30), py = static_cast<double>(r.predicted_peak_bytes) / (1ull << 30);
     o << "<circle cx=\"" << x(mx) << "\" cy=\"" << y(py) << "\" r=\"3.5\" fill=\"" << (r.profile == Profile::hf ? "#d62728" : "#1f77b4")
       << "\" fill-opacity=\"0.7\"><title>" << std::filesystem::path(r.file).stem().string() << "</title></circle>\n";

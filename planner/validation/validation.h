@@ -14,6 +14,8 @@ namespace zplan {
 struct ValidationRow {
   std::string file;
   std::string model;
+  std::string group;                      // the record's folder (hf, hf_holdout, zplan, ...)
+  int64_t layers = 0;
   Profile profile = Profile::zplan;
   Strategy strategy;
   int64_t seq = 0;
@@ -38,6 +40,7 @@ std::vector<ValidationRow> validate_directory(const std::string& dir);
 
 struct ProfileSummary {
   Profile profile;
+  std::string group;          // "" = every folder
   size_t runs = 0;
   size_t oom_runs = 0;        // runs that ran out of memory (checked for the OOM verdict only)
   double mean_abs_error = 0, max_abs_error = 0;
@@ -45,6 +48,7 @@ struct ProfileSummary {
   double deepspeed_mean_abs_error = 0, naive_mean_abs_error = 0;
   size_t failures = 0;
 };
+// One summary per profile, then one per (profile, folder).
 std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows);
 
 std::string validation_table(const std::vector<ValidationRow>& rows, bool markdown);
