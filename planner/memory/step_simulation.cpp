@@ -238,6 +238,9 @@ class StepBuilder {
     t_.free(in);
     t_.free(out);
   }
+  void free_grads() {
+    for (int& h : grad_handles_) free_handle(h);
+  }
   void free_handle(int& h) {
     if (h >= 0) t_.free(h);
     h = -1;
@@ -468,11 +471,12 @@ class StepBuilder {
           temps.push_back(t_.alloc(Category::optimizer_temp, p.name, ".grad_fp32", static_cast<uint64_t>(p.elements) * kFp32));
     }
     t_.free_all(temps);
-    // zero_grad(set_to_none=True) frees every .grad; DeepSpeed keeps its flat buffers.
-    for (int& h : grad_handles_)
-      if (h >= 0) { t_.free(h); h = -1; }
+    // zero_grad(set_to_none=True) frees every .grad (DeepSpeed keeps its flat buffers): inside
+    // the optimizer phase in the HF loop, in its own step_end phase in zplan's runtime.
+    if (!runtime_) free_grads();
     t_.end_phase(Phase::optimizer_step, step);
     t_.begin_phase(Phase::step_end, step);
+    if (runtime_) free_grads();
     t_.end_phase(Phase::step_end, step);
   }
 

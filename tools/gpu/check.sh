@@ -6,8 +6,8 @@
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, see /work/shared/gpu-build/README.md):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: OUT (default /tmp/zplan_out), MATRIX=quick|full|oom (default full; oom: only the OOM-reporting
-# and grad-accumulation runs), STEPS (default 3).
+# Env: OUT (default /tmp/zplan_out), MATRIX=quick|full|oom|cli (default full; oom: only the OOM-reporting
+# and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM), STEPS (default 3).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/zplan_out}
@@ -41,6 +41,23 @@ echo "full build seconds $(( $(date +%s) - t_start ))"
 
 # ---- tests ----
 (cd $B && timeout 60 ctest -j16 --output-on-failure 2>&1 | tail -40) || true
+
+# ---- MATRIX=cli: the user's path, `zplan --run` end to end (plan -> zplan-run -> run record) ----
+if [ "${MATRIX:-full}" = cli ]; then
+  Z=$B/tools/zplan
+  echo "-- zplan --run (fits): qwen3-0.6b, 2048 tokens, 14 of 28 layers checkpointed"
+  "$Z" --model qwen3-0.6b --gpus 1xH100 --seq 2048 --zero 0 --ckpt 14 --micro-batch 2 --precision bf16 \
+    --run --steps 3 --run-out "$OUT/run_cli_fit.json"; echo "exit status $? (expected 0)"
+  echo "-- zplan --run with 74 GiB of the GPU taken by another process: must report OOM, exit 4"
+  python3 -c "import torch,time; x=torch.empty(int(74*2**30),dtype=torch.uint8,device='cuda'); open('/tmp/held','w').write('1'); time.sleep(60)" &
+  HOLDER=$!
+  for _ in $(seq 60); do [ -f /tmp/held ] && break; sleep 0.5; done
+  "$Z" --model qwen3-0.6b --gpus 1xH100 --seq 2048 --zero 0 --ckpt 14 --micro-batch 2 --precision bf16 \
+    --run --steps 2 --run-out "$OUT/run_cli_oom.json"; echo "exit status $? (expected 4)"
+  kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
+  echo "total seconds $(( $(date +%s) - t_start ))"
+  exit 0
+fi
 
 # ---- measurement matrix ----
 M=$B/runtime/zplan_measure_runtime

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "planner/input_error.h"
+#include "planner/memory/precision_recipe.h"
 #include "planner/report/run_record.h"
 #ifdef ZPLAN_HAVE_RUNTIME
 #include "runtime/run_api.h"
@@ -21,7 +22,11 @@ namespace zplan {
 namespace {
 
 void compare_row(const char* name, uint64_t predicted, uint64_t measured) {
-  const double err = measured ? (static_cast<double>(predicted) - static_cast<double>(measured)) / static_cast<double>(measured) : 0.0;
+  if (measured == 0) {  // the run did not get there (or a CPU run cannot read it)
+    std::printf("  %-24s %12s %12s %9s\n", name, format_bytes(predicted).c_str(), "-", "n/a");
+    return;
+  }
+  const double err = (static_cast<double>(predicted) - static_cast<double>(measured)) / static_cast<double>(measured);
   std::printf("  %-24s %12s %12s %+8.1f%%\n", name, format_bytes(predicted).c_str(), format_bytes(measured).c_str(), 100.0 * err);
 }
 
@@ -40,18 +45,22 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   const MemoryBreakdown& m = r.measured;
   std::printf("\nmeasured on %s against predicted (%s profile):\n", r.device_name.c_str(), to_string(s.training.profile));
   std::printf("  %-24s %12s %12s %9s\n", "component", "predicted", "measured", "error");
+  // Model states as whole tensors (the runtime measures their exact bytes; the prediction's
+  // breakdown is the composition at its peak, where gradients may not all exist yet).
+  const PrecisionRecipe recipe = precision_recipe(e.strategy.precision);
   compare_row("weights", p.weights_bytes, m.weights_bytes);
-  compare_row("gradients", p.grads_bytes, m.grads_bytes);
+  compare_row("gradients (all)", static_cast<uint64_t>(e.parameters) * recipe.grad_bytes, m.grads_bytes);
   compare_row("master weights", p.master_weights_bytes, m.master_weights_bytes);
   compare_row("optimizer states", p.optimizer_states_bytes, m.optimizer_states_bytes);
   const bool on_gpu = r.device_name != "cpu";
   if (!on_gpu) std::printf("  (no CUDA device: trained on the CPU, so allocator phases and peaks cannot be measured)\n");
-  for (const PhaseMemory& pm : on_gpu ? m.phases : std::vector<PhaseMemory>{})
-    for (const PhaseMemory& pp : p.phases)
-      if (pp.phase == pm.phase) {
-        const std::string name = std::string("peak in ") + to_string(pm.phase);
-        compare_row(name.c_str(), pp.peak_allocated_bytes, pm.peak_allocated_bytes);
-      }
+  for (const PhaseMemory& pp : on_gpu ? p.phases : std::vector<PhaseMemory>{}) {
+    uint64_t measured = 0;  // the last reading of that phase (a failed run ends with a partial one)
+    for (const PhaseMemory& pm : m.phases)
+      if (pm.phase == pp.phase) measured = pm.peak_allocated_bytes;
+    const std::string name = std::string("peak in ") + to_string(pp.phase);
+    compare_row(name.c_str(), pp.peak_allocated_bytes, measured);
+  }
   if (on_gpu) {
     compare_row("peak allocated", p.peak_allocated_bytes, m.peak_allocated_bytes);
     compare_row("peak reserved", p.reserved_bytes, m.reserved_bytes);
