@@ -84,21 +84,26 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
 }
 int hand_over_to_runtime(PlanCommand&) { return -1; }  // this binary runs it itself
 #else
-int run_training_command(PlanCommand&, const Scenario&, const Estimate&) {
-  throw InputError("--run", "", "this zplan was built without libtorch");
-}
-
-// This binary has no runtime: hand the whole command line to zplan-run beside it, before
-// anything is printed, so the plan appears once.
-int hand_over_to_runtime(PlanCommand& cmd) {
+namespace {
+std::string runner_path() {
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
-  dir = dir.substr(0, dir.find_last_of('/') + 1);
-  const std::string runner = dir + "zplan-run";
-  if (access(runner.c_str(), X_OK) != 0)
-    throw InputError("--run", "", "this zplan was built without libtorch (no " + runner +
-                                      "; runtime/ is built when find_package(Torch) succeeds)");
+  return dir.substr(0, dir.find_last_of('/') + 1) + "zplan-run";
+}
+}  // namespace
+
+int run_training_command(PlanCommand&, const Scenario&, const Estimate&) {
+  throw InputError("--run", "", "this zplan was built without libtorch (no " + runner_path() +
+                                    "; runtime/ is built when find_package(Torch) succeeds)");
+}
+
+// This binary has no runtime: hand the whole command line to zplan-run beside it, before
+// anything is printed, so the plan appears once. Without one, planning goes on and
+// run_training_command() reports the missing runtime (after the plan's own verdict).
+int hand_over_to_runtime(PlanCommand& cmd) {
+  const std::string runner = runner_path();
+  if (access(runner.c_str(), X_OK) != 0) return -1;
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(runner.c_str()));
   for (std::string& a : cmd.argv_tail) argv.push_back(a.data());
