@@ -29,4 +29,9 @@ struct Scenario {
   StrategyPins pins;
 };
 
+// The one configuration a scenario runs when nothing is searched: each pinned dimension as
+// pinned, each other one as a user who did not set it runs it (ZeRO 0, no offload, no recompute,
+// SP 1, micro-batch 1, no accumulation, bf16 where the GPU has it, else fp16).
+Strategy strategy_with_defaults(const Scenario& s);
+
 }  // namespace zplan

@@ -62,17 +62,9 @@ void Timeline::free_all(const std::vector<int>& handles) {
   for (int h : handles) free(h);
 }
 
-void Timeline::begin_phase(Phase p, int step) {
+void Timeline::mark(AllocEvent::Kind kind, Phase p, int step) {
   AllocEvent e;
-  e.kind = AllocEvent::Kind::phase_begin;
-  e.phase = p;
-  e.step = step;
-  events_.push_back(e);
-}
-
-void Timeline::end_phase(Phase p, int step) {
-  AllocEvent e;
-  e.kind = AllocEvent::Kind::phase_end;
+  e.kind = kind;
   e.phase = p;
   e.step = step;
   events_.push_back(e);

@@ -38,14 +38,15 @@ class Timeline {
   int alloc(Category category, const std::string& base, const char* suffix, uint64_t bytes, int64_t count = 1);
   void free(int handle);
   void free_all(const std::vector<int>& handles);
-  void begin_phase(Phase p, int step);
-  void end_phase(Phase p, int step);
+  void begin_phase(Phase p, int step) { mark(AllocEvent::Kind::phase_begin, p, step); }
+  void end_phase(Phase p, int step) { mark(AllocEvent::Kind::phase_end, p, step); }
 
   const std::vector<AllocEvent>& events() const { return events_; }
   std::string name(int handle) const;
   size_t handle_count() const { return live_.size(); }
 
  private:
+  void mark(AllocEvent::Kind kind, Phase p, int step);
   std::vector<AllocEvent> events_;
   bool record_names_ = true;
   std::vector<std::string> names_;

@@ -45,20 +45,7 @@ std::string temp_config(const std::string& name, const std::string& text) {
 }
 
 // The Strategy a fully pinned scenario runs (unpinned dimensions as `zplan check` defaults them).
-Strategy pinned_strategy(const Scenario& s) {
-  const StrategyPins& p = s.pins;
-  Strategy st;
-  st.zero_stage = p.zero_stage.value_or(0);
-  st.offload_optimizer = p.offload_optimizer.value_or(false);
-  st.offload_params = p.offload_params.value_or(false);
-  st.checkpointed_layers = p.checkpointed_layers.value_or(0);
-  st.cpu_checkpointing = p.cpu_checkpointing.value_or(false);
-  st.sp_degree = p.sp_degree.value_or(1);
-  st.micro_batch = p.micro_batch.value_or(1);
-  st.grad_accumulation = p.grad_accumulation.value_or(1);
-  st.precision = p.precision.value_or(Precision::bf16);
-  return st;
-}
+Strategy pinned_strategy(const Scenario& s) { return strategy_with_defaults(s); }
 
 void check_same(const Strategy& a, const Strategy& b) {
   CHECK(a.zero_stage == b.zero_stage);

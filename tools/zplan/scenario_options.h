@@ -42,10 +42,6 @@ struct ScenarioOptions {
 
 void add_scenario_options(CLI::App& app, ScenarioOptions& o);
 Scenario build_scenario(const ScenarioOptions& o);
-// Default for an unpinned dimension when predicting one configuration (zplan check): what a user
-// who did not set it runs (ZeRO 0, no offload, no recompute, SP 1, micro-batch 1, bf16 where the
-// GPU has it, else fp16).
-Strategy strategy_with_defaults(const Scenario& s);
 // True when zero stage, checkpointing, micro-batch and precision are pinned: predict, don't search.
 bool all_pinned(const StrategyPins& p);
 EstimateOptions estimate_options(const ScenarioOptions& o, bool searching);
