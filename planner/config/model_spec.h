@@ -60,6 +60,7 @@ struct ModelSpec {
   bool qkv_bias = false;          // bias on q/k/v projections (GPT-2, Qwen2)
   bool out_bias = false;          // bias on attention output and MLP projections (GPT-2)
   bool sandwich_norm = false;     // extra post-attention and post-MLP norms (Gemma-2/3)
+  bool fused_qkv_proj = false;    // one qkv_proj matmul whose output v is a view of (Phi-3)
   bool scaled_embeddings = false; // embeddings multiplied by sqrt(C) (Gemma)
   // ---- sliding-window attention (Gemma-2/3, Mistral v0.1) ----
   int64_t sliding_window = 0;     // tokens a sliding layer attends to; 0 = every layer is global

@@ -104,8 +104,9 @@ class JsonFields {
   std::vector<std::string> missing_;
 };
 
-const std::vector<std::string> kKnownTypes = {"gpt2",      "llama",   "mistral", "qwen2",      "qwen3",
-                                              "qwen3_moe", "mixtral", "gemma3",  "gemma3_text"};
+const std::vector<std::string> kKnownTypes = {
+    "gpt2", "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
+    "phi3", "granite", "smollm3", "gemma3", "gemma3_text"};
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -156,7 +157,9 @@ ModelSpec gpt2_from(JsonFields& f) {
   return m;
 }
 
-// llama, mistral, qwen2, qwen3, qwen3_moe, mixtral, gemma3_text: the Llama-shaped decoders.
+// llama, mistral, qwen2, qwen3, qwen3_moe, qwen2_moe, mixtral, phi3, granite, smollm3, gemma3_text:
+// the Llama-shaped decoders (RMSNorm, q/k/v/o projections, RoPE, gated MLP or MoE). Granite's
+// scalar multipliers and SmolLM3's RoPE-free layers change no tensor sizes.
 ModelSpec decoder_from(JsonFields& f, const std::string& type) {
   ModelSpec m;
   const bool qwen3 = type == "qwen3" || type == "qwen3_moe";
@@ -190,7 +193,9 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
   m.attention_dropout = f.probability_or("attention_dropout", 0.0);  // these types have no hidden dropout
   // Qwen2 hard-codes q/k/v biases; the others have attention_bias (default false), which also puts
   // a bias on o_proj (C per layer, not modelled).
-  m.qkv_bias = type == "qwen2" ? true : f.boolean_or("attention_bias", false);
+  m.qkv_bias = (type == "qwen2" || type == "qwen2_moe") ? true : f.boolean_or("attention_bias", false);
+  // Phi-3 projects q, k and v with one matmul (and gate/up with another): v stays a view of it.
+  m.fused_qkv_proj = type == "phi3";
   if (type == "qwen3_moe") {
     m.ffn = f.integer_or("intermediate_size", 6144, 0);  // only used by mlp_only_layers
     m.moe.num_experts = static_cast<int>(f.integer("num_experts", true).value_or(0));
@@ -199,6 +204,17 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
     m.moe.normalize_topk = f.boolean_or("norm_topk_prob", false);
     m.moe.sparse_step = static_cast<int>(f.integer_or("decoder_sparse_step", 1));
     m.moe.dense_layers = f.int_list("mlp_only_layers");
+  } else if (type == "qwen2_moe") {
+    // Qwen2-MoE: routed experts plus one shared expert MLP (gated by a sigmoid) in every sparse layer.
+    m.ffn = f.integer_or("intermediate_size", 5632, 0);
+    m.moe.num_experts = static_cast<int>(f.integer("num_experts", true).value_or(0));
+    m.moe.experts_per_token = static_cast<int>(f.integer("num_experts_per_tok", true).value_or(0));
+    m.moe.expert_ffn = f.integer("moe_intermediate_size", true).value_or(0);
+    m.moe.normalize_topk = f.boolean_or("norm_topk_prob", false);
+    m.moe.sparse_step = static_cast<int>(f.integer_or("decoder_sparse_step", 1));
+    m.moe.dense_layers = f.int_list("mlp_only_layers");
+    m.moe.shared_expert_ffn = f.integer_or("shared_expert_intermediate_size", 0, 0);
+    m.moe.shared_experts = m.moe.shared_expert_ffn > 0 ? 1 : 0;
   } else if (type == "mixtral") {
     m.ffn = f.integer("intermediate_size", true).value_or(0);
     m.moe.num_experts = static_cast<int>(f.integer("num_local_experts", true).value_or(0));

@@ -133,6 +133,8 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     // Flash SDPA keeps q, k, v (16-bit: autocast casts fp32 RoPE outputs), out and the fp32
     // log-sum-exp [B, NH, T]; with GQA it reads un-repeated k/v (enable_gqa).
     add_qkv(saved, fused_qkv, cb, qd, kd, kd_attn);
+    // Phi-3's v is a view of the fused qkv_proj output: SDPA keeping v keeps the whole tensor.
+    if (m.fused_qkv_proj) saved.add("attn.qkv_proj_rest", cb * (qd + kd));
     saved.add("attn.out", cb * qd);
     saved.add("attn.lse", kFp32 * m.heads);
     // Ulysses: the all-to-all back to sequence-sharded layout allocates o_proj's input.
@@ -218,7 +220,11 @@ void add_moe_mlp(BlockActivations& b, const ModelSpec& m, int norm_out_bytes, co
     bwd.add_fixed("moe.select_backward_full", c.param_bytes * 2 * Fe * C * E);
   }
   bwd.add("moe.expert_grads", 3 * eb * Fe * K);
-  if (m.moe.shared_experts > 0) add_dense_mlp(b, m, m.moe.shared_expert_ffn, "moe.shared", c);
+  if (m.moe.shared_experts > 0) {
+    // Qwen2-MoE: shared_expert(h) * sigmoid(shared_expert_gate(h)); the multiply keeps both.
+    add_dense_mlp(b, m, m.moe.shared_expert_ffn, "moe.shared", c);
+    saved.add("moe.shared_gate", cb * C + 2 * kFp32);
+  }
 }
 
 // Elements of the matmul weights of one layer (what autocast casts and caches).

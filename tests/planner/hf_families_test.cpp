@@ -1,0 +1,41 @@
+// Hugging Face families added beyond the built-in models: Phi-3 (fused qkv_proj) and Qwen2-MoE
+// (shared expert), read from config.json fixtures in tests/data/hf/.
+#include <doctest/doctest.h>
+
+#include "planner/io/hf_config.h"
+#include "planner/memory/activations.h"
+#include "planner/memory/params.h"
+
+using namespace zplan;
+
+TEST_CASE("Phi-3-mini's config.json gives its published 3,821,079,552 parameters") {
+  const ModelSpec m = load_hf_config_file(std::string(ZPLAN_SOURCE_DIR) + "/tests/data/hf/phi-3-mini-4k.json");
+  CHECK(m.family == "phi3");
+  CHECK(m.fused_qkv_proj);
+  CHECK(count_parameters(m).total == 3821079552);
+}
+
+TEST_CASE("Phi-3's fused qkv_proj keeps the whole projection alive through SDPA's saved v") {
+  ModelSpec fused = load_hf_config_file(std::string(ZPLAN_SOURCE_DIR) + "/tests/data/hf/phi-3-mini-4k.json");
+  ModelSpec separate = fused;
+  separate.fused_qkv_proj = false;
+  TrainingSpec t;
+  t.seq_len = 4096;
+  Strategy s;
+  const ExecContext c = make_exec_context(t, s, 1);
+  const uint64_t a = sum_bytes(block_activations(fused, 0, c).saved, 4096, 1);
+  const uint64_t b = sum_bytes(block_activations(separate, 0, c).saved, 4096, 1);
+  CHECK(a - b == 2ull * 4096 * static_cast<uint64_t>(fused.q_dim() + fused.kv_dim()));
+}
+
+TEST_CASE("Qwen2-MoE has routed and shared experts in every sparse layer") {
+  const ModelSpec m = load_hf_config_file(std::string(ZPLAN_SOURCE_DIR) + "/tests/data/hf/qwen1.5-moe-a2.7b.json");
+  CHECK(m.family == "qwen2_moe");
+  CHECK(m.moe.num_experts == 60);
+  CHECK(m.moe.shared_experts == 1);
+  CHECK(m.moe.shared_expert_ffn == 5632);
+  CHECK(m.sparse_layer_count() == m.layers);
+  // Active parameters: 4 of 60 routed experts plus the shared expert and everything else.
+  const ParamCounts pc = count_parameters(m);
+  CHECK(pc.active_per_token < pc.total / 4);
+}
