@@ -128,6 +128,43 @@ MODELS.update({
     "gpt2-large": dict(GPT2_COMMON, n_embd=1280, n_head=20, n_layer=36),
 })
 
+# Part 4: families zplan reads from config.json without a built-in profile (Phi-3: fused
+# qkv_proj; Qwen2-MoE: shared expert; Mixtral: 8 large experts), cut to a few layers.
+MODELS.update({
+    "phi-3-mini-8l": {
+        "architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "attention_dropout": 0.0,
+        "bos_token_id": 1, "eos_token_id": 32000, "hidden_act": "silu", "hidden_size": 3072,
+        "initializer_range": 0.02, "intermediate_size": 8192, "max_position_embeddings": 4096,
+        "num_attention_heads": 32, "num_hidden_layers": 8, "num_key_value_heads": 32,
+        "original_max_position_embeddings": 4096, "rms_norm_eps": 1e-05, "rope_scaling": None,
+        "rope_theta": 10000.0, "sliding_window": 2047, "tie_word_embeddings": False,
+        "use_cache": True, "vocab_size": 32064, "pad_token_id": 32000,
+    },
+    "qwen1.5-moe-a2.7b-4l": {
+        "architectures": ["Qwen2MoeForCausalLM"], "model_type": "qwen2_moe", "attention_dropout": 0.0,
+        "bos_token_id": 151643, "decoder_sparse_step": 1, "eos_token_id": 151643,
+        "hidden_act": "silu", "hidden_size": 2048, "initializer_range": 0.02,
+        "intermediate_size": 5632, "max_position_embeddings": 8192, "max_window_layers": 21,
+        "moe_intermediate_size": 1408, "norm_topk_prob": False, "num_attention_heads": 16,
+        "num_experts": 60, "num_experts_per_tok": 4, "num_hidden_layers": 4,
+        "num_key_value_heads": 16, "output_router_logits": False, "rms_norm_eps": 1e-06,
+        "rope_theta": 1000000.0, "router_aux_loss_coef": 0.001,
+        "shared_expert_intermediate_size": 5632, "sliding_window": 32768,
+        "tie_word_embeddings": False, "use_cache": True, "use_sliding_window": False,
+        "vocab_size": 151936,
+    },
+    "mixtral-8x7b-2l": {
+        "architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "attention_dropout": 0.0,
+        "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 4096,
+        "initializer_range": 0.02, "intermediate_size": 14336, "max_position_embeddings": 32768,
+        "num_attention_heads": 32, "num_experts_per_tok": 2, "num_hidden_layers": 2,
+        "num_key_value_heads": 8, "num_local_experts": 8, "output_router_logits": False,
+        "rms_norm_eps": 1e-05, "rope_theta": 1000000.0, "router_aux_loss_coef": 0.02,
+        "sliding_window": None, "tie_word_embeddings": False, "use_cache": True,
+        "vocab_size": 32000,
+    },
+})
+
 # Tiny variants for the smoke test: same model type and code path, toy sizes.
 TINY_OVERRIDES = {
     "gpt2": dict(n_embd=64, n_head=4, n_layer=3, vocab_size=512),
@@ -253,6 +290,13 @@ def build_matrix():
     m += [_run("gemma-3-1b", BF16, 8192, 1, "off", 3), _run("gemma-3-1b", PURE, 16384, 1, "full", 3)]
     m += [_run("llama-3.2-1b", AMP, 2048, 1, "off", 3, attn="eager")]
     m += [_run("qwen3-1.7b", PURE, 16384, 2, "full", 3), _run("qwen3-1.7b", FP32, 2048, 1, 14, 3)]
+    # Part 4: config.json-only families.
+    m += [_run("phi-3-mini-8l", BF16, 4096, 1, c, 4) for c in ("off", "full")]
+    m += [_run("phi-3-mini-8l", AMP, 4096, 1, "off", 4)]
+    m += [_run("qwen1.5-moe-a2.7b-4l", BF16, 4096, 1, c, 4) for c in ("off", "full")]
+    m += [_run("qwen1.5-moe-a2.7b-4l", AMP, 2048, 2, "off", 4)]
+    m += [_run("mixtral-8x7b-2l", BF16, 4096, 1, c, 4) for c in ("off", "full")]
+    m += [_run("llama-3.2-1b", AMP, 16384, 1, "full", 4), _run("qwen3-1.7b", AMP, 4096, 2, 7, 4)]
     # Drop duplicates of part-1 runs, keep first occurrence.
     seen, out = set(), []
     for r in m:
