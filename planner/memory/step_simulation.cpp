@@ -1,17 +1,22 @@
 // Builds the allocation timeline of a training step (see step_simulation.h).
 //
-// Framework semantics modelled (sources in docs/memory-model.md):
+// Framework semantics modelled (sources and measurements in docs/memory-model.md):
 //  plain / Hugging Face loop: per-tensor params; .grad created by autograd as backward reaches each
 //    parameter and freed by zero_grad(set_to_none=True); torch AdamW (fused) creates exp_avg and
 //    exp_avg_sq lazily at the first step; the bf16/fp16 recipes keep fp32 master copies and
-//    allocate fp32 gradients for the optimizer step (DeepSpeed's BF16 recipe done by hand).
+//    allocate fp32 gradients for the optimizer step (DeepSpeed's BF16 recipe done by hand); the
+//    loop's `outputs` keeps the logits until the next forward returns.
+//  zplan's runtime: the same model code; masters and Adam state at init, logits dropped once the
+//    loss is read, one gradient upcast at a time in the step, gradients dropped at step_end.
 //  DeepSpeed ZeRO (stage_1_and_2.py, stage3.py, bf16_optimizer.py): flat 16-bit and fp32 partitions,
 //    optimizer state created at engine init, gradients copied into reduce buckets of
-//    reduce_bucket_size elements (two with overlap_comm) and a contiguous partition buffer (stage
-//    2/3), ZeRO-3 gathering one layer's parameters (plus a prefetch bucket) around its forward and
-//    backward, an fp32 gradient copy of the partition (stage 3: of one sub-group) at the step.
-//  DDP: a second copy of the gradients in its reduction buckets. FSDP2: sharded fp32 params with a
-//    per-layer 16-bit all-gather, gradients reduce-scattered into fp32 shards.
+//    reduce_bucket_size elements (stage 2: two with overlap_comm; stage 3: one flat bucket) and a
+//    contiguous partition buffer (stages 2/3, on the host with optimizer offload), ZeRO-3 gathering
+//    one layer's parameters (plus a prefetch bucket) around its forward and backward, an fp32
+//    gradient copy of the partition (stage 3: of one sub-group) at the step.
+//  DDP: its gradient buckets from wrapping, rebuilt (two sets alive) in the second iteration.
+//  FSDP2: fp32 shards, per-module 16-bit all-gather with copy-out and a prefetch, the root kept
+//    unsharded through backward, fp32 reduce-scatter into gradient shards.
 #include "planner/memory/step_simulation.h"
 
 #include <algorithm>

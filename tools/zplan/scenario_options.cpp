@@ -47,6 +47,10 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--attn", o.attn, "Attention kernel: sdpa, flash or eager");
   app.add_option("--framework", o.framework, "deepspeed, fsdp2, ddp or plain (default: plain on one GPU, else deepspeed)");
   app.add_flag("--gradient-checkpointing", o.gradient_checkpointing, "HF gradient_checkpointing_enable(): all layers");
+  app.add_flag("--drop-logits", o.drop_logits,
+               "The loop drops the model output before backward (HF Trainer, loss = model(...).loss); "
+               "default: it keeps `outputs` until the next step, as `out = model(...); out.loss.backward()` does");
+  app.add_flag("--use-cache", o.use_cache, "config.use_cache is left on while training (a KV cache per layer)");
   app.add_option("--zero", o.zero, "Pin the ZeRO stage: 0..3");
   app.add_option("--offload-optimizer", o.offload_optimizer, "Pin optimizer offload: cpu or none");
   app.add_option("--offload-params", o.offload_params, "Pin parameter offload (ZeRO-3): cpu or none");
@@ -97,6 +101,8 @@ Scenario build_scenario(const ScenarioOptions& o) {
   if (o.seq != 0 || s.training.seq_len == 0) s.training.seq_len = o.seq;
   if (s.training.seq_len <= 0) throw InputError("--seq", "", "missing or not positive: give tokens per sequence, e.g. --seq 4096");
   if (o.global_batch != 0) s.training.global_batch = o.global_batch;
+  if (o.drop_logits) s.training.hold_outputs = false;
+  if (o.use_cache) s.training.use_cache = true;
   if (!o.profile.empty() && !parse_profile(o.profile, &s.training.profile))
     throw InputError("--profile", "", "expected zplan or hf, got '" + o.profile + "'");
   if (!o.attn.empty() && !parse_attention(o.attn, &s.training.attention))

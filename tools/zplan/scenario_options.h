@@ -25,6 +25,8 @@ struct ScenarioOptions {
   int64_t global_batch = 0;
   std::string profile, attn, framework;
   bool gradient_checkpointing = false;  // HF's gradient_checkpointing_enable(): --ckpt full
+  bool drop_logits = false;             // the loop does not keep `outputs` (HF Trainer)
+  bool use_cache = false;               // config.use_cache left on while training
   // ---- strategy pins ----
   std::string zero, offload_optimizer, offload_params, ckpt, precision;
   bool cpu_ckpt = false;
