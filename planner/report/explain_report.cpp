@@ -60,8 +60,9 @@ std::vector<ExplainStep> explain_steps(const Scenario& s, const Plan& plan, cons
   Strategy base;
   base.precision = plan.chosen.strategy.precision;
   base.zero_stage = s.pins.zero_stage.value_or(s.cluster.world_size() > 1 ? 3 : 0);
-  base.micro_batch = plan.chosen.strategy.micro_batch;
-  base.grad_accumulation = plan.chosen.strategy.grad_accumulation;
+  // The branches start from what a user tries first: one sequence per GPU (or the pinned batch).
+  base.micro_batch = s.pins.micro_batch.value_or(1);
+  base.grad_accumulation = s.pins.grad_accumulation.value_or(1);
   auto add = [&](const std::string& q, const Strategy& st) {
     if (!valid(st, s)) return;
     try {

@@ -72,3 +72,10 @@ zplan_cli_test(validate_rejects_unknown_model 2 ARGS validate ${D}/regression_ba
 # ---- the CI guard: every recorded GPU measurement re-predicted within its profile's tolerance ----
 add_test(NAME regression_measured COMMAND $<TARGET_FILE:zplan> validate ${PROJECT_SOURCE_DIR}/tests/regression/measured)
 set_tests_properties(regression_measured PROPERTIES LABELS regression WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# ---- DeepSpeed configs as users write them ----
+zplan_cli_test(deepspeed_zero2_fits 0 ARGS check --deepspeed ${D}/deepspeed/ds_config_zero2.json --model gpt2-xl --gpus 4xV100
+               --seq 1024 MATCH "ZeRO-2.*fp16.*FITS")
+zplan_cli_test(deepspeed_stage4 2 ARGS check --deepspeed ${D}/deepspeed/bad/stage4.json --model gpt2-xl --gpus 4xV100
+               --seq 1024 MATCH "stage4.json.*zero_optimization.stage")
+zplan_cli_test(deepspeed_comments 2 ARGS check --deepspeed ${D}/deepspeed/bad/ds_config_zero2_with_comments.json --model gpt2-xl --gpus 4xV100
+               --seq 1024 MATCH "ds_config_zero2_with_comments.json")
