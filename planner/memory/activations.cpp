@@ -134,7 +134,8 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     // log-sum-exp [B, NH, T]; with GQA it reads un-repeated k/v (enable_gqa).
     add_qkv(saved, fused_qkv, cb, qd, kd, kd_attn);
     // Phi-3's v is a view of the fused qkv_proj output: SDPA keeping v keeps the whole tensor.
-    if (m.fused_qkv_proj) saved.add("attn.qkv_proj_rest", cb * (qd + kd));
+    // (zplan's runtime projects q, k, v separately.)
+    if (m.fused_qkv_proj && c.profile == Profile::hf) saved.add("attn.qkv_proj_rest", cb * (qd + kd));
     saved.add("attn.out", cb * qd);
     saved.add("attn.lse", kFp32 * m.heads);
     // Ulysses: the all-to-all back to sequence-sharded layout allocates o_proj's input.
@@ -220,7 +221,7 @@ void add_moe_mlp(BlockActivations& b, const ModelSpec& m, int norm_out_bytes, co
     bwd.add_fixed("moe.select_backward_full", c.param_bytes * 2 * Fe * C * E);
   }
   bwd.add("moe.expert_grads", 3 * eb * Fe * K);
-  if (m.moe.shared_experts > 0) {
+  if (m.moe.shared_experts > 0) {  // (zplan's runtime rejects shared experts)
     // Qwen2-MoE: shared_expert(h) * sigmoid(shared_expert_gate(h)); the multiply keeps both.
     add_dense_mlp(b, m, m.moe.shared_expert_ffn, "moe.shared", c);
     saved.add("moe.shared_gate", cb * C + 2 * kFp32);
@@ -259,7 +260,8 @@ BlockActivations block_activations(const ModelSpec& m, int64_t layer, const Exec
   // ---- attention half ----
   const int ln1 = add_norm(saved, "input_norm", m, C, rb, c);
   add_matmul_input(saved, "attn.qkv_input", C, ln1, fused_qkv ? 1 : 3, c);
-  add_attention(b, m, c, m.layer_slides(layer, c.seq_len));
+  // zplan's runtime attends causally over the whole sequence (no window); transformers masks.
+  add_attention(b, m, c, c.profile == Profile::hf && m.layer_slides(layer, c.seq_len));
   int attn_out_bytes = cb;  // o_proj output
   if (m.sandwich_norm) attn_out_bytes = add_norm(saved, "post_attn_norm", m, C, cb, c);
   if (m.hidden_dropout > 0) saved.add("attn.resid_dropout_mask", C);  // bool mask
