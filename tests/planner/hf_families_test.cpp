@@ -21,11 +21,16 @@ TEST_CASE("Phi-3's fused qkv_proj keeps the whole projection alive through SDPA'
   separate.fused_qkv_proj = false;
   TrainingSpec t;
   t.seq_len = 4096;
+  t.profile = Profile::hf;
   Strategy s;
   const ExecContext c = make_exec_context(t, s, 1);
   const uint64_t a = sum_bytes(block_activations(fused, 0, c).saved, 4096, 1);
   const uint64_t b = sum_bytes(block_activations(separate, 0, c).saved, 4096, 1);
   CHECK(a - b == 2ull * 4096 * static_cast<uint64_t>(fused.q_dim() + fused.kv_dim()));
+  // zplan's runtime builds separate q, k, v projections: no difference there.
+  t.profile = Profile::zplan;
+  const ExecContext z = make_exec_context(t, s, 1);
+  CHECK(sum_bytes(block_activations(fused, 0, z).saved, 4096, 1) == sum_bytes(block_activations(separate, 0, z).saved, 4096, 1));
 }
 
 TEST_CASE("Qwen2-MoE has routed and shared experts in every sparse layer") {
