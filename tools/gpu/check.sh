@@ -6,8 +6,9 @@
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, see /work/shared/gpu-build/README.md):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: OUT (default /tmp/zplan_out), MATRIX=quick|full|oom|cli (default full; oom: only the OOM-reporting
-# and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM), STEPS (default 3).
+# Env: OUT (default /tmp/zplan_out), MATRIX=quick|full|oom|cli|holdout (default full; oom: only the
+# OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
+# holdout: `zplan --run` on configurations not measured before), STEPS (default 3).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/zplan_out}
@@ -41,6 +42,30 @@ echo "full build seconds $(( $(date +%s) - t_start ))"
 
 # ---- tests ----
 (cd $B && timeout 60 ctest -j16 --output-on-failure 2>&1 | tail -40) || true
+
+# ---- MATRIX=holdout: `zplan --run` on configurations the runtime was not measured on before; the
+# run records are gathered into one JSON-lines file (only 8 files come back from $OUT) ----
+if [ "${MATRIX:-full}" = holdout ]; then
+  Z=$B/tools/zplan
+  hold() {  # name, then zplan flags
+    local name=$1; shift
+    echo "-- $name: zplan $*"
+    "$Z" "$@" --run --steps 3 --run-out "/tmp/$name.json" >"$OUT/$name.txt" 2>&1; echo "exit status $?"
+    tail -14 "$OUT/$name.txt" | grep -E "peak allocated|peak reserved|OOM|not running" || true
+    [ -f "/tmp/$name.json" ] && python3 -c "import json,sys; r=json.load(open(sys.argv[1])); r['label']=sys.argv[2]; print(json.dumps(r))" "/tmp/$name.json" "$name" >> "$OUT/holdout_runs.jsonl"
+    rm -f "$OUT/$name.txt"
+  }
+  hold llama-3.2-1b_s4096_mb1_ckpt8   --model llama-3.2-1b --gpus 1xH100 --seq 4096 --zero 0 --ckpt 8 --micro-batch 1 --precision bf16
+  hold llama-3.2-3b_s2048_mb2_ckpt0   --model llama-3.2-3b --gpus 1xH100 --seq 2048 --zero 0 --ckpt none --micro-batch 2 --precision bf16
+  hold gpt2-medium_s1024_mb8_ckpt12_fp16 --model gpt2-medium --gpus 1xH100 --seq 1024 --zero 0 --ckpt 12 --micro-batch 8 --precision fp16
+  hold qwen3-1.7b_s8192_mb1_ckpt28_cpu --model qwen3-1.7b --gpus 1xH100 --seq 8192 --zero 0 --ckpt full --cpu-ckpt --micro-batch 1 --precision bf16
+  hold qwen3-4b_s2048_mb1_ckptfull    --model qwen3-4b --gpus 1xH100 --seq 2048 --zero 0 --ckpt full --micro-batch 1 --precision bf16
+  hold qwen3-0.6b_s8192_mb1_ckpt20_fp32 --model qwen3-0.6b --gpus 1xH100 --seq 8192 --zero 0 --ckpt 20 --micro-batch 1 --precision fp32
+  hold qwen3-1.7b_s4096_mb2_ckpt10_fp16 --model qwen3-1.7b --gpus 1xH100 --seq 4096 --zero 0 --ckpt 10 --micro-batch 2 --precision fp16
+  hold gpt2-large_s1024_mb4_ckpt0_eager --model gpt2-large --gpus 1xH100 --seq 1024 --zero 0 --ckpt none --micro-batch 4 --precision bf16 --attn eager
+  echo "total seconds $(( $(date +%s) - t_start ))"
+  exit 0
+fi
 
 # ---- MATRIX=cli: the user's path, `zplan --run` end to end (plan -> zplan-run -> run record) ----
 if [ "${MATRIX:-full}" = cli ]; then
