@@ -100,10 +100,11 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
   if (c.attention == Attention::eager) {
     // repeat_kv materialises k and v for every query head. Llama/Qwen/Gemma call
     // softmax(dtype=float32) and cast back, GPT-2 softmaxes in the input dtype (fp32 under
-    // autocast, which lists softmax). Softmax keeps its output; the matmul with v keeps the
-    // 16-bit probabilities, or the dropout output, whose bool mask dropout keeps.
+    // autocast, which lists softmax); zplan's runtime uses the fp32 softmax for every family.
+    // Softmax keeps its output; the matmul with v keeps the 16-bit probabilities, or the dropout
+    // output, whose bool mask dropout keeps.
     add_qkv(saved, fused_qkv, cb, qd, kd, qd);
-    const int softmax_bytes = (!fused_qkv || c.autocast) ? kFp32 : cb;
+    const int softmax_bytes = (!fused_qkv || c.autocast || c.profile == Profile::zplan) ? kFp32 : cb;
     saved.add_per_sequence("attn.softmax_out", softmax_bytes * scores);
     if (m.attention_dropout > 0) {
       saved.add_per_sequence("attn.dropout_mask", scores);
