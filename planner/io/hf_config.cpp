@@ -197,17 +197,10 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
   m.qkv_bias = (type == "qwen2" || type == "qwen2_moe") ? true : f.boolean_or("attention_bias", false);
   // Phi-3 projects q, k and v with one matmul (and gate/up with another): v stays a view of it.
   m.fused_qkv_proj = type == "phi3";
-  if (type == "qwen3_moe") {
-    m.ffn = f.integer_or("intermediate_size", 6144, 0);  // only used by mlp_only_layers
-    m.moe.num_experts = static_cast<int>(f.integer("num_experts", true).value_or(0));
-    m.moe.experts_per_token = static_cast<int>(f.integer("num_experts_per_tok", true).value_or(0));
-    m.moe.expert_ffn = f.integer("moe_intermediate_size", true).value_or(0);
-    m.moe.normalize_topk = f.boolean_or("norm_topk_prob", false);
-    m.moe.sparse_step = static_cast<int>(f.integer_or("decoder_sparse_step", 1));
-    m.moe.dense_layers = f.int_list("mlp_only_layers");
-  } else if (type == "qwen2_moe") {
-    // Qwen2-MoE: routed experts plus one shared expert MLP (gated by a sigmoid) in every sparse layer.
-    m.ffn = f.integer_or("intermediate_size", 5632, 0);
+  if (type == "qwen3_moe" || type == "qwen2_moe") {
+    // Qwen MoE: routed experts in every decoder_sparse_step-th layer (mlp_only_layers dense);
+    // Qwen2-MoE adds one shared expert MLP, gated by a sigmoid, next to them.
+    m.ffn = f.integer_or("intermediate_size", type == "qwen3_moe" ? 6144 : 5632, 0);  // dense layers only
     m.moe.num_experts = static_cast<int>(f.integer("num_experts", true).value_or(0));
     m.moe.experts_per_token = static_cast<int>(f.integer("num_experts_per_tok", true).value_or(0));
     m.moe.expert_ffn = f.integer("moe_intermediate_size", true).value_or(0);
