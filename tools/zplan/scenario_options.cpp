@@ -46,6 +46,7 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--profile", o.profile, "Whose implementation is predicted: zplan (our runtime) or hf (transformers)");
   app.add_option("--attn", o.attn, "Attention kernel: sdpa, flash or eager");
   app.add_option("--framework", o.framework, "deepspeed, fsdp2, ddp or plain (default: plain on one GPU, else deepspeed)");
+  app.add_option("--experts", o.experts, "MoE experts as transformers runs them: grouped_mm (default) or eager (a loop)");
   app.add_flag("--gradient-checkpointing", o.gradient_checkpointing, "HF gradient_checkpointing_enable(): all layers");
   app.add_flag("--drop-logits", o.drop_logits,
                "The loop drops the model output before backward (HF Trainer, loss = model(...).loss); "
@@ -102,6 +103,8 @@ Scenario build_scenario(const ScenarioOptions& o) {
   if (s.training.seq_len <= 0) throw InputError("--seq", "", "missing or not positive: give tokens per sequence, e.g. --seq 4096");
   if (o.global_batch != 0) s.training.global_batch = o.global_batch;
   if (o.drop_logits) s.training.hold_outputs = false;
+  if (!o.experts.empty() && !parse_experts_impl(o.experts, &s.training.experts))
+    throw InputError("--experts", "", "expected grouped_mm or eager, got '" + o.experts + "'");
   if (o.use_cache) s.training.use_cache = true;
   if (!o.profile.empty() && !parse_profile(o.profile, &s.training.profile))
     throw InputError("--profile", "", "expected zplan or hf, got '" + o.profile + "'");

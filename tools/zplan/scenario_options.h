@@ -23,7 +23,7 @@ struct ScenarioOptions {
   // ---- training ----
   int64_t seq = 0;
   int64_t global_batch = 0;
-  std::string profile, attn, framework;
+  std::string profile, attn, framework, experts;
   bool gradient_checkpointing = false;  // HF's gradient_checkpointing_enable(): --ckpt full
   bool drop_logits = false;             // the loop does not keep `outputs` (HF Trainer)
   bool use_cache = false;               // config.use_cache left on while training
