@@ -209,6 +209,8 @@ class StepBuilder {
   // Unshards `layer` (-1: the root module: embeddings, final norm, lm_head): the all-gather input
   // (the local 16-bit shard copy) and the flat output exist while the result is copied out into
   // per-parameter 16-bit tensors, which stay until the module is resharded.
+  // FSDP2 keeps each all-gather's flat output until the next module's copy-out has run (its
+  // AllGatherState), so that the CPU cannot run ahead of the copy.
   int fsdp_unshard(int64_t layer) {
     const uint64_t full = gathered_bytes(layer);
     if (full == 0) return -1;
@@ -216,7 +218,8 @@ class StepBuilder {
     const int flat = t_.alloc(Category::comm_buffers, "all-gather output", "", full);
     const int out = t_.alloc(Category::comm_buffers, "unsharded params", "", full);
     t_.free(in);
-    t_.free(flat);
+    free_handle(fsdp_previous_gather_);
+    fsdp_previous_gather_ = flat;
     return out;
   }
   // The next module's all-gather in flight while this one computes (implicit prefetch).
@@ -226,10 +229,13 @@ class StepBuilder {
   }
   // After a module's backward its unsharded 16-bit gradients are upcast into the fp32
   // reduce-scatter input, scattered, and accumulated into the fp32 gradient shards.
+  // The reduce-scatter input stays alive until the next module's post-backward (FSDP2's
+  // ReduceScatterState: the collective may still read it on its own stream).
   void fsdp_reduce_scatter(int64_t layer) {
     int64_t elements = 0;
     for (size_t i = 0; i < params_.size(); ++i)
       if (params_[i].layer == layer) elements += params_[i].elements;
+    free_handle(fsdp_previous_rs_input_);
     const int in = t_.alloc(Category::comm_buffers, "reduce-scatter input (fp32)", "", static_cast<uint64_t>(elements) * kFp32);
     std::vector<int>& pending = fsdp_pending_grads_[layer];
     t_.free_all(pending);
@@ -240,7 +246,7 @@ class StepBuilder {
       if (params_[i].layer == layer && grad_handles_[i] < 0)
         grad_handles_[i] = t_.alloc(Category::grads, params_[i].name, ".grad_shard",
                                     static_cast<uint64_t>(shard_elements(params_[i].elements, shards_)) * kFp32);
-    t_.free(in);
+    fsdp_previous_rs_input_ = in;
     t_.free(out);
   }
   void free_grads() {
@@ -428,6 +434,7 @@ class StepBuilder {
     if (fsdp_) {
       fsdp_reduce_scatter(-1);  // the root's post-backward, after the embedding's gradient
       free_handle(fsdp_root_);
+      free_handle(fsdp_previous_rs_input_);  // released by the final post-backward callback
     }
     if (ddp_rebuilt_ >= 0 && ddp_buckets_ >= 0) {
       t_.free(ddp_buckets_);
@@ -506,6 +513,7 @@ class StepBuilder {
   std::array<std::vector<TensorRow>, 4> ckpt_casts_, ckpt_transient_;
   std::vector<TensorRow> checkpoint_rows_;
   int held_logits_ = -1, log_softmax_ = -1, ddp_buckets_ = -1, ddp_rebuilt_ = -1, fsdp_root_ = -1;
+  int fsdp_previous_gather_ = -1, fsdp_previous_rs_input_ = -1;
   std::vector<int> fsdp_kept_;
   std::map<int64_t, std::vector<int>> fsdp_pending_grads_;  // per module (-1: root)
 };

@@ -64,6 +64,13 @@ def build_holdout_runs():
     return runs
 
 
+def build_moe_history_runs():
+    """--set moe-history: the FSDP2 + Qwen3-MoE run whose held-out error was largest, with the
+    allocation history recorded, to find what the planner misses."""
+    return [dict(framework="fsdp2", reshard=True, gabv=False, model="qwen3-30b-a3b-2l", seq=4096,
+                 mb=1, ckpt=c, recipe="amp-bf16", history=True) for c in ("full", "off")]
+
+
 def build_runs():
     """FSDP2 (R=True, R=False) and DDP for both models, seq 4096, mb 1/2, ckpt off/full,
     plus DDP with gradient_as_bucket_view at mb 1 ckpt off. The allocation history is
@@ -629,10 +636,10 @@ def main():
     ap.add_argument("--deadline-s", type=float, default=1e9, help="skip runs that would end after this")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--dry-run", action="store_true", help="CPU + gloo, tiny configs")
-    ap.add_argument("--set", default="main", choices=("main", "holdout"), help="which run list")
+    ap.add_argument("--set", default="main", choices=("main", "holdout", "moe-history"), help="which run list")
     a = ap.parse_args()
     DRY = a.dry_run
-    runs = build_runs() if a.set == "main" else build_holdout_runs()
+    runs = {"main": build_runs, "holdout": build_holdout_runs, "moe-history": build_moe_history_runs}[a.set]()
     if a.filter:
         runs = [r for r in runs if re.search(a.filter, run_id(r))]
     est = sum(estimate_seconds(r) for r in runs)
