@@ -22,6 +22,7 @@ struct Block {
   uint64_t size = 0;
   bool free = true;
   bool small = false;
+  int stream = 0;
 };
 
 class Allocator {
@@ -29,9 +30,10 @@ class Allocator {
   explicit Allocator(const AllocatorOptions& o) : opt_(o) {}
 
   // Returns the block address, or UINT64_MAX when the device is out of memory.
-  uint64_t malloc(uint64_t request) {
+  uint64_t malloc(uint64_t request, int stream) {
     const uint64_t size = request < 512 ? 512 : (request + 511) / 512 * 512;
     const bool small = size <= kSmallSize;
+    stream_ = stream;
     uint64_t addr = find_free(size, small);
     if (addr == UINT64_MAX) {
       const uint64_t seg = segment_size(size);
@@ -44,7 +46,7 @@ class Allocator {
     }
     split(addr, size);
     blocks_[addr].free = false;
-    free_set(blocks_[addr].small).erase({blocks_[addr].size, addr});
+    free_set_of(blocks_[addr]).erase({blocks_[addr].size, addr});
     allocated_ += blocks_[addr].size;
     if (allocated_ > result.peak_allocated_bytes) result.peak_allocated_bytes = allocated_;
     return addr;
@@ -59,27 +61,29 @@ class Allocator {
     auto it = blocks_.find(a);
     auto next = std::next(it);
     if (next != blocks_.end() && next->second.free && next->second.segment == b.segment) {
-      free_set(next->second.small).erase({next->second.size, next->first});
+      free_set_of(next->second).erase({next->second.size, next->first});
       it->second.size += next->second.size;
       blocks_.erase(next);
     }
     if (it != blocks_.begin()) {
       auto prev = std::prev(it);
       if (prev->second.free && prev->second.segment == it->second.segment) {
-        free_set(prev->second.small).erase({prev->second.size, prev->first});
+        free_set_of(prev->second).erase({prev->second.size, prev->first});
         prev->second.size += it->second.size;
         blocks_.erase(it);
         a = prev->first;
       }
     }
-    free_set(blocks_[a].small).insert({blocks_[a].size, a});
+    free_set_of(blocks_[a]).insert({blocks_[a].size, a});
   }
 
   AllocatorResult result;
 
  private:
   using FreeSet = std::set<std::pair<uint64_t, uint64_t>>;  // (size, addr): best fit = lower_bound
-  FreeSet& free_set(bool small) { return small ? small_free_ : large_free_; }
+  // Cached blocks are reused only by requests on the stream that allocated them.
+  FreeSet& free_set(bool small) { return free_sets_[{stream_, small}]; }
+  FreeSet& free_set_of(const Block& b) { return free_sets_[{b.stream, b.small}]; }
 
   uint64_t segment_size(uint64_t size) const {
     if (opt_.expandable_segments) return (size + kRoundLarge - 1) / kRoundLarge * kRoundLarge;
@@ -100,7 +104,7 @@ class Allocator {
   uint64_t new_segment(uint64_t seg, bool small) {
     const uint64_t addr = next_addr_;
     next_addr_ += seg + kRoundLarge;  // gap: blocks of different segments never touch
-    blocks_[addr] = Block{addr, seg, true, small};
+    blocks_[addr] = Block{addr, seg, true, small, stream_};
     segments_[addr] = seg;
     free_set(small).insert({seg, addr});
     reserved_ += seg;
@@ -115,18 +119,18 @@ class Allocator {
     // more than 1 MiB remains; otherwise the whole block is handed out.
     const bool do_split = b.small ? remaining >= 512 : remaining > kSmallSize;
     if (!do_split) return;
-    free_set(b.small).erase({b.size, addr});
+    free_set_of(b).erase({b.size, addr});
     b.size = size;
-    free_set(b.small).insert({b.size, addr});
-    blocks_[addr + size] = Block{b.segment, remaining, true, b.small};
-    free_set(b.small).insert({remaining, addr + size});
+    free_set_of(b).insert({b.size, addr});
+    blocks_[addr + size] = Block{b.segment, remaining, true, b.small, b.stream};
+    free_set_of(b).insert({remaining, addr + size});
   }
 
   void release_free_segments() {
     for (auto it = segments_.begin(); it != segments_.end();) {
       auto b = blocks_.find(it->first);
       if (b != blocks_.end() && b->second.free && b->second.size == it->second) {
-        free_set(b->second.small).erase({b->second.size, b->first});
+        free_set_of(b->second).erase({b->second.size, b->first});
         blocks_.erase(b);
         reserved_ -= it->second;
         it = segments_.erase(it);
@@ -139,7 +143,8 @@ class Allocator {
   AllocatorOptions opt_;
   std::map<uint64_t, Block> blocks_;
   std::map<uint64_t, uint64_t> segments_;  // start -> size
-  FreeSet small_free_, large_free_;
+  std::map<std::pair<int, bool>, FreeSet> free_sets_;  // by (stream, small pool)
+  int stream_ = 0;                                      // stream of the request being served
   uint64_t next_addr_ = 0, reserved_ = 0, allocated_ = 0;
 };
 
@@ -152,7 +157,7 @@ AllocatorResult replay_caching_allocator(const Timeline& t, const AllocatorOptio
     if (e.kind == AllocEvent::Kind::alloc) {
       auto& v = addrs[static_cast<size_t>(e.handle)];
       for (int64_t i = 0; i < e.count; ++i) {
-        const uint64_t addr = a.malloc(e.bytes);
+        const uint64_t addr = a.malloc(e.bytes, e.stream);
         if (addr == UINT64_MAX) return a.result;
         v.push_back(addr);
       }

@@ -33,6 +33,9 @@ namespace {
 
 constexpr int kFp32 = 4;
 constexpr uint64_t kCublasWorkspaceBytes = 64ull << 20;
+// FSDP2 runs all-gathers and reduce-scatters on streams of their own (allocator pools of their own).
+constexpr int kAllGatherStream = 1;
+constexpr int kReduceScatterStream = 2;
 
 class StepBuilder {
  public:
@@ -214,8 +217,8 @@ class StepBuilder {
   int fsdp_unshard(int64_t layer) {
     const uint64_t full = gathered_bytes(layer);
     if (full == 0) return -1;
-    const int in = t_.alloc(Category::comm_buffers, "all-gather input", "", full / static_cast<uint64_t>(shards_));
-    const int flat = t_.alloc(Category::comm_buffers, "all-gather output", "", full);
+    const int in = t_.alloc(Category::comm_buffers, "all-gather input", "", full / static_cast<uint64_t>(shards_), 1, kAllGatherStream);
+    const int flat = t_.alloc(Category::comm_buffers, "all-gather output", "", full, 1, kAllGatherStream);
     const int out = t_.alloc(Category::comm_buffers, "unsharded params", "", full);
     t_.free(in);
     free_handle(fsdp_previous_gather_);
@@ -225,7 +228,7 @@ class StepBuilder {
   // The next module's all-gather in flight while this one computes (implicit prefetch).
   int fsdp_prefetch(int64_t layer) {
     if (layer < 0 || layer >= m_.layers) return -1;
-    return t_.alloc(Category::comm_buffers, "prefetched all-gather", "", gathered_bytes(layer));
+    return t_.alloc(Category::comm_buffers, "prefetched all-gather", "", gathered_bytes(layer), 1, kAllGatherStream);
   }
   // After a module's backward its unsharded 16-bit gradients are upcast into the fp32
   // reduce-scatter input, scattered, and accumulated into the fp32 gradient shards.
@@ -241,7 +244,7 @@ class StepBuilder {
     t_.free_all(pending);
     pending.clear();
     const int out = t_.alloc(Category::comm_buffers, "reduce-scatter output", "",
-                             static_cast<uint64_t>(shard_elements(elements, shards_)) * kFp32);
+                             static_cast<uint64_t>(shard_elements(elements, shards_)) * kFp32, 1, kReduceScatterStream);
     for (size_t i = 0; i < params_.size(); ++i)
       if (params_[i].layer == layer && grad_handles_[i] < 0)
         grad_handles_[i] = t_.alloc(Category::grads, params_[i].name, ".grad_shard",

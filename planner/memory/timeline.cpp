@@ -33,7 +33,8 @@ std::string Timeline::name(int handle) const {
   return record_names_ ? names_[static_cast<size_t>(handle)] : std::string("(names not recorded)");
 }
 
-int Timeline::alloc(Category category, const std::string& base, const char* suffix, uint64_t bytes, int64_t count) {
+int Timeline::alloc(Category category, const std::string& base, const char* suffix, uint64_t bytes, int64_t count,
+                    int stream) {
   const int handle = static_cast<int>(live_.size());
   if (record_names_) names_.push_back(base + suffix);
   AllocEvent e;
@@ -42,6 +43,7 @@ int Timeline::alloc(Category category, const std::string& base, const char* suff
   e.category = category;
   e.bytes = count > 0 ? bytes : 0;
   e.count = count > 0 ? count : 1;
+  e.stream = stream;
   live_.push_back(e);
   if (e.bytes > 0) events_.push_back(e);
   return handle;

@@ -25,6 +25,7 @@ struct AllocEvent {
   Category category = Category::working;
   uint64_t bytes = 0;          // requested bytes of one allocation
   int64_t count = 1;           // number of equal allocations
+  int stream = 0;              // CUDA stream it is allocated on (0: compute; others: collectives)
   Phase phase = Phase::after_init;
   int step = 0;                // 1-based optimizer step the event belongs to
 };
@@ -35,7 +36,8 @@ class Timeline {
   explicit Timeline(bool record_names = true) : record_names_(record_names) {}
   // Allocates `count` tensors of `bytes` each, named base + suffix; returns a handle for free().
   // Zero bytes: no event.
-  int alloc(Category category, const std::string& base, const char* suffix, uint64_t bytes, int64_t count = 1);
+  int alloc(Category category, const std::string& base, const char* suffix, uint64_t bytes, int64_t count = 1,
+            int stream = 0);
   void free(int handle);
   void free_all(const std::vector<int>& handles);
   void begin_phase(Phase p, int step) { mark(AllocEvent::Kind::phase_begin, p, step); }
