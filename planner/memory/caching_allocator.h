@@ -5,8 +5,7 @@
 // segment rounded to 2 MiB); best-fit reuse of cached free blocks with splitting (large-pool
 // remainders over 1 MiB stay usable) and coalescing of neighbours; and, when the device is full,
 // freeing every cached segment that holds no live block before retrying (an "alloc retry"). Cached
-// blocks serve only requests on the stream that allocated them (FSDP2 collectives keep own pools). cached blocks serve only requests on the stream that allocated
-// them (collectives on their own streams keep their own pools).
+// blocks serve only requests on the stream that allocated them (FSDP2 collectives keep own pools).
 // With expandable segments, reserved tracks allocated in 2 MiB pages.
 #pragma once
 #include <cstdint>
