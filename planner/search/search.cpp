@@ -60,6 +60,9 @@ std::vector<Strategy> layouts(const Scenario& s) {
       for (int oo = 0; oo < 2; ++oo) {
         if (s.pins.offload_optimizer && *s.pins.offload_optimizer != (oo == 1)) continue;
         if (oo && stage == 0) continue;
+        // On one GPU there is nothing to partition: a ZeRO stage only makes sense with an offload
+        // (ZeRO-Offload / ZeRO-Infinity), unless the user pinned it.
+        if (s.cluster.world_size() == 1 && stage > 0 && !oo && !s.pins.zero_stage) continue;
         for (int op = 0; op < 2; ++op) {
           if (s.pins.offload_params && *s.pins.offload_params != (op == 1)) continue;
           if (op && stage != 3) continue;
