@@ -123,12 +123,17 @@ bool better(const Estimate& a, const Estimate& b, Objective objective) {
     if (used_a != used_b) return used_a < used_b;
     return a.time.tokens_per_second > b.time.tokens_per_second;
   }
-  // Throughput first; within 0.5% treat as equal and prefer less memory, then simpler strategies.
+  // Throughput first; within 0.5% treat as equal and prefer the simpler strategy (fewer moving
+  // parts to get wrong: no offload, no CPU checkpoints, less recompute, lower stage, less SP),
+  // then the one with more memory left.
   const double ta = a.time.tokens_per_second, tb = b.time.tokens_per_second;
   if (std::abs(ta - tb) > 0.005 * std::max(ta, tb)) return ta > tb;
-  if (used_a != used_b) return used_a < used_b;
-  return std::tie(a.strategy.zero_stage, a.strategy.checkpointed_layers) <
-         std::tie(b.strategy.zero_stage, b.strategy.checkpointed_layers);
+  const auto simplicity = [](const Strategy& s) {
+    return std::make_tuple(static_cast<int>(s.offload_optimizer) + static_cast<int>(s.offload_params),
+                           static_cast<int>(s.cpu_checkpointing), s.checkpointed_layers, s.zero_stage, s.sp_degree);
+  };
+  if (simplicity(a.strategy) != simplicity(b.strategy)) return simplicity(a.strategy) < simplicity(b.strategy);
+  return used_a < used_b;
 }
 
 std::vector<Strategy> enumerate_candidates(const Scenario& s) {
