@@ -60,6 +60,15 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     s.training.profile = Profile::zplan;
   }
   if (cmd.run && s.training.framework != Framework::plain && s.cluster.world_size() == 1) s.training.framework = Framework::plain;
+  if (cmd.run) {
+    // Search only what the single-GPU runtime executes (docs/runtime.md); what the user pinned
+    // stays pinned, and the runtime says clearly if it cannot run it.
+    StrategyPins& p = s.pins;
+    if (!p.zero_stage) p.zero_stage = 0;
+    if (!p.offload_optimizer) p.offload_optimizer = false;
+    if (!p.offload_params) p.offload_params = false;
+    if (!p.sp_degree) p.sp_degree = 1;
+  }
   const bool predict_one = check_only || all_pinned(s.pins);
   const EstimateOptions eopts = estimate_options(o, !predict_one);
   Plan plan;
