@@ -297,6 +297,12 @@ def build_matrix():
     m += [_run("qwen1.5-moe-a2.7b-4l", AMP, 2048, 2, "off", 4)]
     m += [_run("mixtral-8x7b-2l", BF16, 4096, 1, c, 4) for c in ("off", "full")]
     m += [_run("llama-3.2-1b", AMP, 16384, 1, "full", 4), _run("qwen3-1.7b", AMP, 4096, 2, 7, 4)]
+    # Part 5: more held-out settings (short-and-wide, very long, eager MoE under AMP, ...).
+    m += [_run("qwen3-0.6b", AMP, 512, 16, "off", 5), _run("llama-3.2-1b", BF16, 32768, 1, "full", 5)]
+    m += [_run("gemma-3-1b", PURE, 4096, 1, "off", 5, attn="eager")]
+    m += [_run("qwen3-30b-a3b-2l", AMP, 4096, 1, "off", 5, experts_impl="eager")]
+    m += [_run("gpt2-medium", FP32, 1024, 4, 12, 5), _run("qwen3-1.7b", AMP, 16384, 1, 14, 5)]
+    m += [_run("phi-3-mini-8l", PURE, 8192, 1, "full", 5), _run("mixtral-8x7b-2l", AMP, 2048, 1, "off", 5)]
     # Drop duplicates of part-1 runs, keep first occurrence.
     seen, out = set(), []
     for r in m:
