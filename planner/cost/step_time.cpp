@@ -82,11 +82,7 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster,
   }
   if (s.offload_params) t.offload_seconds += 2.0 * psi * r.param_bytes * s.grad_accumulation / world / pcie;
   if (s.cpu_checkpointing) {
-    ExecContext c;
-    c.micro_batch = s.micro_batch;
-    c.seq_len = training.seq_len;
-    c.sp_degree = s.sp_degree;
-    c.residual_bytes = r.param_bytes;
+    const ExecContext c = make_exec_context(training, s, cluster.world_size());
     const double ckpt = static_cast<double>(sum_bytes(checkpointed_block_saved(m, c), c.tokens_per_rank(), c.micro_batch)) *
                         static_cast<double>(s.checkpointed_layers) * static_cast<double>(s.grad_accumulation);
     // Copies out and back overlap with compute except for about half (DeepSpeed copies synchronously

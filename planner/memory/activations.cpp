@@ -8,6 +8,8 @@
 // and cached (kept by backward), non-leaf weight slices (MoE experts) are cast at every call.
 #include "planner/memory/activations.h"
 
+#include "planner/memory/params.h"
+
 #include <algorithm>
 
 namespace zplan {
@@ -229,18 +231,15 @@ void add_moe_mlp(BlockActivations& b, const ModelSpec& m, int norm_out_bytes, co
   }
 }
 
-// Elements of the matmul weights of one layer (what autocast casts and caches).
-int64_t layer_matmul_weight_elements(const ModelSpec& m, int64_t layer, bool include_experts) {
-  const int64_t C = m.hidden;
-  int64_t n = C * m.q_dim() + 2 * C * m.kv_dim() + m.q_dim() * C;
-  const int64_t mlp_mats = m.mlp == MlpKind::gelu_mlp ? 2 : 3;
-  if (m.layer_is_sparse(layer)) {
-    n += C * m.moe.num_experts;  // router
-    if (include_experts) n += 3 * C * m.moe.expert_ffn * m.moe.num_experts;
-    if (m.moe.shared_experts > 0) n += 3 * C * m.moe.shared_expert_ffn + C;
-  } else {
-    n += mlp_mats * C * m.ffn;
-  }
+// Elements of the matmul weights of one layer (what autocast casts and caches): the layer's rows
+// of the parameter table, less norms and biases, and less routed experts (non-leaf slices, cast
+// per call, counted with the expert rows).
+int64_t layer_matmul_weight_elements(const ModelSpec& m, int64_t layer) {
+  int64_t n = 0;
+  for (const ParamTensor& p : model_tables(m).tensors)
+    if (p.layer == layer && !p.expert && p.name.find("norm") == std::string::npos &&
+        p.name.find("bias") == std::string::npos)
+      n += p.elements;
   return n;
 }
 
@@ -286,7 +285,7 @@ BlockActivations block_activations(const ModelSpec& m, int64_t layer, const Exec
   if (m.hidden_dropout > 0) saved.add("mlp.resid_dropout_mask", C);
   if (c.autocast) {
     // fp32 leaf weights cast once per forward and cached; the casts are what backward keeps.
-    saved.add_fixed("autocast.weight_casts", 2 * layer_matmul_weight_elements(m, layer, false));
+    saved.add_fixed("autocast.weight_casts", 2 * layer_matmul_weight_elements(m, layer));
   }
   // ---- gradient working set besides the rows above: the residual-stream gradient and its
   // partial sums, and the fp32 norm backward temporaries ----
