@@ -8,9 +8,9 @@
 // and cached (kept by backward), non-leaf weight slices (MoE experts) are cast at every call.
 #include "planner/memory/activations.h"
 
-#include "planner/memory/params.h"
-
 #include <algorithm>
+
+#include "planner/memory/params.h"
 
 namespace zplan {
 namespace {
