@@ -22,6 +22,23 @@ std::string format_bytes(uint64_t bytes) {
   return buf;
 }
 
+namespace {
+
+// Why the caching allocator failed although peak allocated + context fit under the limit: the
+// segment it needed did not fit beside what was reserved, and the cached free space was in blocks
+// too small (or on the wrong stream) to serve it.
+std::string allocator_cause(const AllocatorResult& ar) {
+  const uint64_t cached = ar.reserved_at_failure_bytes > ar.allocated_at_failure_bytes
+                              ? ar.reserved_at_failure_bytes - ar.allocated_at_failure_bytes
+                              : 0;
+  return ", because the caching allocator cannot reserve a " + format_bytes(ar.failed_request_bytes) +
+         " segment beside the " + format_bytes(ar.reserved_at_failure_bytes) + " it holds (" +
+         format_bytes(ar.allocated_at_failure_bytes) + " allocated, " + format_bytes(cached) +
+         " cached in free blocks none of which fits the request: fragmentation)";
+}
+
+}  // namespace
+
 Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const TrainingSpec& training,
                   const Strategy& s, const EstimateOptions& options) {
   validate_strategy(s, m, cluster, training);
@@ -65,6 +82,8 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
   e.alloc_retries = ar.alloc_retries;
   mb.reserved_bytes = ar.out_of_memory ? std::max(ar.peak_reserved_bytes, tr.peak_bytes) : ar.peak_reserved_bytes;
   mb.fragmentation_bytes = mb.reserved_bytes > mb.peak_allocated_bytes ? mb.reserved_bytes - mb.peak_allocated_bytes : 0;
+  if (ar.out_of_memory && ar.reserved_at_failure_bytes > ar.allocated_at_failure_bytes)
+    mb.fragmentation_bytes = std::max(mb.fragmentation_bytes, ar.reserved_at_failure_bytes - ar.allocated_at_failure_bytes);
 
   mb.host = estimate_host_memory(m, cluster, training, s, c);
   e.time = estimate_step_time(m, cluster, training, s, options.cost);
@@ -76,7 +95,7 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
     const uint64_t need = tr.peak_bytes + mb.cuda_context_bytes;
     e.verdict = "OOM: GPU needs " + format_bytes(need) + " (peak allocated " + format_bytes(tr.peak_bytes) +
                 " + CUDA context " + format_bytes(mb.cuda_context_bytes) + ") of " + format_bytes(e.gpu_limit_bytes) +
-                (need > e.gpu_limit_bytes ? ", over by " + format_bytes(need - e.gpu_limit_bytes) : ", fragmentation leaves no block") +
+                (need > e.gpu_limit_bytes ? ", over by " + format_bytes(need - e.gpu_limit_bytes) : allocator_cause(ar)) +
                 "; peak in " + to_string(tr.peak_phase) + ", largest tensor " + tr.largest_at_peak;
   } else if (!e.host_fits) {
     e.verdict = "OOM: host RAM needs " + format_bytes(mb.host.peak_bytes) + " of " + format_bytes(mb.host.capacity_bytes) +

@@ -19,6 +19,7 @@ struct GpuSpec {
   double fp16_tflops = 0;
   double fp32_tflops = 0;            // plain fp32 (non-tensor-core) rate
   bool supports_bf16 = false;
+  double compute_capability = 0;     // CUDA compute capability (7.0 Volta, 8.0 Ampere, 9.0 Hopper); 0 = unknown
   // ---- links ----
   std::string intra_node_link;       // "nvlink4", "nvlink2", "pcie4", ...
   double intra_node_bw_gb_per_s = 0; // per-GPU unidirectional bandwidth to peers, GB/s
@@ -32,6 +33,7 @@ struct ClusterSpec {
   int gpus_per_node = 1;
   int nodes = 1;
   uint64_t host_ram_bytes = 0;       // per node
+  std::string host_ram_origin;       // where host_ram_bytes came from, printed with the plan
   int cpu_cores = 0;                 // per node
   double inter_node_bw_gb_per_s = 25; // per node, GB/s (200 Gb/s IB), used when nodes > 1
 

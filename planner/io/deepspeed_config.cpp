@@ -7,11 +7,14 @@
 // The writer for --emit-deepspeed lives in deepspeed_config_writer.cpp.
 #include "planner/io/deepspeed_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <optional>
 
 #include "planner/input_error.h"
+#include "planner/io/deepspeed_keys.h"
+#include "planner/io/suggest.h"
 #include "planner/io/yaml_fields.h"  // read_text_file
 
 namespace zplan {
@@ -71,16 +74,20 @@ class Fields {
     if (!obj_.at(key).is_boolean()) fail(key, "true or false");
     return obj_.at(key).get<bool>();
   }
-  // Offload device: "cpu", "nvme" (staged through pinned host buffers: counted as cpu) or "none".
+  // Offload device: "cpu" or "none". "nvme" is refused here as on the command line: zplan does
+  // not model what NVMe offload keeps in host RAM (its swap buffers), so it cannot say it fits.
   std::optional<bool> device(const char* key) const {
     if (!has(key) || has_auto(key)) return std::nullopt;
     const json& v = obj_.at(key);
     if (v.is_string()) {
       const std::string d = v.get<std::string>();
-      if (d == "cpu" || d == "nvme") return true;
+      if (d == "cpu") return true;
       if (d == "none") return false;
+      if (d == "nvme")
+        throw InputError(path_, field(key), std::string("expected \"cpu\" or \"none\": NVMe offload is not modelled ") +
+                                                "(its host swap buffers are not predicted); \"cpu\" predicts the same GPU memory");
     }
-    fail(key, "\"cpu\", \"nvme\" or \"none\"");
+    fail(key, "\"cpu\" or \"none\"");
   }
   std::optional<std::string> text(const char* key) const {
     if (!has(key)) return std::nullopt;
@@ -89,6 +96,14 @@ class Fields {
   }
   // Rejects a wrong type for a field zplan reads but does not model (partition_activations ...).
   void check_boolean(const char* key) const { (void)boolean(key); }
+  // DeepSpeed's config classes forbid unknown keys (pydantic extra="forbid"): a misspelt key would
+  // otherwise fall back to its default silently, and the plan would be made for another config.
+  void reject_unknown(const std::vector<std::string>& known) const {
+    for (auto it = obj_.begin(); it != obj_.end(); ++it) {
+      if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
+      throw InputError(path_, field(it.key()), unknown_key_problem(it.key(), known));
+    }
+  }
 
  private:
   const json& obj_;
@@ -119,6 +134,9 @@ std::optional<bool> read_offload(const Fields& z, const char* block, const char*
 // zero_optimization: stage, offloads and buffer sizes. `h` is the model's hidden size, which the
 // Hugging Face integration uses to resolve "auto" bucket sizes.
 void read_zero(const Fields& z, int64_t h, StrategyPins& p, TrainingSpec& t) {
+  z.reject_unknown(deepspeed_zero_keys());
+  for (const char* block : {"offload_optimizer", "offload_param"})
+    if (auto b = z.sub(block)) b->reject_unknown(deepspeed_offload_keys(block));
   if (auto stage = z.integer("stage", 0, 3, "a ZeRO stage 0, 1, 2 or 3")) p.zero_stage = static_cast<int>(*stage);
   std::string opt_field, param_field;
   const std::optional<bool> opt = read_offload(z, "offload_optimizer", "cpu_offload", &opt_field);
@@ -164,6 +182,8 @@ void read_precision(const Fields& root, StrategyPins& p) {
     return b->boolean("enabled").value_or(false);
   };
   const char* bf16_key = root.has("bf16") ? "bf16" : "bfloat16";  // "bfloat16": DeepSpeed's old name
+  for (const char* block : {bf16_key, "fp16", "torch_autocast"})
+    if (auto b = root.sub(block)) b->reject_unknown(deepspeed_precision_keys(block));
   const std::optional<bool> bf16 = enabled(bf16_key), fp16 = enabled("fp16");
   if (bf16.value_or(false) && fp16.value_or(false))
     throw InputError(root.path(), "fp16.enabled", "expected false when " + std::string(bf16_key) +
@@ -202,6 +222,7 @@ std::optional<int> read_sp(const Fields& root, int world) {
     sp = root.integer("sequence_parallel_size", 1, 1 << 20, kPositive);
   } else if (auto b = root.sub("sequence_parallel")) {
     field = b->field("size");
+    b->reject_unknown({"enabled", "size"});
     const std::optional<bool> on = b->boolean("enabled");
     sp = b->integer("size", 1, 1 << 20, kPositive);
     if (on && !*on) sp = 1;
@@ -247,27 +268,20 @@ void read_batch(const Fields& root, int dp, StrategyPins& p, TrainingSpec& t) {
   }
 }
 
-// activation_checkpointing: cpu_checkpointing and number_checkpoints (how many layers keep a
-// checkpoint, i.e. are recomputed). partition_activations only splits checkpoints across a
-// tensor-parallel group (none here) and contiguous_memory_optimization only changes where they
-// live, so both are checked for type and otherwise ignored for memory.
-void read_checkpointing(const Fields& root, int64_t layers, StrategyPins& p) {
+// activation_checkpointing configures deepspeed.checkpointing.checkpoint for model code that calls
+// it; which layers are recomputed is the model code's choice (Hugging Face: --gradient_checkpointing),
+// not this block's, so it pins only cpu_checkpointing. number_checkpoints is how many checkpoint
+// buffers contiguous_memory_optimization preallocates (runtime/activation_checkpointing/config.py),
+// not a layer count; partition_activations splits checkpoints across a tensor-parallel group (none
+// here). Both are checked for type and otherwise do not change the prediction.
+void read_checkpointing(const Fields& root, StrategyPins& p) {
   auto ac = root.sub("activation_checkpointing");
   if (!ac) return;
+  ac->reject_unknown(deepspeed_checkpointing_keys());
   for (const char* k : {"partition_activations", "contiguous_memory_optimization", "synchronize_checkpoint_boundary", "profile"})
     ac->check_boolean(k);
-  const std::optional<bool> cpu = ac->boolean("cpu_checkpointing");
-  std::optional<int64_t> n = ac->integer("number_checkpoints", 0, 1 << 20, "a non-negative number of checkpointed layers");
-  if (n && *n > layers) {
-    std::cerr << "zplan: " << root.path() << ": activation_checkpointing.number_checkpoints " << *n
-              << " exceeds the model's " << layers << " layers; using " << layers << "\n";
-    n = layers;
-  }
-  if (cpu.value_or(false) && n && *n == 0)
-    throw InputError(root.path(), ac->field("number_checkpoints"),
-                     "expected at least 1 when cpu_checkpointing is true (CPU checkpointing moves checkpoints to the host)");
-  if (cpu) p.cpu_checkpointing = *cpu;
-  if (n) p.checkpointed_layers = *n;
+  (void)ac->integer("number_checkpoints", 0, 1 << 20, "a non-negative number of checkpoint buffers");
+  if (auto cpu = ac->boolean("cpu_checkpointing")) p.cpu_checkpointing = *cpu;
 }
 
 }  // namespace
@@ -292,13 +306,24 @@ void apply_deepspeed_config(const std::string& path, Scenario& s) {
   }
   if (!root.is_object()) throw InputError(path, "", "expected one JSON object, got " + shown(root));
   const Fields r(root, path, "");
+  r.reject_unknown(deepspeed_top_level_keys());
   StrategyPins& p = s.pins;
-  if (auto z = r.sub("zero_optimization")) read_zero(*z, s.model.hidden, p, s.training);
+  if (root.contains("zero_optimization") && root.at("zero_optimization").is_boolean()) {
+    // DeepSpeed's pre-0.3 spelling: true is stage 1 (runtime/zero/config.py read_zero_config_deprecated).
+    p.zero_stage = root.at("zero_optimization").get<bool>() ? 1 : 0;
+  } else if (auto z = r.sub("zero_optimization")) {
+    read_zero(*z, s.model.hidden, p, s.training);
+  }
   read_precision(r, p);
+  const bool wants_bf16 = p.precision == Precision::bf16 || p.precision == Precision::amp_bf16;
+  if (wants_bf16 && !s.cluster.gpu.supports_bf16)
+    throw InputError(path, p.precision == Precision::bf16 ? (root.contains("bf16") ? "bf16.enabled" : "bfloat16.enabled")
+                                                          : "torch_autocast.dtype",
+                     "expected fp16: " + s.cluster.gpu.name + " has no bf16 support");
   const std::optional<int> sp = read_sp(r, s.cluster.world_size());
   if (sp) p.sp_degree = *sp;
   read_batch(r, s.cluster.world_size() / sp.value_or(1), p, s.training);
-  read_checkpointing(r, s.model.layers, p);
+  read_checkpointing(r, p);
   s.training.framework = Framework::deepspeed;
 }
 

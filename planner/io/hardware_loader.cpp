@@ -53,7 +53,7 @@ struct BuiltinGpu {
 
 const std::vector<std::string> kGpuKeys = {
     "name", "display_name", "aliases", "memory_bytes", "memory_bw_gb_per_s", "bf16_tflops",
-    "fp16_tflops", "fp32_tflops", "supports_bf16", "intra_node_link", "intra_node_bw_gb_per_s",
+    "fp16_tflops", "fp32_tflops", "supports_bf16", "compute_capability", "intra_node_link", "intra_node_bw_gb_per_s",
     "pcie_bw_gb_per_s"};
 const std::vector<std::string> kClusterKeys = {"name", "gpu", "gpus_per_node", "nodes", "host_ram_bytes",
                                                "cpu_cores", "inter_node_bw_gb_per_s"};
@@ -83,6 +83,7 @@ GpuSpec parse_gpu_node(const FieldReader& r, std::vector<std::string>* aliases) 
   if (g.supports_bf16 != (g.bf16_tflops > 0))
     r.fail("bf16_tflops", g.supports_bf16 ? "expected > 0 when supports_bf16 is true"
                                           : "expected 0 when supports_bf16 is false");
+  g.compute_capability = r.optional_double("compute_capability", 1.0, 20.0).value_or(0);
   g.intra_node_link = r.required_string("intra_node_link");
   g.intra_node_bw_gb_per_s = r.required_double("intra_node_bw_gb_per_s", 0.001, 1e6);
   g.pcie_bw_gb_per_s = r.required_double("pcie_bw_gb_per_s", 0.001, 1e6);
@@ -143,6 +144,7 @@ ClusterSpec parse_cluster_node(const FieldReader& r) {
   c.gpus_per_node = static_cast<int>(r.required_int("gpus_per_node", 1, kMaxGpusPerNode));
   c.nodes = static_cast<int>(r.optional_int("nodes", 1, kMaxNodes).value_or(1));
   c.host_ram_bytes = read_bytes_field(r, "host_ram_bytes");
+  c.host_ram_origin = "from " + r.where();
   c.cpu_cores = static_cast<int>(r.required_int("cpu_cores", 1, 100'000));
   c.inter_node_bw_gb_per_s = r.optional_double("inter_node_bw_gb_per_s", 0.001, 1e6).value_or(c.inter_node_bw_gb_per_s);
   return c;
@@ -208,6 +210,14 @@ uint64_t parse_bytes(const std::string& text_in, const std::string& where, const
   return static_cast<uint64_t>(std::llround(static_cast<double>(value)));
 }
 
+uint64_t parse_size_with_unit(const std::string& text, const std::string& where, const std::string& field) {
+  const std::string t = trim(text);
+  if (!t.empty() && (std::isdigit(static_cast<unsigned char>(t.back())) || t.back() == '.'))
+    throw InputError(where, field, "expected a size with its unit such as 12GiB, 512MiB or 12GB, got \"" + text +
+                                       "\" (a bare number would be read as bytes)");
+  return parse_bytes(text, where, field);
+}
+
 GpuSpec load_gpu(const std::string& name) { return load_gpu(name, "--gpus", ""); }
 
 GpuSpec load_gpu(const std::string& name, const std::string& where, const std::string& field) {
@@ -269,6 +279,8 @@ ClusterSpec cluster_from_flag(const std::string& flag, const std::string& where,
   c.nodes = 1;
   // No profile for this machine: assume a host sized like a cloud GPU node (see the header).
   c.host_ram_bytes = 2 * gpu.memory_bytes * static_cast<uint64_t>(count);
+  c.host_ram_origin = "assumed: 2 x the node's GPU memory, no built-in cluster has " + std::to_string(count) + " x " +
+                      gpu.name + "; set --host-ram";
   c.cpu_cores = 8 * static_cast<int>(count);
   return c;
 }

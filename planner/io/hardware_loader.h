@@ -3,7 +3,7 @@
 // byte-size parser used for --host-ram and scenario files.
 //
 // GPU YAML keys: name, display_name, aliases, memory_bytes, memory_bw_gb_per_s, bf16_tflops,
-// fp16_tflops, fp32_tflops, supports_bf16, intra_node_link, intra_node_bw_gb_per_s, pcie_bw_gb_per_s.
+// fp16_tflops, fp32_tflops, supports_bf16, compute_capability (optional), intra_node_link, intra_node_bw_gb_per_s, pcie_bw_gb_per_s.
 // Cluster YAML keys: name, gpu (a GPU name, alias or .yaml path), gpus_per_node, nodes (default 1),
 // host_ram_bytes (per node; an integer or a size such as 512GiB), cpu_cores (per node),
 // inter_node_bw_gb_per_s (optional). Unknown keys are rejected.
@@ -44,5 +44,8 @@ ClusterSpec parse_cluster_yaml(const std::string& text, const std::string& sourc
 // fraction with a unit is rounded to the nearest byte. Negative, zero, a fraction without a unit,
 // more than 2^63 bytes and junk -> InputError(where, field, ...).
 uint64_t parse_bytes(const std::string& text, const std::string& where, const std::string& field = "");
+// The same, for sizes a person types (--host-ram, a scenario's host_ram): the unit is required,
+// since "12" there means 12 GB far more often than 12 bytes.
+uint64_t parse_size_with_unit(const std::string& text, const std::string& where, const std::string& field = "");
 
 }  // namespace zplan

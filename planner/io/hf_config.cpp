@@ -84,6 +84,13 @@ class JsonFields {
     return out;
   }
   const std::vector<std::string>& missing() const { return missing_; }
+  // Heads that do not split the hidden size leave no whole head size: the model cannot be built.
+  void require_divides(const char* heads_key, int64_t heads, const char* hidden_key, int64_t hidden) const {
+    if (heads > 0 && hidden > 0 && hidden % heads != 0)
+      throw InputError(source_, name(heads_key), "expected a divisor of " + name(hidden_key) + " (" +
+                                                     std::to_string(hidden) + ") when head_dim is not given, got " +
+                                                     std::to_string(heads));
+  }
 
  private:
   // Values beyond these are typos, not models (the same limits as validate_model, in HF names).
@@ -143,6 +150,7 @@ ModelSpec gpt2_from(JsonFields& f) {
   m.ffn = f.integer_or("n_inner", 4 * m.hidden);  // null in every public GPT-2 config
   m.kv_heads = m.heads;
   m.head_dim = m.heads > 0 ? m.hidden / m.heads : 0;
+  f.require_divides("n_head", m.heads, "n_embd", m.hidden);
   m.norm = NormKind::layer_norm;
   m.mlp = MlpKind::gelu_mlp;
   // GPT2Config's activation_function defaults to "gelu_new", the composite formula.
@@ -173,6 +181,8 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
   m.kv_heads = f.integer_or("num_key_value_heads", m.heads);
   const int64_t head_dim_default = qwen3 ? 128 : gemma ? 256 : (m.heads > 0 ? m.hidden / m.heads : 0);
   m.head_dim = f.integer_or("head_dim", head_dim_default);
+  // transformers sizes each head as hidden_size / num_attention_heads unless head_dim is given.
+  if (!f.has("head_dim") && !qwen3 && !gemma) f.require_divides("num_attention_heads", m.heads, "hidden_size", m.hidden);
   const int64_t positions_default = type == "llama" ? 2048
                                     : (type == "mistral" || type == "mixtral") ? 131072
                                     : gemma ? 131072

@@ -14,7 +14,11 @@ namespace {
 
 const std::vector<std::string> kScenarioKeys = {
     "model", "gpus", "cluster", "host_ram", "nodes", "seq", "global_batch", "attention", "profile",
-    "framework", "strategy", "deepspeed", "description"};
+    "framework", "experts", "drop_logits", "use_cache", "strategy", "deepspeed", "description"};
+// DeepSpeed's buffer sizes and switches, under the names of its zero_optimization block.
+const std::vector<std::string> kDeepSpeedKeys = {
+    "reduce_bucket_size", "allgather_bucket_size", "stage3_prefetch_bucket_size", "stage3_param_persistence_threshold",
+    "stage3_max_live_parameters", "sub_group_size", "overlap_comm", "contiguous_gradients"};
 const std::vector<std::string> kStrategyKeys = {"zero", "offload_optimizer", "offload_params", "ckpt", "cpu_ckpt",
                                                 "sp", "micro_batch", "grad_accum", "precision"};
 
@@ -64,7 +68,7 @@ StrategyPins read_pins(const FieldReader& s, const ModelSpec& model) {
   if (auto v = s.optional_int("sp", 1, 1024)) p.sp_degree = static_cast<int>(*v);
   p.micro_batch = s.optional_int("micro_batch", 1, 1'000'000);
   p.grad_accumulation = s.optional_int("grad_accum", 1, 1'000'000);
-  if (auto v = s.optional_choice("precision", {"bf16", "fp16", "fp32", "amp-bf16", "amp-fp16"})) {
+  if (auto v = s.optional_choice("precision", {"bf16", "fp16", "fp32", "amp-bf16", "amp-fp16", "bf16-pure"})) {
     Precision prec;
     parse_precision(*v, &prec);
     p.precision = prec;
@@ -78,6 +82,22 @@ StrategyPins read_pins(const FieldReader& s, const ModelSpec& model) {
     s.fail("sp", "expected a divisor of the model's " + std::to_string(model.heads) + " attention heads, got " +
                      std::to_string(*p.sp_degree));
   return p;
+}
+
+void read_deepspeed_buffers(const FieldReader& d, TrainingSpec& t) {
+  d.reject_unknown(kDeepSpeedKeys);
+  constexpr int64_t kMaxElems = int64_t{1} << 50;
+  auto size = [&](const char* key, int64_t* out) {
+    if (auto v = d.optional_int(key, 0, kMaxElems)) *out = *v;
+  };
+  size("reduce_bucket_size", &t.reduce_bucket_elems);
+  size("allgather_bucket_size", &t.allgather_bucket_elems);
+  size("stage3_prefetch_bucket_size", &t.prefetch_bucket_elems);
+  size("stage3_param_persistence_threshold", &t.param_persistence_threshold);
+  size("stage3_max_live_parameters", &t.max_live_parameters);
+  size("sub_group_size", &t.sub_group_size);
+  if (auto b = d.optional_bool("overlap_comm")) t.overlap_comm = *b ? 1 : 0;
+  if (auto b = d.optional_bool("contiguous_gradients")) t.contiguous_gradients = *b;
 }
 
 }  // namespace
@@ -100,15 +120,22 @@ Scenario load_scenario(const std::string& path) {
     if (looks_like_path(cluster)) cluster = relative_to(path, cluster);
     sc.cluster = load_cluster(cluster, path, "cluster");
   }
-  if (r.has("host_ram")) sc.cluster.host_ram_bytes = parse_bytes(r.required_string("host_ram"), path, "host_ram");
+  if (r.has("host_ram")) sc.cluster.host_ram_bytes = parse_size_with_unit(r.required_string("host_ram"), path, "host_ram");
+  if (r.has("host_ram")) sc.cluster.host_ram_origin = path + " host_ram";
   if (auto n = r.optional_int("nodes", 1, 100'000)) sc.cluster.nodes = static_cast<int>(*n);
 
   sc.training.seq_len = r.required_int("seq", 1, 100'000'000);
   sc.training.global_batch = r.optional_int("global_batch", 0, 1'000'000'000).value_or(0);
   if (auto a = r.optional_choice("attention", {"sdpa", "flash", "eager"})) parse_attention(*a, &sc.training.attention);
+  // A scenario describes the user's stack: Hugging Face transformers unless it says otherwise.
+  sc.training.profile = Profile::hf;
   if (auto p = r.optional_choice("profile", {"zplan", "hf"})) parse_profile(*p, &sc.training.profile);
   if (auto f = r.optional_choice("framework", {"deepspeed", "fsdp2", "ddp", "plain"}))
     parse_framework(*f, &sc.training.framework);
+  if (auto e = r.optional_choice("experts", {"grouped_mm", "eager"})) parse_experts_impl(*e, &sc.training.experts);
+  if (auto b = r.optional_bool("drop_logits")) sc.training.hold_outputs = !*b;
+  if (auto b = r.optional_bool("use_cache")) sc.training.use_cache = *b;
+  read_deepspeed_buffers(r.sub("deepspeed"), sc.training);
 
   sc.pins = read_pins(r.sub("strategy"), sc.model);
   const bool wants_bf16 = sc.pins.precision == Precision::bf16 || sc.pins.precision == Precision::amp_bf16;

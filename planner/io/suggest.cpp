@@ -62,4 +62,11 @@ std::string did_you_mean(const std::vector<std::string>& names) {
   return s + "?";
 }
 
+std::string unknown_key_problem(const std::string& key, const std::vector<std::string>& known) {
+  std::string problem = "unknown key";
+  const std::string hint = did_you_mean(closest_names(key, known, 3));
+  if (!hint.empty()) problem += "; " + hint;
+  return problem;
+}
+
 }  // namespace zplan

@@ -18,4 +18,7 @@ std::vector<std::string> closest_names(const std::string& query,
 // "did you mean a, b or c?" ("" when `names` is empty).
 std::string did_you_mean(const std::vector<std::string>& names);
 
+// "unknown key; did you mean a, b or c?" for a key not among `known` (file readers' strictness).
+std::string unknown_key_problem(const std::string& key, const std::vector<std::string>& known);
+
 }  // namespace zplan

@@ -237,10 +237,7 @@ void FieldReader::reject_unknown(const std::vector<std::string>& known) const {
   for (const auto& kv : map_) {
     const std::string key = kv.first.as<std::string>("");
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string problem = "unknown key";
-    const std::string hint = did_you_mean(closest_names(key, known, 3));
-    if (!hint.empty()) problem += "; " + hint;
-    fail(key, problem);
+    fail(key, unknown_key_problem(key, known));
   }
 }
 

@@ -40,7 +40,13 @@ class Allocator {
       if (opt_.device_limit_bytes && reserved_ + seg > opt_.device_limit_bytes) {
         release_free_segments();
         ++result.alloc_retries;
-        if (reserved_ + seg > opt_.device_limit_bytes) { result.out_of_memory = true; return UINT64_MAX; }
+        if (reserved_ + seg > opt_.device_limit_bytes) {
+          result.out_of_memory = true;
+          result.failed_request_bytes = seg;
+          result.reserved_at_failure_bytes = reserved_;
+          result.allocated_at_failure_bytes = allocated_;
+          return UINT64_MAX;
+        }
       }
       addr = new_segment(seg, small);
     }

@@ -24,6 +24,11 @@ struct AllocatorResult {
   uint64_t peak_allocated_bytes = 0;
   int alloc_retries = 0;             // cache flushes forced by a full device
   bool out_of_memory = false;        // a request could not be met even after flushing
+  // At that failure: the segment it asked for, and what was reserved and allocated then (their
+  // difference is the cached space no block of which could serve it).
+  uint64_t failed_request_bytes = 0;
+  uint64_t reserved_at_failure_bytes = 0;
+  uint64_t allocated_at_failure_bytes = 0;
 };
 
 AllocatorResult replay_caching_allocator(const Timeline& t, const AllocatorOptions& options);

@@ -55,14 +55,31 @@ void row(std::ostringstream& o, bool md, const std::string& name, uint64_t bytes
 
 }  // namespace
 
+std::string stack_summary(const TrainingSpec& t) {
+  if (t.profile == Profile::zplan) return "zplan's runtime (--profile zplan)";
+  const char* fw = t.framework == Framework::deepspeed ? "DeepSpeed"
+                   : t.framework == Framework::fsdp2   ? "FSDP2"
+                   : t.framework == Framework::ddp     ? "DDP"
+                                                       : "a plain PyTorch loop";
+  return std::string("Hugging Face transformers + ") + fw + " (--profile hf)";
+}
+
+std::string cluster_summary(const ClusterSpec& c) {
+  std::string out = std::to_string(c.gpus_per_node) + "x " + c.gpu.name + " per node, " + std::to_string(c.nodes) +
+                    (c.nodes == 1 ? " node" : " nodes") + ", host RAM " + format_bytes(c.host_ram_bytes) + " per node";
+  if (!c.host_ram_origin.empty()) out += " (" + c.host_ram_origin + ")";
+  return out;
+}
+
 std::string estimate_to_text(const Estimate& e, const Scenario& s, bool md) {
   std::ostringstream o;
   const MemoryBreakdown& m = e.memory;
   const Strategy& st = e.strategy;
   const uint64_t cap = m.capacity_bytes;
   o << (md ? "### " : "") << s.model.name << " (" << e.parameters / 1000000 << "M params) on " << s.cluster.world_size()
-    << "x " << s.cluster.gpu.name << ", seq " << s.training.seq_len << ", profile " << to_string(s.training.profile)
+    << "x " << s.cluster.gpu.name << ", seq " << s.training.seq_len << ", predicting " << stack_summary(s.training)
     << (md ? "\n\n" : "\n");
+  o << (md ? "" : "  ") << "cluster: " << cluster_summary(s.cluster) << (md ? "\n\n" : "\n");
   o << (md ? "" : "  ") << "strategy: ZeRO-" << st.zero_stage << (st.offload_optimizer ? " +offload-optimizer" : "")
     << (st.offload_params ? " +offload-params" : "") << ", checkpointed layers " << st.checkpointed_layers << "/"
     << s.model.layers << (st.cpu_checkpointing ? " (CPU)" : "") << ", SP " << st.sp_degree << ", micro-batch "

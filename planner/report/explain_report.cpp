@@ -21,12 +21,11 @@ std::string percent(double x) {
 
 std::string reading(const Estimate& e, const Estimate* baseline) {
   std::ostringstream o;
-  const uint64_t need = e.memory.peak_allocated_bytes + e.memory.cuda_context_bytes;
   if (e.feasible) {
     o << "fits: " << format_bytes(e.memory.device_total_bytes()) << " of " << format_bytes(e.gpu_limit_bytes);
   } else if (!e.gpu_fits) {
-    o << "OOM: needs " << format_bytes(need) << " of " << format_bytes(e.gpu_limit_bytes);
-    if (need > e.gpu_limit_bytes) o << " (over by " << format_bytes(need - e.gpu_limit_bytes) << ")";
+    // The verdict's first clause says by how much, or why the allocator fails below the limit.
+    o << e.verdict.substr(0, e.verdict.find("; peak in"));
   } else {
     o << "host RAM OOM: " << format_bytes(e.memory.host.peak_bytes) << " of " << format_bytes(e.memory.host.capacity_bytes);
   }

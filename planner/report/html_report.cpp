@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "planner/report/estimate_report.h"
 #include "planner/report/explain_report.h"
 #include "planner/report/plan_report.h"
 
@@ -292,7 +293,7 @@ std::string plan_to_html(const Scenario& s, const Plan& plan, const EstimateOpti
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>zplan: " << esc(s.model.name)
     << " on " << esc(gpus) << ", seq " << s.training.seq_len << "</title>\n<style>" << kCss << "</style>\n</head>\n<body>\n";
   o << "<h1 id=\"title\">" << esc(s.model.name) << " on " << esc(gpus) << ", seq "
-    << thousands(static_cast<double>(s.training.seq_len)) << ", profile " << to_string(s.training.profile) << "</h1>\n";
+    << thousands(static_cast<double>(s.training.seq_len)) << ", predicting " << esc(stack_summary(s.training)) << "</h1>\n";
   o << "<p class=\"subtitle\">" << thousands(static_cast<double>(e.parameters) / 1e6) << "M parameters \u00b7 "
     << esc(s.cluster.gpu.display_name.empty() ? s.cluster.gpu.name : s.cluster.gpu.display_name) << " \u00b7 attention "
     << to_string(s.training.attention) << " \u00b7 framework " << to_string(s.training.framework) << " \u00b7 "

@@ -41,12 +41,17 @@ nlohmann::json plan_to_json(const Plan& p, const Scenario& s) {
 
 std::string plan_to_text(const Plan& p, const Scenario& s, bool md) {
   std::ostringstream o;
-  o << (md ? "## " : "") << (p.feasible ? "Chosen plan" : "No plan fits; closest miss") << " (" << p.evaluated
-    << " candidates evaluated)\n\n";
+  o << (md ? "## " : "") << (p.feasible ? "Chosen plan" : "No plan fits; closest miss") << " for "
+    << stack_summary(s.training) << " (" << p.evaluated << " candidates evaluated)\n\n";
   o << estimate_to_text(p.chosen, s, md);
   if (!p.alternatives.empty()) {
     o << "\n" << (md ? "### " : "") << "Next best feasible plans\n";
     if (md) o << "\n| strategy | device total | peak allocated | tokens/s |\n|---|---:|---:|---:|\n";
+    else {
+      char head[256];
+      std::snprintf(head, sizeof head, "  %-58s %11s %11s %15s\n", "strategy", "device total", "peak alloc", "throughput");
+      o << head;
+    }
     for (const Estimate& e : p.alternatives) {
       char buf[256];
       std::snprintf(buf, sizeof buf, md ? "| %s | %s | %s | %.0f |\n" : "  %-58s %11s %11s %9.0f tok/s\n",

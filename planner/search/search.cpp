@@ -10,6 +10,7 @@
 #include "planner/memory/params.h"
 #include "planner/memory/precision_recipe.h"
 #include "planner/memory/zero.h"
+#include "planner/search/suggestions.h"
 
 namespace zplan {
 namespace {
@@ -264,17 +265,11 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
   }
   if (infeasible.empty()) throw InputError("--gpus", "", "no strategy is valid for this scenario (check --sp, --micro-batch and --global-batch)");
   plan.chosen = estimate(s.model, s.cluster, s.training, infeasible.front().strategy, options.estimate);
-  const Estimate& c = plan.chosen;
-  if (!c.gpu_fits) {
-    plan.suggestions.push_back("the closest plan still needs " + format_bytes(over_bytes(c)) + " more GPU memory per rank");
-    plan.suggestions.push_back("shorter sequences: try --seq " + std::to_string(s.training.seq_len / 2));
-    plan.suggestions.push_back("more GPUs: try --gpus " + std::to_string(s.cluster.world_size() * 2) + "x" + s.cluster.gpu.name +
-                               " (ZeRO-3 and Ulysses divide memory by the GPU count)");
-    if (!c.strategy.offload_optimizer) plan.suggestions.push_back("offload the optimizer: --offload-optimizer cpu with --zero 2 or 3");
-  }
-  if (!c.host_fits)
-    plan.suggestions.push_back("more host RAM: the closest plan needs " + format_bytes(c.memory.host.peak_bytes) +
-                               " per node (--host-ram)");
+  if (options.suggest)
+    for (const Suggestion& sug : suggest_fixes(s, options)) plan.suggestions.push_back(describe(sug, s));
+  if (options.suggest && plan.suggestions.empty())
+    plan.suggestions.push_back("nothing zplan can change fits: no offload, sub-group size, precision, 4x the GPUs, "
+                               "more host RAM or a sequence down to 128 tokens makes a plan fit");
   return plan;
 }
 

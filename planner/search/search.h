@@ -17,6 +17,7 @@ struct SearchOptions {
   EstimateOptions estimate;          // margin etc.
   Objective objective = Objective::throughput;
   size_t alternatives = 5;           // feasible runners-up to report
+  bool suggest = true;               // when nothing fits, plan remedies (planner/search/suggestions.h)
 };
 
 struct Rejection {

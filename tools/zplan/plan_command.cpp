@@ -8,6 +8,7 @@
 #include "planner/input_error.h"
 #include "planner/report/estimate_report.h"
 #include "planner/io/deepspeed_config.h"
+#include "planner/io/scenario_loader.h"
 #include "planner/report/explain_report.h"
 #include "planner/report/html_report.h"
 #include "planner/report/plan_report.h"
@@ -42,17 +43,13 @@ void emit(const std::string& text, const std::string& out_path) {
 
 int run_plan(PlanCommand& cmd, bool check_only) {
   const ScenarioOptions& o = cmd.scenario;
-  Scenario s = build_scenario(o);  // bad input fails here, before any hand-over
+  Scenario s = build_scenario(o, cmd.run);  // bad input fails here, before any hand-over
   if (cmd.run) {
     const int rc = hand_over_to_runtime(cmd);
     if (rc >= 0) return rc;
   }
   if (o.print_config) {
-    nlohmann::json j = {{"model", s.model.name}, {"cluster", s.cluster.name}, {"world_size", s.cluster.world_size()},
-                        {"gpu", s.cluster.gpu.name}, {"host_ram_bytes", s.cluster.host_ram_bytes},
-                        {"seq", s.training.seq_len}, {"profile", to_string(s.training.profile)},
-                        {"attention", to_string(s.training.attention)}, {"framework", to_string(s.training.framework)}};
-    std::cout << j.dump(2) << "\n";
+    emit(scenario_to_yaml(s), o.out);
     return 0;
   }
   if (cmd.run && s.training.profile != Profile::zplan) {

@@ -28,6 +28,9 @@ int64_t parse_int(const std::string& flag, const std::string& text, int64_t lo, 
 bool parse_device(const std::string& flag, const std::string& text) {
   if (text == "cpu") return true;
   if (text == "none") return false;
+  if (text == "nvme")  // the same answer a DeepSpeed file's "device": "nvme" gets
+    throw InputError(flag, "", "expected cpu or none: NVMe offload is not modelled (its host swap buffers are not "
+                               "predicted); cpu predicts the same GPU memory");
   throw InputError(flag, "", "expected cpu or none, got '" + text + "'");
 }
 
@@ -71,7 +74,53 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_flag("--print-config", o.print_config, "Print the effective scenario and exit");
 }
 
-Scenario build_scenario(const ScenarioOptions& o) {
+namespace {
+
+// The stack a scenario predicts (DESIGN.md): --profile or the scenario file wins; otherwise --run
+// predicts zplan's runtime and everything else Hugging Face transformers under the framework.
+void resolve_profile(const ScenarioOptions& o, bool run, Scenario& s) {
+  if (!o.profile.empty()) {
+    if (!parse_profile(o.profile, &s.training.profile))
+      throw InputError("--profile", "", "expected zplan or hf, got '" + o.profile + "'");
+    return;
+  }
+  if (run) s.training.profile = Profile::zplan;
+  else if (o.config.empty()) s.training.profile = Profile::hf;  // a scenario file states its own (default hf)
+}
+
+// FlashAttention 2 runs on compute capability 8.0 (Ampere) and newer only.
+void check_attention(const ScenarioOptions& o, const Scenario& s) {
+  const GpuSpec& g = s.cluster.gpu;
+  if (s.training.attention != Attention::flash || g.compute_capability == 0 || g.compute_capability >= 8.0) return;
+  const std::string why = "flash (FlashAttention 2) needs compute capability 8.0 or newer; " + g.name + " has " +
+                          std::to_string(g.compute_capability).substr(0, 3) + "; expected sdpa or eager";
+  if (!o.attn.empty()) throw InputError("--attn", "", why);
+  throw InputError(o.config, "attention", why);
+}
+
+// Pins that contradict each other, named where they were set: a flag, else the DeepSpeed file,
+// else the scenario file.
+void check_pins(const ScenarioOptions& o, const StrategyPins& p) {
+  const std::string file = !o.deepspeed.empty() ? o.deepspeed : o.config;
+  auto where = [&](const std::string& flag, const std::string& value, const std::string& other_flag,
+                   const std::string& other_value) {
+    return !value.empty() ? flag : !other_value.empty() ? other_flag : file;
+  };
+  if (p.offload_params.value_or(false) && p.zero_stage && *p.zero_stage != 3)
+    throw InputError(where("--offload-params", o.offload_params, "--zero", o.zero), "",
+                     "parameter offload needs ZeRO stage 3 (the stage that partitions parameters), got stage " +
+                         std::to_string(*p.zero_stage) + "; use --zero 3 or --offload-params none");
+  if (p.offload_optimizer.value_or(false) && p.zero_stage && *p.zero_stage == 0)
+    throw InputError(where("--offload-optimizer", o.offload_optimizer, "--zero", o.zero), "",
+                     "optimizer offload needs ZeRO stage 1, 2 or 3, got stage 0; use --zero 2 or --offload-optimizer none");
+  if (p.cpu_checkpointing.value_or(false) && p.checkpointed_layers && *p.checkpointed_layers == 0)
+    throw InputError(o.cpu_ckpt ? "--cpu-ckpt" : where("--ckpt", o.ckpt, "--ckpt", o.ckpt), "",
+                     "CPU checkpointing moves checkpoints to the host: it needs --ckpt full or N > 0");
+}
+
+}  // namespace
+
+Scenario build_scenario(const ScenarioOptions& o, bool run) {
   Scenario s;
   bool have_model = false, have_cluster = false;
   if (!o.config.empty()) {
@@ -91,7 +140,10 @@ Scenario build_scenario(const ScenarioOptions& o) {
   }
   if (!have_model) throw InputError("--model", "", "missing: name a model (zplan models lists them) or a config.json");
   if (!have_cluster) throw InputError("--gpus", "", "missing: give NxGPU, e.g. --gpus 8xH100 (zplan hardware lists GPUs)");
-  if (!o.host_ram.empty()) s.cluster.host_ram_bytes = parse_bytes(o.host_ram, "--host-ram");
+  if (!o.host_ram.empty()) {
+    s.cluster.host_ram_bytes = parse_size_with_unit(o.host_ram, "--host-ram");
+    s.cluster.host_ram_origin = "--host-ram";
+  }
   if (o.nodes != 0) {
     if (o.nodes < 1 || o.nodes > 100000) throw InputError("--nodes", "", "expected 1..100000, got " + std::to_string(o.nodes));
     s.cluster.nodes = o.nodes;
@@ -101,13 +153,12 @@ Scenario build_scenario(const ScenarioOptions& o) {
   if (!o.deepspeed.empty()) apply_deepspeed_config(o.deepspeed, s);
   if (o.seq != 0 || s.training.seq_len == 0) s.training.seq_len = o.seq;
   if (s.training.seq_len <= 0) throw InputError("--seq", "", "missing or not positive: give tokens per sequence, e.g. --seq 4096");
-  if (o.global_batch != 0) s.training.global_batch = o.global_batch;
+  if (!o.global_batch.empty()) s.training.global_batch = parse_int("--global-batch", o.global_batch, 1, int64_t{1} << 40);
   if (o.drop_logits) s.training.hold_outputs = false;
   if (!o.experts.empty() && !parse_experts_impl(o.experts, &s.training.experts))
     throw InputError("--experts", "", "expected grouped_mm or eager, got '" + o.experts + "'");
   if (o.use_cache) s.training.use_cache = true;
-  if (!o.profile.empty() && !parse_profile(o.profile, &s.training.profile))
-    throw InputError("--profile", "", "expected zplan or hf, got '" + o.profile + "'");
+  resolve_profile(o, run, s);
   if (!o.attn.empty() && !parse_attention(o.attn, &s.training.attention))
     throw InputError("--attn", "", "expected sdpa, flash or eager, got '" + o.attn + "'");
   bool framework_set = !o.framework.empty();
@@ -115,6 +166,14 @@ Scenario build_scenario(const ScenarioOptions& o) {
     throw InputError("--framework", "", "expected deepspeed, fsdp2, ddp or plain, got '" + o.framework + "'");
   if (!framework_set && o.config.empty() && o.deepspeed.empty())
     s.training.framework = s.cluster.world_size() > 1 ? Framework::deepspeed : Framework::plain;
+  if (!o.emit_deepspeed.empty()) {
+    // The config written is run by DeepSpeed, so the plan is made for DeepSpeed's buffers.
+    if (framework_set && s.training.framework != Framework::deepspeed)
+      throw InputError("--emit-deepspeed", "", "writes a DeepSpeed config, but --framework is " + o.framework +
+                                                   "; drop --framework or use --framework deepspeed");
+    s.training.framework = Framework::deepspeed;
+  }
+  check_attention(o, s);
 
   StrategyPins& p = s.pins;
   if (!o.zero.empty()) p.zero_stage = static_cast<int>(parse_int("--zero", o.zero, 0, 3));
@@ -137,6 +196,7 @@ Scenario build_scenario(const ScenarioOptions& o) {
       throw InputError("--precision", "", "expected bf16, fp16, fp32, amp-bf16, amp-fp16 or bf16-pure, got '" + o.precision + "'");
     p.precision = prec;
   }
+  check_pins(o, p);
   if (o.margin != -1 && (o.margin < 0 || o.margin >= 0.9))
     throw InputError("--margin", "", "expected a fraction in [0, 0.9), got " + std::to_string(o.margin));
   if (o.format != "text" && o.format != "json" && o.format != "markdown" && o.format != "html")

@@ -22,7 +22,7 @@ struct ScenarioOptions {
   std::string deepspeed;       // a user's DeepSpeed JSON config (check)
   // ---- training ----
   int64_t seq = 0;
-  int64_t global_batch = 0;
+  std::string global_batch;    // sequences per optimizer step; a string so that "0" is an error, not "unset"
   std::string profile, attn, framework, experts;
   bool gradient_checkpointing = false;  // HF's gradient_checkpointing_enable(): --ckpt full
   bool drop_logits = false;             // the loop does not keep `outputs` (HF Trainer)
@@ -43,7 +43,8 @@ struct ScenarioOptions {
 };
 
 void add_scenario_options(CLI::App& app, ScenarioOptions& o);
-Scenario build_scenario(const ScenarioOptions& o);
+// `run`: the scenario is for --run, so zplan's runtime is the stack predicted unless --profile says so.
+Scenario build_scenario(const ScenarioOptions& o, bool run = false);
 // True when zero stage, checkpointing, micro-batch and precision are pinned: predict, don't search.
 bool all_pinned(const StrategyPins& p);
 EstimateOptions estimate_options(const ScenarioOptions& o, bool searching);
