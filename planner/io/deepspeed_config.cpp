@@ -222,7 +222,7 @@ std::optional<int> read_sp(const Fields& root, int world) {
     sp = root.integer("sequence_parallel_size", 1, 1 << 20, kPositive);
   } else if (auto b = root.sub("sequence_parallel")) {
     field = b->field("size");
-    b->reject_unknown({"enabled", "size"});
+    b->reject_unknown({"enabled", "size", "type"});
     const std::optional<bool> on = b->boolean("enabled");
     sp = b->integer("size", 1, 1 << 20, kPositive);
     if (on && !*on) sp = 1;

@@ -53,17 +53,42 @@ json zero_block(const TrainingSpec& t, const Strategy& st) {
   return z;
 }
 
-std::string launch_command(const ClusterSpec& c, const std::string& path, bool torchrun) {
+// The Hugging Face Trainer arguments that match the plan (TrainingArguments names); with
+// --deepspeed the Trainer checks them against the file (HfTrainerDeepSpeedConfig.trainer_config_process).
+std::string trainer_args(const Strategy& st, const std::string& path) {
+  std::string a = " train.py --deepspeed " + path + " --per_device_train_batch_size " + std::to_string(st.micro_batch) +
+                  " --gradient_accumulation_steps " + std::to_string(st.grad_accumulation);
+  if (st.precision == Precision::bf16 || st.precision == Precision::amp_bf16) a += " --bf16";
+  if (st.precision == Precision::fp16 || st.precision == Precision::amp_fp16) a += " --fp16";
+  if (st.checkpointed_layers > 0) a += " --gradient_checkpointing";
+  return a;
+}
+
+std::string launch_command(const ClusterSpec& c, const Strategy& st, const std::string& path, const std::string& accel) {
   const std::string n = std::to_string(c.gpus_per_node);
-  if (torchrun) {
-    std::string cmd = "torchrun --nproc_per_node " + n;
-    if (c.nodes > 1)
-      cmd += " --nnodes " + std::to_string(c.nodes) + " --rdzv-backend c10d --rdzv-endpoint MASTER_HOST:29500";
-    return cmd + " train.py --deepspeed " + path;
-  }
+  if (!accel.empty())
+    return "accelerate launch --config_file " + accel + trainer_args(st, path);
   std::string cmd = "deepspeed";
   if (c.nodes > 1) cmd += " --hostfile hostfile --num_nodes " + std::to_string(c.nodes);
-  return cmd + " --num_gpus " + n + " train.py --deepspeed " + path;
+  return cmd + " --num_gpus " + n + trainer_args(st, path);
+}
+
+// Ulysses through transformers: accelerate's ParallelismConfig (sp_backend deepspeed) is where the
+// Trainer reads the SP degree; DeepSpeed itself reads sequence_parallel_size from the JSON.
+std::string write_accelerate_config(const Scenario& s, const Strategy& st, const std::string& ds_path) {
+  const std::string path = ds_path + ".accelerate.yaml";
+  std::ofstream f(path);
+  if (!f) throw InputError("--emit-deepspeed", "", "cannot write " + path);
+  f << "# accelerate config for " << ds_path << " (written by zplan --emit-deepspeed)\n"
+    << "distributed_type: DEEPSPEED\ndeepspeed_config:\n  deepspeed_config_file: " << ds_path << "\n"
+    << "num_machines: " << s.cluster.nodes << "\nnum_processes: " << s.cluster.world_size() << "\nmachine_rank: 0\n"
+    << "parallelism_config:\n  parallelism_config_sp_size: " << st.sp_degree << "\n"
+    << "  parallelism_config_dp_replicate_size: " << s.cluster.world_size() / st.sp_degree << "\n"
+    << "  parallelism_config_sp_backend: deepspeed\n  parallelism_config_sp_seq_length_is_variable: true\n"
+    << "  parallelism_config_sp_attn_implementation: "
+    << (s.training.attention == Attention::flash ? "flash_attention_2" : "sdpa") << "\n";
+  if (!f) throw InputError("--emit-deepspeed", "", "failed writing " + path);
+  return path;
 }
 
 }  // namespace
@@ -73,15 +98,15 @@ json deepspeed_config_for(const Scenario& s, const Strategy& st) {
   json j = json::object();
   j["train_micro_batch_size_per_gpu"] = st.micro_batch;
   j["gradient_accumulation_steps"] = st.grad_accumulation;
-  j["train_batch_size"] = st.micro_batch * st.grad_accumulation * dp;
+  // DeepSpeed's identity counts data-parallel ranks (world / SP); the Trainer fills "auto" from its
+  // own world size, so with SP the Trainer is left to fill it in.
+  if (st.sp_degree > 1) j["train_batch_size"] = "auto";
+  else j["train_batch_size"] = st.micro_batch * st.grad_accumulation * dp;
   add_precision(j, st.precision);
   j["zero_optimization"] = zero_block(s.training, st);
-  // DeepSpeed reads this block only for layers wrapped in deepspeed.checkpointing.checkpoint; it
-  // records the plan's recompute choice either way (see the note printed on emit).
-  j["activation_checkpointing"] = {{"partition_activations", false},
-                                   {"cpu_checkpointing", st.cpu_checkpointing},
-                                   {"number_checkpoints", st.checkpointed_layers},
-                                   {"contiguous_memory_optimization", false}};
+  // Recompute is the model code's (the Trainer's --gradient_checkpointing); this block only says
+  // where deepspeed.checkpointing keeps checkpoints, so it is written only to move them to the host.
+  if (st.cpu_checkpointing) j["activation_checkpointing"] = {{"cpu_checkpointing", true}};
   if (st.sp_degree > 1) j["sequence_parallel_size"] = st.sp_degree;
   return j;
 }
@@ -103,25 +128,20 @@ void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::st
   if (s.training.framework != Framework::deepspeed)
     std::cerr << "zplan: note: the plan was estimated for framework " << to_string(s.training.framework)
               << "; rerun with --framework deepspeed for DeepSpeed's buffers\n";
-  std::cerr << "zplan: launch: " << launch_command(s.cluster, path, false) << "\n"
-            << "zplan:     or: " << launch_command(s.cluster, path, true) << "\n";
-  if (st.checkpointed_layers > 0) {
-    std::cerr << "zplan: note: DeepSpeed does not recompute activations by itself: your model code checkpoints whole "
-                 "layers (Hugging Face: model.gradient_checkpointing_enable(), which checkpoints all layers)";
-    if (st.checkpointed_layers < L)
-      std::cerr << "; this plan checkpoints " << st.checkpointed_layers << " of " << L
-                << " layers, so wrap only that many decoder layers in torch.utils.checkpoint";
-    std::cerr << ".\n";
-    if (st.cpu_checkpointing)
-      std::cerr << "zplan: note: cpu_checkpointing applies to layers checkpointed through "
-                   "deepspeed.checkpointing.checkpoint (call deepspeed.checkpointing.configure(None, deepspeed_config="
-                << path << ") and pass it as the checkpoint function), not to torch.utils.checkpoint.\n";
-  }
+  const std::string accel = st.sp_degree > 1 ? write_accelerate_config(s, st, path) : std::string();
+  std::cerr << "zplan: launch (Hugging Face Trainer script): " << launch_command(s.cluster, st, path, accel) << "\n";
+  if (accel.empty())
+    std::cerr << "zplan:     or: accelerate launch --use_deepspeed --num_processes " << s.cluster.world_size()
+              << trainer_args(st, path) << "\n";
+  if (st.checkpointed_layers > 0 && st.checkpointed_layers < L)
+    std::cerr << "zplan: note: this plan recomputes " << st.checkpointed_layers << " of " << L
+              << " layers; --gradient_checkpointing recomputes all of them (more recompute, less memory)\n";
+  std::cerr << "zplan: check it: zplan check --deepspeed " << path << " --model " << s.model.name << " --gpus "
+            << s.cluster.gpus_per_node << "x" << s.cluster.gpu.name << " --seq " << s.training.seq_len
+            << (st.checkpointed_layers > 0 ? " --gradient-checkpointing" : "") << "\n";
   if (st.sp_degree > 1)
-    std::cerr << "zplan: note: sequence_parallel_size " << st.sp_degree
-              << " needs Ulysses in the model (deepspeed.sequence.layer.DistributedAttention around attention) and "
-                 "each rank fed 1/"
-              << st.sp_degree << " of every sequence.\n";
+    std::cerr << "zplan: note: Ulysses " << st.sp_degree << ": DeepSpeed reads sequence_parallel_size from " << path
+              << ", the Trainer reads parallelism_config from " << accel << " (accelerate >= 1.12)\n";
 }
 
 }  // namespace zplan

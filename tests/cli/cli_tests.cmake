@@ -79,3 +79,30 @@ zplan_cli_test(deepspeed_stage4 2 ARGS check --deepspeed ${D}/deepspeed/bad/stag
                --seq 1024 MATCH "stage4.json.*zero_optimization.stage")
 zplan_cli_test(deepspeed_comments 2 ARGS check --deepspeed ${D}/deepspeed/bad/ds_config_zero2_with_comments.json --model gpt2-xl --gpus 4xV100
                --seq 1024 MATCH "ds_config_zero2_with_comments.json")
+# ---- issue 17: the stack predicted, the emitted DeepSpeed config, suggestions that fit, causes ----
+zplan_cli_test(profile_follows_stack 0 ARGS check --model qwen3-4b --gpus 1xH100 --seq 8192 --ckpt full --precision bf16
+               MATCH "^[^\n]*predicting Hugging Face transformers \\+ a plain PyTorch loop \\(--profile hf\\).*FITS: GPU 78")
+zplan_cli_test(profile_override 0 ARGS check --model qwen3-4b --gpus 1xH100 --seq 8192 --ckpt full --precision bf16 --profile zplan
+               MATCH "^[^\n]*predicting zplan's runtime")
+zplan_cli_test(mission_stack 0 ARGS --model qwen3-30b --gpus 8xH100 --seq 16384
+               MATCH "^Chosen plan for Hugging Face transformers \\+ DeepSpeed")
+zplan_cli_test(emit_deepspeed_launch 0 ARGS --model llama-3.2-1b --gpus 1xH100 --seq 2048 --emit-deepspeed ${CMAKE_CURRENT_BINARY_DIR}/emitted_ds.json
+               MATCH "Hugging Face transformers \\+ DeepSpeed.*launch \\(Hugging Face Trainer script\\): deepspeed --num_gpus 1 train.py --deepspeed [^ ]+ --per_device_train_batch_size [0-9]+ --gradient_accumulation_steps [0-9]+ --bf16")
+zplan_cli_test(emit_deepspeed_ulysses 0 ARGS --model qwen3-30b --gpus 8xH100 --seq 16384 --sp 4 --emit-deepspeed ${CMAKE_CURRENT_BINARY_DIR}/emitted_sp.json
+               MATCH "accelerate launch --config_file [^ ]+emitted_sp.json.accelerate.yaml train.py.*--gradient_checkpointing.*sequence_parallel_size")
+add_test(NAME cli_emit_then_check COMMAND ${CMAKE_COMMAND} -DZPLAN=$<TARGET_FILE:zplan> -DDIR=${CMAKE_CURRENT_BINARY_DIR}
+         -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/emit_then_check.cmake)
+set_tests_properties(cli_emit_then_check PROPERTIES LABELS cli WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+add_test(NAME cli_print_config_round_trip COMMAND ${CMAKE_COMMAND} -DZPLAN=$<TARGET_FILE:zplan> -DDIR=${CMAKE_CURRENT_BINARY_DIR}
+         -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/print_config_round_trip.cmake)
+set_tests_properties(cli_print_config_round_trip PROPERTIES LABELS cli WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+zplan_cli_test(suggestions_fit 3 ARGS --model llama-3.2-3b --gpus 3x3080-20g --seq 2048
+               MATCH "host RAM 12.00 GiB per node \\(from hardware/clusters/3x3080-20g.yaml\\).*What would make it fit\n  - [^\n]*: fits"
+               NOMATCH "--seq 1024|needs 55")
+zplan_cli_test(gpus_flag_says_host_ram_assumed 0 ARGS check --model llama-3.2-3b --gpus 6xrtx3080-20gb --seq 2048 --zero 3 --ckpt full
+               MATCH "host RAM 240.00 GiB per node \\(assumed: 2 x the node's GPU memory")
+zplan_cli_test(oom_names_cause 0 ARGS --model qwen3-30b-a3b --gpus 8xH100 --seq 16384 --explain
+               MATCH "Baseline[^\n]*\n[^\n]*OOM: GPU needs [^\n]*over by" NOMATCH "fragmentation leaves no block")
+zplan_cli_test(alternatives_have_headers 0 ARGS --model qwen3-30b --gpus 8xH100 --seq 16384
+               MATCH "Next best feasible plans\n  strategy +device total +peak alloc +throughput")
+include(${CMAKE_CURRENT_SOURCE_DIR}/cli/bad_inputs.cmake)

@@ -91,7 +91,7 @@ TEST_CASE("seeds 002-004") {
 TEST_CASE("scenario defaults, overrides and relative paths") {
   const Scenario s = load_scenario(write_scenario("min.yaml", kBase));
   CHECK(s.training.attention == Attention::sdpa);
-  CHECK(s.training.profile == Profile::zplan);
+  CHECK(s.training.profile == Profile::hf);  // a scenario is the user's stack: transformers unless it says otherwise
   CHECK(s.training.framework == Framework::deepspeed);
   CHECK(s.training.global_batch == 0);
   CHECK_FALSE(s.pins.micro_batch.has_value());
@@ -153,5 +153,10 @@ TEST_CASE("bad scenarios name the file and the field") {
   }
   CHECK_THROWS_WITH_AS(load_scenario("/nonexistent/s.yaml"), doctest::Contains("/nonexistent/s.yaml: cannot read"),
                        InputError);
-  CHECK_NOTHROW(load_scenario(write_scenario("ds.yaml", kBase + "deepspeed:\n  zero_optimization: {stage: 2}\n")));
+  // deepspeed: holds DeepSpeed's buffer sizes under their zero_optimization names; others are typos.
+  CHECK(load_scenario(write_scenario("ds.yaml", kBase + "deepspeed:\n  reduce_bucket_size: 2e8\n")).training.reduce_bucket_elems ==
+        200'000'000);
+  CHECK_THROWS_WITH_AS(load_scenario(write_scenario("ds2.yaml", kBase + "deepspeed:\n  reduce_bucket_sise: 2e8\n")),
+                       doctest::Contains("field 'deepspeed.reduce_bucket_sise': unknown key; did you mean reduce_bucket_size"),
+                       InputError);
 }

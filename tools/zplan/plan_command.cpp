@@ -39,6 +39,19 @@ void emit(const std::string& text, const std::string& out_path) {
   std::cerr << "zplan: wrote " << out_path << "\n";
 }
 
+// The best plan with no recompute and with all layers recomputed (what --gradient_checkpointing
+// can run), unless the user pinned the count.
+Plan search_for_trainer(Scenario s, const SearchOptions& so) {
+  if (s.pins.checkpointed_layers) return search_plan(s, so);
+  s.pins.checkpointed_layers = 0;
+  Plan none = search_plan(s, so);
+  s.pins.checkpointed_layers = s.model.layers;
+  Plan all = search_plan(s, so);
+  if (none.feasible != all.feasible) return none.feasible ? none : all;
+  if (none.feasible) return better(none.chosen, all.chosen, so.objective) ? none : all;
+  return all;
+}
+
 }  // namespace
 
 int run_plan(PlanCommand& cmd, bool check_only) {
@@ -66,6 +79,10 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     if (!p.offload_params) p.offload_params = false;
     if (!p.sp_degree) p.sp_degree = 1;
   }
+  const bool emitting = !o.emit_deepspeed.empty();
+  // The Hugging Face Trainer recomputes all layers or none (--gradient_checkpointing) and cannot
+  // move checkpoints to the host, so a config it launches is planned with those choices only.
+  if (emitting && !s.pins.cpu_checkpointing) s.pins.cpu_checkpointing = false;
   const bool predict_one = check_only || all_pinned(s.pins);
   const EstimateOptions eopts = estimate_options(o, !predict_one);
   Plan plan;
@@ -77,7 +94,7 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     SearchOptions so;
     so.estimate = eopts;
     so.objective = o.objective == "memory" ? Objective::memory : Objective::throughput;
-    plan = search_plan(s, so);
+    plan = emitting ? search_for_trainer(s, so) : search_plan(s, so);
   }
   std::string text;
   if (o.format == "json") {

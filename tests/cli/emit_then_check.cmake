@@ -1,0 +1,28 @@
+# --emit-deepspeed then `zplan check` of the written file with the launch command's arguments: the
+# config zplan writes is one zplan itself says fits (issue 17), and its batch sizes pass HF Trainer's
+# check (train_batch_size = data-parallel ranks x micro-batch x accumulation).
+set(ds ${DIR}/emit_then_check.json)
+execute_process(COMMAND ${ZPLAN} --model llama-3.2-1b --gpus 2xH100 --seq 2048 --emit-deepspeed ${ds}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "emit: exit ${rc}\n${out}${err}")
+endif()
+file(READ ${ds} json)
+string(JSON mb GET "${json}" train_micro_batch_size_per_gpu)
+string(JSON ga GET "${json}" gradient_accumulation_steps)
+string(JSON tb GET "${json}" train_batch_size)
+math(EXPR expect "${mb} * ${ga} * 2")
+if(NOT tb EQUAL expect)
+  message(FATAL_ERROR "train_batch_size ${tb} != 2 x ${mb} x ${ga}")
+endif()
+string(FIND "${json}" "number_checkpoints" nc)
+if(NOT nc EQUAL -1)
+  message(FATAL_ERROR "number_checkpoints written as a layer count:\n${json}")
+endif()
+string(REGEX MATCH "check it: zplan check [^\n]*" line "${err}")
+string(REPLACE "check it: zplan " "" line "${line}")
+separate_arguments(args UNIX_COMMAND "${line}")
+execute_process(COMMAND ${ZPLAN} ${args} RESULT_VARIABLE rc2 OUTPUT_VARIABLE out2 ERROR_VARIABLE err2)
+if(NOT rc2 EQUAL 0 OR NOT out2 MATCHES "FITS")
+  message(FATAL_ERROR "check of the emitted config: exit ${rc2}\n${args}\n${out2}${err2}")
+endif()
