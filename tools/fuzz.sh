@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds every parser's libFuzzer target with clang under ASan/UBSan (build/fuzz) and runs each for
+# FUZZ_SECONDS (default 15; 7 targets = under 2 minutes) from seed corpora made of the repository's
+# own files. A crash, sanitizer report, leak, timeout or uncaught exception fails the run; the input
+# that caused it is left in build/fuzz/artifacts/. CI runs this as the ctest `fuzz_parsers` (label fuzz).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+seconds=${FUZZ_SECONDS:-15}
+build=$root/build/fuzz
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZPLAN_FUZZ=ON \
+  -DZPLAN_BUILD_TESTS=OFF -DZPLAN_BUILD_RUNTIME=OFF "${launcher[@]}" >/dev/null
+targets=(model_yaml hf_config hardware_yaml scenario_yaml deepspeed_json run_record size)
+cmake --build "$build" -j2 --target "${targets[@]/#/fuzz_}" >/dev/null
+seeds=$build/seeds
+rm -rf "$seeds" && mkdir -p "$seeds"/{model_yaml,hf_config,hardware_yaml,scenario_yaml,deepspeed_json,run_record,size} "$build/artifacts"
+cp models/*.yaml "$seeds/model_yaml/"
+cp tests/data/hf/*.json tests/data/bad/*.json "$seeds/hf_config/"
+cp hardware/gpus/*.yaml hardware/clusters/*.yaml "$seeds/hardware_yaml/"
+cp configs/*.yaml tests/data/bad/*.yaml "$seeds/scenario_yaml/"
+find tests/data/deepspeed -name '*.json' -exec cp {} "$seeds/deepspeed_json/" \;
+find tests/regression/measured -name '*.json' | sort | head -40 | while read -r f; do cp "$f" "$seeds/run_record/$(echo "$f" | tr / _)"; done
+i=0
+for s in 12GiB 512MiB 1.5TiB 12g 12GB 4096 4096B " 64k " 0.5GiB 2TB 12 -1 1e9 0x10 "12 G i B" 99999999999TiB; do
+  printf '%s' "$s" > "$seeds/size/$i"; i=$((i + 1))
+done
+# Paths in scenario seeds (model: x.json) resolve from the repository root.
+status=0
+for t in "${targets[@]}"; do
+  corpus=$build/corpus/$t
+  mkdir -p "$corpus"
+  echo "fuzz: $t for ${seconds}s"
+  if ! "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+      -artifact_prefix="$build/artifacts/${t}-" "$corpus" "$seeds/$t" 2> "$build/fuzz_$t.log"; then
+    echo "fuzz: $t FAILED (log: $build/fuzz_$t.log)"; tail -40 "$build/fuzz_$t.log"; status=1
+  fi
+  grep -E "^#[0-9]+ +DONE" "$build/fuzz_$t.log" || tail -1 "$build/fuzz_$t.log"
+done
+rm -f /tmp/zplan_fuzz_*
+exit $status
