@@ -4,7 +4,7 @@
 #   /tmp/deps, configures zplan against the wheel's libtorch (TORCH_CUDA_ARCH_LIST=9.0), builds the
 #   runtime targets first and then everything else, runs ctest, then runs zplan_measure_runtime over
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
-# Device-tool call (fetch the .debs here first, see /work/shared/gpu-build/README.md):
+# Device-tool call (fetch the .debs here first, apt-get download the packages listed below into .debs/):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
 # Env: OUT (default /tmp/zplan_out), MATRIX=quick|full|oom|cli|holdout (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
