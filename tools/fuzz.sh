@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every parser's libFuzzer target with clang under ASan/UBSan (build/fuzz) and runs each for
 # FUZZ_SECONDS (default 15; 7 targets = under 2 minutes) from seed corpora made of the repository's
-# own files. A crash, sanitizer report, leak, timeout or uncaught exception fails the run; the input
+# own files and tests/fuzz/regressions/. The seed is fixed (FUZZ_SEED, default 1) so that a CI run can be
+# replayed; set FUZZ_SEED=0 for a random one. A crash, sanitizer report, leak, timeout or uncaught exception fails the run; the input
 # that caused it is left in build/fuzz/artifacts/. CI runs this as the ctest `fuzz_parsers` (label fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,13 +27,15 @@ i=0
 for s in 12GiB 512MiB 1.5TiB 12g 12GB 4096 4096B " 64k " 0.5GiB 2TB 12 -1 1e9 0x10 "12 G i B" 99999999999TiB; do
   printf '%s' "$s" > "$seeds/size/$i"; i=$((i + 1))
 done
+# Inputs that once crashed a target stay in its seeds, so the fix is re-checked on every run.
+for d in tests/fuzz/regressions/*/; do cp "$d"* "$seeds/$(basename "$d")/"; done
 # Paths in scenario seeds (model: x.json) resolve from the repository root.
 status=0
 for t in "${targets[@]}"; do
   corpus=$build/corpus/$t
   mkdir -p "$corpus"
   echo "fuzz: $t for ${seconds}s"
-  if ! "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+  if ! "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
       -artifact_prefix="$build/artifacts/${t}-" "$corpus" "$seeds/$t" 2> "$build/fuzz_$t.log"; then
     echo "fuzz: $t FAILED (log: $build/fuzz_$t.log)"; tail -40 "$build/fuzz_$t.log"; status=1
   fi

@@ -303,6 +303,9 @@ void apply_deepspeed_config(const std::string& path, Scenario& s) {
                                               "with json.load, which rejects them)"
                                             : "") +
                                    ": " + why);
+  } catch (const json::exception& e) {
+    // Valid syntax the parser still refuses, e.g. a number beyond double's range (1e774).
+    throw InputError(path, "", std::string("expected valid JSON: ") + e.what());
   }
   if (!root.is_object()) throw InputError(path, "", "expected one JSON object, got " + shown(root));
   const Fields r(root, path, "");

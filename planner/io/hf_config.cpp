@@ -281,7 +281,8 @@ ModelSpec load_hf_config_file(const std::string& path) {
   json config;
   try {
     config = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error and also out_of_range (a number beyond double's range such as 1e774).
     throw InputError(path, "", std::string("invalid JSON: ") + e.what());
   }
   return model_from_hf_config(config, path);

@@ -45,6 +45,7 @@ bad(ds_offload_typo "offload_typo.json: field 'zero_optimization.offload_param.p
 bad(ds_nvme "offload_nvme.json: field 'zero_optimization.offload_optimizer.device': expected \"cpu\" or \"none\": NVMe offload is not modelled" check ${V} --deepspeed ${DB}/offload_nvme.json)
 bad(ds_bf16_on_v100 "bf16_on_v100.json: field 'bf16.enabled': expected fp16: v100-32gb has no bf16" check ${V} --deepspeed ${DB}/bf16_on_v100.json)
 bad(ds_stage4 "stage4.json: field 'zero_optimization.stage'" check ${V} --deepspeed ${DB}/stage4.json)
+bad(ds_number_overflow "stage_1e774.json: expected valid JSON: .*number overflow" check ${V} --deepspeed ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/regressions/deepspeed_json/stage_1e774.json)
 bad(ds_batch_mismatch "batch_mismatch.json: field 'train_batch_size'" check ${M} --deepspeed ${DB}/batch_mismatch.json)
 bad(ds_missing_file "nonexistent.json: cannot read" check ${V} --deepspeed ${DB}/nonexistent.json)
 # ---- model and scenario files ----
