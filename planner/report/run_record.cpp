@@ -69,6 +69,11 @@ Scenario scenario_from_record(const nlohmann::json& record, const std::string& w
     if (!sj.at("use_cache").is_boolean()) throw InputError(where, "scenario.use_cache", "expected true or false");
     s.training.use_cache = sj.at("use_cache").get<bool>();
   }
+  if (sj.contains("drop_logits")) {
+    // The loop keeps only the loss (HF Trainer): the output's logits die before backward.
+    if (!sj.at("drop_logits").is_boolean()) throw InputError(where, "scenario.drop_logits", "expected true or false");
+    s.training.hold_outputs = !sj.at("drop_logits").get<bool>();
+  }
   if (!record.contains("strategy")) throw InputError(where, "strategy", "missing");
   *strategy = strategy_from_json(record.at("strategy"), where);
   return s;

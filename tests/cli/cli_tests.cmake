@@ -69,6 +69,7 @@ zplan_cli_test(validate_rejects_far_measurement 3 ARGS validate ${D}/regression_
 zplan_cli_test(validate_rejects_missing_field 2 ARGS validate ${D}/regression_bad/missing_field MATCH "missing_peak.json.*peak_bytes")
 zplan_cli_test(validate_rejects_negative_bytes 2 ARGS validate ${D}/regression_bad/negative MATCH "negative_bytes.json.*negative")
 zplan_cli_test(validate_rejects_unknown_model 2 ARGS validate ${D}/regression_bad/unknown_model MATCH "unknown_model.json.*scenario.model")
+zplan_cli_test(validate_rejects_bad_drop_logits 2 ARGS validate ${D}/regression_bad/drop_logits_type MATCH "drop_logits_type.json.*scenario.drop_logits")
 # ---- the CI guard: every recorded GPU measurement re-predicted within its profile's tolerance ----
 add_test(NAME regression_measured COMMAND $<TARGET_FILE:zplan> validate ${PROJECT_SOURCE_DIR}/tests/regression/measured)
 set_tests_properties(regression_measured PROPERTIES LABELS regression WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

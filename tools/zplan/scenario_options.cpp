@@ -54,6 +54,10 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_flag("--drop-logits", o.drop_logits,
                "The loop drops the model output before backward (HF Trainer, loss = model(...).loss); "
                "default: it keeps `outputs` until the next step, as `out = model(...); out.loss.backward()` does");
+  app.add_option("--loop", o.loop,
+                 "The training loop, which decides what lives at the peak: trainer (HF Trainer: keeps only the "
+                 "loss), accelerate or plain (`out = model(...)` kept until the next forward; the default), "
+                 "plain-drop (the loop deletes `out` before backward)");
   app.add_flag("--use-cache", o.use_cache, "config.use_cache is left on while training (a KV cache per layer)");
   app.add_option("--zero", o.zero, "Pin the ZeRO stage: 0..3");
   app.add_option("--offload-optimizer", o.offload_optimizer, "Pin optimizer offload: cpu or none");
@@ -154,6 +158,16 @@ Scenario build_scenario(const ScenarioOptions& o, bool run) {
   if (o.seq != 0 || s.training.seq_len == 0) s.training.seq_len = o.seq;
   if (s.training.seq_len <= 0) throw InputError("--seq", "", "missing or not positive: give tokens per sequence, e.g. --seq 4096");
   if (!o.global_batch.empty()) s.training.global_batch = parse_int("--global-batch", o.global_batch, 1, int64_t{1} << 40);
+  if (!o.loop.empty()) {
+    // What matters at the peak is whether the loop still holds the output (its logits) when
+    // backward runs: the Trainer's compute_loss returns only the loss; accelerate and plain loops
+    // keep `outputs` bound until the next forward rebinds it.
+    if (o.loop == "trainer" || o.loop == "plain-drop") s.training.hold_outputs = false;
+    else if (o.loop == "plain" || o.loop == "accelerate") s.training.hold_outputs = true;
+    else throw InputError("--loop", "", "expected trainer, accelerate, plain or plain-drop, got '" + o.loop + "'");
+    if (o.drop_logits && s.training.hold_outputs)
+      throw InputError("--drop-logits", "", "contradicts --loop " + o.loop + ", which keeps the output");
+  }
   if (o.drop_logits) s.training.hold_outputs = false;
   if (!o.experts.empty() && !parse_experts_impl(o.experts, &s.training.experts))
     throw InputError("--experts", "", "expected grouped_mm or eager, got '" + o.experts + "'");

@@ -26,6 +26,7 @@ struct ScenarioOptions {
   std::string profile, attn, framework, experts;
   bool gradient_checkpointing = false;  // HF's gradient_checkpointing_enable(): --ckpt full
   bool drop_logits = false;             // the loop does not keep `outputs` (HF Trainer)
+  std::string loop;                     // --loop trainer|accelerate|plain|plain-drop
   bool use_cache = false;               // config.use_cache left on while training
   // ---- strategy pins ----
   std::string zero, offload_optimizer, offload_params, ckpt, precision;
