@@ -23,6 +23,7 @@ import argparse, gc, json, os, re, statistics, subprocess, sys, time, traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matrix  # noqa: E402
+from measure_hf import device_used, mem  # noqa: E402 - the readings every harness shares
 
 T0 = time.time()
 OUT = os.environ.get("OUT", "out")
@@ -62,18 +63,6 @@ RUNS = [
 
 
 # ---------------------------------------------------------------- readings
-def mem():
-    import torch
-    return {"allocated": torch.cuda.memory_allocated(), "peak": torch.cuda.max_memory_allocated(),
-            "reserved": torch.cuda.memory_reserved(), "peak_reserved": torch.cuda.max_memory_reserved()}
-
-
-def device_used():
-    import torch
-    free, total = torch.cuda.mem_get_info()
-    return total - free
-
-
 def rss_bytes():
     import psutil
     return psutil.Process().memory_info().rss
