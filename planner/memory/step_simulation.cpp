@@ -82,9 +82,9 @@ class StepBuilder {
   Timeline build() {
     init();
     const int micro_steps = static_cast<int>(std::min<int64_t>(2, std::max<int64_t>(1, s_.grad_accumulation)));
-    // DeepSpeed creates optimizer state at init, so its steps repeat exactly; torch and FSDP2
-    // create it in step 1, so step 2 is the steady state.
-    const int steps = deepspeed_ ? 1 : 2;
+    // Step 2 is the steady state: torch, FSDP2 and DeepSpeed's ZeRO stages create Adam state in
+    // step 1, and every loop's cache layout of step 1 is what step 2 finds.
+    const int steps = 2;
     for (int step = 1; step <= steps; ++step) {
       for (int micro = 0; micro < micro_steps; ++micro) {
         forward(step);
@@ -137,12 +137,13 @@ class StepBuilder {
         t_.alloc(Category::master_weights, "fp32 master partition", "",
                  static_cast<uint64_t>(optimizer_shard_elements()) * recipe_.master_bytes);
       if (!s_.offload_optimizer) {
-        // DeepSpeed creates Adam state at init: initialize_optimizer_states steps once on a zero
-        // fp32 gradient of the partition (stage 3: of one sub-group).
+        // initialize_optimizer_states puts a zero fp32 gradient on the partition (stage 3: of the
+        // largest sub-group). Stage 0's FP16_UnfusedOptimizer then steps once, creating Adam
+        // state at init; ZeRO stages 1-3 (0.19) leave it to the first step (lazy_adam_state).
         int64_t n = optimizer_shard_elements();
         if (s_.zero_stage >= 3) n = std::min<int64_t>(n, tr_.sub_group_size);
         const int zero_grad = t_.alloc(Category::optimizer_temp, "fp32 zero gradient (state init)", "", static_cast<uint64_t>(n) * kFp32);
-        alloc_optimizer_states("adam state");
+        if (!lazy_adam_state()) alloc_optimizer_states("adam state");
         t_.free(zero_grad);
       }
       // Stage 0 with 16-bit parameters and a client optimizer (the HF Trainer's) is
@@ -168,6 +169,8 @@ class StepBuilder {
     }
     t_.end_phase(Phase::after_init, 0);
   }
+
+  bool lazy_adam_state() const { return deepspeed_ && s_.zero_stage >= 1; }
 
   void alloc_optimizer_states(const std::string& name) {
     const int state_bytes = recipe_.optimizer_bytes / 2;  // each of exp_avg, exp_avg_sq
@@ -203,10 +206,14 @@ class StepBuilder {
   // the next layer, around its forward and its backward.
   void gather_layer(int64_t layer, std::vector<int>* handles) {
     if (!(deepspeed_ && s_.zero_stage >= 3)) return;
-    handles->push_back(t_.alloc(Category::comm_buffers, "gathered params", "", gathered_bytes(layer)));
+    // With overlap_comm (stage 3's default) the coordinator all-gathers inside its own stream
+    // (partitioned_param_coordinator.py __allgather_stream): the gathered buffers come from that
+    // stream's pool of the caching allocator, which the compute stream's frees cannot feed.
+    const int stream = overlap_comm_ ? kAllGatherStream : 0;
+    handles->push_back(t_.alloc(Category::comm_buffers, "gathered params", "", gathered_bytes(layer), 1, stream));
     const uint64_t next = gathered_bytes(layer + 1);
     const uint64_t prefetch = std::min<uint64_t>(next, static_cast<uint64_t>(tr_.prefetch_bucket_elems) * recipe_.param_bytes);
-    if (prefetch > 0) handles->push_back(t_.alloc(Category::comm_buffers, "prefetched params", "", prefetch));
+    if (prefetch > 0) handles->push_back(t_.alloc(Category::comm_buffers, "prefetched params", "", prefetch, 1, stream));
   }
 
   // ---- FSDP2 (torch.distributed.fsdp.fully_shard, measured in tests/regression/measured/hf_dist)
@@ -480,6 +487,7 @@ class StepBuilder {
           temps.push_back(t_.alloc(Category::optimizer_temp, "flattened 16-bit gradient partition", "",
                                    static_cast<uint64_t>(n) * recipe_.grad_bytes));
         temps.push_back(t_.alloc(Category::optimizer_temp, "fp32 gradient partition", "", static_cast<uint64_t>(n) * kFp32));
+        if (step == 1 && lazy_adam_state()) alloc_optimizer_states("adam state");
       }
       if (s_.zero_stage == 0 && recipe_.master_bytes > 0)
         // FP16_UnfusedOptimizer.step: every fp32 master gets .grad = its 16-bit .grad upcast, all
