@@ -1,25 +1,25 @@
 // Memory outside the caching allocator (see overheads.h). The constants are measured, not fitted:
-// tools/hf_reference/measure_hf.py records (total - free) - reserved after the first step on the
-// GPU machine (docs/measurements/), and docs/memory-model.md lists the figures.
+// tools/hf_reference/measure_hf.py records (total - free) - reserved after the first step, zplan's
+// runtime the same (runtime/), and overheads.h names the records each constant comes from.
 #include "planner/memory/overheads.h"
 
+#include "planner/memory/term_scales.h"
+
 namespace zplan {
-namespace {
-constexpr uint64_t kMiB = 1024ull * 1024ull;
-}  // namespace
 
 OutsideAllocator outside_allocator_bytes(const ClusterSpec& cluster, const ExecContext& c) {
   OutsideAllocator o;
-  // CUDA 12/13 context with lazy module loading, cuBLAS/cuBLASLt handles and the attention and
-  // optimizer kernels a training step loads. Older GPUs load fewer sm-specific kernels but the
-  // same order of magnitude.
-  o.cuda_context_bytes = 520 * kMiB;
+  // The context depends on the stack: a Python process with torch and transformers loads more
+  // kernel modules (and cuBLAS/cuDNN handles) than zplan's C++ runtime. DeepSpeed, DDP and FSDP2
+  // run inside the Python process: they take the Hugging Face value (DeepSpeed itself is not
+  // measured; its JIT-built optimizer kernels may add a little).
+  const uint64_t context = c.profile == Profile::zplan ? kZplanCudaContextBytes : kHfCudaContextBytes;
+  o.cuda_context_bytes = static_cast<uint64_t>(static_cast<double>(context) * test_term_scales().cuda_context);
   if (c.world_size > 1) {
     // NCCL: communicator buffers (NCCL_BUFFSIZE 4 MiB per channel and peer) and proxy state.
-    // Measured 1.0-1.07 GiB per rank on NVLink-connected H100s, the same with 2 and with 4 ranks
-    // (docs/measurements/hf_dist_raw{,/holdout}: outside-allocator bytes minus the context).
-    // More than 4 ranks and several nodes are not measured: taken as the same.
-    o.nccl_bytes = 1060 * kMiB;
+    // Measured the same with 2 and with 4 ranks on NVLink H100s; more ranks, several nodes and
+    // zplan's runtime with NCCL are not measured: taken as the same.
+    o.nccl_bytes = static_cast<uint64_t>(static_cast<double>(kNcclCommunicatorBytes) * test_term_scales().communicator);
   }
   (void)cluster;
   return o;

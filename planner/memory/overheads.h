@@ -14,6 +14,19 @@ struct OutsideAllocator {
   uint64_t total() const { return cuda_context_bytes + nccl_bytes; }
 };
 
+// The measured constants behind outside_allocator_bytes(), each the largest value the records in
+// tests/regression/measured show for its stack (tests/planner/measured_constants_test.cpp derives
+// them from the records again and fails when they differ):
+// - Hugging Face transformers (Python process, torch 2.11, CUDA 13): the largest
+//   measurement.memory.gpu.outside_allocator_bytes of the 138 single-GPU hf records (767-791 MiB).
+constexpr uint64_t kHfCudaContextBytes = 829227008;
+// - zplan's C++ runtime: measurement.memory.gpu.cuda_context_bytes of the 35 zplan records (619 MiB,
+//   the same in every one).
+constexpr uint64_t kZplanCudaContextBytes = 648871936;
+// - NCCL communicator memory per rank: the largest outside-allocator bytes of the 34 multi-GPU hf
+//   records (2 and 4 NVLink H100s, DDP and FSDP2: 1615-1625 MiB) minus kHfCudaContextBytes.
+constexpr uint64_t kNcclCommunicatorBytes = 1703804928 - kHfCudaContextBytes;
+
 OutsideAllocator outside_allocator_bytes(const ClusterSpec& cluster, const ExecContext& c);
 
 }  // namespace zplan

@@ -19,6 +19,8 @@
 //    unsharded through backward, fp32 reduce-scatter into gradient shards.
 #include "planner/memory/step_simulation.h"
 
+#include "planner/memory/term_scales.h"
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -370,14 +372,20 @@ class StepBuilder {
       if (params_[i].layer < 0 && params_[i].name.rfind(name, 0) == 0) grad_arrives(i);
   }
 
+  // One DeepSpeed gradient bucket: reduce_bucket_size elements of the gradient dtype (never more
+  // than the model has). The test-only scale lets the mutation test perturb it.
+  uint64_t deepspeed_bucket_bytes() const {
+    const double b = static_cast<double>(std::min<int64_t>(tr_.reduce_bucket_elems, total_params_)) * recipe_.grad_bytes;
+    return static_cast<uint64_t>(b * test_term_scales().deepspeed_buckets);
+  }
+
   void backward(int step) {
     t_.begin_phase(Phase::backward_peak, step);
     if (reduce_buckets_.empty() && deepspeed_ && s_.zero_stage >= 2) {
       // Stage 2 keeps one reduce bucket (two with overlap_comm, stage_1_and_2.py ipg_buffer);
       // stage 3 one flat bucket (stage3.py __ipg_bucket_flat_buffer).
       const int buckets = s_.zero_stage == 2 && overlap_comm_ ? 2 : 1;
-      const uint64_t b = static_cast<uint64_t>(std::min<int64_t>(tr_.reduce_bucket_elems, total_params_)) *
-                         recipe_.grad_bytes;
+      const uint64_t b = deepspeed_bucket_bytes();
       for (int i = 0; i < buckets; ++i) reduce_buckets_.push_back(t_.alloc(Category::comm_buffers, "reduce bucket", "", b));
     }
     const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);
@@ -445,8 +453,7 @@ class StepBuilder {
     }
     if (deepspeed_ && s_.zero_stage == 1) {
       // Stage 1 all-reduces the full gradients after backward, one flattened bucket at a time.
-      const int bucket = t_.alloc(Category::comm_buffers, "all-reduce bucket", "",
-                                  static_cast<uint64_t>(std::min<int64_t>(tr_.reduce_bucket_elems, total_params_)) * recipe_.grad_bytes);
+      const int bucket = t_.alloc(Category::comm_buffers, "all-reduce bucket", "", deepspeed_bucket_bytes());
       t_.free(bucket);
     }
     t_.free_all(stem_handles_);

@@ -22,7 +22,10 @@ std::string percent(double x) {
 std::string reading(const Estimate& e, const Estimate* baseline) {
   std::ostringstream o;
   if (e.feasible) {
-    o << "fits: " << format_bytes(e.memory.device_total_bytes()) << " of " << format_bytes(e.gpu_limit_bytes);
+    o << "fits: " << format_bytes(e.memory.device_total_bytes()) << " of " << format_bytes(e.gpu_limit_bytes) << ", "
+      << format_bytes(e.free_bytes) << " free (" << uncertainty_text(e) << ")";
+  } else if (e.gpu_fits && !e.band_covered) {
+    o << "at risk: " << format_bytes(e.free_bytes) << " free, less than " << uncertainty_text(e);
   } else if (!e.gpu_fits) {
     // The verdict's first clause says by how much, or why the allocator fails below the limit.
     o << e.verdict.substr(0, e.verdict.find("; peak in"));

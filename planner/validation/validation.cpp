@@ -80,6 +80,15 @@ ValidationRow validate_record_file(const std::string& path) {
   r.predicted_reserved_bytes = e.memory.reserved_bytes;
   r.deepspeed_formula_bytes = deepspeed_formula(s.model, st, s.cluster.world_size());
   r.naive_bytes = naive_formula(s.model, st, s.training.seq_len);
+  r.path = path_key(s.training, st, s.cluster.world_size());
+  r.predicted_outside_bytes = e.memory.cuda_context_bytes;
+  const nlohmann::json& gpu = j.at("measurement").at("memory").at("gpu");
+  for (const char* key : {"outside_allocator_bytes", "cuda_context_bytes"})
+    if (gpu.contains(key) && gpu.at(key).is_number_unsigned()) {
+      r.measured_outside_bytes = gpu.at(key).get<uint64_t>();
+      break;
+    }
+  r.outside_error = rel(r.predicted_outside_bytes, r.measured_outside_bytes);
   r.measured_oom = meas.oom;
   r.predicted_oom = !e.gpu_fits;
   if (r.measured_oom) {
@@ -105,6 +114,13 @@ std::vector<ValidationRow> validate_directory(const std::string& dir) {
   std::vector<ValidationRow> rows;
   for (const std::string& f : files) rows.push_back(validate_record_file(f));
   return rows;
+}
+
+std::vector<PathError> reserved_errors(const std::vector<ValidationRow>& rows) {
+  std::vector<PathError> out;
+  for (const ValidationRow& r : rows)
+    if (!r.measured_oom && r.measured_reserved_bytes > 0) out.push_back({r.path, r.reserved_error});
+  return out;
 }
 
 std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows) {

@@ -1,7 +1,10 @@
-// `zplan validate DIR [--out docs/validation.md]`: re-predict every measured run record under DIR
-// and print predicted against measured (with DeepSpeed's formula and a naive calculation beside),
-// mean and max error per profile. Exit 0 when every run is within its profile's tolerance, 3 when
-// one is not, 2 for unreadable or malformed records.
+// `zplan validate DIR [--out docs/validation.md] [--bands FILE] [--ratchet FILE] [--accept]`:
+// re-predict every measured run record under DIR and print predicted against measured (with
+// DeepSpeed's formula and a naive calculation beside), mean and max error per profile. With --bands
+// and --ratchet it also holds the records to the committed reserved bands and accepted errors
+// (planner/validation/ratchet.h), or with --accept rewrites those files from the records. Exit 0
+// when every run is within its profile's tolerance and the ratchet holds, 3 when not, 2 for
+// unreadable or malformed records.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +12,7 @@
 
 #include "commands.h"
 #include "planner/input_error.h"
+#include "planner/validation/ratchet.h"
 #include "planner/validation/tolerances.h"
 #include "planner/validation/validation.h"
 
@@ -17,7 +21,52 @@ namespace zplan {
 void setup_validate(CLI::App& app, ValidateCommand& cmd) {
   app.add_option("dir", cmd.dir, "Folder of run records (searched recursively)")->required();
   app.add_option("--out", cmd.out, "Write a Markdown report with a scatter plot (SVG beside it)");
+  app.add_option("--bands", cmd.bands, "Reserved-memory bands per path (calibration/reserved_bands.json): check them");
+  app.add_option("--ratchet", cmd.ratchet, "Accepted per-record errors (calibration/accepted_errors.json): check them");
+  app.add_flag("--accept", cmd.accept, "Write --bands and --ratchet from these records instead of checking them");
 }
+
+namespace {
+
+nlohmann::json read_json_file(const std::string& path, const std::string& flag) {
+  std::ifstream f(path);
+  if (!f) throw InputError(flag, "", "cannot read " + path);
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path, "", std::string("malformed JSON: ") + e.what());
+  }
+}
+
+void write_json_file(const std::string& path, const std::string& flag, const nlohmann::json& j) {
+  std::ofstream f(path);
+  if (!f) throw InputError(flag, "", "cannot write " + path);
+  f << j.dump(2) << "\n";
+  if (!f) throw InputError(flag, "", "failed writing " + path);
+  std::cerr << "zplan: wrote " << path << "\n";
+}
+
+// Checks (or writes) the committed bands and accepted errors; returns the number of violations.
+size_t hold_to_ratchet(const ValidateCommand& cmd, const std::vector<ValidationRow>& rows) {
+  const std::vector<PathBand> measured = measure_bands(reserved_errors(rows));
+  const std::string command = "zplan validate " + cmd.dir + " --bands " + cmd.bands + " --ratchet " + cmd.ratchet + " --accept";
+  if (cmd.accept) {
+    if (!cmd.bands.empty()) write_json_file(cmd.bands, "--bands", bands_to_json(measured, command));
+    if (!cmd.ratchet.empty()) write_json_file(cmd.ratchet, "--ratchet", accepted_errors_json(rows, command));
+    return 0;
+  }
+  std::vector<std::string> problems;
+  if (!cmd.bands.empty()) problems = band_violations(measured, bands_from_json(read_json_file(cmd.bands, "--bands"), cmd.bands));
+  if (!cmd.ratchet.empty())
+    for (const std::string& p : ratchet_violations(rows, read_json_file(cmd.ratchet, "--ratchet"), cmd.ratchet))
+      problems.push_back(p);
+  for (const std::string& p : problems) std::cout << "ratchet: " << p << "\n";
+  if (!cmd.bands.empty() || !cmd.ratchet.empty())
+    std::cout << "ratchet: " << problems.size() << " violation(s) of the accepted errors and bands\n";
+  return problems.size();
+}
+
+}  // namespace
 
 int run_validate(const ValidateCommand& cmd) {
   const std::vector<ValidationRow> rows = validate_directory(cmd.dir);
@@ -40,9 +89,12 @@ int run_validate(const ValidateCommand& cmd) {
       << validation_table(rows, true);
     std::cerr << "zplan: wrote " << md.string() << " and " << svg.string() << "\n";
   }
+  if (cmd.accept && cmd.bands.empty() && cmd.ratchet.empty())
+    throw InputError("--accept", "", "writes --bands and --ratchet: name at least one of them");
+  const size_t violations = hold_to_ratchet(cmd, rows);
   for (const ValidationRow& r : rows)
     if (!r.within_tolerance) return 3;
-  return 0;
+  return violations ? 3 : 0;
 }
 
 }  // namespace zplan

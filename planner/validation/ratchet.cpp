@@ -1,0 +1,105 @@
+// The accepted-error ratchet (see ratchet.h).
+#include "planner/validation/ratchet.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "planner/input_error.h"
+
+namespace zplan {
+namespace {
+
+double rounded(double x) { return std::round(x * 1e4) / 1e4; }
+
+std::string pct(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.2f%%", 100.0 * x);
+  return buf;
+}
+
+// The quantities the ratchet holds, by their key in the file.
+struct Quantity {
+  const char* key;
+  double ValidationRow::*error;
+};
+constexpr Quantity kQuantities[] = {{"peak_error", &ValidationRow::peak_error},
+                                    {"reserved_error", &ValidationRow::reserved_error},
+                                    {"outside_error", &ValidationRow::outside_error}};
+
+}  // namespace
+
+std::string record_name(const ValidationRow& r) {
+  return r.group + "/" + std::filesystem::path(r.file).stem().string();
+}
+
+nlohmann::json accepted_errors_json(const std::vector<ValidationRow>& rows, const std::string& command) {
+  nlohmann::json j;
+  j["generated_by"] = command;
+  j["rule"] = "relative errors (predicted - measured) / measured; a record may not move more than one percentage "
+              "point further from its measurement than accepted here";
+  nlohmann::json records = nlohmann::json::object();
+  for (const ValidationRow& r : rows) {
+    nlohmann::json a;
+    a["path"] = r.path.str();
+    if (r.measured_oom) {
+      a["oom"] = true;
+    } else {
+      for (const Quantity& q : kQuantities) a[q.key] = rounded(r.*(q.error));
+      if (r.measured_outside_bytes == 0) a.erase("outside_error");
+    }
+    records[record_name(r)] = a;
+  }
+  j["records"] = records;
+  return j;
+}
+
+std::vector<std::string> ratchet_violations(const std::vector<ValidationRow>& rows, const nlohmann::json& accepted,
+                                            const std::string& where) {
+  if (!accepted.is_object() || !accepted.contains("records") || !accepted.at("records").is_object())
+    throw InputError(where, "records", "missing or not an object");
+  const nlohmann::json& records = accepted.at("records");
+  std::vector<std::string> out;
+  for (const ValidationRow& r : rows) {
+    const std::string name = record_name(r);
+    if (!records.contains(name)) {
+      out.push_back(name + ": not in " + where + " (accept it on purpose: zplan validate ... --accept)");
+      continue;
+    }
+    const nlohmann::json& a = records.at(name);
+    if (r.measured_oom) {
+      if (!r.predicted_oom) out.push_back(name + ": the run ran out of memory, the prediction says it fits");
+      continue;
+    }
+    for (const Quantity& q : kQuantities) {
+      if (!a.contains(q.key)) continue;
+      if (!a.at(q.key).is_number()) throw InputError(where, "records." + name + "." + q.key, "expected a number");
+      const double was = a.at(q.key).get<double>(), now = r.*(q.error);
+      if (std::abs(now) > std::abs(was) + kRatchetSlack + 1e-9)
+        out.push_back(name + ": " + q.key + " " + pct(now) + ", accepted " + pct(was) + " (more than 1 point worse)");
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> band_violations(const std::vector<PathBand>& measured, const std::vector<PathBand>& committed) {
+  std::vector<std::string> out;
+  for (const PathBand& m : measured) {
+    const PathBand* c = nullptr;
+    for (const PathBand& b : committed)
+      if (b.key == m.key) c = &b;
+    if (!c) {
+      out.push_back("path " + m.key.str() + ": measured (" + std::to_string(m.runs) + " runs) but has no committed band");
+      continue;
+    }
+    if (c->runs != m.runs)
+      out.push_back("path " + m.key.str() + ": " + std::to_string(m.runs) + " runs, the committed band counts " +
+                    std::to_string(c->runs));
+    if (m.p95_abs_error > c->p95_abs_error + kRatchetSlack + 1e-9)
+      out.push_back("path " + m.key.str() + ": reserved band " + pct(m.p95_abs_error) + ", verdicts print " +
+                    pct(c->p95_abs_error) + " (more than 1 point wider)");
+  }
+  return out;
+}
+
+}  // namespace zplan
