@@ -6,6 +6,10 @@
 #include <filesystem>
 
 #include "planner/input_error.h"
+#include "planner/io/hardware_loader.h"
+#include "planner/io/model_loader.h"
+#include "planner/memory/exec_context.h"
+#include "planner/memory/step_simulation.h"
 
 namespace zplan {
 namespace {
@@ -98,6 +102,42 @@ std::vector<std::string> band_violations(const std::vector<PathBand>& measured, 
     if (m.p95_abs_error > c->p95_abs_error + kRatchetSlack + 1e-9)
       out.push_back("path " + m.key.str() + ": reserved band " + pct(m.p95_abs_error) + ", verdicts print " +
                     pct(c->p95_abs_error) + " (more than 1 point wider)");
+  }
+  return out;
+}
+
+std::vector<std::string> derivation_violations() {
+  std::vector<std::string> out;
+  // GPT-2 XL (1.56e9 parameters, more than one bucket) on 4 V100s in fp16 under DeepSpeed, with
+  // DeepSpeed's default reduce_bucket_size of 5e8 elements. stage_1_and_2.py keeps two 16-bit
+  // ipg buffers of that size with overlap_comm (one without); stage3.py one flat bucket.
+  const ModelSpec m = load_model("gpt2-xl");
+  const ClusterSpec cluster = cluster_from_gpus_flag("4xV100");
+  struct Case {
+    int stage;
+    int overlap_comm;
+    int buckets;
+  };
+  for (const Case& k : {Case{2, 1, 2}, Case{2, 0, 1}, Case{3, 1, 1}}) {
+    TrainingSpec t;
+    t.seq_len = 1024;
+    t.profile = Profile::hf;
+    t.framework = Framework::deepspeed;
+    t.overlap_comm = k.overlap_comm;
+    Strategy st;
+    st.precision = Precision::fp16;
+    st.zero_stage = k.stage;
+    const ExecContext c = make_exec_context(t, st, cluster.world_size());
+    const Timeline tl = build_step_timeline(m, t, st, c, true);
+    uint64_t predicted = 0;
+    for (const AllocEvent& e : tl.events())
+      if (e.kind == AllocEvent::Kind::alloc && tl.name(e.handle) == "reduce bucket")  // allocated once, kept
+        predicted += e.bytes * static_cast<uint64_t>(e.count);
+    const uint64_t derived = static_cast<uint64_t>(k.buckets) * static_cast<uint64_t>(t.reduce_bucket_elems) * 2;
+    if (predicted != derived)
+      out.push_back("DeepSpeed ZeRO-" + std::to_string(k.stage) + (k.overlap_comm ? " with" : " without") +
+                    " overlap_comm: reduce buckets " + std::to_string(predicted) + " bytes, DeepSpeed allocates " +
+                    std::to_string(derived) + " (" + std::to_string(k.buckets) + " x reduce_bucket_size x 2 bytes)");
   }
   return out;
 }

@@ -57,9 +57,11 @@ size_t hold_to_ratchet(const ValidateCommand& cmd, const std::vector<ValidationR
   }
   std::vector<std::string> problems;
   if (!cmd.bands.empty()) problems = band_violations(measured, bands_from_json(read_json_file(cmd.bands, "--bands"), cmd.bands));
-  if (!cmd.ratchet.empty())
+  if (!cmd.ratchet.empty()) {
     for (const std::string& p : ratchet_violations(rows, read_json_file(cmd.ratchet, "--ratchet"), cmd.ratchet))
       problems.push_back(p);
+    for (const std::string& p : derivation_violations()) problems.push_back(p);
+  }
   for (const std::string& p : problems) std::cout << "ratchet: " << p << "\n";
   if (!cmd.bands.empty() || !cmd.ratchet.empty())
     std::cout << "ratchet: " << problems.size() << " violation(s) of the accepted errors and bands\n";
