@@ -22,7 +22,9 @@ cp tests/data/hf/*.json tests/data/bad/*.json "$seeds/hf_config/"
 cp hardware/gpus/*.yaml hardware/clusters/*.yaml "$seeds/hardware_yaml/"
 cp configs/*.yaml tests/data/bad/*.yaml "$seeds/scenario_yaml/"
 find tests/data/deepspeed -name '*.json' -exec cp {} "$seeds/deepspeed_json/" \;
-find tests/regression/measured -name '*.json' | sort | head -40 | while read -r f; do cp "$f" "$seeds/run_record/$(echo "$f" | tr / _)"; done
+# Not `sort | head`: head exits early, sort dies of SIGPIPE, and pipefail ends the script silently.
+mapfile -t records < <(find tests/regression/measured -name '*.json' | sort)
+for f in "${records[@]:0:40}"; do cp "$f" "$seeds/run_record/$(echo "$f" | tr / _)"; done
 i=0
 for s in 12GiB 512MiB 1.5TiB 12g 12GB 4096 4096B " 64k " 0.5GiB 2TB 12 -1 1e9 0x10 "12 G i B" 99999999999TiB; do
   printf '%s' "$s" > "$seeds/size/$i"; i=$((i + 1))

@@ -11,16 +11,23 @@ OutsideAllocator outside_allocator_bytes(const ClusterSpec& cluster, const ExecC
   OutsideAllocator o;
   // The context depends on the stack: a Python process with torch and transformers loads more
   // kernel modules (and cuBLAS/cuDNN handles) than zplan's C++ runtime. DeepSpeed, DDP and FSDP2
-  // run inside the Python process: they take the Hugging Face value (DeepSpeed itself is not
-  // measured; its JIT-built optimizer kernels may add a little).
+  // run inside the Python process: they take the Hugging Face value (DeepSpeed's own communicator
+  // is counted below).
   const uint64_t context = c.profile == Profile::zplan ? kZplanCudaContextBytes : kHfCudaContextBytes;
   o.cuda_context_bytes = static_cast<uint64_t>(static_cast<double>(context) * test_term_scales().cuda_context);
   if (c.world_size > 1) {
     // NCCL: communicator buffers (NCCL_BUFFSIZE 4 MiB per channel and peer) and proxy state.
     // Measured the same with 2 and with 4 ranks on NVLink H100s; more ranks, several nodes and
     // zplan's runtime with NCCL are not measured: taken as the same.
-    o.nccl_bytes = static_cast<uint64_t>(static_cast<double>(kNcclCommunicatorBytes) * test_term_scales().communicator);
+    o.nccl_bytes = kNcclCommunicatorBytes;
+  } else if (c.framework == Framework::deepspeed) {
+    // DeepSpeed initialises torch.distributed with NCCL and runs its collectives on one GPU too.
+    o.nccl_bytes = kDeepSpeedOneGpuCommunicatorBytes;
   }
+  // ZeRO-3's parameter coordinator runs its all-gathers on a stream and communicator of its own.
+  // Measured on one GPU only; taken as the same on several.
+  if (c.framework == Framework::deepspeed && c.zero_stage >= 3) o.nccl_bytes += kDeepSpeedZero3CommunicatorBytes;
+  o.nccl_bytes = static_cast<uint64_t>(static_cast<double>(o.nccl_bytes) * test_term_scales().communicator);
   (void)cluster;
   return o;
 }

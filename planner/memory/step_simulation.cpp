@@ -147,12 +147,13 @@ class StepBuilder {
         alloc_optimizer_states("adam state");
         t_.free(zero_grad);
       }
-      if (s_.zero_stage == 0 && recipe_.master_bytes > 0)
-        t_.alloc(Category::grads, "fp32 gradient accumulation (BF16_Optimizer)", "",
-                 static_cast<uint64_t>(total_params_) * kFp32);
-      // With the optimizer offloaded, DeepSpeed keeps the gradient partitions in host memory
-      // (stage3.py / stage_1_and_2.py place them on the optimizer's device).
-      if (grads_partitioned() && !s_.offload_optimizer)
+      // Stage 0 with 16-bit parameters and a client optimizer (the HF Trainer's) is
+      // FP16_UnfusedOptimizer (engine.py _do_optimizer_sanity_check -> DDP_BFLOAT16/FP16): no
+      // gradient buffer of its own; the 16-bit .grad tensors stay until zero_grad.
+      // Stage 3 keeps its 16-bit gradient partition for the whole run; stages 1/2 create theirs
+      // per step (staged_gradient_arrives). With the optimizer offloaded, DeepSpeed keeps the
+      // gradient partitions in host memory (stage3.py places them on the optimizer's device).
+      if (s_.zero_stage >= 3 && !s_.offload_optimizer)
         t_.alloc(Category::grads, "16-bit gradient partition", "",
                  static_cast<uint64_t>(shard_elements(total_params_, shards_)) * recipe_.grad_bytes);
     } else if (fsdp_) {
@@ -343,8 +344,9 @@ class StepBuilder {
       const int h = t_.alloc(Category::working, p.name, ".grad16", static_cast<uint64_t>(p.elements) * 2);
       t_.free(h);
     }
-    if (grads_partitioned() || (deepspeed_ && s_.zero_stage == 0 && recipe_.master_bytes > 0)) {
-      // DeepSpeed copies .grad into its reduce bucket / fp32 accumulation buffer and frees it.
+    if (stages_1_2()) staged_gradient_arrives();
+    if (grads_partitioned() || stages_1_2()) {
+      // DeepSpeed copies .grad into its reduce bucket and frees it.
       const int h = t_.alloc(Category::working, p.name, ".grad", full);
       t_.free(h);
       return;
@@ -364,6 +366,22 @@ class StepBuilder {
     handle = t_.alloc(Category::grads, p.name, ".grad", full);
   }
 
+  // DeepSpeed 0.19 stages 1 and 2 (stage_1_and_2.py, contiguous_gradients): the first gradient
+  // of a step creates the reduce bucket(s) (setup_buckets: reduce_bucket_size elements, two with
+  // overlap_comm) and, at the first reduction, the 16-bit gradient partition the rank owns
+  // (copy_grads_in_partition). The epilogue after backward releases the buckets
+  // (_release_ipg_buffers); the partition lives on as averaged_gradients until the step.
+  bool stages_1_2() const { return deepspeed_ && (s_.zero_stage == 1 || s_.zero_stage == 2); }
+  void staged_gradient_arrives() {
+    if (!staged_buckets_.empty()) return;
+    const int buckets = overlap_comm_ ? 2 : 1;
+    const uint64_t b = deepspeed_bucket_bytes();
+    for (int i = 0; i < buckets; ++i) staged_buckets_.push_back(t_.alloc(Category::comm_buffers, "reduce bucket", "", b));
+    if (!s_.offload_optimizer)
+      staged_partition_ = t_.alloc(Category::grads, "16-bit gradient partition", "",
+                                   static_cast<uint64_t>(shard_elements(total_params_, shards_)) * recipe_.grad_bytes);
+  }
+
   void grads_of_layer(int64_t layer) {
     for (size_t i : layer_param_index_[static_cast<size_t>(layer)]) grad_arrives(i);
   }
@@ -381,12 +399,10 @@ class StepBuilder {
 
   void backward(int step) {
     t_.begin_phase(Phase::backward_peak, step);
-    if (reduce_buckets_.empty() && deepspeed_ && s_.zero_stage >= 2) {
-      // Stage 2 keeps one reduce bucket (two with overlap_comm, stage_1_and_2.py ipg_buffer);
-      // stage 3 one flat bucket (stage3.py __ipg_bucket_flat_buffer).
-      const int buckets = s_.zero_stage == 2 && overlap_comm_ ? 2 : 1;
+    if (reduce_buckets_.empty() && deepspeed_ && s_.zero_stage >= 3) {
+      // Stage 3 keeps one flat reduce bucket for the run (stage3.py __ipg_bucket_flat_buffer).
       const uint64_t b = deepspeed_bucket_bytes();
-      for (int i = 0; i < buckets; ++i) reduce_buckets_.push_back(t_.alloc(Category::comm_buffers, "reduce bucket", "", b));
+      reduce_buckets_.push_back(t_.alloc(Category::comm_buffers, "reduce bucket", "", b));
     }
     const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);
     // ---- loss backward: nll_loss_backward writes a zero-filled [t, V] fp32 gradient,
@@ -451,11 +467,8 @@ class StepBuilder {
       t_.free(ddp_buckets_);
       ddp_buckets_ = ddp_rebuilt_;
     }
-    if (deepspeed_ && s_.zero_stage == 1) {
-      // Stage 1 all-reduces the full gradients after backward, one flattened bucket at a time.
-      const int bucket = t_.alloc(Category::comm_buffers, "all-reduce bucket", "", deepspeed_bucket_bytes());
-      t_.free(bucket);
-    }
+    t_.free_all(staged_buckets_);
+    staged_buckets_.clear();
     t_.free_all(stem_handles_);
     stem_handles_.clear();
     t_.end_phase(Phase::backward_peak, step);
@@ -475,6 +488,11 @@ class StepBuilder {
                                    static_cast<uint64_t>(n) * recipe_.grad_bytes));
         temps.push_back(t_.alloc(Category::optimizer_temp, "fp32 gradient partition", "", static_cast<uint64_t>(n) * kFp32));
       }
+      if (s_.zero_stage == 0 && recipe_.master_bytes > 0)
+        // FP16_UnfusedOptimizer.step: every fp32 master gets .grad = its 16-bit .grad upcast, all
+        // of them before the inner optimizer steps, all freed after (fp16/unfused_optimizer.py).
+        for (const ParamTensor& p : params_)
+          temps.push_back(t_.alloc(Category::optimizer_temp, p.name, ".grad_fp32", static_cast<uint64_t>(p.elements) * kFp32));
     } else if (runtime_) {
       // One gradient at a time is upcast to fp32 (fp16 adds the overflow check's fp32 copy and
       // its bool result); fused AdamW itself allocates nothing.
@@ -493,6 +511,7 @@ class StepBuilder {
           temps.push_back(t_.alloc(Category::optimizer_temp, p.name, ".grad_fp32", static_cast<uint64_t>(p.elements) * kFp32));
     }
     t_.free_all(temps);
+    free_handle(staged_partition_);
     // zero_grad(set_to_none=True) frees every .grad (DeepSpeed keeps its flat buffers): inside
     // the optimizer phase in the HF loop, in its own step_end phase in zplan's runtime.
     if (!runtime_) free_grads();
@@ -515,13 +534,14 @@ class StepBuilder {
   bool deepspeed_ = false, fsdp_ = false, overlap_comm_ = false, runtime_ = false;
   Timeline t_;
   std::vector<TensorRow> stem_inputs_, stem_head_;
-  std::vector<int> stem_handles_, head_handles_, reduce_buckets_;
+  std::vector<int> stem_handles_, head_handles_, reduce_buckets_, staged_buckets_;
   std::vector<std::vector<int>> layer_handles_;
   std::vector<int> grad_handles_;  // per parameter tensor, -1 when its .grad does not exist
   std::vector<std::vector<size_t>> layer_param_index_;
   std::array<BlockActivations, 4> blocks_;  // by block_kind()
   std::array<std::vector<TensorRow>, 4> ckpt_casts_, ckpt_transient_;
   std::vector<TensorRow> checkpoint_rows_;
+  int staged_partition_ = -1;  // DeepSpeed stages 1/2: this step's 16-bit gradient partition
   int held_logits_ = -1, log_softmax_ = -1, ddp_buckets_ = -1, ddp_rebuilt_ = -1, fsdp_root_ = -1;
   int fsdp_previous_gather_ = -1, fsdp_previous_rs_input_ = -1;
   std::vector<int> fsdp_kept_;

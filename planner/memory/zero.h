@@ -1,6 +1,7 @@
 // ZeRO stages as "which model states are divided by the data-parallel degree" (llm-analysis DSZeRO,
 // llm.c shard_at_stage). Stage 1 shards optimizer states (and the fp32 master), stage 2 also the
-// gradients, stage 3 also the parameters. With Ulysses, DeepSpeed shards over DP x SP ranks, i.e.
+// gradients, stage 3 also the parameters. DeepSpeed 0.19 keeps only the rank's gradient partition
+// at stage 1 too (zero.cpp), so here stages 1 and 2 divide the gradients alike. With Ulysses, DeepSpeed shards over DP x SP ranks, i.e.
 // the whole world (DeepSpeed sequence/layer.py; seq_data_parallel group).
 #pragma once
 #include <cstdint>

@@ -117,8 +117,8 @@ uint64_t model_state_bytes_per_rank(int64_t params, const Strategy& st, int worl
   const ZeroDivisors d = zero_divisors(st.zero_stage, std::max(1, world));
   const double psi = static_cast<double>(params);
   double bytes = st.offload_params ? 0.0 : psi * r.param_bytes / static_cast<double>(d.weights);
-  // Offloading the optimizer also moves the (partitioned) gradients of stages 2/3 to the host.
-  if (!(st.offload_optimizer && st.zero_stage >= 2)) bytes += psi * r.grad_bytes / static_cast<double>(d.grads);
+  // Offloading the optimizer also moves the (partitioned) gradients of stages 1-3 to the host.
+  if (!(st.offload_optimizer && st.zero_stage >= 1)) bytes += psi * r.grad_bytes / static_cast<double>(d.grads);
   if (!st.offload_optimizer) bytes += psi * (r.master_bytes + r.optimizer_bytes) / static_cast<double>(d.optimizer);
   return static_cast<uint64_t>(bytes);
 }

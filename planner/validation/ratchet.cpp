@@ -1,6 +1,7 @@
 // The accepted-error ratchet (see ratchet.h).
 #include "planner/validation/ratchet.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -129,10 +130,14 @@ std::vector<std::string> derivation_violations() {
     st.zero_stage = k.stage;
     const ExecContext c = make_exec_context(t, st, cluster.world_size());
     const Timeline tl = build_step_timeline(m, t, st, c, true);
-    uint64_t predicted = 0;
-    for (const AllocEvent& e : tl.events())
-      if (e.kind == AllocEvent::Kind::alloc && tl.name(e.handle) == "reduce bucket")  // allocated once, kept
-        predicted += e.bytes * static_cast<uint64_t>(e.count);
+    // The most reduce-bucket bytes alive at once over the simulated steps.
+    uint64_t live = 0, predicted = 0;
+    for (const AllocEvent& e : tl.events()) {
+      if ((e.kind != AllocEvent::Kind::alloc && e.kind != AllocEvent::Kind::free) || tl.name(e.handle) != "reduce bucket") continue;
+      const uint64_t bytes = e.bytes * static_cast<uint64_t>(e.count);
+      live = e.kind == AllocEvent::Kind::alloc ? live + bytes : live - bytes;
+      predicted = std::max(predicted, live);
+    }
     const uint64_t derived = static_cast<uint64_t>(k.buckets) * static_cast<uint64_t>(t.reduce_bucket_elems) * 2;
     if (predicted != derived)
       out.push_back("DeepSpeed ZeRO-" + std::to_string(k.stage) + (k.overlap_comm ? " with" : " without") +

@@ -81,10 +81,10 @@ TEST_CASE("single GPU, small models") {
 }
 
 TEST_CASE("several GPUs") {
-  same_choice_as_brute_force(scenario("qwen3-8b", "4xH100", 8192));
+  same_choice_as_brute_force(scenario("qwen3-1.7b", "4xH100", 8192));
   same_choice_as_brute_force(scenario("gpt2-xl", "4xV100", 1024));
   same_choice_as_brute_force(scenario("llama-3.2-3b", "2xA100", 8192));
-  same_choice_as_brute_force(scenario("qwen3-4b", "8xH100", 32768));
+  same_choice_as_brute_force(scenario("qwen3-4b", "2xH100", 4096));
 }
 
 TEST_CASE("pins and the memory objective") {
