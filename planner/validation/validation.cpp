@@ -168,7 +168,7 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
     if (r.measured_oom) return std::string(r.predicted_oom ? "OOM ok" : "OOM missed");
     return pct(r.peak_error) + (r.predicted_oom ? " (predicted OOM)" : "");
   };
-  if (md) o << "| run | profile | strategy | seq | measured GiB | zplan GiB | error | reserved meas/pred GiB | DeepSpeed formula GiB | 16B/param+Korthikanti GiB |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  if (md) o << "| run | profile | strategy | seq | measured GiB | zplan GiB | error | reserved meas/pred GiB | DeepSpeed estimator GiB (model states only) | 16 B/param + Korthikanti GiB (no logits, buffers or context) |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
   else o << "run                                              prof  seq    measured  predicted   error  reserved m/p      DS-formula  naive\n";
   for (const ValidationRow& r : rows) {
     const std::string name = r.group + "/" + std::filesystem::path(r.file).stem().string();
@@ -186,7 +186,7 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
                     gib(r.predicted_reserved_bytes).c_str(), gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str());
     o << buf;
   }
-  o << (md ? "\n| profile | records | runs | mean abs error | max abs error | tolerance | outside | reserved mean abs error | DeepSpeed formula mean abs error | naive mean abs error |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" : "\n");
+  o << (md ? "\n| profile | records | runs | mean abs error | max abs error | tolerance | outside | reserved mean abs error | DeepSpeed estimator (model states only) mean abs error | 16 B/param + Korthikanti mean abs error |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" : "\n");
   for (const ProfileSummary& s : summarize(rows)) {
     char buf[400];
     if (md)

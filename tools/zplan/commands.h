@@ -28,7 +28,7 @@ struct ValidateCommand {
   std::string bands;           // calibration/reserved_bands.json: check (or --accept: write) the bands
   std::string ratchet;         // calibration/accepted_errors.json: check (or --accept: write) accepted errors
   bool accept = false;
-  std::string command_line;    // as typed, recorded in the files --accept writes
+  std::string first_comparison;  // tests/regression/first_comparison.json: printed beside today's error
 };
 void setup_validate(CLI::App& app, ValidateCommand& cmd);
 int run_validate(const ValidateCommand& cmd);
