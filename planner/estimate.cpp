@@ -124,12 +124,16 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
                                  (e.allocator_limit_bytes < beside_outside ? " (memory fraction)" : "");
   const std::string required_text =
       e.required_free_bytes > e.uncertainty_bytes ? "the --margin's " + format_bytes(e.required_free_bytes) : uncertainty_text(e);
-  if (!e.gpu_fits) {
+  if (!e.gpu_fits && e.allocator_limit_bytes < beside_outside && tr.peak_bytes > e.allocator_limit_bytes) {
+    e.verdict = "OOM: the caching allocator needs " + format_bytes(tr.peak_bytes) + " (peak allocated) of the " +
+                format_bytes(e.allocator_limit_bytes) + " the memory fraction allows it, over by " +
+                format_bytes(tr.peak_bytes - e.allocator_limit_bytes) + "; peak in " + to_string(tr.peak_phase) +
+                ", largest tensor " + tr.largest_at_peak;
+  } else if (!e.gpu_fits) {
     const uint64_t need = tr.peak_bytes + mb.cuda_context_bytes;
     e.verdict = "OOM: GPU needs " + format_bytes(need) + " (peak allocated " + format_bytes(tr.peak_bytes) +
                 " + CUDA context and NCCL " + format_bytes(mb.cuda_context_bytes) + ") of " + limit_text +
                 (need > e.gpu_limit_bytes ? ", over by " + format_bytes(need - e.gpu_limit_bytes)
-                 : tr.peak_bytes > e.allocator_limit_bytes ? ", the allocator over its limit by " + format_bytes(tr.peak_bytes - e.allocator_limit_bytes)
                  : ar.out_of_memory ? allocator_cause(ar) : ", over by " + format_bytes(total - e.gpu_limit_bytes) + " once reserved") +
                 "; peak in " + to_string(tr.peak_phase) + ", largest tensor " + tr.largest_at_peak;
   } else if (!e.band_covered) {

@@ -298,7 +298,7 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
   // 5. Runners-up to show: a few more of the fastest candidates, in full (the choice is made).
   size_t extra = 0;
   for (const Candidate& c : candidates) {
-    if (feasible.size() > options.alternatives || extra >= 4 * options.alternatives) break;
+    if (feasible.size() > options.alternatives || extra >= options.alternatives) break;
     if (full_cache.count(key_of(c.strategy))) continue;
     ++extra;
     full(c.strategy);

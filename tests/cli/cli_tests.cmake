@@ -85,6 +85,13 @@ zplan_cli_test(deepspeed_comments 2 ARGS check --deepspeed ${D}/deepspeed/bad/ds
 # ---- issue 17: the stack predicted, the emitted DeepSpeed config, suggestions that fit, causes ----
 zplan_cli_test(profile_follows_stack 0 ARGS check --model qwen3-1.7b --gpus 1xH100 --seq 8192 --ckpt full --precision bf16
                MATCH "^[^\n]*predicting Hugging Face transformers \\+ a plain PyTorch loop \\(--profile hf\\).*FITS: GPU")
+# --memory-fraction caps the allocator (torch.cuda.set_per_process_memory_fraction) and goes into the
+# emitted launch notes and the printed check command.
+zplan_cli_test(memory_fraction_caps_allocator 3 ARGS check --model qwen3-1.7b --gpus 1xH100 --seq 8192 --ckpt full
+               --precision bf16 --memory-fraction 0.5 MATCH "OOM: the caching allocator needs .* the memory fraction allows it")
+zplan_cli_test(memory_fraction_in_launch_notes 0 ARGS --model llama-3.2-1b --gpus 1xH100 --seq 2048 --memory-fraction 0.9
+               --emit-deepspeed ${CMAKE_CURRENT_BINARY_DIR}/fraction_ds.json
+               MATCH "set_per_process_memory_fraction\\(0.9\\).*check --deepspeed .* --memory-fraction 0.9")
 # 8K tokens leave 140 MiB free, less than the measured band of the path: not a fit users can bet on.
 zplan_cli_test(verdict_at_risk 3 ARGS check --model qwen3-4b --gpus 1xH100 --seq 8192 --ckpt full --precision bf16
                MATCH "AT RISK: .* free, less than this path: ±[0-9.]+% = ±[0-9.]+ GiB over [0-9]+ runs")
