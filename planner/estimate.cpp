@@ -2,6 +2,7 @@
 // allocator replay -> reserved, outside-allocator overheads, host RAM, step time, verdict.
 #include "planner/estimate.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "planner/config/validate.h"
@@ -11,6 +12,7 @@
 #include "planner/memory/overheads.h"
 #include "planner/memory/params.h"
 #include "planner/memory/step_simulation.h"
+#include "planner/validation/bands.h"
 
 namespace zplan {
 
@@ -20,6 +22,17 @@ std::string format_bytes(uint64_t bytes) {
   if (gib >= 1.0) std::snprintf(buf, sizeof buf, "%.2f GiB", gib);
   else std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
   return buf;
+}
+
+std::string uncertainty_text(const Estimate& e) {
+  const Uncertainty& u = e.uncertainty;
+  char pct[32];
+  std::snprintf(pct, sizeof pct, "%.1f%%", 100.0 * u.fraction);
+  const std::string band = std::string("±") + pct + " = ±" + format_bytes(e.uncertainty_bytes);
+  if (u.measured_runs > 0) return "this path: " + band + " over " + std::to_string(u.measured_runs) + " runs";
+  if (u.borrowed_from.empty()) return "path never measured, no band known";
+  return "path never measured: " + band + ", the widest band of " + u.borrowed_from + " (" +
+         std::to_string(u.borrowed_runs) + " runs)";
 }
 
 namespace {
@@ -68,9 +81,14 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
   const OutsideAllocator outside = outside_allocator_bytes(cluster, c);
   mb.cuda_context_bytes = outside.total();
   mb.capacity_bytes = cluster.gpu.memory_bytes;
-  e.gpu_limit_bytes = static_cast<uint64_t>(static_cast<double>(mb.capacity_bytes) * (1.0 - options.margin));
+  e.gpu_limit_bytes = mb.capacity_bytes;
+  // The allocator takes what the context and NCCL leave; with a memory fraction PyTorch also stops
+  // it at fraction x the device total (CUDACachingAllocator's allowed_memory_maximum).
+  const uint64_t beside_outside = mb.capacity_bytes > mb.cuda_context_bytes ? mb.capacity_bytes - mb.cuda_context_bytes : 1;
+  const uint64_t by_fraction = static_cast<uint64_t>(static_cast<double>(mb.capacity_bytes) * options.memory_fraction);
+  e.allocator_limit_bytes = std::min(beside_outside, by_fraction);
   AllocatorOptions ao;
-  ao.device_limit_bytes = e.gpu_limit_bytes > mb.cuda_context_bytes ? e.gpu_limit_bytes - mb.cuda_context_bytes : 1;
+  ao.device_limit_bytes = e.allocator_limit_bytes;
   ao.expandable_segments = options.expandable_segments;
   AllocatorResult ar;
   if (options.fast) {
@@ -80,7 +98,10 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
     ar = replay_caching_allocator(timeline, ao);
   }
   e.alloc_retries = ar.alloc_retries;
-  mb.reserved_bytes = ar.out_of_memory ? std::max(ar.peak_reserved_bytes, tr.peak_bytes) : ar.peak_reserved_bytes;
+  // Reserved is never below allocated: the replay's own accounting can serve a request from a cached
+  // block where the timeline charged a fresh segment, so it is held to the timeline's peak (which also
+  // makes the search's screen, reserved = allocated, a true bound).
+  mb.reserved_bytes = std::max(ar.peak_reserved_bytes, tr.peak_bytes);
   mb.fragmentation_bytes = mb.reserved_bytes > mb.peak_allocated_bytes ? mb.reserved_bytes - mb.peak_allocated_bytes : 0;
   if (ar.out_of_memory && ar.reserved_at_failure_bytes > ar.allocated_at_failure_bytes)
     mb.fragmentation_bytes = std::max(mb.fragmentation_bytes, ar.reserved_at_failure_bytes - ar.allocated_at_failure_bytes);
@@ -88,23 +109,43 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
   mb.host = estimate_host_memory(m, cluster, training, s, c);
   e.time = estimate_step_time(m, cluster, training, s, options.cost);
 
-  e.gpu_fits = !ar.out_of_memory && tr.peak_bytes + mb.cuda_context_bytes <= e.gpu_limit_bytes;
+  const uint64_t total = mb.device_total_bytes();
+  e.gpu_fits = !ar.out_of_memory && tr.peak_bytes <= e.allocator_limit_bytes && total <= e.gpu_limit_bytes;
+  if (e.gpu_fits)
+    e.free_bytes = std::min(e.allocator_limit_bytes - std::min(e.allocator_limit_bytes, mb.reserved_bytes),
+                            e.gpu_limit_bytes - total);
+  e.uncertainty = uncertainty_for(path_key(training, s, cluster.world_size()));
+  e.uncertainty_bytes = static_cast<uint64_t>(e.uncertainty.fraction * static_cast<double>(mb.reserved_bytes));
+  e.required_free_bytes = std::max(e.uncertainty_bytes, static_cast<uint64_t>(options.margin * static_cast<double>(mb.capacity_bytes)));
+  e.band_covered = e.gpu_fits && e.free_bytes >= e.required_free_bytes;
   e.host_fits = mb.host.capacity_bytes == 0 || mb.host.peak_bytes <= mb.host.capacity_bytes;
-  e.feasible = e.gpu_fits && e.host_fits;
-  if (!e.gpu_fits) {
+  e.feasible = e.band_covered && e.host_fits;
+  const std::string limit_text = format_bytes(e.allocator_limit_bytes < beside_outside ? by_fraction : e.gpu_limit_bytes) +
+                                 (e.allocator_limit_bytes < beside_outside ? " (memory fraction)" : "");
+  const std::string required_text =
+      e.required_free_bytes > e.uncertainty_bytes ? "the --margin's " + format_bytes(e.required_free_bytes) : uncertainty_text(e);
+  if (!e.gpu_fits && e.allocator_limit_bytes < beside_outside && tr.peak_bytes > e.allocator_limit_bytes) {
+    e.verdict = "OOM: the caching allocator needs " + format_bytes(tr.peak_bytes) + " (peak allocated) of the " +
+                format_bytes(e.allocator_limit_bytes) + " the memory fraction allows it, over by " +
+                format_bytes(tr.peak_bytes - e.allocator_limit_bytes) + "; peak in " + to_string(tr.peak_phase) +
+                ", largest tensor " + tr.largest_at_peak;
+  } else if (!e.gpu_fits) {
     const uint64_t need = tr.peak_bytes + mb.cuda_context_bytes;
     e.verdict = "OOM: GPU needs " + format_bytes(need) + " (peak allocated " + format_bytes(tr.peak_bytes) +
-                " + CUDA context " + format_bytes(mb.cuda_context_bytes) + ") of " + format_bytes(e.gpu_limit_bytes) +
-                (need > e.gpu_limit_bytes ? ", over by " + format_bytes(need - e.gpu_limit_bytes) : allocator_cause(ar)) +
+                " + CUDA context and NCCL " + format_bytes(mb.cuda_context_bytes) + ") of " + limit_text +
+                (need > e.gpu_limit_bytes ? ", over by " + format_bytes(need - e.gpu_limit_bytes)
+                 : ar.out_of_memory ? allocator_cause(ar) : ", over by " + format_bytes(total - e.gpu_limit_bytes) + " once reserved") +
                 "; peak in " + to_string(tr.peak_phase) + ", largest tensor " + tr.largest_at_peak;
+  } else if (!e.band_covered) {
+    e.verdict = "AT RISK: GPU " + format_bytes(total) + " of " + limit_text + " leaves " + format_bytes(e.free_bytes) +
+                " free, less than " + required_text + ": may OOM";
   } else if (!e.host_fits) {
     e.verdict = "OOM: host RAM needs " + format_bytes(mb.host.peak_bytes) + " of " + format_bytes(mb.host.capacity_bytes) +
                 " per node, over by " + format_bytes(mb.host.peak_bytes - mb.host.capacity_bytes);
   } else {
-    e.verdict = "FITS: GPU " + format_bytes(mb.reserved_bytes + mb.cuda_context_bytes) + " of " +
-                format_bytes(e.gpu_limit_bytes) + " (headroom " +
-                format_bytes(e.gpu_limit_bytes - std::min(e.gpu_limit_bytes, mb.reserved_bytes + mb.cuda_context_bytes)) +
-                "), host " + format_bytes(mb.host.peak_bytes) + " of " + format_bytes(mb.host.capacity_bytes);
+    e.verdict = "FITS: GPU " + format_bytes(total) + " of " + limit_text + ", " + format_bytes(e.free_bytes) +
+                " free at the peak (" + required_text + "), host " + format_bytes(mb.host.peak_bytes) + " of " +
+                format_bytes(mb.host.capacity_bytes);
   }
   return e;
 }

@@ -14,7 +14,8 @@ namespace zplan {
 // resolved the way the Hugging Face integration does). Throws InputError naming file and field.
 void apply_deepspeed_config(const std::string& path, Scenario& s);
 nlohmann::json deepspeed_config_for(const Scenario& s, const Strategy& st);
-// Writes deepspeed_config_for(chosen) to `path` and prints the launch command on stderr.
-void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::string& path);
+// Writes deepspeed_config_for(chosen) to `path` and prints the launch command on stderr. A memory
+// fraction below 1 (--memory-fraction) was planned for: the notes say where the script must set it.
+void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::string& path, double memory_fraction = 1.0);
 
 }  // namespace zplan

@@ -2,6 +2,7 @@
 // states every dimension apply_deepspeed_config() reads back, so writing then reading a config
 // gives the same Strategy and the same estimate (tests/planner/deepspeed_config_test.cpp).
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 
@@ -111,7 +112,7 @@ json deepspeed_config_for(const Scenario& s, const Strategy& st) {
   return j;
 }
 
-void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::string& path) {
+void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::string& path, double memory_fraction) {
   const Strategy& st = plan.chosen.strategy;
   const json j = deepspeed_config_for(s, st);
   {
@@ -136,9 +137,16 @@ void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::st
   if (st.checkpointed_layers > 0 && st.checkpointed_layers < L)
     std::cerr << "zplan: note: this plan recomputes " << st.checkpointed_layers << " of " << L
               << " layers; --gradient_checkpointing recomputes all of them (more recompute, less memory)\n";
+  char fraction[32];
+  std::snprintf(fraction, sizeof fraction, "%g", memory_fraction);
+  if (memory_fraction < 1.0)
+    std::cerr << "zplan: note: the plan caps PyTorch's allocator at " << fraction << " of each GPU: call "
+              << "torch.cuda.set_per_process_memory_fraction(" << fraction << ") in train.py before the model is "
+              << "built (DeepSpeed's config has no key for it)\n";
   std::cerr << "zplan: check it: zplan check --deepspeed " << path << " --model " << s.model.name << " --gpus "
             << s.cluster.gpus_per_node << "x" << s.cluster.gpu.name << " --seq " << s.training.seq_len
-            << (st.checkpointed_layers > 0 ? " --gradient-checkpointing" : "") << "\n";
+            << (st.checkpointed_layers > 0 ? " --gradient-checkpointing" : "")
+            << (memory_fraction < 1.0 ? std::string(" --memory-fraction ") + fraction : std::string()) << "\n";
   if (st.sp_degree > 1)
     std::cerr << "zplan: note: Ulysses " << st.sp_degree << ": DeepSpeed reads sequence_parallel_size from " << path
               << ", the Trainer reads parallelism_config from " << accel << " (accelerate >= 1.12)\n";

@@ -14,6 +14,25 @@ struct OutsideAllocator {
   uint64_t total() const { return cuda_context_bytes + nccl_bytes; }
 };
 
+// The measured constants behind outside_allocator_bytes(), each the largest value the records in
+// tests/regression/measured show for its stack (tests/planner/measured_constants_test.cpp derives
+// them from the records again and fails when they differ):
+// - Hugging Face transformers (Python process, torch 2.11, CUDA 13): the largest
+//   measurement.memory.gpu.outside_allocator_bytes of the 138 single-GPU hf records without DeepSpeed
+//   (767-791 MiB).
+constexpr uint64_t kHfCudaContextBytes = 829227008;
+// - zplan's C++ runtime: measurement.memory.gpu.cuda_context_bytes of the 35 zplan records (619 MiB,
+//   the same in every one).
+constexpr uint64_t kZplanCudaContextBytes = 648871936;
+// - NCCL communicator memory per rank: the largest outside-allocator bytes of the 34 multi-GPU hf
+//   records (2 and 4 NVLink H100s, DDP and FSDP2: 1615-1625 MiB) minus kHfCudaContextBytes.
+constexpr uint64_t kNcclCommunicatorBytes = 1703804928 - kHfCudaContextBytes;
+// - DeepSpeed 0.19.8 on one GPU (tests/regression/measured/hf_deepspeed): ZeRO stages 0-2 measure
+//   1326.8 MiB outside the allocator in all five records that report it, minus the Hugging Face
+//   context; ZeRO-3's three records 1716.8 MiB, 390 MiB more than stages 0-2.
+constexpr uint64_t kDeepSpeedOneGpuCommunicatorBytes = 1391263744 - kHfCudaContextBytes;
+constexpr uint64_t kDeepSpeedZero3CommunicatorBytes = 1800208384 - 1391263744;
+
 OutsideAllocator outside_allocator_bytes(const ClusterSpec& cluster, const ExecContext& c);
 
 }  // namespace zplan

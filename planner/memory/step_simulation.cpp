@@ -19,6 +19,8 @@
 //    unsharded through backward, fp32 reduce-scatter into gradient shards.
 #include "planner/memory/step_simulation.h"
 
+#include "planner/memory/term_scales.h"
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -380,8 +382,7 @@ class StepBuilder {
   void staged_gradient_arrives() {
     if (!staged_buckets_.empty()) return;
     const int buckets = overlap_comm_ ? 2 : 1;
-    const uint64_t b = static_cast<uint64_t>(std::min<int64_t>(tr_.reduce_bucket_elems, total_params_)) *
-                       recipe_.grad_bytes;
+    const uint64_t b = deepspeed_bucket_bytes();
     for (int i = 0; i < buckets; ++i) staged_buckets_.push_back(t_.alloc(Category::comm_buffers, "reduce bucket", "", b));
     if (!s_.offload_optimizer)
       staged_partition_ = t_.alloc(Category::grads, "16-bit gradient partition", "",
@@ -396,12 +397,18 @@ class StepBuilder {
       if (params_[i].layer < 0 && params_[i].name.rfind(name, 0) == 0) grad_arrives(i);
   }
 
+  // One DeepSpeed gradient bucket: reduce_bucket_size elements of the gradient dtype (never more
+  // than the model has). The test-only scale lets the mutation test perturb it.
+  uint64_t deepspeed_bucket_bytes() const {
+    const double b = static_cast<double>(std::min<int64_t>(tr_.reduce_bucket_elems, total_params_)) * recipe_.grad_bytes;
+    return static_cast<uint64_t>(b * test_term_scales().deepspeed_buckets);
+  }
+
   void backward(int step) {
     t_.begin_phase(Phase::backward_peak, step);
     if (reduce_buckets_.empty() && deepspeed_ && s_.zero_stage >= 3) {
       // Stage 3 keeps one flat reduce bucket for the run (stage3.py __ipg_bucket_flat_buffer).
-      const uint64_t b = static_cast<uint64_t>(std::min<int64_t>(tr_.reduce_bucket_elems, total_params_)) *
-                         recipe_.grad_bytes;
+      const uint64_t b = deepspeed_bucket_bytes();
       reduce_buckets_.push_back(t_.alloc(Category::comm_buffers, "reduce bucket", "", b));
     }
     const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);

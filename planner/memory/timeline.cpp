@@ -1,6 +1,8 @@
 // Replay of a Timeline (see timeline.h).
 #include "planner/memory/timeline.h"
 
+#include "planner/memory/term_scales.h"
+
 #include <stdexcept>
 
 namespace zplan {
@@ -29,6 +31,20 @@ uint64_t allocator_rounded_bytes(uint64_t bytes) {
   return segment - rounded > kMiB ? rounded : segment;
 }
 
+namespace {
+
+// Multiplies a term by its test-only scale (term_scales.h); 1 outside the mutation test.
+uint64_t scaled_for_test(Category category, uint64_t bytes) {
+  const TermScales& t = test_term_scales();
+  const double k = category == Category::activations      ? t.activations
+                   : category == Category::logits         ? t.logits
+                   : category == Category::master_weights ? t.master_weights
+                                                          : 1.0;
+  return k == 1.0 ? bytes : static_cast<uint64_t>(static_cast<double>(bytes) * k);
+}
+
+}  // namespace
+
 std::string Timeline::name(int handle) const {
   return record_names_ ? names_[static_cast<size_t>(handle)] : std::string("(names not recorded)");
 }
@@ -41,7 +57,7 @@ int Timeline::alloc(Category category, const std::string& base, const char* suff
   e.kind = AllocEvent::Kind::alloc;
   e.handle = handle;
   e.category = category;
-  e.bytes = count > 0 ? bytes : 0;
+  e.bytes = count > 0 ? scaled_for_test(category, bytes) : 0;
   e.count = count > 0 ? count : 1;
   e.stream = stream;
   live_.push_back(e);

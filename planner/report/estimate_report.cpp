@@ -23,7 +23,18 @@ nlohmann::json estimate_to_json(const Estimate& e, const Scenario& s) {
   j["strategy"] = strategy_to_json(e.strategy);
   nlohmann::json memory = memory_to_json(e.memory);
   memory["gpu"]["limit_bytes"] = e.gpu_limit_bytes;
+  memory["gpu"]["allocator_limit_bytes"] = e.allocator_limit_bytes;
+  // Capacity minus the predicted device total at the peak (allocator replayed without a cap unless
+  // a memory fraction is set), the measured band of this path, and how many runs measured it.
+  memory["gpu"]["free_bytes"] = e.free_bytes;
+  memory["gpu"]["uncertainty_bytes"] = e.uncertainty_bytes;
+  memory["gpu"]["uncertainty_fraction"] = e.uncertainty.fraction;
+  memory["gpu"]["measured_runs"] = e.uncertainty.measured_runs;
+  memory["gpu"]["uncertainty_path"] = e.uncertainty.path;
+  if (!e.uncertainty.borrowed_from.empty()) memory["gpu"]["uncertainty_borrowed_from"] = e.uncertainty.borrowed_from;
+  memory["gpu"]["required_free_bytes"] = e.required_free_bytes;
   memory["gpu"]["fits"] = e.gpu_fits;
+  memory["gpu"]["band_covered"] = e.band_covered;
   memory["gpu"]["alloc_retries"] = e.alloc_retries;
   memory["gpu"]["largest_at_peak"] = e.largest_at_peak;
   memory["host"]["fits"] = e.host_fits;

@@ -3,6 +3,8 @@
 // optimizer; each is estimated, and the chosen plan closes the tree with the reason it won.
 #include "planner/report/explain_report.h"
 
+#include "planner/search/selection.h"
+
 #include <cstdio>
 #include <sstream>
 
@@ -22,7 +24,10 @@ std::string percent(double x) {
 std::string reading(const Estimate& e, const Estimate* baseline) {
   std::ostringstream o;
   if (e.feasible) {
-    o << "fits: " << format_bytes(e.memory.device_total_bytes()) << " of " << format_bytes(e.gpu_limit_bytes);
+    o << "fits: " << format_bytes(e.memory.device_total_bytes()) << " of " << format_bytes(e.gpu_limit_bytes) << ", "
+      << format_bytes(e.free_bytes) << " free (" << uncertainty_text(e) << ")";
+  } else if (e.gpu_fits && !e.band_covered) {
+    o << "at risk: " << format_bytes(e.free_bytes) << " free, less than " << uncertainty_text(e);
   } else if (!e.gpu_fits) {
     // The verdict's first clause says by how much, or why the allocator fails below the limit.
     o << e.verdict.substr(0, e.verdict.find("; peak in"));
@@ -104,14 +109,23 @@ std::string explain_to_text(const Scenario& s, const Plan& plan, const EstimateO
   }
   o << (md ? "\n**Chosen:** " : " └─ chosen: ") << strategy_summary(plan.chosen.strategy, s.model.layers) << "\n";
   if (plan.feasible) {
-    o << (md ? "\n" : "      ") << "because it has the highest predicted throughput among " << plan.evaluated
-      << " evaluated candidates (" << static_cast<long long>(plan.chosen.time.tokens_per_second) << " tokens/s";
-    if (!plan.alternatives.empty())
-      o << " vs " << static_cast<long long>(plan.alternatives.front().time.tokens_per_second) << " for the runner-up: "
-        << strategy_summary(plan.alternatives.front().strategy, s.model.layers);
-    o << ") and leaves " << format_bytes(plan.chosen.gpu_limit_bytes -
-                                         std::min(plan.chosen.gpu_limit_bytes, plan.chosen.memory.device_total_bytes()))
-      << " of headroom.\n";
+    // The rule of planner/search/selection.h, with the numbers it was applied to.
+    double fastest = plan.chosen.time.tokens_per_second;
+    const Estimate* fastest_plan = &plan.chosen;
+    for (const Estimate& a : plan.alternatives)
+      if (a.time.tokens_per_second > fastest) fastest = a.time.tokens_per_second, fastest_plan = &a;
+    char pct[16];
+    std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * kStepTimeModelError);
+    o << (md ? "\n" : "      ") << "because, of " << plan.evaluated << " evaluated candidates, ";
+    if (fastest_plan == &plan.chosen)
+      o << "it has the highest predicted throughput (" << static_cast<long long>(fastest) << " tokens/s)";
+    else
+      o << "the fastest feasible plan is " << strategy_summary(fastest_plan->strategy, s.model.layers) << " at "
+        << static_cast<long long>(fastest) << " tokens/s, and the step-time model's measured error (" << pct
+        << ") cannot tell plans within that of it apart; among those this one leaves the most memory free ("
+        << static_cast<long long>(plan.chosen.time.tokens_per_second) << " tokens/s)";
+    o << ". It leaves " << format_bytes(plan.chosen.free_bytes) << " free at the peak against "
+      << uncertainty_text(plan.chosen) << ".\n";
   } else {
     o << (md ? "\n" : "      ") << "nothing fits: " << plan.chosen.verdict << "\n";
     for (const std::string& sug : plan.suggestions) o << (md ? "- " : "      - ") << sug << "\n";

@@ -141,7 +141,8 @@ double tick_step(double max_gib) {
 void write_chart(std::ostringstream& o, const std::vector<Bar>& bars, const Scenario& s, const Estimate& chosen) {
   const int64_t L = s.model.layers;
   const uint64_t capacity = chosen.memory.capacity_bytes;
-  const uint64_t limit = chosen.gpu_limit_bytes;
+  // Where the fit verdict draws the line: capacity minus the free memory the band asks for.
+  const uint64_t limit = chosen.gpu_limit_bytes - std::min(chosen.gpu_limit_bytes, chosen.required_free_bytes);
   uint64_t top = capacity;
   for (const Bar& b : bars) top = std::max(top, b.e->memory.device_total_bytes());
   const double max_gib = gib(top) * 1.04;
@@ -193,7 +194,7 @@ void write_chart(std::ostringstream& o, const std::vector<Bar>& bars, const Scen
     o << "<text class=\"total\" x=\"" << fixed(x1 + 12, 1) << "\" y=\"" << fixed(bar_y + 17, 1) << "\">"
       << gib_text(m.device_total_bytes()) << "</text>\n</g>\n";
   }
-  // Capacity and the planning limit (capacity minus the margin), labelled on two lines so that
+  // Capacity and the fit limit (capacity minus the band), labelled on two lines so that
   // they never overlap.
   const double cap_x = x_of(gib(capacity)), lim_x = x_of(gib(limit));
   // A label sits left of its line, or right of it when the line is too close to the left edge
@@ -209,7 +210,7 @@ void write_chart(std::ostringstream& o, const std::vector<Bar>& bars, const Scen
   if (limit > 0 && limit < capacity) {
     o << "<line class=\"limit\" x1=\"" << fixed(lim_x, 1) << "\" y1=\"" << fixed(y_top - 12, 1) << "\" x2=\""
       << fixed(lim_x, 1) << "\" y2=\"" << fixed(axis_y, 1) << "\"/>\n";
-    line_label("limit-label", lim_x, y_top - 14, "plan limit " + gib_text(limit) + " (capacity minus margin)");
+    line_label("limit-label", lim_x, y_top - 14, "fit limit " + gib_text(limit) + " (capacity minus the band)");
   }
   o << "</svg>\n";
 }
@@ -246,7 +247,8 @@ void write_table(std::ostringstream& o, const std::vector<Bar>& bars, const Scen
   row("", "<span class=\"swatch\" style=\"background:#4d4d4d\"></span> + CUDA context / NCCL",
       [](const Estimate& e) { return fixed(gib(e.memory.cuda_context_bytes), 2); });
   row("total", "= device total", [](const Estimate& e) { return fixed(gib(e.memory.device_total_bytes()), 2); });
-  row("sub", "plan limit (capacity minus margin)", [](const Estimate& e) { return fixed(gib(e.gpu_limit_bytes), 2); });
+  row("sub", "free at the peak", [](const Estimate& e) { return fixed(gib(e.free_bytes), 2); });
+  row("sub", "uncertainty band of the path", [](const Estimate& e) { return fixed(gib(e.uncertainty_bytes), 2); });
   row("sub", "capacity", [](const Estimate& e) { return fixed(gib(e.memory.capacity_bytes), 2); });
   row("sub", "host RAM per node", [](const Estimate& e) { return fixed(gib(e.memory.host.peak_bytes), 2); });
   row("sub", "tokens/s (cluster)", [](const Estimate& e) { return thousands(e.time.tokens_per_second); });
@@ -271,9 +273,8 @@ void write_tree(std::ostringstream& o, const Scenario& s, const Plan& plan, cons
       << thousands(plan.chosen.time.tokens_per_second) << " tokens/s";
     if (!plan.alternatives.empty())
       o << " vs " << thousands(plan.alternatives.front().time.tokens_per_second) << " for the runner-up";
-    const uint64_t used = plan.chosen.memory.device_total_bytes();
-    o << "), leaving " << esc(format_bytes(plan.chosen.gpu_limit_bytes - std::min(plan.chosen.gpu_limit_bytes, used)))
-      << " of headroom";
+    o << "), leaving " << esc(format_bytes(plan.chosen.free_bytes)) << " free at the peak ("
+      << esc(uncertainty_text(plan.chosen)) << ")";
   } else {
     o << "nothing fits; this is the closest miss";
   }

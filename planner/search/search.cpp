@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -11,6 +12,7 @@
 #include "planner/memory/precision_recipe.h"
 #include "planner/memory/zero.h"
 #include "planner/search/suggestions.h"
+#include "planner/cost/step_time.h"
 
 namespace zplan {
 namespace {
@@ -97,9 +99,13 @@ std::vector<bool> cpu_ckpt_choices(const Scenario& s) {
   return {false, true};
 }
 
+// How far a candidate is from fitting: device total plus the free memory its band asks for, over
+// the capacity (the allocator's own limit when a memory fraction is set).
 uint64_t over_bytes(const Estimate& e) {
-  const uint64_t need = e.memory.peak_allocated_bytes + e.memory.cuda_context_bytes;
+  const uint64_t need = e.memory.device_total_bytes() + e.required_free_bytes;
+  const uint64_t reserved_need = e.memory.reserved_bytes + e.required_free_bytes;
   uint64_t over = need > e.gpu_limit_bytes ? need - e.gpu_limit_bytes : 0;
+  if (reserved_need > e.allocator_limit_bytes) over = std::max(over, reserved_need - e.allocator_limit_bytes);
   if (!e.host_fits) over = std::max(over, e.memory.host.peak_bytes - e.memory.host.capacity_bytes);
   return over;
 }
@@ -118,23 +124,8 @@ uint64_t model_state_bytes_per_rank(int64_t params, const Strategy& st, int worl
 }
 
 bool better(const Estimate& a, const Estimate& b, Objective objective) {
-  const uint64_t used_a = a.memory.reserved_bytes + a.memory.cuda_context_bytes;
-  const uint64_t used_b = b.memory.reserved_bytes + b.memory.cuda_context_bytes;
-  if (objective == Objective::memory) {
-    if (used_a != used_b) return used_a < used_b;
-    return a.time.tokens_per_second > b.time.tokens_per_second;
-  }
-  // Throughput first; within 0.5% treat as equal and prefer the simpler strategy (fewer moving
-  // parts to get wrong: no offload, no CPU checkpoints, less recompute, lower stage, less SP),
-  // then the one with more memory left.
-  const double ta = a.time.tokens_per_second, tb = b.time.tokens_per_second;
-  if (std::abs(ta - tb) > 0.005 * std::max(ta, tb)) return ta > tb;
-  const auto simplicity = [](const Strategy& s) {
-    return std::make_tuple(static_cast<int>(s.offload_optimizer) + static_cast<int>(s.offload_params),
-                           static_cast<int>(s.cpu_checkpointing), s.checkpointed_layers, s.zero_stage, s.sp_degree);
-  };
-  if (simplicity(a.strategy) != simplicity(b.strategy)) return simplicity(a.strategy) < simplicity(b.strategy);
-  return used_a < used_b;
+  const double best = std::max(a.time.tokens_per_second, b.time.tokens_per_second);
+  return ranks_before(a, b, objective == Objective::memory ? 0.0 : tie_floor(best));
 }
 
 std::vector<Strategy> enumerate_candidates(const Scenario& s) {
@@ -142,10 +133,7 @@ std::vector<Strategy> enumerate_candidates(const Scenario& s) {
   const int64_t L = s.model.layers;
   std::vector<int64_t> ckpts;
   if (s.pins.checkpointed_layers) ckpts = {*s.pins.checkpointed_layers};
-  else {
-    std::set<int64_t> set = {0, L / 4, L / 2, 3 * L / 4, L};
-    ckpts.assign(set.begin(), set.end());
-  }
+  else for (int64_t n = 0; n <= L; ++n) ckpts.push_back(n);
   for (Strategy st : base_strategies(s))
     for (int64_t n : ckpts)
       for (bool cpu : cpu_ckpt_choices(s)) {
@@ -157,57 +145,79 @@ std::vector<Strategy> enumerate_candidates(const Scenario& s) {
   return out;
 }
 
+namespace {
+
+using StrategyKey = std::tuple<int, bool, bool, int64_t, bool, int, int64_t, int64_t, int>;
+StrategyKey key_of(const Strategy& st) {
+  return {st.zero_stage, st.offload_optimizer, st.offload_params, st.checkpointed_layers, st.cpu_checkpointing,
+          st.sp_degree, st.micro_batch, st.grad_accumulation, static_cast<int>(st.precision)};
+}
+
+// One batch shape with its checkpointing choice (CPU or not): the counts first..L all pass the
+// screen, and throughput falls as the count grows (each recomputed layer adds a forward).
+struct Family {
+  Strategy base;
+  int64_t first = 0;
+};
+
+}  // namespace
+
 Plan search_plan(const Scenario& s, const SearchOptions& options) {
   Plan plan;
-  std::vector<Estimate> feasible;
   std::vector<Estimate> infeasible;
   const int64_t L = s.model.layers;
   EstimateOptions screen = options.estimate;
   screen.fast = true;
-  auto eval = [&](const Strategy& st) {
+  // The screen (no allocator replay: reserved taken as allocated) can only be more optimistic than
+  // the full estimate: reserved >= allocated, so its free memory and its band are upper and lower
+  // bounds. A candidate it rejects cannot fit; one it passes is estimated in full before it counts.
+  auto screened = [&](const Strategy& st) {
     ++plan.evaluated;
     Estimate e = estimate(s.model, s.cluster, s.training, st, screen);
-    (e.feasible ? feasible : infeasible).push_back(e);
+    if (!e.feasible) infeasible.push_back(e);
     return e;
   };
-  // Evaluates one batch shape with every checkpointing choice; returns whether any fits.
-  auto explore = [&](Strategy st) {
+  std::map<StrategyKey, Estimate> full_cache;
+  std::vector<Estimate> feasible;
+  auto full = [&](const Strategy& st) -> const Estimate& {
+    auto it = full_cache.find(key_of(st));
+    if (it != full_cache.end()) return it->second;
+    ++plan.evaluated;
+    Estimate e = estimate(s.model, s.cluster, s.training, st, options.estimate);
+    (e.feasible ? feasible : infeasible).push_back(e);
+    return full_cache.emplace(key_of(st), e).first->second;
+  };
+
+  // 1. Families and the smallest checkpointed-layer count that passes the screen (allocated memory
+  //    falls as the count grows, so the screen is monotonic in it and bisection finds the edge).
+  std::vector<Family> families;
+  auto add_family = [&](Strategy st) {
     bool any = false;
     for (bool cpu : cpu_ckpt_choices(s)) {
+      st.cpu_checkpointing = cpu;
       if (s.pins.checkpointed_layers) {
         if (cpu && *s.pins.checkpointed_layers == 0) continue;
         st.checkpointed_layers = *s.pins.checkpointed_layers;
-        st.cpu_checkpointing = cpu;
-        any |= eval(st).feasible;
+        if (screened(st).feasible) families.push_back({st, st.checkpointed_layers}), any = true;
         continue;
       }
-      // Recompute only as much as needed: no checkpointing if it fits, else the smallest layer
-      // count that fits (memory falls monotonically with the count), and all layers.
-      st.cpu_checkpointing = cpu;
-      if (!cpu) {
-        st.checkpointed_layers = 0;
-        if (eval(st).feasible) { any = true; continue; }
-      }
+      const int64_t lowest = cpu ? 1 : 0;
       st.checkpointed_layers = L;
-      if (!eval(st).feasible) continue;
+      if (!screened(st).feasible) continue;
       any = true;
-      int64_t lo = 0, hi = L;  // hi fits; lo does not (0 with CPU checkpointing means nothing)
+      int64_t lo = lowest - 1, hi = L;  // hi passes; lo fails (lowest - 1: nothing below the range)
       while (hi - lo > 1) {
-        const int64_t mid = (lo + hi) / 2;
-        st.checkpointed_layers = mid;
-        Estimate e = estimate(s.model, s.cluster, s.training, st, screen);
-        ++plan.evaluated;
-        if (e.feasible) hi = mid; else lo = mid;
+        st.checkpointed_layers = (lo + hi) / 2;
+        if (screened(st).feasible) hi = st.checkpointed_layers;
+        else lo = st.checkpointed_layers;
       }
-      if (hi < L) {
-        st.checkpointed_layers = hi;
-        eval(st);
-      }
+      families.push_back({st, hi});
     }
     return any;
   };
   const int64_t psi = count_parameters(s.model).total;
-  const uint64_t limit = static_cast<uint64_t>(static_cast<double>(s.cluster.gpu.memory_bytes) * (1.0 - options.estimate.margin));
+  const uint64_t limit = static_cast<uint64_t>(static_cast<double>(s.cluster.gpu.memory_bytes) *
+                                               std::min(1.0 - options.estimate.margin, options.estimate.memory_fraction));
   for (Strategy st : layouts(s)) {
     // A layout whose model states alone exceed the device cannot fit at any batch or recompute.
     const uint64_t states = model_state_bytes_per_rank(psi, st, s.cluster.world_size());
@@ -220,23 +230,80 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
     for (auto [mb, ga] : batch_choices(s, st.sp_degree)) {
       st.micro_batch = mb;
       st.grad_accumulation = ga;
-      if (!explore(st)) break;
+      if (!add_family(st)) break;
     }
   }
-  const Objective obj = options.objective;
-  auto rank = [obj](std::vector<Estimate>& v) {
-    std::sort(v.begin(), v.end(), [obj](const Estimate& a, const Estimate& b) { return better(a, b, obj); });
+
+  // 2. Every screened candidate with its predicted throughput (the step-time model alone: cheap).
+  struct Candidate {
+    Strategy strategy;
+    double tokens_per_second;
+    size_t family;
   };
-  rank(feasible);
-  // Re-estimate the best screened candidates in full (caching-allocator replay, names); one that
-  // no longer fits (fragmentation) moves to the infeasible list.
-  std::vector<Estimate> confirmed;
-  for (size_t i = 0; i < feasible.size() && confirmed.size() < options.alternatives + 1; ++i) {
-    Estimate e = estimate(s.model, s.cluster, s.training, feasible[i].strategy, options.estimate);
-    (e.feasible ? confirmed : infeasible).push_back(e);
+  std::vector<Candidate> candidates;
+  for (size_t f = 0; f < families.size(); ++f) {
+    Strategy st = families[f].base;
+    const int64_t last = s.pins.checkpointed_layers ? families[f].first : L;
+    for (int64_t n = families[f].first; n <= last; ++n) {
+      st.checkpointed_layers = n;
+      candidates.push_back({st, estimate_step_time(s.model, s.cluster, s.training, st, options.estimate.cost).tokens_per_second, f});
+    }
   }
-  rank(confirmed);
-  feasible = confirmed;
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.tokens_per_second > b.tokens_per_second; });
+
+  // 3. The fastest feasible candidate: estimate in full in throughput order until one fits.
+  double fastest = -1;
+  for (const Candidate& c : candidates)
+    if (full(c.strategy).feasible) {
+      fastest = c.tokens_per_second;
+      break;
+    }
+
+  // 4. Of the candidates in the tie with it (selection.h), the one with most memory free: branch and
+  //    bound on the screen's free memory, an upper bound of the full estimate's, which grows with the
+  //    checkpointed-layer count inside a family.
+  if (fastest >= 0) {
+    const double floor = options.objective == Objective::memory ? 0.0 : tie_floor(fastest);
+    std::map<size_t, std::vector<Strategy>> tie_by_family;  // counts in the tie, ascending
+    for (const Candidate& c : candidates)
+      if (c.tokens_per_second >= floor) tie_by_family[c.family].push_back(c.strategy);
+    struct Bound {
+      uint64_t free_bytes;
+      size_t family;
+    };
+    std::vector<Bound> bounds;
+    std::map<size_t, Estimate> top_screen;
+    for (auto& [f, members] : tie_by_family) {
+      std::sort(members.begin(), members.end(),
+                [](const Strategy& a, const Strategy& b) { return a.checkpointed_layers < b.checkpointed_layers; });
+      top_screen[f] = screened(members.back());
+      bounds.push_back({top_screen[f].free_bytes, f});
+    }
+    std::stable_sort(bounds.begin(), bounds.end(), [](const Bound& a, const Bound& b) { return a.free_bytes > b.free_bytes; });
+    uint64_t best_free = 0;
+    for (const Estimate& e : feasible)
+      if (e.time.tokens_per_second >= floor) best_free = std::max(best_free, e.free_bytes);
+    for (const Bound& b : bounds) {
+      if (b.free_bytes < best_free) break;
+      const std::vector<Strategy>& members = tie_by_family[b.family];
+      for (size_t i = members.size(); i-- > 0;) {
+        const uint64_t bound = i + 1 == members.size() ? top_screen[b.family].free_bytes : screened(members[i]).free_bytes;
+        if (bound < best_free) break;
+        const Estimate& e = full(members[i]);
+        if (e.feasible) best_free = std::max(best_free, e.free_bytes);
+      }
+    }
+  }
+  // 5. Runners-up to show: a few more of the fastest candidates, in full (the choice is made).
+  size_t extra = 0;
+  for (const Candidate& c : candidates) {
+    if (feasible.size() > options.alternatives || extra >= options.alternatives) break;
+    if (full_cache.count(key_of(c.strategy))) continue;
+    ++extra;
+    full(c.strategy);
+  }
+  rank_feasible(feasible, options.objective);
   std::sort(infeasible.begin(), infeasible.end(), [](const Estimate& a, const Estimate& b) { return over_bytes(a) < over_bytes(b); });
   for (size_t i = 0; i < infeasible.size() && i < 8; ++i)
     plan.rejected.push_back({infeasible[i].strategy, infeasible[i].verdict, over_bytes(infeasible[i])});

@@ -1,17 +1,18 @@
-// Cheapest feasible plan: enumerate every combination of the unpinned strategy dimensions (ZeRO
-// stage, offloads, checkpointed-layer count, CPU checkpointing, SP degree, micro-batch, gradient
-// accumulation for a target global batch), drop the infeasible ones with their reason, and rank the
-// rest by predicted tokens/s (or by headroom with Objective::memory).
+// Recommended feasible plan: over every combination of the unpinned strategy dimensions (ZeRO
+// stage, offloads, checkpointed-layer count 0..L, CPU checkpointing, SP degree, micro-batch,
+// gradient accumulation for a target global batch), drop the infeasible ones with their reason and
+// pick by planner/search/selection.h (fastest, and within the step-time model's error of it, the one
+// with most memory free). The search gives the same choice as trying every candidate in full
+// (tests/planner/search_brute_force_test.cpp), without doing so.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "planner/config/scenario.h"
 #include "planner/estimate.h"
+#include "planner/search/selection.h"
 
 namespace zplan {
-
-enum class Objective { throughput, memory };
 
 struct SearchOptions {
   EstimateOptions estimate;          // margin etc.
@@ -36,9 +37,8 @@ struct Plan {
   std::vector<std::string> suggestions;  // what would make it fit, when nothing does
 };
 
-// Every candidate the search considers for this scenario (before feasibility), pins respected.
-// The checkpointed-layer dimension lists 0, L and every quarter in between; search_plan() also
-// finds the smallest feasible count by bisection.
+// Every candidate the search considers for this scenario (before feasibility), pins respected:
+// each checkpointed-layer count 0..L, with and without CPU checkpointing.
 std::vector<Strategy> enumerate_candidates(const Scenario& s);
 
 Plan search_plan(const Scenario& s, const SearchOptions& options);
@@ -47,7 +47,7 @@ Plan search_plan(const Scenario& s, const SearchOptions& options);
 // 2+2+12 bytes per parameter for mixed precision, divided by stage): a lower bound of its memory.
 uint64_t model_state_bytes_per_rank(int64_t params, const Strategy& st, int world);
 
-// True when `a` ranks before `b` under the objective.
+// True when `a` ranks before `b` under the objective (selection.h's rule applied to the two).
 bool better(const Estimate& a, const Estimate& b, Objective objective);
 
 }  // namespace zplan

@@ -117,7 +117,7 @@ std::string describe(const Suggestion& sug, const Scenario& s) {
   if (e.memory.host.capacity_bytes == s.cluster.host_ram_bytes && !s.cluster.host_ram_origin.empty())
     host += " (" + s.cluster.host_ram_origin + ")";
   return sug.flags + ": fits (GPU " + format_bytes(e.memory.reserved_bytes + e.memory.cuda_context_bytes) + " of " +
-         format_bytes(e.gpu_limit_bytes) + ", " + host + "; " + buf + "); costs " + sug.cost;
+         format_bytes(e.gpu_limit_bytes) + ", " + format_bytes(e.free_bytes) + " free, " + host + "; " + buf + "); costs " + sug.cost;
 }
 
 }  // namespace zplan

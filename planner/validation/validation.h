@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "planner/config/scenario.h"
+#include "planner/validation/bands.h"
 
 namespace zplan {
 
@@ -30,6 +31,12 @@ struct ValidationRow {
   bool predicted_oom = false;             // the planner says it does not fit
   double peak_error = 0;                  // (predicted - measured) / measured (0 for OOM runs)
   double reserved_error = 0;
+  // Device memory outside the caching allocator (CUDA context + NCCL): measured (total - free) -
+  // reserved, and predicted (planner/memory/overheads.h). 0 measured = the record lacks it.
+  uint64_t measured_outside_bytes = 0;
+  uint64_t predicted_outside_bytes = 0;
+  double outside_error = 0;
+  PathKey path;                           // profile x framework x offload x SP > 1 x world size
   bool within_tolerance = false;
 };
 
@@ -50,6 +57,9 @@ struct ProfileSummary {
 };
 // One summary per profile, then one per (profile, folder).
 std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows);
+
+// Each run's reserved error with its path (OOM runs have none), for measure_bands().
+std::vector<PathError> reserved_errors(const std::vector<ValidationRow>& rows);
 
 std::string validation_table(const std::vector<ValidationRow>& rows, bool markdown);
 // A predicted-against-measured scatter plot (log axes in GiB), self-contained SVG.

@@ -38,6 +38,11 @@ bad(gpus_no_count "--gpus: expected NxGPU" --model qwen3-8b --gpus H100 --seq 40
 bad(gpus_too_many "--gpus: expected between 1 and 1024" --model qwen3-8b --gpus 5000xH100 --seq 4096)
 bad(emit_deepspeed_fsdp2 "--emit-deepspeed: writes a DeepSpeed config, but --framework is fsdp2" ${M} --framework fsdp2 --emit-deepspeed x.json)
 bad(seq_zero "--seq" --model qwen3-8b --gpus 8xH100 --seq 0)
+bad(memory_fraction_zero "--memory-fraction: expected a fraction in \\(0, 1\\]" --model qwen3-8b --gpus 8xH100 --seq 4096 --memory-fraction 0)
+bad(memory_fraction_above_one "--memory-fraction: expected a fraction in \\(0, 1\\]" --model qwen3-8b --gpus 8xH100 --seq 4096 --memory-fraction 1.2)
+bad(memory_fraction_negative "--memory-fraction" check --model qwen3-8b --gpus 8xH100 --seq 4096 --memory-fraction -0.5)
+bad(margin_half "--margin: expected a fraction in \\[0, 0.5\\)" --model qwen3-8b --gpus 8xH100 --seq 4096 --margin 0.5)
+bad(margin_negative "--margin: expected a fraction in \\[0, 0.5\\)" check --model qwen3-8b --gpus 8xH100 --seq 4096 --margin -0.1)
 # ---- DeepSpeed files: the file, the field, "did you mean" ----
 bad(ds_zero_optimisation "zero_optimisation_typo.json: field 'zero_optimisation': unknown key; did you mean zero_optimization" check ${V} --deepspeed ${DB}/zero_optimisation_typo.json)
 bad(ds_persitence "persistence_typo.json: field 'zero_optimization.stage3_param_persitence_threshold': unknown key; did you mean stage3_param_persistence_threshold" check ${V} --deepspeed ${DB}/persistence_typo.json)

@@ -71,7 +71,10 @@ zplan_cli_test(validate_rejects_negative_bytes 2 ARGS validate ${D}/regression_b
 zplan_cli_test(validate_rejects_unknown_model 2 ARGS validate ${D}/regression_bad/unknown_model MATCH "unknown_model.json.*scenario.model")
 zplan_cli_test(validate_rejects_bad_drop_logits 2 ARGS validate ${D}/regression_bad/drop_logits_type MATCH "drop_logits_type.json.*scenario.drop_logits")
 # ---- the CI guard: every recorded GPU measurement re-predicted within its profile's tolerance ----
-add_test(NAME regression_measured COMMAND $<TARGET_FILE:zplan> validate ${PROJECT_SOURCE_DIR}/tests/regression/measured)
+# The ratchet (planner/validation/ratchet.h): no record's error may grow by more than one point over
+# calibration/accepted_errors.json, and every path's reserved band must still be what verdicts print.
+add_test(NAME regression_measured COMMAND $<TARGET_FILE:zplan> validate tests/regression/measured
+         --bands calibration/reserved_bands.json --ratchet calibration/accepted_errors.json)
 set_tests_properties(regression_measured PROPERTIES LABELS regression WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 # ---- DeepSpeed configs as users write them ----
 zplan_cli_test(deepspeed_zero2_fits 0 ARGS check --deepspeed ${D}/deepspeed/ds_config_zero2.json --model gpt2-xl --gpus 4xV100
@@ -81,8 +84,18 @@ zplan_cli_test(deepspeed_stage4 2 ARGS check --deepspeed ${D}/deepspeed/bad/stag
 zplan_cli_test(deepspeed_comments 2 ARGS check --deepspeed ${D}/deepspeed/bad/ds_config_zero2_with_comments.json --model gpt2-xl --gpus 4xV100
                --seq 1024 MATCH "ds_config_zero2_with_comments.json")
 # ---- issue 17: the stack predicted, the emitted DeepSpeed config, suggestions that fit, causes ----
-zplan_cli_test(profile_follows_stack 0 ARGS check --model qwen3-4b --gpus 1xH100 --seq 8192 --ckpt full --precision bf16
-               MATCH "^[^\n]*predicting Hugging Face transformers \\+ a plain PyTorch loop \\(--profile hf\\).*FITS: GPU 78")
+zplan_cli_test(profile_follows_stack 0 ARGS check --model qwen3-1.7b --gpus 1xH100 --seq 8192 --ckpt full --precision bf16
+               MATCH "^[^\n]*predicting Hugging Face transformers \\+ a plain PyTorch loop \\(--profile hf\\).*FITS: GPU")
+# --memory-fraction caps the allocator (torch.cuda.set_per_process_memory_fraction) and goes into the
+# emitted launch notes and the printed check command.
+zplan_cli_test(memory_fraction_caps_allocator 3 ARGS check --model qwen3-1.7b --gpus 1xH100 --seq 8192 --ckpt full
+               --precision bf16 --memory-fraction 0.5 MATCH "OOM: the caching allocator needs .* the memory fraction allows it")
+zplan_cli_test(memory_fraction_in_launch_notes 0 ARGS --model llama-3.2-1b --gpus 1xH100 --seq 2048 --memory-fraction 0.9
+               --emit-deepspeed ${CMAKE_CURRENT_BINARY_DIR}/fraction_ds.json
+               MATCH "set_per_process_memory_fraction\\(0.9\\).*check --deepspeed .* --memory-fraction 0.9")
+# 8K tokens leave 140 MiB free, less than the measured band of the path: not a fit users can bet on.
+zplan_cli_test(verdict_at_risk 3 ARGS check --model qwen3-4b --gpus 1xH100 --seq 8192 --ckpt full --precision bf16
+               MATCH "AT RISK: .* free, less than this path: ±[0-9.]+% = ±[0-9.]+ GiB over [0-9]+ runs")
 zplan_cli_test(profile_override 0 ARGS check --model qwen3-4b --gpus 1xH100 --seq 8192 --ckpt full --precision bf16 --profile zplan
                MATCH "^[^\n]*predicting zplan's runtime")
 zplan_cli_test(mission_stack 0 ARGS --model qwen3-30b --gpus 8xH100 --seq 16384

@@ -10,12 +10,25 @@ foreach(path
     "strategy;checkpointed_layers" "strategy;cpu_checkpointing" "strategy;sp_degree" "strategy;micro_batch"
     "strategy;grad_accumulation" "strategy;precision" "memory;gpu;peak_bytes" "memory;gpu;reserved_bytes"
     "memory;gpu;capacity_bytes" "memory;host;peak_bytes" "time;step_seconds" "time;tokens_per_second"
-    "model;parameters")
+    "model;parameters" "memory;gpu;free_bytes" "memory;gpu;uncertainty_bytes" "memory;gpu;measured_runs")
   string(JSON value ERROR_VARIABLE jerr GET "${out}" ${path})
   if(jerr)
     message(FATAL_ERROR "missing ${path}: ${jerr}\n${out}")
   endif()
 endforeach()
+# Issue 16: what a verdict can be trusted on — free memory at the peak, the path's band and its runs.
+foreach(field free_bytes uncertainty_bytes measured_runs)
+  string(JSON v GET "${out}" memory gpu ${field})
+  if(NOT v MATCHES "^[0-9]+$")
+    message(FATAL_ERROR "memory.gpu.${field} is not a non-negative integer: ${v}")
+  endif()
+endforeach()
+string(JSON feasible GET "${out}" feasible)
+string(JSON free GET "${out}" memory gpu free_bytes)
+string(JSON band GET "${out}" memory gpu uncertainty_bytes)
+if(feasible STREQUAL "ON" AND free LESS band)
+  message(FATAL_ERROR "a feasible verdict with less memory free (${free}) than its band (${band})")
+endif()
 string(JSON peak GET "${out}" memory gpu peak_bytes)
 if(NOT peak MATCHES "^[0-9]+$" OR peak EQUAL 0)
   message(FATAL_ERROR "memory.gpu.peak_bytes is not a positive integer: ${peak}")

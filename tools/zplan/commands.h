@@ -25,6 +25,10 @@ int run_plan(PlanCommand& cmd, bool check_only);      // check_only: predict wit
 struct ValidateCommand {
   std::string dir;             // folder of run records
   std::string out;             // Markdown report path
+  std::string bands;           // calibration/reserved_bands.json: check (or --accept: write) the bands
+  std::string ratchet;         // calibration/accepted_errors.json: check (or --accept: write) accepted errors
+  bool accept = false;
+  std::string first_comparison;  // tests/regression/first_comparison.json: printed beside today's error
 };
 void setup_validate(CLI::App& app, ValidateCommand& cmd);
 int run_validate(const ValidateCommand& cmd);

@@ -109,7 +109,7 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     if (o.explain) text += "\n" + explain_to_text(s, plan, eopts, md);
   }
   emit(text, o.out);
-  if (!o.emit_deepspeed.empty()) write_deepspeed_for_plan(s, plan, o.emit_deepspeed);
+  if (!o.emit_deepspeed.empty()) write_deepspeed_for_plan(s, plan, o.emit_deepspeed, o.memory_fraction);
   if (cmd.run) {
     if (!plan.feasible) {
       std::cerr << "zplan: not running: the plan does not fit (" << plan.chosen.verdict << ")\n";

@@ -71,7 +71,12 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--format", o.format, "Output: text, json, markdown or html");
   app.add_option("--out", o.out, "Write the report to this file");
   app.add_flag("--explain", o.explain, "Print the decision tree with the numbers behind each branch");
-  app.add_option("--margin", o.margin, "Fraction of GPU memory kept free (default: 0.05 when searching, 0 for one configuration)");
+  app.add_option("--margin", o.margin,
+                 "Fraction of GPU memory to keep free at least, in [0, 0.5); the fit verdict asks for the larger of it "
+                 "and the path's measured band (default 0)");
+  app.add_option("--memory-fraction", o.memory_fraction,
+                 "Cap PyTorch's caching allocator at this fraction of the GPU, in (0, 1] "
+                 "(torch.cuda.set_per_process_memory_fraction; written into --emit-deepspeed's launch notes); default 1");
   app.add_option("--objective", o.objective, "Rank feasible plans by throughput or memory (headroom)");
   app.add_option("--emit-deepspeed", o.emit_deepspeed, "Write a DeepSpeed config for the chosen plan");
   app.add_flag("--expandable-segments", o.expandable_segments, "Predict with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True");
@@ -211,8 +216,10 @@ Scenario build_scenario(const ScenarioOptions& o, bool run) {
     p.precision = prec;
   }
   check_pins(o, p);
-  if (o.margin != -1 && (o.margin < 0 || o.margin >= 0.9))
-    throw InputError("--margin", "", "expected a fraction in [0, 0.9), got " + std::to_string(o.margin));
+  if (!(o.margin >= 0 && o.margin < 0.5))
+    throw InputError("--margin", "", "expected a fraction in [0, 0.5), got " + std::to_string(o.margin));
+  if (!(o.memory_fraction > 0 && o.memory_fraction <= 1))
+    throw InputError("--memory-fraction", "", "expected a fraction in (0, 1], got " + std::to_string(o.memory_fraction));
   if (o.format != "text" && o.format != "json" && o.format != "markdown" && o.format != "html")
     throw InputError("--format", "", "expected text, json, markdown or html, got '" + o.format + "'");
   if (o.objective != "throughput" && o.objective != "memory")
@@ -228,9 +235,11 @@ bool all_pinned(const StrategyPins& p) {
 
 EstimateOptions estimate_options(const ScenarioOptions& o, bool searching) {
   EstimateOptions e;
-  // A pinned prediction answers "will it OOM?" against the whole device; a search keeps 5% free
-  // so that the plan it recommends survives what the model does not see.
-  e.margin = o.margin >= 0 ? o.margin : (searching ? 0.05 : 0.0);
+  // No silent cap: the allocator is replayed against the whole device unless the user sets a memory
+  // fraction, and what must stay free is the path's measured band (or --margin, if larger).
+  (void)searching;
+  e.margin = o.margin;
+  e.memory_fraction = o.memory_fraction;
   e.expandable_segments = o.expandable_segments;
   return e;
 }

@@ -36,7 +36,8 @@ struct ScenarioOptions {
   std::string format = "text";   // text | json | markdown | html
   std::string out;               // write the report here instead of stdout
   bool explain = false;
-  double margin = -1;            // < 0: 0 when predicting one configuration, 0.05 when searching
+  double margin = 0;             // fraction of the GPU kept free at least (the band decides otherwise)
+  double memory_fraction = 1;    // torch.cuda.set_per_process_memory_fraction; 1 = no cap
   std::string objective = "throughput";
   std::string emit_deepspeed;    // write a DeepSpeed config of the chosen plan
   bool expandable_segments = false;

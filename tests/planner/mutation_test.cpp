@@ -1,0 +1,58 @@
+// The regression guard protects the accuracy claim (issue 16): perturbing any one term of the memory
+// model by 3% — either way — must make `zplan validate --ratchet --bands` fail, through the records
+// that measure it or, for a term no record measures (DeepSpeed's buckets), through the derivation
+// from DeepSpeed's source. The perturbation is the test-only planner/memory/term_scales.h.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "planner/memory/term_scales.h"
+#include "planner/validation/ratchet.h"
+#include "planner/validation/validation.h"
+
+using namespace zplan;
+
+namespace {
+
+const std::string kRoot = ZPLAN_SOURCE_DIR;
+
+nlohmann::json read(const std::string& path) {
+  std::ifstream f(kRoot + "/" + path);
+  REQUIRE(f);
+  return nlohmann::json::parse(f);
+}
+
+// What the `regression_measured` test checks, in process.
+size_t guard_violations() {
+  const std::vector<ValidationRow> rows = validate_directory(kRoot + "/tests/regression/measured");
+  size_t n = ratchet_violations(rows, read("calibration/accepted_errors.json"), "accepted_errors.json").size();
+  n += band_violations(measure_bands(reserved_errors(rows)),
+                       bands_from_json(read("calibration/reserved_bands.json"), "reserved_bands.json")).size();
+  n += derivation_violations().size();
+  for (const ValidationRow& r : rows) n += r.within_tolerance ? 0 : 1;
+  return n;
+}
+
+struct Scaled {
+  double TermScales::*term;
+  explicit Scaled(double TermScales::*t, double k) : term(t) { test_term_scales().*term = k; }
+  ~Scaled() { test_term_scales().*term = 1.0; }
+};
+
+}  // namespace
+
+TEST_CASE("the guard holds for the model as committed") { CHECK(guard_violations() == 0); }
+
+TEST_CASE("a 3% change of any model term fails the guard") {
+  const std::pair<const char*, double TermScales::*> terms[] = {
+      {"activations", &TermScales::activations},   {"logits", &TermScales::logits},
+      {"CUDA context", &TermScales::cuda_context}, {"communicator memory", &TermScales::communicator},
+      {"DeepSpeed buckets", &TermScales::deepspeed_buckets}, {"fp32 masters", &TermScales::master_weights}};
+  for (const auto& [name, term] : terms)
+    for (double k : {1.03, 0.97}) {
+      CAPTURE(name);
+      CAPTURE(k);
+      Scaled scaled(term, k);
+      CHECK(guard_violations() > 0);
+    }
+}
