@@ -181,9 +181,22 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
     q = apply_rope(q, ctx.rope);
     k = apply_rope(k, ctx.rope);
   }
+  const bool ulysses = ctx.sp != nullptr && ctx.sp->degree > 1;
+  if (ulysses) {
+    // Fewer KV heads than ranks: replicate them so that each rank gets the one its query heads use.
+    const int64_t kv = k.size(1), p = ctx.sp->degree;
+    if (kv < p) {
+      k = k.unsqueeze(2).expand({b, kv, p / kv, t, hd}).reshape({b, p, t, hd});
+      v = v.unsqueeze(2).expand({b, kv, p / kv, t, hd}).reshape({b, p, t, hd});
+    }
+    q = ulysses_seq_to_heads(q, *ctx.sp);  // [B, NH/P, T_full, HD]
+    k = ulysses_seq_to_heads(k, *ctx.sp);
+    v = ulysses_seq_to_heads(v, *ctx.sp);
+  }
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   at::Tensor out = attention_core(q, k, v, scale, ctx.use_sdpa, ctx.causal_mask,
                                   ctx.attention_dropout);  // [B, T, NH, HD]
+  if (ulysses) out = ulysses_heads_to_seq(out.transpose(1, 2), *ctx.sp).transpose(1, 2);
   out = out.reshape({b, t, -1}).contiguous();
   out = gpt2_layout_ ? conv1d_hf(out, w_.o_w, w_.o_b) : linear_hf(out, w_.o_w, w_.o_b, by_ref);
   return dropout(out, ctx);  // GPT-2 resid_dropout
@@ -304,21 +317,29 @@ uint64_t TransformerModel::param_count() const {
 
 at::Tensor TransformerModel::forward(const at::Tensor& ids) {
   const int64_t b = ids.size(0), t = ids.size(1);
+  const int64_t t_full = t * opt_.sp.degree, first = opt_.sp.rank * t;  // Ulysses: this rank's slice
   ctx_ = ForwardContext{};
+  if (opt_.sp.degree > 1) ctx_.sp = &opt_.sp;
   ctx_.use_sdpa = opt_.use_sdpa;
   ctx_.hidden_dropout = spec_.hidden_dropout;
   ctx_.attention_dropout = spec_.attention_dropout;
   ctx_.save_params_by_reference = release_params_;
-  if (spec_.position == PositionKind::rope)
-    ctx_.rope = rope_tables(b, t, spec_.head_dim, rope_theta_for(spec_), opt_.dtype, opt_.device);
-  if (!opt_.use_sdpa) ctx_.causal_mask = causal_mask_additive(t, opt_.dtype, opt_.device);
+  if (spec_.position == PositionKind::rope) {
+    ctx_.rope = rope_tables(b, t_full, spec_.head_dim, rope_theta_for(spec_), opt_.dtype, opt_.device);
+    if (t_full != t) {
+      ctx_.rope.cos = ctx_.rope.cos.narrow(1, first, t).contiguous();
+      ctx_.rope.sin = ctx_.rope.sin.narrow(1, first, t).contiguous();
+    }
+  }
+  // Eager attention runs over all T_full tokens (after Ulysses' exchange).
+  if (!opt_.use_sdpa) ctx_.causal_mask = causal_mask_additive(t_full, opt_.dtype, opt_.device);
 
   const int64_t outer = spec_.layers;
   const auto hooks_address = reinterpret_cast<int64_t>(hooks_);
   if (hooks_) hooks_->before_forward(outer);
   at::Tensor x = at::embedding(wte_, ids);  // [B, T, C]
   if (wpe_.defined()) {
-    const at::Tensor pos = at::arange(t, ids.options().dtype(at::kLong)).unsqueeze(0);
+    const at::Tensor pos = at::arange(first, first + t, ids.options().dtype(at::kLong)).unsqueeze(0);
     x = x + at::embedding(wpe_, pos);       // inputs_embeds + position_embeds
   }
   x = DecoderLayer::dropout(x, ctx_);       // GPT-2 self.drop (embd_pdrop)

@@ -12,6 +12,7 @@
 
 #include "planner/config/model_spec.h"
 #include "runtime/model/blocks.h"
+#include "runtime/model/ulysses.h"
 
 namespace zplan::rt {
 
@@ -45,6 +46,7 @@ struct BuildOptions {
   int64_t checkpointed_layers = 0;     // the first N layers recompute in backward
   bool cpu_checkpointing = false;      // their inputs wait in (pinned) host memory
   double init_std = 0.02;              // HF initializer_range
+  SequenceParallel sp;                 // Ulysses: forward takes this rank's T/P tokens
 };
 
 // Per-forward tensors shared by all layers (HF computes them once in the model's forward).
@@ -55,6 +57,7 @@ struct ForwardContext {
   double hidden_dropout = 0.0;     // GPT-2 resid/embd dropout (saves a bool mask)
   double attention_dropout = 0.0;  // on the attention probabilities (SDPA keeps an RNG state)
   bool save_params_by_reference = false;  // ZeRO-3: linear_hf's save_param (blocks.h)
+  const SequenceParallel* sp = nullptr;   // Ulysses around attention (null: off)
 };
 
 // One decoder layer's parameters; undefined tensors are absent for this architecture.
@@ -100,7 +103,8 @@ class TransformerModel {
   TransformerModel(const TransformerModel&) = delete;
   TransformerModel& operator=(const TransformerModel&) = delete;
 
-  // ids [B, T] int64 -> logits [B, T, V] in the compute dtype.
+  // ids [B, T] int64 -> logits [B, T, V] in the compute dtype. With Ulysses (BuildOptions::sp)
+  // ids are this rank's T = T_full/P tokens, at positions rank*T onwards.
   at::Tensor forward(const at::Tensor& ids);
   const std::vector<NamedParam>& params() const { return params_; }
   uint64_t param_count() const;

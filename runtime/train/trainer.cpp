@@ -12,6 +12,8 @@
 // sequences and trains on its own rows, so W ranks see exactly the batch one rank with
 // micro_batch * W would; the loss is scaled by 1/W before backward (exact for W a power of two)
 // and gradients are summed over ranks by ZeroStates, which gives the one-rank mean gradient.
+// Ulysses (sp_degree P = W): the ranks share the same sequences and each holds T/P of their
+// tokens; the same 1/W scaling and sum give the mean over all tokens.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -38,9 +40,18 @@ bool message_says_oom(const std::string& what) {
 }
 
 void validate(const ModelSpec& model, const TrainingSpec& training, const Strategy& s,
-              bool cuda) {
-  if (s.sp_degree != 1)
-    throw InputError("--sp", "", "Ulysses sequence parallelism is not implemented by the runtime yet (use --sp 1)");
+              bool cuda, int world) {
+  const int p = s.sp_degree;
+  if (p != 1 && p != world)
+    throw InputError("--sp", "", "the runtime runs Ulysses over all its ranks: --sp must be 1 or the number of ranks (" +
+                                     std::to_string(world) + ")");
+  if (p > 1 && model.heads % p != 0)
+    throw InputError("--sp", "", "must divide the model's " + std::to_string(model.heads) + " attention heads");
+  if (p > 1 && model.kv_heads % p != 0 && p % model.kv_heads != 0)
+    throw InputError("--sp", "", "must divide the model's " + std::to_string(model.kv_heads) +
+                                     " KV heads or be a multiple of them (they are replicated)");
+  if (p > 1 && training.seq_len % p != 0)
+    throw InputError("--seq", "", "must be a multiple of --sp " + std::to_string(p));
   if (s.offload_optimizer)
     throw InputError("--offload-optimizer", "", "optimizer offload is not implemented by the runtime");
   if (s.offload_params)
@@ -85,10 +96,11 @@ void record(MemoryBreakdown* bd, Phase p, const AllocStats& s) {
 
 uint64_t sub0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
-// This rank's rows of the global batch (W * b sequences, the same on every rank).
+// This rank's part of the global batch ((W/P) * b sequences of t tokens, the same on every rank):
+// rows of data-parallel group rank/P, tokens [(rank%P)*t/P, ...) of them (Ulysses degree P).
 void next_batch(const rt::TokenFile* data, int64_t vocab, int64_t b, int64_t t, int rank, int world,
-                std::mt19937_64& rng, at::Device device, at::Tensor* ids, at::Tensor* targets) {
-  const int64_t rows = b * world;
+                int sp, std::mt19937_64& rng, at::Device device, at::Tensor* ids, at::Tensor* targets) {
+  const int64_t rows = b * (world / sp), tl = t / sp, row0 = (rank / sp) * b, tok0 = (rank % sp) * tl;
   at::Tensor all_ids, all_targets;
   if (data) {
     std::vector<int64_t> ids_v, tg_v;
@@ -100,8 +112,8 @@ void next_batch(const rt::TokenFile* data, int64_t vocab, int64_t b, int64_t t, 
     all_ids = window.slice(1, 0, t);
     all_targets = window.slice(1, 1, t + 1);
   }
-  *ids = all_ids.narrow(0, rank * b, b).contiguous().to(device);
-  *targets = all_targets.narrow(0, rank * b, b).contiguous().to(device);
+  *ids = all_ids.narrow(0, row0, b).narrow(1, tok0, tl).contiguous().to(device);
+  *targets = all_targets.narrow(0, row0, b).narrow(1, tok0, tl).contiguous().to(device);
 }
 
 }  // namespace
@@ -116,8 +128,8 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     throw InputError("--device", "", "cuda requested but this runtime has no CUDA device");
   else if (options.device != "auto" && options.device != "cuda")
     throw InputError("--device", "", "expected auto, cpu or cuda");
-  validate(model_spec, training, strategy, cuda);
   const rt::LaunchEnv env = rt::launch_env_from_environment();
+  validate(model_spec, training, strategy, cuda, env.world_size);
   std::unique_ptr<rt::TokenFile> data;
   if (!options.data_path.empty()) {
     data = std::make_unique<rt::TokenFile>(options.data_path);
@@ -127,6 +139,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   }
 
   const int64_t b = strategy.micro_batch, t = training.seq_len, accum = strategy.grad_accumulation;
+  const int sp = strategy.sp_degree;
   if (cuda) rt::use_cuda_device(env.local_rank);
   const at::Device device = cuda ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank))
                                  : at::Device(at::kCPU);
@@ -149,6 +162,11 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   std::unique_ptr<rt::Communicator> comm = rt::Communicator::connect(env, device, options.comm_timeout_seconds);
   r.backend = comm->backend();
   const int world = comm->world_size(), rank = comm->rank();
+  if (sp > 1) {  // Ulysses over all ranks (validate)
+    build.sp.degree = sp;
+    build.sp.rank = rank % sp;
+    build.sp.all_to_all = [c = comm.get()](const at::Tensor& in, at::Tensor& out) { c->all_to_all(in, out); };
+  }
   rt::inject_fault_if_asked(rank, "init");
   at::manual_seed(options.seed);
   std::mt19937_64 rng(options.seed);
@@ -189,7 +207,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     states.master_weights_bytes = opt->master_bytes();
     states.optimizer_states_bytes = opt->state_bytes();
     if (strategy.cpu_checkpointing)
-      states.host.checkpoints_bytes = static_cast<uint64_t>(strategy.checkpointed_layers) * b * t *
+      states.host.checkpoints_bytes = static_cast<uint64_t>(strategy.checkpointed_layers) * b * (t / sp) *
                                       model_spec.hidden * at::elementSize(build.dtype);
     const AllocStats init = probe.read_and_reset();
     init_phase = PhaseMemory{Phase::after_init, init.allocated, init.peak_allocated};
@@ -206,7 +224,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       for (int64_t micro = 0; micro < accum; ++micro) {
         enter(Phase::forward_end);
         at::Tensor ids, targets;
-        next_batch(data.get(), model_spec.vocab, b, t, rank, world, rng, device, &ids, &targets);
+        next_batch(data.get(), model_spec.vocab, b, t, rank, world, sp, rng, device, &ids, &targets);
         at::Tensor logits = model->forward(ids);
         at::Tensor loss = rt::causal_lm_loss(logits, targets);
         // logits (compute dtype) + the fp32 log-probs cross_entropy saves for backward.
@@ -337,7 +355,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   for (size_t i = skip; i < seconds.size(); ++i) total += seconds[i];
   if (seconds.size() > skip) {
     r.step_seconds = total / static_cast<double>(seconds.size() - skip);
-    r.tokens_per_second = static_cast<double>(b * t * accum) / r.step_seconds;
+    r.tokens_per_second = static_cast<double>(b * (t / sp) * accum) / r.step_seconds;  // this rank's
   }
   model.reset();  // (its hooks point at zero)
   opt.reset();

@@ -1,6 +1,6 @@
 // Distributed runtime on CPU (c10d Gloo, several processes on this host): data parallelism with ZeRO
-// stages 0-3 at world size 2 and 4 trains to the same losses and the same parameters as one rank
-// with the whole batch, and a rank that dies or hangs stops every rank within a bounded time with
+// stages 0-3 and Ulysses sequence parallelism at world size 2 and 4 train to the same losses and
+// the same parameters as one rank with the whole batch, and a rank that dies or hangs stops every rank within a bounded time with
 // exit status 4 and a message naming the rank and the phase. Ranks are dist_worker processes
 // started by the runtime's own launcher (runtime/dist/local_launcher.h), as `zplan --run` does.
 //
@@ -41,7 +41,7 @@ struct Job {
   std::string model = "qwen3";
   int zero = 0;
   std::string precision = "fp32";
-  int micro_batch = 1, accum = 1, ckpt = 0, steps = 3, timeout_s = 60, world = 2;
+  int micro_batch = 1, accum = 1, ckpt = 0, steps = 3, timeout_s = 60, world = 2, sp = 1;
   std::vector<std::string> env;
 };
 
@@ -50,7 +50,7 @@ int launch(const Job& j, const std::string& out, int grace_seconds = 30) {
   l.program = ZPLAN_DIST_WORKER;
   l.args = {j.model, std::to_string(j.zero), j.precision, std::to_string(j.micro_batch),
             std::to_string(j.accum), std::to_string(j.ckpt), std::to_string(j.steps),
-            std::to_string(j.timeout_s), out};
+            std::to_string(j.timeout_s), out, std::to_string(j.sp)};
   l.ranks = j.world;
   l.grace_seconds = grace_seconds;
   l.extra_env = j.env;
@@ -90,14 +90,16 @@ void remove_outputs(const std::string& out, int world) {
   }
 }
 
-// The job on j.world ranks against one rank with j.world times the micro-batch.
+// The job on j.world ranks against one rank with the whole batch: j.world / j.sp times the
+// micro-batch (Ulysses ranks share sequences), all tokens of each.
 void check_matches_one_rank(Job j, double loss_rel_tol, double param_abs_tol, double param_mean_tol = 1.0) {
-  INFO("model " << j.model << " zero " << j.zero << " " << j.precision << " world " << j.world
+  INFO("model " << j.model << " zero " << j.zero << " " << j.precision << " world " << j.world << " sp " << j.sp
                 << " accum " << j.accum << " ckpt " << j.ckpt);
-  const std::string out = out_prefix(j.model + "_z" + std::to_string(j.zero));
+  const std::string out = out_prefix(j.model + "_z" + std::to_string(j.zero) + "_sp" + std::to_string(j.sp));
   Job one = j;
   one.world = 1;
-  one.micro_batch = j.micro_batch * j.world;
+  one.sp = 1;
+  one.micro_batch = j.micro_batch * j.world / j.sp;
   REQUIRE(launch(one, out + "_ref") == 0);
   REQUIRE(launch(j, out) == 0);
   const RankOutput ref = read_rank(out + "_ref", 0);
@@ -159,6 +161,25 @@ TEST_CASE("dist: 4 ranks, ZeRO-2 and ZeRO-3 (tied Llama, uneven chunks)") {
     j.zero = zero;
     check_matches_one_rank(j, 1e-5, 2e-5);
   }
+}
+
+TEST_CASE("dist: Ulysses over 2 and 4 ranks with ZeRO gives one rank's losses and parameters") {
+  Job j;
+  j.sp = 2;
+  j.zero = 3;
+  j.micro_batch = 2;
+  j.ckpt = 1;  // the recompute exchanges again in backward
+  check_matches_one_rank(j, 1e-5, 2e-5);
+  j = Job{};
+  j.model = "gpt2";  // learned positions: each rank's slice starts at its offset
+  j.sp = 2;
+  j.zero = 1;
+  check_matches_one_rank(j, 1e-5, 2e-5);
+  j = Job{};
+  j.world = 4;  // 2 KV heads on 4 ranks: replicated
+  j.sp = 4;
+  j.zero = 2;
+  check_matches_one_rank(j, 1e-5, 2e-5);
 }
 
 TEST_CASE("dist: bf16 recipe with ZeRO-1 and ZeRO-3 on 2 ranks") {

@@ -2,8 +2,9 @@
 // local launcher, which sets torchrun's environment). Trains a tiny model with run_training and
 // writes what the test compares: `<out>.rank<R>` holds the per-step losses and every parameter
 // after training; this rank's stderr goes to `<out>.rank<R>.err`.
-// Usage: dist_worker MODEL ZERO PRECISION MICRO_BATCH GRAD_ACCUM CKPT STEPS TIMEOUT_S OUT
-//   MODEL: qwen3 | llama | gpt2 | moe; PRECISION: fp32 | bf16
+// Usage: dist_worker MODEL ZERO PRECISION MICRO_BATCH GRAD_ACCUM CKPT STEPS TIMEOUT_S OUT [SP [ATTN]]
+//   MODEL: qwen3 | llama | gpt2 | moe; PRECISION: fp32 | bf16; SP: Ulysses degree (default 1);
+//   ATTN: sdpa | eager (default sdpa; libtorch 1.13 runs eager either way)
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -17,8 +18,8 @@
 using namespace zplan;
 
 int main(int argc, char** argv) {
-  if (argc != 10) {
-    std::fprintf(stderr, "usage: dist_worker MODEL ZERO PRECISION MICRO_BATCH GRAD_ACCUM CKPT STEPS TIMEOUT_S OUT\n");
+  if (argc < 10 || argc > 12) {
+    std::fprintf(stderr, "usage: dist_worker MODEL ZERO PRECISION MICRO_BATCH GRAD_ACCUM CKPT STEPS TIMEOUT_S OUT [SP [ATTN]]\n");
     return 2;
   }
   const std::string model = argv[1], precision = argv[3], out = argv[9];
@@ -33,9 +34,11 @@ int main(int argc, char** argv) {
   s.micro_batch = std::atoi(argv[4]);
   s.grad_accumulation = std::atoi(argv[5]);
   s.checkpointed_layers = std::atoi(argv[6]);
+  s.sp_degree = argc > 10 ? std::atoi(argv[10]) : 1;
   TrainingSpec t;
   t.seq_len = 16;
   t.framework = Framework::plain;
+  if (argc > 11 && std::string(argv[11]) == "eager") t.attention = Attention::eager;
   t.reduce_bucket_elems = 3000;  // several buckets per layer group even for tiny models
   t.param_persistence_threshold = 100;  // ZeRO-3: norm weights stay whole, matrices are sharded
   RunOptions o;
