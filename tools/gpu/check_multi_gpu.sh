@@ -6,7 +6,8 @@
 # with nccl.h from the wheel's nvidia-nccl package, builds zplan-run and the runtime tests, then:
 #   1. `zplan --run` on --gpus 2xH100 for ZeRO 0, 1, 2, 3 (zplan starts both ranks itself):
 #      losses must agree across stages; per-rank peaks next to the prediction (run records in $OUT)
-#   2. the same ZeRO-3 run under `torchrun --standalone --nproc_per_node 2 --no-python zplan-run`
+#   2. Ulysses 2 with ZeRO-3 at 4x the tokens; the ZeRO-3 run under
+#      `torchrun --standalone --nproc_per_node 2 --no-python zplan-run`
 #   3. a rank killed in backward (ZPLAN_FAULT=kill:1:backward_peak): exit 4 within --comm-timeout
 # Env: OUT (default /tmp/zplan_out), MODEL (default qwen3-0.6b), SEQ (default 2048).
 set -u -o pipefail
@@ -39,12 +40,16 @@ FLAGS="--model $MODEL --gpus 2xH100 --seq $SEQ --ckpt 14 --micro-batch 1 --preci
 for zero in 0 1 2 3; do
   echo "-- zplan --run, 2 GPUs, ZeRO-$zero"
   "$Z" $FLAGS --zero $zero --run --run-out "$OUT/multi_zero$zero.json" 2>&1 | grep -v "^\[zplan-run\] step [2-9]"
-  echo "exit status $? (expected 0)"
+  echo "exit status ${PIPESTATUS[0]} (expected 0)"
 done
+echo "-- zplan --run, 2 GPUs, Ulysses 2 + ZeRO-3 (at $((SEQ * 4)) tokens)"
+"$Z" --model $MODEL --gpus 2xH100 --seq $((SEQ * 4)) --ckpt 14 --micro-batch 1 --precision bf16 --steps 3 \
+  --comm-timeout 60 --sp 2 --zero 3 --run --run-out "$OUT/multi_sp2_zero3.json" 2>&1 | grep -v "^\[zplan-run\] step [2-9]"
+echo "exit status ${PIPESTATUS[0]} (expected 0)"
 echo "-- torchrun --standalone --nproc_per_node 2 --no-python zplan-run (ZeRO-3)"
 torchrun --standalone --nproc_per_node 2 --no-python $B/tools/zplan-run $FLAGS --zero 3 --run \
   --run-out "$OUT/multi_torchrun_zero3.json" 2>&1 | tail -25
-echo "exit status $? (expected 0)"
+echo "exit status ${PIPESTATUS[0]} (expected 0)"
 echo "-- a rank killed in backward: every rank stops, exit 4"
 t0=$(date +%s)
 ZPLAN_FAULT=kill:1:backward_peak "$Z" $FLAGS --zero 2 --run --run-out /tmp/fault.json 2>&1 | tail -6
