@@ -186,6 +186,25 @@ std::unique_ptr<Communicator> Communicator::connect(const LaunchEnv& env, at::De
                       "rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port),
                       "init", e.what());
   }
+  // Every rank checks in and waits for the others, so a missing rank is named as such.
+  try {
+    im.store->add("zplan/joined", 1);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (int64_t joined = 0;;) {
+      joined = im.store->add("zplan/joined", 0);
+      if (joined >= env.world_size) break;
+      if (std::chrono::steady_clock::now() > deadline)
+        exit_rank_failure(env.rank, env.world_size,
+                          "rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port), "init",
+                          "only " + std::to_string(joined) + " of " + std::to_string(env.world_size) +
+                              " ranks joined within " + std::to_string(timeout_seconds) + " s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  } catch (const std::exception& e) {
+    exit_rank_failure(env.rank, env.world_size,
+                      "rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port),
+                      "init", e.what());
+  }
   im.run("process group creation", [&] {
 #if ZPLAN_HAVE_NCCL
     if (im.nccl) {

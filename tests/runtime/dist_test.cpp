@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "planner/input_error.h"
+#include "runtime/dist/launch_env.h"
 #include "runtime/dist/local_launcher.h"
 
 namespace {
@@ -237,4 +239,44 @@ TEST_CASE("dist: a rank that hangs makes the others time out (exit 4) and is kil
   CHECK(survivor.find("rank 1/2") != std::string::npos);
   CHECK(survivor.find("in phase forward_end") != std::string::npos);
   remove_outputs(out, 2);
+}
+
+TEST_CASE("dist: a rank that never starts: the rendezvous gives up after the timeout, exit 4") {
+  Job j;
+  j.world = 1;  // one process started ...
+  j.timeout_s = 3;
+  j.env = {"WORLD_SIZE=2", "LOCAL_WORLD_SIZE=2"};  // ... of two announced
+  const std::string out = out_prefix("absent");
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(launch(j, out, 5) == 4);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string said = read_text(out + ".rank0.err");
+  MESSAGE("rank 0 said: " << said << " (after " << seconds << " s)");
+  CHECK(said.find("rendezvous at 127.0.0.1:") != std::string::npos);
+  CHECK(said.find("only 1 of 2 ranks joined") != std::string::npos);
+  CHECK(seconds < 20.0);
+  remove_outputs(out, 1);
+}
+
+TEST_CASE("dist: torchrun's variables are read strictly (bad input is an InputError naming the variable)") {
+  auto with = [](const char* rank, const char* world) {
+    setenv("RANK", rank, 1);
+    setenv("WORLD_SIZE", world, 1);
+    setenv("MASTER_ADDR", "127.0.0.1", 1);
+  };
+  with("1", "2");
+  const zplan::rt::LaunchEnv e = zplan::rt::launch_env_from_environment();
+  CHECK(e.from_launcher);
+  CHECK(e.rank == 1);
+  CHECK(e.world_size == 2);
+  CHECK(e.local_rank == 1);
+  with("2", "2");
+  CHECK_THROWS_WITH_AS(zplan::rt::launch_env_from_environment(), doctest::Contains("RANK"), zplan::InputError);
+  with("x", "2");
+  CHECK_THROWS_AS(zplan::rt::launch_env_from_environment(), zplan::InputError);
+  unsetenv("WORLD_SIZE");
+  CHECK_THROWS_WITH_AS(zplan::rt::launch_env_from_environment(), doctest::Contains("WORLD_SIZE"), zplan::InputError);
+  unsetenv("RANK");
+  unsetenv("MASTER_ADDR");
+  CHECK_FALSE(zplan::rt::launch_env_from_environment().from_launcher);
 }
