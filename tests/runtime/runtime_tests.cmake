@@ -37,6 +37,8 @@ if(ZPLAN_GLOO_INCLUDE_DIR)
   zplan_cli_test(run_two_ranks_ulysses 0 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16
                  --sp 2 --zero 3 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_sp.json
                  MATCH "SP 2.*on 2 ranks.*wrote run record")
+  zplan_cli_test(run_two_nodes_needs_launcher 2 ARGS --model ${TINY} --gpus 2xH100 --nodes 2 --seq 32 --precision bf16
+                 --zero 3 --run --steps 1 MATCH "torchrun --nnodes 2 --nproc_per_node 2 --no-python zplan-run")
   zplan_cli_test(run_ulysses_partial_rejected 2 ARGS --model ${TINY} --gpus 4xH100 --seq 32 --precision bf16
                  --sp 2 --zero 3 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_sp4.json
                  MATCH "--sp must be 1 or the number of ranks")
