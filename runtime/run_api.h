@@ -7,8 +7,8 @@
 // none it is one rank alone. Several ranks form a c10d process group (NCCL on GPUs, Gloo on CPUs)
 // and run data parallelism with ZeRO stage 0..3 (runtime/train/zero_sharding.h; buckets of
 // TrainingSpec::reduce_bucket_elems elements). With one rank zero_stage 1..3 are no-ops.
-// Ulysses sequence parallelism runs over all ranks (sp_degree 1 or the world size; model.heads
-// divisible by it). offload_optimizer, offload_params and the amp_* precisions are rejected with
+// Ulysses sequence parallelism runs in groups of sp_degree consecutive ranks (sp_degree dividing
+// the world size and model.heads). offload_optimizer, offload_params and the amp_* precisions are rejected with
 // InputError. grad_accumulation micro-steps run before each optimizer step.
 #pragma once
 

@@ -29,6 +29,7 @@
 #include "planner/input_error.h"
 
 #if ZPLAN_HAVE_GLOO || ZPLAN_HAVE_NCCL
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 #if ZPLAN_HAVE_GLOO
@@ -101,6 +102,36 @@ struct Communicator::Impl {
     if (watchdog.joinable()) watchdog.join();
   }
 
+#if ZPLAN_HAVE_GLOO || ZPLAN_HAVE_NCCL
+  std::string master_addr;
+  // The process group of `size` ranks over `group_store`; starts the watchdog.
+  void create_group(const c10::intrusive_ptr<c10d::Store>& group_store, int group_rank, int size) {
+    const auto timeout = std::chrono::milliseconds(1000LL * timeout_seconds);
+    run("process group creation", [&] {
+#if ZPLAN_HAVE_NCCL
+      if (nccl) {
+        auto o = c10d::ProcessGroupNCCL::Options::create();
+        // NCCL's own watchdog a little later than ours, so our message (rank, phase) comes first.
+        o->timeout = timeout + std::chrono::seconds(60);
+        group = c10::make_intrusive<c10d::ProcessGroupNCCL>(group_store, group_rank, size, o);
+        return;
+      }
+#endif
+#if ZPLAN_HAVE_GLOO
+      auto o = c10d::ProcessGroupGloo::Options::create(timeout);
+      if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname)
+        o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+      else if (master_addr == "localhost" || master_addr.rfind("127.", 0) == 0 || master_addr == "::1")
+        o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+      else
+        o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+      group = c10::make_intrusive<c10d::ProcessGroupGloo>(group_store, group_rank, size, o);
+#endif
+    });
+    start_watchdog();
+  }
+#endif
+
   // Runs one collective under the watchdog; any exception ends the process (exit 4).
   void run(const char* what, const std::function<void()>& body) {
     {
@@ -125,10 +156,6 @@ struct Communicator::Impl {
 };
 
 namespace {
-
-bool loopback(const std::string& addr) {
-  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
-}
 
 // c10d's Work handle (ProcessGroup::Work in 1.13, c10d::Work in 2.x).
 template <typename WorkPtr>
@@ -205,32 +232,28 @@ std::unique_ptr<Communicator> Communicator::connect(const LaunchEnv& env, at::De
                       "rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port),
                       "init", e.what());
   }
-  im.run("process group creation", [&] {
-#if ZPLAN_HAVE_NCCL
-    if (im.nccl) {
-      auto o = c10d::ProcessGroupNCCL::Options::create();
-      // NCCL's own watchdog a little later than ours, so our message (rank, phase) comes first.
-      o->timeout = timeout + std::chrono::seconds(60);
-      im.group = c10::make_intrusive<c10d::ProcessGroupNCCL>(im.store, env.rank, env.world_size, o);
-      return;
-    }
-#endif
-#if ZPLAN_HAVE_GLOO
-    auto o = c10d::ProcessGroupGloo::Options::create(timeout);
-    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname)
-      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-    else if (loopback(env.master_addr))
-      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    else
-      o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    im.group = c10::make_intrusive<c10d::ProcessGroupGloo>(im.store, env.rank, env.world_size, o);
-#endif
-  });
-  im.start_watchdog();
+  im.master_addr = env.master_addr;
+  im.create_group(im.store, env.rank, env.world_size);
 #else
   (void)device;
   throw InputError("--run", "", "this runtime was built without c10d process groups (no Gloo headers, "
                                 "no NCCL): it trains on one rank only");
+#endif
+  return c;
+}
+
+std::unique_ptr<Communicator> Communicator::split_blocks(int group_size) {
+  if (group_size == world_size_ || world_size_ == 1) return nullptr;
+  std::unique_ptr<Communicator> c(new Communicator(rank_ % group_size, group_size));
+  c->impl_->timeout_seconds = impl_->timeout_seconds;
+#if ZPLAN_HAVE_GLOO || ZPLAN_HAVE_NCCL
+  Impl& im = *c->impl_;
+  im.nccl = impl_->nccl;
+  im.master_addr = impl_->master_addr;
+  im.phase = impl_->phase.load();
+  im.store = impl_->store;
+  const std::string prefix = "zplan/group" + std::to_string(rank_ / group_size) + "of" + std::to_string(group_size);
+  im.create_group(c10::make_intrusive<c10d::PrefixStore>(prefix, impl_->store), rank_ % group_size, group_size);
 #endif
   return c;
 }

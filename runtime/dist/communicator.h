@@ -44,6 +44,10 @@ class Communicator {
   void barrier();
   // Whether any rank passes true (fp16 overflow checks over sharded gradients).
   bool any(bool mine);
+  // Blocks of `group_size` consecutive ranks as communicators of their own (Ulysses groups: rank r
+  // is rank r % group_size of block r / group_size); every rank must call it. Null when the block
+  // is the whole world (use this communicator) or there is one rank.
+  std::unique_ptr<Communicator> split_blocks(int group_size);
   // Leave the process group undestroyed (a failed run must not block in its destructor at exit).
   void abandon();
 

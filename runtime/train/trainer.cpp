@@ -12,8 +12,9 @@
 // sequences and trains on its own rows, so W ranks see exactly the batch one rank with
 // micro_batch * W would; the loss is scaled by 1/W before backward (exact for W a power of two)
 // and gradients are summed over ranks by ZeroStates, which gives the one-rank mean gradient.
-// Ulysses (sp_degree P = W): the ranks share the same sequences and each holds T/P of their
-// tokens; the same 1/W scaling and sum give the mean over all tokens.
+// Ulysses (sp_degree P dividing W): the P ranks of a group share the same sequences and each
+// holds T/P of their tokens; the same 1/W scaling and sum over all W ranks give the mean over all
+// tokens, and ZeRO shards the model states over all W ranks (as DeepSpeed does).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -42,9 +43,8 @@ bool message_says_oom(const std::string& what) {
 void validate(const ModelSpec& model, const TrainingSpec& training, const Strategy& s,
               bool cuda, int world) {
   const int p = s.sp_degree;
-  if (p != 1 && p != world)
-    throw InputError("--sp", "", "the runtime runs Ulysses over all its ranks: --sp must be 1 or the number of ranks (" +
-                                     std::to_string(world) + ")");
+  if (p < 1 || world % p != 0)
+    throw InputError("--sp", "", "must divide the number of ranks (" + std::to_string(world) + ")");
   if (p > 1 && model.heads % p != 0)
     throw InputError("--sp", "", "must divide the model's " + std::to_string(model.heads) + " attention heads");
   if (p > 1 && model.kv_heads % p != 0 && p % model.kv_heads != 0)
@@ -162,10 +162,14 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   std::unique_ptr<rt::Communicator> comm = rt::Communicator::connect(env, device, options.comm_timeout_seconds);
   r.backend = comm->backend();
   const int world = comm->world_size(), rank = comm->rank();
-  if (sp > 1) {  // Ulysses over all ranks (validate)
+  // Ulysses groups: blocks of sp consecutive ranks (their own process group unless sp == world).
+  std::unique_ptr<rt::Communicator> sp_comm = sp > 1 ? comm->split_blocks(sp) : nullptr;
+  if (sp > 1) {
     build.sp.degree = sp;
     build.sp.rank = rank % sp;
-    build.sp.all_to_all = [c = comm.get()](const at::Tensor& in, at::Tensor& out) { c->all_to_all(in, out); };
+    build.sp.all_to_all = [c = sp_comm ? sp_comm.get() : comm.get()](const at::Tensor& in, at::Tensor& out) {
+      c->all_to_all(in, out);
+    };
   }
   rt::inject_fault_if_asked(rank, "init");
   at::manual_seed(options.seed);
@@ -181,6 +185,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   auto enter = [&](Phase p) {
     phase = p;
     comm->set_phase(to_string(p));
+    if (sp_comm) sp_comm->set_phase(to_string(p));
     rt::inject_fault_if_asked(rank, to_string(p));
   };
   std::vector<double> seconds;
@@ -361,7 +366,10 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   opt.reset();
   zero.reset();
   // A failed rank leaves its peers blocked in a collective: do not wait for them in a destructor.
-  if (failed && world > 1) comm->abandon();
+  if (failed && world > 1) {
+    comm->abandon();
+    if (sp_comm) sp_comm->abandon();
+  }
   probe.empty_cache();
   return r;
 }

@@ -174,7 +174,7 @@ TEST_CASE("dist: 4 ranks, ZeRO-2 and ZeRO-3 (tied Llama, uneven chunks)") {
   }
 }
 
-TEST_CASE("dist: Ulysses over 2 and 4 ranks with ZeRO gives one rank's losses and parameters") {
+TEST_CASE("dist: Ulysses 2 and 4, over all ranks or in groups, with ZeRO gives one rank's losses and parameters") {
   Job j;
   j.sp = 2;
   j.zero = 3;
@@ -190,6 +190,11 @@ TEST_CASE("dist: Ulysses over 2 and 4 ranks with ZeRO gives one rank's losses an
   j.world = 4;  // 2 KV heads on 4 ranks: replicated
   j.sp = 4;
   j.zero = 2;
+  check_matches_one_rank(j, 1e-5, 2e-5);
+  j = Job{};
+  j.world = 4;  // two Ulysses groups of 2 (process groups of their own), data parallel between them
+  j.sp = 2;
+  j.zero = 3;
   check_matches_one_rank(j, 1e-5, 2e-5);
 }
 

@@ -25,7 +25,7 @@ endif()
 
 # `zplan --run` on a 2-GPU plan, on this CPU machine: zplan starts both ranks itself (Gloo); the
 # search is widened to ZeRO stages but not to what the runtime lacks (offload; Ulysses runs when
-# pinned with --sp equal to the GPU count, but is not searched).
+# pinned with --sp, but is not searched).
 if(ZPLAN_GLOO_INCLUDE_DIR)
   set(TINY ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json)
   zplan_cli_test(run_two_ranks_zero3 0 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16 --micro-batch 2
@@ -39,7 +39,7 @@ if(ZPLAN_GLOO_INCLUDE_DIR)
                  MATCH "SP 2.*on 2 ranks.*wrote run record")
   zplan_cli_test(run_two_nodes_needs_launcher 2 ARGS --model ${TINY} --gpus 2xH100 --nodes 2 --seq 32 --precision bf16
                  --zero 3 --run --steps 1 MATCH "torchrun --nnodes 2 --nproc_per_node 2 --no-python zplan-run")
-  zplan_cli_test(run_ulysses_partial_rejected 2 ARGS --model ${TINY} --gpus 4xH100 --seq 32 --precision bf16
+  zplan_cli_test(run_four_ranks_ulysses_groups 0 ARGS --model ${TINY} --gpus 4xH100 --seq 32 --precision bf16
                  --sp 2 --zero 3 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_sp4.json
-                 MATCH "--sp must be 1 or the number of ranks")
+                 MATCH "SP 2.*starting 4 ranks.*on 4 ranks.*wrote run record")
 endif()
