@@ -24,8 +24,7 @@ if(ZPLAN_GLOO_INCLUDE_DIR)
 endif()
 
 # `zplan --run` on a 2-GPU plan, on this CPU machine: zplan starts both ranks itself (Gloo); the
-# search is widened to ZeRO stages but not to what the runtime lacks (offload; Ulysses runs when
-# pinned with --sp, but is not searched).
+# search is widened to ZeRO stages and Ulysses degrees but not to what the runtime lacks (offload).
 if(ZPLAN_GLOO_INCLUDE_DIR)
   set(TINY ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json)
   zplan_cli_test(run_two_ranks_zero3 0 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16 --micro-batch 2
@@ -33,7 +32,7 @@ if(ZPLAN_GLOO_INCLUDE_DIR)
                  MATCH "ZeRO-3.*gradients \\(own chunks\\).*starting 2 ranks.*on 2 ranks.*wrote run record")
   zplan_cli_test(run_two_ranks_searched 0 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16 --micro-batch 2
                  --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_two_ranks_searched.json
-                 MATCH "strategy: ZeRO-[0-3],[^\n]*SP 1" NOMATCH "offload")
+                 MATCH "strategy: ZeRO-[0-3],[^\n]*SP [12],.*on 2 ranks" NOMATCH "offload")
   zplan_cli_test(run_two_ranks_ulysses 0 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16
                  --sp 2 --zero 3 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_sp.json
                  MATCH "SP 2.*on 2 ranks.*wrote run record")

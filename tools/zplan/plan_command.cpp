@@ -75,13 +75,21 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   if (cmd.run && s.training.framework != Framework::plain && s.cluster.world_size() == 1) s.training.framework = Framework::plain;
   if (cmd.run) {
     // Search only what the runtime executes (docs/runtime.md): ZeRO 0-3 data parallelism over the
-    // plan's GPUs (one GPU: stage 0, the others are the same run), no offload, no Ulysses. What the
-    // user pinned stays pinned, and the runtime says clearly if it cannot run it.
+    // plan's GPUs (one GPU: stage 0, the others are the same run), Ulysses in groups of any degree
+    // the search offers (it divides GPUs, heads and tokens) unless one of them has KV heads the
+    // runtime cannot split or replicate evenly, no offload. What the user pinned stays pinned, and
+    // the runtime says clearly if it cannot run it.
     StrategyPins& p = s.pins;
-    if (!p.zero_stage && s.cluster.world_size() == 1) p.zero_stage = 0;
+    const int world = s.cluster.world_size();
+    if (!p.zero_stage && world == 1) p.zero_stage = 0;
     if (!p.offload_optimizer) p.offload_optimizer = false;
     if (!p.offload_params) p.offload_params = false;
-    if (!p.sp_degree) p.sp_degree = 1;
+    bool every_sp_runs = true;
+    for (int d = 2; d <= world; ++d)
+      if (s.model.kv_heads > 0 && world % d == 0 && s.model.heads % d == 0 && s.model.kv_heads % d != 0 &&
+          d % s.model.kv_heads != 0)
+        every_sp_runs = false;
+    if (!p.sp_degree && (world == 1 || !every_sp_runs)) p.sp_degree = 1;
   }
   const bool emitting = !o.emit_deepspeed.empty();
   // The Hugging Face Trainer recomputes all layers or none (--gradient_checkpointing) and cannot
