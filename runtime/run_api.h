@@ -1,11 +1,15 @@
 // run_api.h: the runtime's entry point for the CLI (`zplan --run`) and tools: train a ModelSpec
-// with a TrainingSpec + Strategy on ONE device (CUDA when libtorch has it and a GPU is present,
-// else CPU) and return the measured MemoryBreakdown in the same shape the planner predicts.
+// with a TrainingSpec + Strategy on one device per rank (CUDA when libtorch has it and a GPU is
+// present, else CPU) and return the measured MemoryBreakdown in the same shape the planner predicts.
 // No torch header is included here, so callers compile without libtorch's include paths.
 //
-// Single device only: zero_stage 1..3 are accepted as no-ops (with one rank nothing is
-// partitioned); sp_degree > 1, offload_optimizer, offload_params and the amp_* precisions are
-// rejected with InputError. grad_accumulation micro-steps run before each optimizer step.
+// Ranks: this process's place comes from torchrun's environment (runtime/dist/launch_env.h); with
+// none it is one rank alone. Several ranks form a c10d process group (NCCL on GPUs, Gloo on CPUs)
+// and run data parallelism with ZeRO stage 0..3 (runtime/train/zero_sharding.h; buckets of
+// TrainingSpec::reduce_bucket_elems elements). With one rank zero_stage 1..3 are no-ops.
+// Ulysses sequence parallelism runs in groups of sp_degree consecutive ranks (sp_degree dividing
+// the world size and model.heads). offload_optimizer, offload_params and the amp_* precisions are rejected with
+// InputError. grad_accumulation micro-steps run before each optimizer step.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +29,8 @@ struct RunOptions {
   bool verbose = true;         // one line per step on stderr
   std::string device = "auto"; // "auto" (CUDA if available), "cpu" or "cuda"   [added]
   double learning_rate = 1e-4; // AdamW lr                                          [added]
+  int comm_timeout_seconds = 300;  // a collective or the rendezvous taking longer: exit 4
+  bool collect_parameters = false; // fill RunResult::final_parameters (tests)
 };
 
 struct RunResult {
@@ -41,6 +47,12 @@ struct RunResult {
   std::string error;                    // what() of the failure, empty on success
   std::string device_name;              // e.g. "NVIDIA H100 80GB HBM3" or "cpu"
   uint64_t parameters = 0;              // parameter count of the built model [added]
+  int rank = 0, world_size = 1;         // this process's place (launch_env.h)
+  std::string backend = "none";         // c10d backend: "nccl", "gloo" or "none" (one rank)
+  // Several ranks: every rank's peak allocated and reserved bytes (measured.peak_allocated_bytes and
+  // measured.reserved_bytes are then the busiest rank's; the other fields are this rank's).
+  std::vector<uint64_t> per_rank_peak_bytes, per_rank_reserved_bytes;
+  std::vector<float> final_parameters;  // collect_parameters: all params after training, model order
 };
 
 // Throws InputError for strategies the runtime cannot execute on one device or models it cannot

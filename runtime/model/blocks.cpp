@@ -61,6 +61,29 @@ struct GroupedLinearFn : public torch::autograd::Function<GroupedLinearFn> {
   }
 };
 
+// y = x W^T (+ b), saving x and W itself (see linear_hf's save_param).
+struct LinearSavingParamFn : public torch::autograd::Function<LinearSavingParamFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            const at::Tensor& weight, const at::Tensor& bias) {
+    // No bias arrives as an empty tensor (custom functions take no undefined inputs in 1.13).
+    const bool has_bias = bias.numel() > 0;
+    ctx->save_for_backward({x, weight});
+    ctx->saved_data["has_bias"] = has_bias;
+    return at::linear(x, weight, has_bias ? c10::optional<at::Tensor>(bias) : c10::nullopt);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& w = saved[1];  // [out, in]
+    const at::Tensor g2 = grads[0].reshape({-1, w.size(0)});
+    const at::Tensor grad_x = at::matmul(grads[0], w);
+    const at::Tensor grad_w = g2.t().mm(x.reshape({-1, w.size(1)}));
+    const at::Tensor grad_b = ctx->saved_data["has_bias"].toBool() ? g2.sum(0) : at::Tensor();
+    return {grad_x, grad_w, grad_b};
+  }
+};
+
 }  // namespace
 
 at::Tensor rms_norm_hf(const at::Tensor& x, const at::Tensor& weight, double eps) {
@@ -76,7 +99,10 @@ at::Tensor layer_norm_hf(const at::Tensor& x, const at::Tensor& weight, const at
   return at::layer_norm(x, {x.size(-1)}, opt(weight), opt(bias), eps);
 }
 
-at::Tensor linear_hf(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+at::Tensor linear_hf(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                     bool save_param) {
+  if (save_param)
+    return LinearSavingParamFn::apply(x, weight, bias.defined() ? bias : at::empty({0}, weight.options()));
   return at::linear(x, weight, opt(bias));
 }
 
@@ -149,11 +175,12 @@ at::Tensor attention_core(const at::Tensor& q, const at::Tensor& k, const at::Te
 }
 
 at::Tensor gated_mlp(const at::Tensor& x, const at::Tensor& gate_w, const at::Tensor& up_w,
-                     const at::Tensor& down_w, bool gelu_tanh) {
+                     const at::Tensor& down_w, bool gelu_tanh, bool save_params) {
   // down_proj(act_fn(gate_proj(x)) * up_proj(x))
-  const at::Tensor gate = at::linear(x, gate_w);
+  const at::Tensor none;
+  const at::Tensor gate = linear_hf(x, gate_w, none, save_params);
   const at::Tensor act = gelu_tanh ? at::gelu(gate, "tanh") : at::silu(gate);
-  return at::linear(act * at::linear(x, up_w), down_w);
+  return linear_hf(act * linear_hf(x, up_w, none, save_params), down_w, none, save_params);
 }
 
 at::Tensor gpt2_mlp(const at::Tensor& x, const at::Tensor& fc_w, const at::Tensor& fc_b,
@@ -162,8 +189,8 @@ at::Tensor gpt2_mlp(const at::Tensor& x, const at::Tensor& fc_w, const at::Tenso
 }
 
 RouterOutput moe_router(const at::Tensor& x2d, const at::Tensor& router_w, int64_t top_k,
-                        bool normalize) {
-  const at::Tensor logits = at::linear(x2d, router_w);          // [N, E]
+                        bool normalize, bool save_params) {
+  const at::Tensor logits = linear_hf(x2d, router_w, at::Tensor(), save_params);  // [N, E]
   const at::Tensor probs = at::softmax(logits, -1, at::kFloat);  // softmax(dtype=torch.float)
   auto top = at::topk(probs, top_k, -1);
   at::Tensor weights = std::get<0>(top);                        // [N, K] fp32

@@ -23,8 +23,12 @@ at::Tensor layer_norm_hf(const at::Tensor& x, const at::Tensor& weight, const at
                          double eps);
 
 // ---- projections ----
-// nn.Linear: weight [out, in], optional bias.
-at::Tensor linear_hf(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+// nn.Linear: weight [out, in], optional bias. save_param: a custom autograd function that saves the
+// weight Variable itself rather than at::linear's transposed view of it, so that ZeRO-3 can release
+// the weight's storage after forward and gather it again before backward (a saved view would keep
+// the gathered storage alive; DeepSpeed replaces F.linear for the same reason). Same saved bytes.
+at::Tensor linear_hf(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                     bool save_param = false);
 // GPT-2 Conv1D: weight [in, out]; addmm(bias, x.view(-1, in), weight).view(..., out).
 at::Tensor conv1d_hf(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
@@ -57,7 +61,7 @@ at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device
 // ---- MLPs ----
 // LlamaMLP: down(act(gate(x)) * up(x)); act = silu (swiglu) or gelu tanh (geglu).
 at::Tensor gated_mlp(const at::Tensor& x, const at::Tensor& gate_w, const at::Tensor& up_w,
-                     const at::Tensor& down_w, bool gelu_tanh);
+                     const at::Tensor& down_w, bool gelu_tanh, bool save_params = false);
 // GPT2MLP: c_proj(gelu_new(c_fc(x))), Conv1D layout.
 at::Tensor gpt2_mlp(const at::Tensor& x, const at::Tensor& fc_w, const at::Tensor& fc_b,
                     const at::Tensor& proj_w, const at::Tensor& proj_b);
@@ -69,7 +73,7 @@ struct RouterOutput {
   at::Tensor experts;  // [N, K] int64
 };
 RouterOutput moe_router(const at::Tensor& x2d, const at::Tensor& router_w, int64_t top_k,
-                        bool normalize);
+                        bool normalize, bool save_params = false);
 // grouped_mm_experts_forward: gather token copies, sort by expert, grouped gate_up projection,
 // silu(gate)*up, grouped down projection, * routing weight, unsort, sum over K.
 // x2d [N, C]; gate_up [E, 2F, C]; down [E, C, F]. Returns [N, C].

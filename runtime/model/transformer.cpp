@@ -80,6 +80,26 @@ struct CheckpointFn : public torch::autograd::Function<CheckpointFn> {
   }
 };
 
+// Identity in forward; in backward calls a ParamGroupHooks method for one group before passing
+// the gradient on. On a layer's output it runs before that layer's backward, on its input after it.
+struct GroupBoundaryFn : public torch::autograd::Function<GroupBoundaryFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            int64_t hooks_address, int64_t group, bool before_backward) {
+    ctx->saved_data["hooks"] = hooks_address;
+    ctx->saved_data["group"] = group;
+    ctx->saved_data["before"] = before_backward;
+    return x.view_as(x);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto* hooks = reinterpret_cast<ParamGroupHooks*>(ctx->saved_data["hooks"].toInt());
+    const int64_t group = ctx->saved_data["group"].toInt();
+    if (ctx->saved_data["before"].toBool()) hooks->before_backward(group);
+    else hooks->after_backward(group);
+    return {grads[0], at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
 bool is_gpt2_layout(const ModelSpec& spec) { return spec.family == "gpt2"; }
 
 }  // namespace
@@ -137,6 +157,7 @@ at::Tensor DecoderLayer::norm(const at::Tensor& x, const at::Tensor& w, const at
 
 at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ctx) const {
   const int64_t b = x.size(0), t = x.size(1), hd = spec_->head_dim;
+  const bool by_ref = ctx.save_params_by_reference;
   at::Tensor q, k, v;  // [B, H, T, HD]
   if (gpt2_layout_) {
     // query, key, value = self.c_attn(hidden_states).split(self.split_size, dim=2)
@@ -146,37 +167,51 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
     v = parts[2].view({b, t, -1, hd}).transpose(1, 2);
   } else {
     // q_norm(q_proj(x).view(hidden_shape)).transpose(1, 2)
-    q = linear_hf(x, w_.q_w, w_.q_b).view({b, t, -1, hd});
-    k = linear_hf(x, w_.k_w, w_.k_b).view({b, t, -1, hd});
+    q = linear_hf(x, w_.q_w, w_.q_b, by_ref).view({b, t, -1, hd});
+    k = linear_hf(x, w_.k_w, w_.k_b, by_ref).view({b, t, -1, hd});
     if (spec_->qk_norm) {
       q = rms_norm_hf(q, w_.q_norm_w, eps_);
       k = rms_norm_hf(k, w_.k_norm_w, eps_);
     }
     q = q.transpose(1, 2);
     k = k.transpose(1, 2);
-    v = linear_hf(x, w_.v_w, w_.v_b).view({b, t, -1, hd}).transpose(1, 2);
+    v = linear_hf(x, w_.v_w, w_.v_b, by_ref).view({b, t, -1, hd}).transpose(1, 2);
   }
   if (spec_->position == PositionKind::rope) {
     q = apply_rope(q, ctx.rope);
     k = apply_rope(k, ctx.rope);
   }
+  const bool ulysses = ctx.sp != nullptr && ctx.sp->degree > 1;
+  if (ulysses) {
+    // Fewer KV heads than ranks: replicate them so that each rank gets the one its query heads use.
+    const int64_t kv = k.size(1), p = ctx.sp->degree;
+    if (kv < p) {
+      k = k.unsqueeze(2).expand({b, kv, p / kv, t, hd}).reshape({b, p, t, hd});
+      v = v.unsqueeze(2).expand({b, kv, p / kv, t, hd}).reshape({b, p, t, hd});
+    }
+    q = ulysses_seq_to_heads(q, *ctx.sp);  // [B, NH/P, T_full, HD]
+    k = ulysses_seq_to_heads(k, *ctx.sp);
+    v = ulysses_seq_to_heads(v, *ctx.sp);
+  }
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   at::Tensor out = attention_core(q, k, v, scale, ctx.use_sdpa, ctx.causal_mask,
                                   ctx.attention_dropout);  // [B, T, NH, HD]
+  if (ulysses) out = ulysses_heads_to_seq(out.transpose(1, 2), *ctx.sp).transpose(1, 2);
   out = out.reshape({b, t, -1}).contiguous();
-  out = gpt2_layout_ ? conv1d_hf(out, w_.o_w, w_.o_b) : linear_hf(out, w_.o_w, w_.o_b);
+  out = gpt2_layout_ ? conv1d_hf(out, w_.o_w, w_.o_b) : linear_hf(out, w_.o_w, w_.o_b, by_ref);
   return dropout(out, ctx);  // GPT-2 resid_dropout
 }
 
-at::Tensor DecoderLayer::mlp(const at::Tensor& x) const {
+at::Tensor DecoderLayer::mlp(const at::Tensor& x, const ForwardContext& ctx) const {
+  const bool by_ref = ctx.save_params_by_reference;
   if (sparse_) {
     const at::Tensor x2d = x.view({-1, x.size(-1)});
     RouterOutput route = moe_router(x2d, w_.router_w, spec_->moe.experts_per_token,
-                                    spec_->moe.normalize_topk);
+                                    spec_->moe.normalize_topk, by_ref);
     return moe_experts_grouped(x2d, route, w_.experts_gate_up, w_.experts_down).reshape(x.sizes());
   }
   if (spec_->mlp == MlpKind::gelu_mlp) return gpt2_mlp(x, w_.fc_w, w_.fc_b, w_.proj_w, w_.proj_b);
-  return gated_mlp(x, w_.gate_w, w_.up_w, w_.down_w, spec_->mlp == MlpKind::geglu);
+  return gated_mlp(x, w_.gate_w, w_.up_w, w_.down_w, spec_->mlp == MlpKind::geglu, by_ref);
 }
 
 at::Tensor DecoderLayer::dropout(const at::Tensor& x, const ForwardContext& ctx) {
@@ -186,7 +221,7 @@ at::Tensor DecoderLayer::dropout(const at::Tensor& x, const ForwardContext& ctx)
 at::Tensor DecoderLayer::forward(const at::Tensor& x, const ForwardContext& ctx) const {
   // residual = h; h = input_layernorm(h); h = self_attn(h); h = residual + h; (same for the MLP)
   at::Tensor h = x + attention(norm(x, w_.ln1_w, w_.ln1_b), ctx);
-  return h + dropout(mlp(norm(h, w_.ln2_w, w_.ln2_b)), ctx);  // GPT2MLP ends with its dropout
+  return h + dropout(mlp(norm(h, w_.ln2_w, w_.ln2_b), ctx), ctx);  // GPT2MLP ends with its dropout
 }
 
 // ---------------------------------------------------------------------------- TransformerModel
@@ -201,7 +236,7 @@ at::Tensor TransformerModel::add_param(const std::string& name, std::vector<int6
     else t.zero_();
   }
   t.requires_grad_(true);
-  params_.push_back(NamedParam{name, t});
+  params_.push_back(NamedParam{name, t, building_group_});
   return t;
 }
 
@@ -211,11 +246,13 @@ TransformerModel::TransformerModel(const ModelSpec& spec, const BuildOptions& op
   const int64_t c = spec_.hidden, hd = spec_.head_dim, f = spec_.ffn;
   const int64_t q_dim = spec_.q_dim(), kv_dim = spec_.kv_dim();
   const bool ln = spec_.norm == NormKind::layer_norm, gpt2 = is_gpt2_layout(spec_);
+  building_group_ = spec_.layers;  // embeddings, final norm and head: the last group
   wte_ = add_param("embed_tokens", {spec_.vocab, c}, 'n');
   if (spec_.position == PositionKind::learned) wpe_ = add_param("wpe", {spec_.max_positions, c}, 'n');
   layers_.reserve(spec_.layers);
   for (int64_t i = 0; i < spec_.layers; ++i) {
     const std::string p = "layers." + std::to_string(i) + ".";
+    building_group_ = i;
     LayerWeights w;
     w.ln1_w = add_param(p + "ln1.weight", {c}, '1');
     if (ln) w.ln1_b = add_param(p + "ln1.bias", {c}, '0');
@@ -257,6 +294,7 @@ TransformerModel::TransformerModel(const ModelSpec& spec, const BuildOptions& op
     }
     layers_.emplace_back(spec_, i, std::move(w));
   }
+  building_group_ = spec_.layers;
   lnf_w_ = add_param("norm.weight", {c}, '1');
   if (ln) lnf_b_ = add_param("norm.bias", {c}, '0');
   head_w_ = spec_.tied_embeddings ? wte_ : add_param("lm_head.weight", {spec_.vocab, c}, 'n');
@@ -264,6 +302,12 @@ TransformerModel::TransformerModel(const ModelSpec& spec, const BuildOptions& op
 }
 
 TransformerModel::~TransformerModel() = default;
+
+std::vector<std::vector<size_t>> TransformerModel::param_groups() const {
+  std::vector<std::vector<size_t>> groups(static_cast<size_t>(spec_.layers + 1));
+  for (size_t i = 0; i < params_.size(); ++i) groups[static_cast<size_t>(params_[i].group)].push_back(i);
+  return groups;
+}
 
 uint64_t TransformerModel::param_count() const {
   uint64_t n = 0;
@@ -273,22 +317,38 @@ uint64_t TransformerModel::param_count() const {
 
 at::Tensor TransformerModel::forward(const at::Tensor& ids) {
   const int64_t b = ids.size(0), t = ids.size(1);
+  const int64_t t_full = t * opt_.sp.degree, first = opt_.sp.rank * t;  // Ulysses: this rank's slice
   ctx_ = ForwardContext{};
+  if (opt_.sp.degree > 1) ctx_.sp = &opt_.sp;
   ctx_.use_sdpa = opt_.use_sdpa;
   ctx_.hidden_dropout = spec_.hidden_dropout;
   ctx_.attention_dropout = spec_.attention_dropout;
-  if (spec_.position == PositionKind::rope)
-    ctx_.rope = rope_tables(b, t, spec_.head_dim, rope_theta_for(spec_), opt_.dtype, opt_.device);
-  if (!opt_.use_sdpa) ctx_.causal_mask = causal_mask_additive(t, opt_.dtype, opt_.device);
+  ctx_.save_params_by_reference = release_params_;
+  if (spec_.position == PositionKind::rope) {
+    ctx_.rope = rope_tables(b, t_full, spec_.head_dim, rope_theta_for(spec_), opt_.dtype, opt_.device);
+    if (t_full != t) {
+      ctx_.rope.cos = ctx_.rope.cos.narrow(1, first, t).contiguous();
+      ctx_.rope.sin = ctx_.rope.sin.narrow(1, first, t).contiguous();
+    }
+  }
+  // Eager attention runs over all T_full tokens (after Ulysses' exchange).
+  if (!opt_.use_sdpa) ctx_.causal_mask = causal_mask_additive(t_full, opt_.dtype, opt_.device);
 
+  const int64_t outer = spec_.layers;
+  const auto hooks_address = reinterpret_cast<int64_t>(hooks_);
+  if (hooks_) hooks_->before_forward(outer);
   at::Tensor x = at::embedding(wte_, ids);  // [B, T, C]
   if (wpe_.defined()) {
-    const at::Tensor pos = at::arange(t, ids.options().dtype(at::kLong)).unsqueeze(0);
+    const at::Tensor pos = at::arange(first, first + t, ids.options().dtype(at::kLong)).unsqueeze(0);
     x = x + at::embedding(wpe_, pos);       // inputs_embeds + position_embeds
   }
   x = DecoderLayer::dropout(x, ctx_);       // GPT-2 self.drop (embd_pdrop)
   const int64_t n_ckpt = std::min<int64_t>(opt_.checkpointed_layers, spec_.layers);
   for (int64_t i = 0; i < spec_.layers; ++i) {
+    if (hooks_) {
+      x = GroupBoundaryFn::apply(x, hooks_address, i, /*before_backward=*/false);
+      hooks_->before_forward(i);
+    }
     if (i < n_ckpt) {
       CheckpointSlot* slot = slots_[i].get();
       slot->layer = &layers_[i];
@@ -299,7 +359,12 @@ at::Tensor TransformerModel::forward(const at::Tensor& ids) {
     } else {
       x = layers_[i].forward(x, ctx_);
     }
+    if (hooks_) {
+      hooks_->after_forward(i);
+      x = GroupBoundaryFn::apply(x, hooks_address, i, /*before_backward=*/true);
+    }
   }
+  if (hooks_) hooks_->after_forward(outer);
   x = spec_.norm == NormKind::rms_norm ? rms_norm_hf(x, lnf_w_, 1e-6)
                                        : layer_norm_hf(x, lnf_w_, lnf_b_, 1e-5);
   return at::linear(x, head_w_);  // lm_head (no bias; tied to embed_tokens when the spec says so)

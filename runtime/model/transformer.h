@@ -12,6 +12,7 @@
 
 #include "planner/config/model_spec.h"
 #include "runtime/model/blocks.h"
+#include "runtime/model/ulysses.h"
 
 namespace zplan::rt {
 
@@ -20,6 +21,22 @@ struct CheckpointSlot;  // what the checkpoint autograd function needs to re-run
 struct NamedParam {
   std::string name;
   at::Tensor tensor;  // leaf with requires_grad; its .grad() is the gradient
+  int64_t group = 0;  // decoder layer index, or layers (= the last group) for embeddings/norm/head
+};
+
+// Called around each parameter group's use (ZeRO-3 gathers and releases parameters there; ZeRO-2
+// reduces a layer's gradients once its backward is done). Groups: 0..L-1 the decoder layers, L
+// the rest (embeddings, final norm, head), whose before_forward comes first in forward; its
+// backward end is the caller's (the trainer's) to signal. before/after_backward of a layer are
+// autograd nodes on the layer's output and input, so they run just before and just after its
+// backward (its recompute included, for checkpointed layers).
+class ParamGroupHooks {
+ public:
+  virtual ~ParamGroupHooks() = default;
+  virtual void before_forward(int64_t group) = 0;
+  virtual void after_forward(int64_t group) = 0;
+  virtual void before_backward(int64_t group) = 0;
+  virtual void after_backward(int64_t group) = 0;
 };
 
 struct BuildOptions {
@@ -29,6 +46,7 @@ struct BuildOptions {
   int64_t checkpointed_layers = 0;     // the first N layers recompute in backward
   bool cpu_checkpointing = false;      // their inputs wait in (pinned) host memory
   double init_std = 0.02;              // HF initializer_range
+  SequenceParallel sp;                 // Ulysses: forward takes this rank's T/P tokens
 };
 
 // Per-forward tensors shared by all layers (HF computes them once in the model's forward).
@@ -38,6 +56,8 @@ struct ForwardContext {
   bool use_sdpa = false;
   double hidden_dropout = 0.0;     // GPT-2 resid/embd dropout (saves a bool mask)
   double attention_dropout = 0.0;  // on the attention probabilities (SDPA keeps an RNG state)
+  bool save_params_by_reference = false;  // ZeRO-3: linear_hf's save_param (blocks.h)
+  const SequenceParallel* sp = nullptr;   // Ulysses around attention (null: off)
 };
 
 // One decoder layer's parameters; undefined tensors are absent for this architecture.
@@ -65,7 +85,7 @@ class DecoderLayer {
  private:
   at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
   at::Tensor attention(const at::Tensor& x, const ForwardContext& ctx) const;
-  at::Tensor mlp(const at::Tensor& x) const;
+  at::Tensor mlp(const at::Tensor& x, const ForwardContext& ctx) const;
 
   const ModelSpec* spec_;
   bool gpt2_layout_;
@@ -83,11 +103,20 @@ class TransformerModel {
   TransformerModel(const TransformerModel&) = delete;
   TransformerModel& operator=(const TransformerModel&) = delete;
 
-  // ids [B, T] int64 -> logits [B, T, V] in the compute dtype.
+  // ids [B, T] int64 -> logits [B, T, V] in the compute dtype. With Ulysses (BuildOptions::sp)
+  // ids are this rank's T = T_full/P tokens, at positions rank*T onwards.
   at::Tensor forward(const at::Tensor& ids);
   const std::vector<NamedParam>& params() const { return params_; }
   uint64_t param_count() const;
   const ModelSpec& spec() const { return spec_; }
+  // Indices into params() per hook group (ParamGroupHooks): layers first, the rest last.
+  std::vector<std::vector<size_t>> param_groups() const;
+  // release_params: the hooks free parameter storage between uses (ZeRO-3), so linear layers
+  // must save their weights by reference.
+  void set_hooks(ParamGroupHooks* hooks, bool release_params) {
+    hooks_ = hooks;
+    release_params_ = release_params;
+  }
   void set_checkpointing(int64_t layers, bool cpu) {
     opt_.checkpointed_layers = layers;
     opt_.cpu_checkpointing = cpu;
@@ -104,6 +133,9 @@ class TransformerModel {
   std::vector<DecoderLayer> layers_;
   std::vector<std::unique_ptr<CheckpointSlot>> slots_;
   ForwardContext ctx_;
+  ParamGroupHooks* hooks_ = nullptr;
+  bool release_params_ = false;
+  int64_t building_group_ = 0;  // the group add_param assigns
 };
 
 // Hugging Face ForCausalLMLoss: logits.float(), cross_entropy(mean, ignore_index -100).

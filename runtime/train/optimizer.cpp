@@ -69,7 +69,8 @@ bool MixedAdamW::step() {
       at::Tensor ok = at::isfinite(p.grad().to(at::kFloat)).all();
       all_finite = all_finite.defined() ? at::logical_and(all_finite, ok) : ok;
     }
-    const bool found_inf = all_finite.defined() && !all_finite.item<bool>();
+    bool found_inf = all_finite.defined() && !all_finite.item<bool>();
+    if (any_overflow_) found_inf = any_overflow_(found_inf);
     if (!scaler_.update(found_inf)) {
       zero_grad();
       return false;

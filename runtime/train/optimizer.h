@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "runtime/torch_compat.h"
@@ -51,6 +52,9 @@ class MixedAdamW {
   bool step();
   // Drops the gradients (set_to_none, torch's default), which frees their memory.
   void zero_grad();
+  // With sharded gradients each rank sees only its chunks: `any` tells whether any rank found
+  // an overflow, so that all ranks skip (or take) the same steps.
+  void set_overflow_agreement(std::function<bool(bool)> any) { any_overflow_ = std::move(any); }
   double loss_scale() const { return scaler_.scale(); }
   const LossScaler& scaler() const { return scaler_; }
   uint64_t master_bytes() const { return master_bytes_; }
@@ -67,6 +71,7 @@ class MixedAdamW {
   bool use_master_;
   AdamWConfig cfg_;
   LossScaler scaler_;
+  std::function<bool(bool)> any_overflow_;
   int64_t step_ = 0;
   uint64_t master_bytes_ = 0;
   uint64_t state_bytes_ = 0;

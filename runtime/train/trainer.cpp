@@ -1,5 +1,5 @@
-// trainer.cpp: run_training (run_api.h). Builds the model and optimizer on one device, runs the
-// steps, and reads the CUDA caching allocator at each phase boundary of memory_breakdown.h:
+// trainer.cpp: run_training (run_api.h). Builds the model and optimizer on this rank's device, runs
+// the steps, and reads the CUDA caching allocator at each phase boundary of memory_breakdown.h:
 //   after_init      model states allocated (params + fp32 masters + Adam m, v; no grads yet)
 //   forward_end     loss computed; saved activations, logits and log-probs alive
 //   backward_peak   backward done (grads allocated); the phase peak is the backward's highest point
@@ -7,6 +7,14 @@
 //   step_end        grads dropped (set_to_none)
 // The peak statistic is reset at every boundary, so each PhaseMemory holds its own phase's peak.
 // On CPU the allocator is not readable: phases hold zeros and only model-state bytes are exact.
+//
+// Several ranks (data parallelism): every rank draws the same global batch of W * micro_batch
+// sequences and trains on its own rows, so W ranks see exactly the batch one rank with
+// micro_batch * W would; the loss is scaled by 1/W before backward (exact for W a power of two)
+// and gradients are summed over ranks by ZeroStates, which gives the one-rank mean gradient.
+// Ulysses (sp_degree P dividing W): the P ranks of a group share the same sequences and each
+// holds T/P of their tokens; the same 1/W scaling and sum over all W ranks give the mean over all
+// tokens, and ZeRO shards the model states over all W ranks (as DeepSpeed does).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,76 +22,18 @@
 
 #include "planner/input_error.h"
 #include "runtime/data/token_data.h"
+#include "runtime/dist/communicator.h"
+#include "runtime/dist/fault_injection.h"
 #include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
+#include "runtime/train/memory_probe.h"
 #include "runtime/train/optimizer.h"
-
-#if ZPLAN_RUNTIME_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#include <cuda_runtime_api.h>
-#endif
+#include "runtime/train/zero_sharding.h"
 
 namespace zplan {
 namespace {
 
-struct AllocStats {
-  uint64_t allocated = 0, peak_allocated = 0, reserved = 0, peak_reserved = 0;
-};
-
-// Reads the caching allocator of device 0 (the only device the runtime uses).
-class MemoryProbe {
- public:
-  explicit MemoryProbe(bool cuda) : cuda_(cuda) {}
-  bool cuda() const { return cuda_; }
-  AllocStats read_and_reset() {
-    AllocStats s;
-#if ZPLAN_RUNTIME_CUDA
-    if (cuda_) {
-      cudaDeviceSynchronize();
-      const auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
-      const auto agg = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
-      s.allocated = static_cast<uint64_t>(st.allocated_bytes[agg].current);
-      s.peak_allocated = static_cast<uint64_t>(st.allocated_bytes[agg].peak);
-      s.reserved = static_cast<uint64_t>(st.reserved_bytes[agg].current);
-      s.peak_reserved = static_cast<uint64_t>(st.reserved_bytes[agg].peak);
-      c10::cuda::CUDACachingAllocator::resetPeakStats(0);
-    }
-#endif
-    return s;
-  }
-  void empty_cache() {
-#if ZPLAN_RUNTIME_CUDA
-    if (cuda_) c10::cuda::CUDACachingAllocator::emptyCache();
-#endif
-  }
-  // Device memory in use outside the caching allocator (CUDA context, cuBLAS workspaces) and the capacity.
-  void context_and_capacity(uint64_t reserved, uint64_t* context, uint64_t* capacity) {
-    *context = 0;
-    *capacity = 0;
-#if ZPLAN_RUNTIME_CUDA
-    if (cuda_) {
-      size_t free_b = 0, total_b = 0;
-      if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) {
-        *capacity = total_b;
-        const uint64_t used = total_b - free_b;
-        *context = used > reserved ? used - reserved : 0;
-      }
-    }
-#else
-    (void)reserved;
-#endif
-  }
-  std::string device_name() const {
-#if ZPLAN_RUNTIME_CUDA
-    cudaDeviceProp prop{};
-    if (cuda_ && cudaGetDeviceProperties(&prop, 0) == cudaSuccess) return prop.name;
-#endif
-    return "cpu";
-  }
-
- private:
-  bool cuda_;
-};
+using rt::AllocStats;
 
 bool message_says_oom(const std::string& what) {
   return what.find("out of memory") != std::string::npos ||
@@ -91,17 +41,26 @@ bool message_says_oom(const std::string& what) {
 }
 
 void validate(const ModelSpec& model, const TrainingSpec& training, const Strategy& s,
-              bool cuda) {
-  if (s.sp_degree != 1)
-    throw InputError("--sp", "", "sequence parallelism needs sp_degree ranks; the runtime runs on one device (use --sp 1)");
+              bool cuda, int world) {
+  const int p = s.sp_degree;
+  if (p < 1 || world % p != 0)
+    throw InputError("--sp", "", "must divide the number of ranks (" + std::to_string(world) + ")");
+  if (p > 1 && model.heads % p != 0)
+    throw InputError("--sp", "", "must divide the model's " + std::to_string(model.heads) + " attention heads");
+  if (p > 1 && model.kv_heads % p != 0 && p % model.kv_heads != 0)
+    throw InputError("--sp", "", "must divide the model's " + std::to_string(model.kv_heads) +
+                                     " KV heads or be a multiple of them (they are replicated)");
+  if (p > 1 && training.seq_len % p != 0)
+    throw InputError("--seq", "", "must be a multiple of --sp " + std::to_string(p));
   if (s.offload_optimizer)
-    throw InputError("--offload-optimizer", "", "optimizer offload is not implemented by the single-device runtime");
+    throw InputError("--offload-optimizer", "", "optimizer offload is not implemented by the runtime");
   if (s.offload_params)
-    throw InputError("--offload-params", "", "parameter offload is not implemented by the single-device runtime");
+    throw InputError("--offload-params", "", "parameter offload is not implemented by the runtime");
   if (s.zero_stage < 0 || s.zero_stage > 3)
-    throw InputError("--zero", "", "must be 0..3 (with one rank every stage is plain data parallelism)");
-  if (s.precision == Precision::amp_bf16 || s.precision == Precision::amp_fp16)
-    throw InputError("--precision", "", "amp-bf16/amp-fp16 are not implemented by the runtime; use bf16, fp16 or fp32");
+    throw InputError("--zero", "", "must be 0..3");
+  if (s.precision == Precision::amp_bf16 || s.precision == Precision::amp_fp16 ||
+      s.precision == Precision::bf16_pure)
+    throw InputError("--precision", "", "amp-bf16/amp-fp16/bf16-pure are not implemented by the runtime; use bf16, fp16 or fp32");
   if (s.precision == Precision::fp16 && !cuda)
     throw InputError("--precision", "", "fp16 needs a CUDA device (CPU kernels lack fp16 matmuls)");
   if (s.checkpointed_layers < 0 || s.checkpointed_layers > model.layers)
@@ -137,6 +96,26 @@ void record(MemoryBreakdown* bd, Phase p, const AllocStats& s) {
 
 uint64_t sub0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
+// This rank's part of the global batch ((W/P) * b sequences of t tokens, the same on every rank):
+// rows of data-parallel group rank/P, tokens [(rank%P)*t/P, ...) of them (Ulysses degree P).
+void next_batch(const rt::TokenFile* data, int64_t vocab, int64_t b, int64_t t, int rank, int world,
+                int sp, std::mt19937_64& rng, at::Device device, at::Tensor* ids, at::Tensor* targets) {
+  const int64_t rows = b * (world / sp), tl = t / sp, row0 = (rank / sp) * b, tok0 = (rank % sp) * tl;
+  at::Tensor all_ids, all_targets;
+  if (data) {
+    std::vector<int64_t> ids_v, tg_v;
+    data->sample(rows, t, rng, &ids_v, &tg_v);
+    all_ids = at::tensor(ids_v, at::kLong).view({rows, t});
+    all_targets = at::tensor(tg_v, at::kLong).view({rows, t});
+  } else {
+    const at::Tensor window = at::randint(0, vocab, {rows, t + 1}, at::kLong);
+    all_ids = window.slice(1, 0, t);
+    all_targets = window.slice(1, 1, t + 1);
+  }
+  *ids = all_ids.narrow(0, row0, b).narrow(1, tok0, tl).contiguous().to(device);
+  *targets = all_targets.narrow(0, row0, b).narrow(1, tok0, tl).contiguous().to(device);
+}
+
 }  // namespace
 
 bool runtime_has_cuda() { return ZPLAN_RUNTIME_CUDA && at::hasCUDA(); }
@@ -149,7 +128,8 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     throw InputError("--device", "", "cuda requested but this runtime has no CUDA device");
   else if (options.device != "auto" && options.device != "cuda")
     throw InputError("--device", "", "expected auto, cpu or cuda");
-  validate(model_spec, training, strategy, cuda);
+  const rt::LaunchEnv env = rt::launch_env_from_environment();
+  validate(model_spec, training, strategy, cuda, env.world_size);
   std::unique_ptr<rt::TokenFile> data;
   if (!options.data_path.empty()) {
     data = std::make_unique<rt::TokenFile>(options.data_path);
@@ -159,7 +139,10 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   }
 
   const int64_t b = strategy.micro_batch, t = training.seq_len, accum = strategy.grad_accumulation;
-  const at::Device device = cuda ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  const int sp = strategy.sp_degree;
+  if (cuda) rt::use_cuda_device(env.local_rank);
+  const at::Device device = cuda ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank))
+                                 : at::Device(at::kCPU);
   rt::BuildOptions build;
   build.dtype = dtype_of(strategy.precision);
   build.device = device;
@@ -167,35 +150,69 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   build.checkpointed_layers = strategy.checkpointed_layers;
   build.cpu_checkpointing = strategy.cpu_checkpointing;
 
-  MemoryProbe probe(cuda);
+  rt::MemoryProbe probe(cuda, env.local_rank);
   RunResult r;
   r.device_name = probe.device_name();
-  at::manual_seed(options.seed);
-  std::mt19937_64 rng(options.seed);
+  r.rank = env.rank;
+  r.world_size = env.world_size;
+  const bool verbose = options.verbose && env.rank == 0;
   probe.empty_cache();
   probe.read_and_reset();
+  // Rendezvous first (a missing rank ends every process here, bounded by the timeout).
+  std::unique_ptr<rt::Communicator> comm = rt::Communicator::connect(env, device, options.comm_timeout_seconds);
+  r.backend = comm->backend();
+  const int world = comm->world_size(), rank = comm->rank();
+  // Ulysses groups: blocks of sp consecutive ranks (their own process group unless sp == world).
+  std::unique_ptr<rt::Communicator> sp_comm = sp > 1 ? comm->split_blocks(sp) : nullptr;
+  if (sp > 1) {
+    build.sp.degree = sp;
+    build.sp.rank = rank % sp;
+    build.sp.all_to_all = [c = sp_comm ? sp_comm.get() : comm.get()](const at::Tensor& in, at::Tensor& out) {
+      c->all_to_all(in, out);
+    };
+  }
+  rt::inject_fault_if_asked(rank, "init");
+  at::manual_seed(options.seed);
+  std::mt19937_64 rng(options.seed);
 
   std::unique_ptr<rt::TransformerModel> model;
+  std::unique_ptr<rt::ZeroStates> zero;
   std::unique_ptr<rt::MixedAdamW> opt;
   MemoryBreakdown states;  // model-state bytes, copied into every step's breakdown
   PhaseMemory init_phase{Phase::after_init, 0, 0};
   uint64_t init_reserved = 0;
   Phase phase = Phase::after_init;
+  auto enter = [&](Phase p) {
+    phase = p;
+    comm->set_phase(to_string(p));
+    if (sp_comm) sp_comm->set_phase(to_string(p));
+    rt::inject_fault_if_asked(rank, to_string(p));
+  };
   std::vector<double> seconds;
   try {
+    enter(Phase::after_init);
     model = std::make_unique<rt::TransformerModel>(model_spec, build);
     std::vector<at::Tensor> leaves;
     for (const auto& p : model->params()) leaves.push_back(p.tensor);
+    if (world > 1) {
+      zero = std::make_unique<rt::ZeroStates>(leaves, model->param_groups(), *comm, strategy.zero_stage,
+                                              training.reduce_bucket_elems,
+                                              training.param_persistence_threshold);
+      model->set_hooks(zero.get(), /*release_params=*/strategy.zero_stage >= 3);
+    }
     rt::AdamWConfig acfg;
     acfg.lr = options.learning_rate;
-    opt = std::make_unique<rt::MixedAdamW>(leaves, has_fp32_master(strategy.precision),
+    opt = std::make_unique<rt::MixedAdamW>(zero ? zero->optimizer_tensors() : leaves,
+                                           has_fp32_master(strategy.precision),
                                            strategy.precision == Precision::fp16, acfg);
+    if (zero && strategy.zero_stage >= 1) opt->set_overflow_agreement([&](bool mine) { return comm->any(mine); });
     r.parameters = model->param_count();
-    for (const auto& p : model->params()) states.weights_bytes += p.tensor.nbytes();
+    if (zero) states.weights_bytes = zero->resident_param_bytes();
+    else for (const auto& p : model->params()) states.weights_bytes += p.tensor.nbytes();
     states.master_weights_bytes = opt->master_bytes();
     states.optimizer_states_bytes = opt->state_bytes();
     if (strategy.cpu_checkpointing)
-      states.host.checkpoints_bytes = static_cast<uint64_t>(strategy.checkpointed_layers) * b * t *
+      states.host.checkpoints_bytes = static_cast<uint64_t>(strategy.checkpointed_layers) * b * (t / sp) *
                                       model_spec.hidden * at::elementSize(build.dtype);
     const AllocStats init = probe.read_and_reset();
     init_phase = PhaseMemory{Phase::after_init, init.allocated, init.peak_allocated};
@@ -210,18 +227,9 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       uint64_t fwd_peak = 0, bwd_peak = 0, bwd_reserved = 0;
       double loss_sum = 0.0;
       for (int64_t micro = 0; micro < accum; ++micro) {
-        phase = Phase::forward_end;
+        enter(Phase::forward_end);
         at::Tensor ids, targets;
-        if (data) {
-          std::vector<int64_t> ids_v, tg_v;
-          data->sample(b, t, rng, &ids_v, &tg_v);
-          ids = at::tensor(ids_v, at::kLong).view({b, t}).to(device);
-          targets = at::tensor(tg_v, at::kLong).view({b, t}).to(device);
-        } else {
-          const at::Tensor window = at::randint(0, model_spec.vocab, {b, t + 1}, at::kLong);
-          ids = window.slice(1, 0, t).contiguous().to(device);
-          targets = window.slice(1, 1, t + 1).contiguous().to(device);
-        }
+        next_batch(data.get(), model_spec.vocab, b, t, rank, world, sp, rng, device, &ids, &targets);
         at::Tensor logits = model->forward(ids);
         at::Tensor loss = rt::causal_lm_loss(logits, targets);
         // logits (compute dtype) + the fp32 log-probs cross_entropy saves for backward.
@@ -229,9 +237,10 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
         fwd = probe.read_and_reset();
         fwd_peak = std::max(fwd_peak, fwd.peak_allocated);
         logits = at::Tensor();  // the HF Trainer drops the model output before backward
-        phase = Phase::backward_peak;
-        at::Tensor scaled = loss * (opt->loss_scale() / static_cast<double>(accum));
+        enter(Phase::backward_peak);
+        at::Tensor scaled = loss * (opt->loss_scale() / static_cast<double>(accum * world));
         scaled.backward();
+        if (zero) zero->finish_backward(micro + 1 == accum);
         loss_sum += loss.item<double>();
         loss = scaled = at::Tensor();
         bwd = probe.read_and_reset();
@@ -240,14 +249,20 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       }
       record(&bd, Phase::forward_end, AllocStats{fwd.allocated, fwd_peak, 0, bwd_reserved});
       record(&bd, Phase::backward_peak, AllocStats{bwd.allocated, bwd_peak, 0, bwd_reserved});
-      bd.grads_bytes = grad_bytes(model->params());
-      phase = Phase::optimizer_step;
+      bd.grads_bytes = zero ? zero->grad_bytes() : grad_bytes(model->params());
+      enter(Phase::optimizer_step);
       const bool applied = opt->step();
+      if (zero && applied) zero->after_step();
       const AllocStats os = probe.read_and_reset();
       record(&bd, Phase::optimizer_step, os);
-      phase = Phase::step_end;
+      enter(Phase::step_end);
       opt->zero_grad();
       record(&bd, Phase::step_end, probe.read_and_reset());
+      if (world > 1) {  // the mean loss over ranks (= the one-rank loss of the global batch)
+        at::Tensor l = at::full({1}, loss_sum, at::TensorOptions().dtype(at::kDouble).device(device));
+        comm->all_reduce_sum(l);
+        loss_sum = l.item<double>() / world;
+      }
       seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
       if (cuda) {
@@ -266,11 +281,18 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       r.per_step.push_back(bd);
       r.losses.push_back(loss_sum / static_cast<double>(accum));
       r.skipped_steps.push_back(!applied);
-      if (options.verbose)
+      if (verbose)
         std::fprintf(stderr, "[zplan-run] step %d loss %.4f%s peak %.3f GiB reserved %.3f GiB %.3f s\n",
                      step + 1, r.losses.back(), applied ? "" : " (skipped: fp16 overflow)",
                      bd.peak_allocated_bytes / 1073741824.0, bd.reserved_bytes / 1073741824.0,
                      seconds.back());
+    }
+    if (options.collect_parameters) {
+      if (zero) zero->gather_all_params();
+      for (const auto& p : model->params()) {
+        const at::Tensor f = p.tensor.detach().to(at::kCPU, at::kFloat).contiguous().view({-1});
+        r.final_parameters.insert(r.final_parameters.end(), f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+      }
     }
   } catch (const InputError&) {
     throw;
@@ -304,7 +326,8 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     r.measured.peak_allocated_bytes = init_phase.peak_allocated_bytes;
     r.measured.peak_phase = Phase::after_init;
   }
-  if (r.oom || !r.error.empty()) {
+  const bool failed = r.oom || !r.error.empty();
+  if (failed) {
     // Whatever the allocator reached inside the failing phase: an entry with only its peak.
     const AllocStats at_fail = probe.read_and_reset();
     if (cuda) r.measured.phases.push_back(PhaseMemory{r.failed_phase, 0, at_fail.peak_allocated});
@@ -314,18 +337,39 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     }
     r.measured.reserved_bytes = std::max(r.measured.reserved_bytes, at_fail.peak_reserved);
     if (options.verbose)
-      std::fprintf(stderr, "[zplan-run] %s in phase %s: %s\n", r.oom ? "OOM" : "error",
+      std::fprintf(stderr, "[zplan-run] rank %d/%d: %s in phase %s: %s\n", rank, world, r.oom ? "OOM" : "error",
                    to_string(r.failed_phase), r.error.c_str());
+  } else if (world > 1) {
+    // Every rank's peaks; the busiest rank's stand for the run (the planner predicts the busiest).
+    at::Tensor mine = at::tensor(std::vector<int64_t>{static_cast<int64_t>(r.measured.peak_allocated_bytes),
+                                                      static_cast<int64_t>(r.measured.reserved_bytes)},
+                                 at::kLong).to(device);
+    at::Tensor all = at::empty({2 * world}, mine.options());
+    comm->all_gather(mine, all);
+    const at::Tensor host = all.cpu();
+    for (int i = 0; i < world; ++i) {
+      r.per_rank_peak_bytes.push_back(static_cast<uint64_t>(host[2 * i].item<int64_t>()));
+      r.per_rank_reserved_bytes.push_back(static_cast<uint64_t>(host[2 * i + 1].item<int64_t>()));
+    }
+    r.measured.peak_allocated_bytes = *std::max_element(r.per_rank_peak_bytes.begin(), r.per_rank_peak_bytes.end());
+    r.measured.reserved_bytes = *std::max_element(r.per_rank_reserved_bytes.begin(), r.per_rank_reserved_bytes.end());
+    comm->barrier();  // nobody tears the store down while another rank still reads it
   }
   const size_t skip = seconds.size() > 1 ? 1 : 0;
   double total = 0.0;
   for (size_t i = skip; i < seconds.size(); ++i) total += seconds[i];
   if (seconds.size() > skip) {
     r.step_seconds = total / static_cast<double>(seconds.size() - skip);
-    r.tokens_per_second = static_cast<double>(b * t * accum) / r.step_seconds;
+    r.tokens_per_second = static_cast<double>(b * (t / sp) * accum) / r.step_seconds;  // this rank's
   }
+  model.reset();  // (its hooks point at zero)
   opt.reset();
-  model.reset();
+  zero.reset();
+  // A failed rank leaves its peers blocked in a collective: do not wait for them in a destructor.
+  if (failed && world > 1) {
+    comm->abandon();
+    if (sp_comm) sp_comm->abandon();
+  }
   probe.empty_cache();
   return r;
 }

@@ -3,5 +3,42 @@
 zplan_add_test(runtime_tests
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/model_reference_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/training_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/zero_release_test.cpp
   LABELS runtime
   LIBS zplan_runtime)
+
+# Distributed runtime on CPU: ranks are dist_worker processes over c10d Gloo (label dist as well,
+# so `ctest -L dist` runs them alone). Needs a runtime built with Gloo.
+if(ZPLAN_GLOO_INCLUDE_DIR)
+  add_executable(dist_worker ${CMAKE_CURRENT_LIST_DIR}/dist_worker.cpp)
+  target_link_libraries(dist_worker PRIVATE zplan_runtime)
+  add_executable(dist_tests ${CMAKE_CURRENT_LIST_DIR}/dist_test.cpp)
+  target_link_libraries(dist_tests PRIVATE zplan_planner zplan_doctest_main zplan_runtime)
+  target_compile_definitions(dist_tests PRIVATE ZPLAN_DIST_WORKER="$<TARGET_FILE:dist_worker>")
+  add_dependencies(dist_tests dist_worker)
+  # Two ctest entries over the same binary, so that `ctest -j2` runs the fault cases alongside.
+  add_test(NAME dist_equivalence COMMAND dist_tests "--test-case-exclude=*rank that*,*variables*")
+  add_test(NAME dist_faults COMMAND dist_tests "--test-case=*rank that*,*variables*")
+  set_tests_properties(dist_equivalence dist_faults PROPERTIES LABELS "runtime;dist" TIMEOUT 300
+                       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endif()
+
+# `zplan --run` on a 2-GPU plan, on this CPU machine: zplan starts both ranks itself (Gloo); the
+# search is widened to ZeRO stages and Ulysses degrees but not to what the runtime lacks (offload).
+if(ZPLAN_GLOO_INCLUDE_DIR)
+  set(TINY ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json)
+  zplan_cli_test(run_two_ranks_zero3 0 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16 --micro-batch 2
+                 --zero 3 --ckpt 1 --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_two_ranks.json
+                 MATCH "ZeRO-3.*gradients \\(own chunks\\).*starting 2 ranks.*on 2 ranks.*wrote run record")
+  zplan_cli_test(run_two_ranks_searched 0 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16 --micro-batch 2
+                 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_two_ranks_searched.json
+                 MATCH "strategy: ZeRO-[0-3],[^\n]*SP [12],.*on 2 ranks" NOMATCH "strategy:[^\n]*offload")
+  zplan_cli_test(run_two_ranks_ulysses 0 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16
+                 --sp 2 --zero 3 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_sp.json
+                 MATCH "SP 2.*on 2 ranks.*wrote run record")
+  zplan_cli_test(run_two_nodes_needs_launcher 2 ARGS --model ${TINY} --gpus 2xH100 --nodes 2 --seq 32 --precision bf16
+                 --zero 3 --run --steps 1 MATCH "torchrun --nnodes 2 --nproc_per_node 2 --no-python zplan-run")
+  zplan_cli_test(run_four_ranks_ulysses_groups 0 ARGS --model ${TINY} --gpus 4xH100 --seq 32 --precision bf16
+                 --sp 2 --zero 3 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_sp4.json
+                 MATCH "SP 2.*starting 4 ranks.*on 4 ranks.*wrote run record")
+endif()

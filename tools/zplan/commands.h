@@ -15,6 +15,7 @@ struct PlanCommand {
   int steps = 3;               // --steps
   std::string data;            // --data token file
   std::string run_out;         // --run-out: run record JSON
+  int comm_timeout = 300;      // --comm-timeout: seconds a collective may take before the run fails
   std::string command_line;    // argv joined, recorded in run records
   std::vector<std::string> argv_tail;  // argv[1..], handed to zplan-run
 };
@@ -41,5 +42,8 @@ int run_hardware();
 // handed over) or exits 2 when there is none.
 int run_training_command(PlanCommand& cmd, const struct Scenario& s, const struct Estimate& e);
 int hand_over_to_runtime(PlanCommand& cmd);
+// A plan on several GPUs of one node, not under a launcher: start its ranks (this binary, once per
+// rank, torchrun's environment) and return their status; -1 when this process is to train itself.
+int start_local_ranks_if_needed(PlanCommand& cmd, const struct Scenario& s);
 
 }  // namespace zplan

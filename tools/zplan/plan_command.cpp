@@ -22,6 +22,8 @@ void setup_plan(CLI::App& app, PlanCommand& cmd) {
   app.add_option("--steps", cmd.steps, "Optimizer steps for --run (default 3)");
   app.add_option("--data", cmd.data, "Token file (flat uint16) for --run; synthetic tokens otherwise");
   app.add_option("--run-out", cmd.run_out, "Where --run writes its run record (JSON)");
+  app.add_option("--comm-timeout", cmd.comm_timeout,
+                 "Seconds a collective of a several-GPU --run may take before every rank stops with exit 4 (default 300)");
 }
 
 namespace {
@@ -58,7 +60,8 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   const ScenarioOptions& o = cmd.scenario;
   Scenario s = build_scenario(o, cmd.run);  // bad input fails here, before any hand-over
   if (cmd.run) {
-    const int rc = hand_over_to_runtime(cmd);
+    int rc = hand_over_to_runtime(cmd);
+    if (rc < 0) rc = start_local_ranks_if_needed(cmd, s);
     if (rc >= 0) return rc;
   }
   if (o.print_config) {
@@ -71,13 +74,22 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   }
   if (cmd.run && s.training.framework != Framework::plain && s.cluster.world_size() == 1) s.training.framework = Framework::plain;
   if (cmd.run) {
-    // Search only what the single-GPU runtime executes (docs/runtime.md); what the user pinned
-    // stays pinned, and the runtime says clearly if it cannot run it.
+    // Search only what the runtime executes (docs/runtime.md): ZeRO 0-3 data parallelism over the
+    // plan's GPUs (one GPU: stage 0, the others are the same run), Ulysses in groups of any degree
+    // the search offers (it divides GPUs, heads and tokens) unless one of them has KV heads the
+    // runtime cannot split or replicate evenly, no offload. What the user pinned stays pinned, and
+    // the runtime says clearly if it cannot run it.
     StrategyPins& p = s.pins;
-    if (!p.zero_stage) p.zero_stage = 0;
+    const int world = s.cluster.world_size();
+    if (!p.zero_stage && world == 1) p.zero_stage = 0;
     if (!p.offload_optimizer) p.offload_optimizer = false;
     if (!p.offload_params) p.offload_params = false;
-    if (!p.sp_degree) p.sp_degree = 1;
+    bool every_sp_runs = true;
+    for (int d = 2; d <= world; ++d)
+      if (s.model.kv_heads > 0 && world % d == 0 && s.model.heads % d == 0 && s.model.kv_heads % d != 0 &&
+          d % s.model.kv_heads != 0)
+        every_sp_runs = false;
+    if (!p.sp_degree && (world == 1 || !every_sp_runs)) p.sp_degree = 1;
   }
   const bool emitting = !o.emit_deepspeed.empty();
   // The Hugging Face Trainer recomputes all layers or none (--gradient_checkpointing) and cannot

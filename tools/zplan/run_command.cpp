@@ -1,6 +1,9 @@
 // `zplan --run`: train with the chosen plan on this machine (runtime/, libtorch), then print
 // measured against predicted memory per component and phase, and write a run record.
-// Builds without libtorch get a clear message and exit 2.
+// A plan on several GPUs runs one process per GPU: under a launcher (torchrun, srun: RANK and
+// WORLD_SIZE set) this process is one rank; otherwise it starts the node's ranks itself
+// (runtime/dist/local_launcher.h) and returns the first failing rank's status. Rank 0 prints and
+// writes the record; the other ranks stay quiet. Builds without libtorch get a clear message and exit 2.
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +16,8 @@
 #include "planner/memory/precision_recipe.h"
 #include "planner/report/run_record.h"
 #ifdef ZPLAN_HAVE_RUNTIME
+#include "runtime/dist/launch_env.h"
+#include "runtime/dist/local_launcher.h"
 #include "runtime/run_api.h"
 #endif
 
@@ -32,15 +37,45 @@ void compare_row(const char* name, uint64_t predicted, uint64_t measured) {
 
 }  // namespace
 
+int start_local_ranks_if_needed(PlanCommand& cmd, const Scenario& s) {
+  const int world = s.cluster.world_size();
+  const rt::LaunchEnv env = rt::launch_env_from_environment();
+  if (env.from_launcher) {
+    if (env.world_size != world)
+      throw InputError("environment variable WORLD_SIZE", "", std::to_string(env.world_size) +
+                       " ranks were launched but the plan's --gpus/--nodes give " + std::to_string(world));
+    // One copy of the plan and of the comparison: rank 0's.
+    if (env.rank != 0 && std::freopen("/dev/null", "w", stdout) == nullptr) return -1;
+    return -1;
+  }
+  if (world <= 1) return -1;
+  if (s.cluster.nodes > 1)
+    throw InputError("--nodes", "", "a run over several nodes needs a launcher on each node, e.g. "
+                     "torchrun --nnodes " + std::to_string(s.cluster.nodes) + " --nproc_per_node " +
+                     std::to_string(s.cluster.gpus_per_node) + " --no-python zplan-run <the same flags>");
+  if (cmd.steps < 1 || cmd.steps > 100000) throw InputError("--steps", "", "expected 1..100000");
+  rt::LocalLaunch l;
+  l.program = "/proc/self/exe";
+  l.args = cmd.argv_tail;
+  l.ranks = world;
+  l.grace_seconds = cmd.comm_timeout + 30;
+  std::fprintf(stderr, "zplan: starting %d ranks on this node (RANK, WORLD_SIZE, MASTER_ADDR/PORT as torchrun sets them)\n", world);
+  return rt::launch_local_ranks(l);
+}
+
 int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e) {
-  if (s.cluster.world_size() != 1)
-    throw InputError("--gpus", "", "--run trains on one GPU in this version; use --gpus 1x" + s.cluster.gpu.name);
   RunOptions ro;
   ro.steps = cmd.steps;
   ro.data_path = cmd.data;
+  ro.comm_timeout_seconds = cmd.comm_timeout;
   if (cmd.steps < 1 || cmd.steps > 100000) throw InputError("--steps", "", "expected 1..100000");
-  std::fprintf(stderr, "zplan: running %d steps of %s ...\n", cmd.steps, s.model.name.c_str());
+  if (cmd.comm_timeout < 1) throw InputError("--comm-timeout", "", "expected seconds >= 1");
+  const rt::LaunchEnv env = rt::launch_env_from_environment();
+  if (env.rank == 0)
+    std::fprintf(stderr, "zplan: running %d steps of %s on %d rank%s ...\n", cmd.steps, s.model.name.c_str(),
+                 env.world_size, env.world_size > 1 ? "s" : "");
   const RunResult r = run_training(s.model, s.training, e.strategy, ro);
+  if (r.rank != 0) return r.oom || !r.error.empty() ? 4 : 0;
   const MemoryBreakdown& p = e.memory;
   const MemoryBreakdown& m = r.measured;
   std::printf("\nmeasured on %s against predicted (%s profile):\n", r.device_name.c_str(), to_string(s.training.profile));
@@ -49,7 +84,13 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   // breakdown is the composition at its peak, where gradients may not all exist yet).
   const PrecisionRecipe recipe = precision_recipe(e.strategy.precision);
   compare_row("weights", p.weights_bytes, m.weights_bytes);
-  compare_row("gradients (all)", static_cast<uint64_t>(e.parameters) * recipe.grad_bytes, m.grads_bytes);
+  // At the optimizer step ZeRO 1-3 ranks hold only their gradient chunks (the runtime drops the
+  // full gradients once they are reduce-scattered).
+  const uint64_t world = static_cast<uint64_t>(s.cluster.world_size());
+  const bool sharded_grads = world > 1 && e.strategy.zero_stage >= 1;
+  const uint64_t grad_elems = sharded_grads ? (static_cast<uint64_t>(e.parameters) + world - 1) / world
+                                            : static_cast<uint64_t>(e.parameters);
+  compare_row(sharded_grads ? "gradients (own chunks)" : "gradients (all)", grad_elems * recipe.grad_bytes, m.grads_bytes);
   compare_row("master weights", p.master_weights_bytes, m.master_weights_bytes);
   compare_row("optimizer states", p.optimizer_states_bytes, m.optimizer_states_bytes);
   const bool on_gpu = r.device_name != "cpu";
@@ -65,14 +106,22 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
     compare_row("peak allocated", p.peak_allocated_bytes, m.peak_allocated_bytes);
     compare_row("peak reserved", p.reserved_bytes, m.reserved_bytes);
   }
-  std::printf("  step %.3f s, %.0f tokens/s (predicted %.3f s)\n", r.step_seconds, r.tokens_per_second, e.time.step_seconds);
+  for (size_t i = 0; i < r.per_rank_peak_bytes.size() && on_gpu; ++i)
+    std::printf("  rank %zu: peak allocated %s, reserved %s\n", i, format_bytes(r.per_rank_peak_bytes[i]).c_str(),
+                format_bytes(r.per_rank_reserved_bytes[i]).c_str());
+  std::printf("  step %.3f s, %.0f tokens/s per rank (predicted %.3f s)\n", r.step_seconds, r.tokens_per_second, e.time.step_seconds);
   Measurement meas;
   meas.memory = m;
   meas.step_seconds = r.step_seconds;
   meas.tokens_per_second = r.tokens_per_second;
   meas.oom = r.oom;
   if (r.oom || !r.error.empty()) meas.failed_phase = to_string(r.failed_phase);
-  const nlohmann::json record = make_run_record(s, e, meas, r.device_name, {{"zplan", "0.1.0"}}, cmd.command_line);
+  nlohmann::json record = make_run_record(s, e, meas, r.device_name, {{"zplan", "0.1.0"}}, cmd.command_line);
+  if (!r.per_rank_peak_bytes.empty()) {
+    record["measurement"]["memory"]["gpu"]["per_rank_peak_bytes"] = r.per_rank_peak_bytes;
+    record["measurement"]["memory"]["gpu"]["per_rank_reserved_bytes"] = r.per_rank_reserved_bytes;
+  }
+  record["measurement"]["backend"] = r.backend;
   const std::string path = cmd.run_out.empty() ? "zplan_run.json" : cmd.run_out;
   std::ofstream(path) << record.dump(2) << "\n";
   std::fprintf(stderr, "zplan: wrote run record %s\n", path.c_str());
@@ -92,6 +141,8 @@ std::string runner_path() {
   return dir.substr(0, dir.find_last_of('/') + 1) + "zplan-run";
 }
 }  // namespace
+
+int start_local_ranks_if_needed(PlanCommand&, const Scenario&) { return -1; }
 
 int run_training_command(PlanCommand&, const Scenario&, const Estimate&) {
   throw InputError("--run", "", "this zplan was built without libtorch (no " + runner_path() +
