@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "planner/config/scenario.h"
+#include "planner/cost/step_time.h"
 
 namespace zplan {
 
@@ -31,12 +32,21 @@ struct ValidationRow {
   double peak_error = 0;                  // (predicted - measured) / measured (0 for OOM runs)
   double reserved_error = 0;
   bool within_tolerance = false;
+  // Step time (planner/cost/step_time.h) against the record's measured seconds per optimizer step;
+  // 0 measured = the record carries no step time (an OOM run, or timing was not recorded).
+  std::string gpu;                        // hardware profile name the record ran on
+  double measured_step_seconds = 0;
+  double predicted_step_seconds = 0;
+  double step_error = 0;                  // (predicted - measured) / measured
+  bool has_step_time() const { return measured_step_seconds > 0 && !measured_oom; }
 };
 
 // Throws InputError naming the file and field for malformed records.
-ValidationRow validate_record_file(const std::string& path);
+// `cost` carries the step-time constants (a calibration, or the uncalibrated defaults).
+ValidationRow validate_record_file(const std::string& path, const CostOptions& cost = {});
 // Every *.json under `dir` (recursively), sorted by path. Malformed files throw.
-std::vector<ValidationRow> validate_directory(const std::string& dir);
+std::vector<ValidationRow> validate_directory(const std::string& dir, const CostOptions& cost = {});
+std::vector<std::string> record_files(const std::string& dir);
 
 struct ProfileSummary {
   Profile profile;
@@ -47,6 +57,8 @@ struct ProfileSummary {
   double mean_abs_reserved_error = 0;
   double deepspeed_mean_abs_error = 0, naive_mean_abs_error = 0;
   size_t failures = 0;
+  size_t step_runs = 0;       // runs with a measured step time
+  double mean_abs_step_error = 0, max_abs_step_error = 0;
 };
 // One summary per profile, then one per (profile, folder).
 std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows);
