@@ -31,6 +31,8 @@ nlohmann::json estimate_to_json(const Estimate& e, const Scenario& s) {
   j["time"] = {{"step_seconds", e.time.step_seconds},
                {"tokens_per_second", e.time.tokens_per_second},
                {"compute_seconds", e.time.compute_seconds},
+               {"memory_bound_seconds", e.time.memory_bound_seconds},
+               {"overhead_seconds", e.time.overhead_seconds},
                {"recompute_seconds", e.time.recompute_seconds},
                {"comm_seconds", e.time.comm_seconds},
                {"offload_seconds", e.time.offload_seconds},
