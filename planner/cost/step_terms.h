@@ -17,6 +17,7 @@ enum StepTerm : size_t {
   kMatmulTerm,        // seconds: every GEMM at max(FLOPs / peak, bytes / HBM) (a roofline per shape)
   kAttentionTerm,     // seconds: attention score and value products (kernel-specific FLOPs) at peak
   kMemoryBoundTerm,   // seconds: norms, activations, RoPE, residuals, loss path, casts, optimizer at HBM
+  kOptimizerTerm,     // seconds: the optimizer's minimal HBM traffic (read states, write them) at HBM
   kKernelTerm,        // count: kernels launched per step (framework dispatch + launch latency each)
   kMicroStepTerm,     // count: forward/backward passes per step (loop, loss and sync overhead each)
   kCommTerm,          // seconds: exposed collective traffic at the link's datasheet bandwidth
@@ -32,7 +33,6 @@ const char* step_term_name(size_t term);
 struct StepTerms {
   StepTermVector total{};            // the whole step
   StepTermVector recompute{};        // the part spent re-running checkpointed layers' forward
-  double optimizer_memory_seconds = 0;  // the optimizer's share of kMemoryBoundTerm
   double model_flops_per_token = 0;  // 6 x active parameters + attention (no recompute)
   double tokens_per_step = 0;        // whole cluster: B x T x grad-accumulation x DP
 };

@@ -10,6 +10,7 @@ StepTermVector term_weights(const CostOptions& o) {
   w[kMatmulTerm] = 1.0 / o.matmul_efficiency;
   w[kAttentionTerm] = 1.0 / o.attention_efficiency;
   w[kMemoryBoundTerm] = 1.0 / o.memory_bw_efficiency;
+  w[kOptimizerTerm] = o.optimizer_traffic_factor;
   w[kKernelTerm] = o.kernel_overhead_seconds;
   w[kMicroStepTerm] = o.micro_step_overhead_seconds;
   w[kCommTerm] = 1.0 / o.link_efficiency;
@@ -22,6 +23,7 @@ CostOptions with_term_weights(CostOptions o, const StepTermVector& w) {
   o.matmul_efficiency = 1.0 / w[kMatmulTerm];
   o.attention_efficiency = 1.0 / w[kAttentionTerm];
   o.memory_bw_efficiency = 1.0 / w[kMemoryBoundTerm];
+  o.optimizer_traffic_factor = w[kOptimizerTerm];
   o.kernel_overhead_seconds = w[kKernelTerm];
   o.micro_step_overhead_seconds = w[kMicroStepTerm];
   o.link_efficiency = 1.0 / w[kCommTerm];
@@ -36,15 +38,16 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, cons
   const StepTermVector w = term_weights(o);
   StepTime t;
   t.compute_seconds = w[kMatmulTerm] * terms.total[kMatmulTerm] + w[kAttentionTerm] * terms.total[kAttentionTerm];
-  t.memory_bound_seconds = w[kMemoryBoundTerm] * terms.total[kMemoryBoundTerm];
+  t.optimizer_seconds = w[kOptimizerTerm] * terms.total[kOptimizerTerm];
+  t.memory_bound_seconds = w[kMemoryBoundTerm] * terms.total[kMemoryBoundTerm] + t.optimizer_seconds;
   t.overhead_seconds = w[kKernelTerm] * terms.total[kKernelTerm] + w[kMicroStepTerm] * terms.total[kMicroStepTerm] +
                        w[kHostSyncTerm] * terms.total[kHostSyncTerm];
   t.comm_seconds = w[kCommTerm] * terms.total[kCommTerm];
   t.offload_seconds = w[kOffloadTerm] * terms.total[kOffloadTerm];
-  t.optimizer_seconds = w[kMemoryBoundTerm] * terms.optimizer_memory_seconds;
   for (size_t i = 0; i < kStepTermCount; ++i) t.recompute_seconds += w[i] * terms.recompute[i];
   for (size_t i = 0; i < kStepTermCount; ++i) t.step_seconds += w[i] * terms.total[i];
   t.model_flops_per_token = terms.model_flops_per_token;
+  t.calibrated = !o.calibration.empty();
   t.tokens_per_second = t.step_seconds > 0 ? terms.tokens_per_step / t.step_seconds : 0;
   return t;
 }

@@ -23,6 +23,7 @@ struct StepTime {
   double step_seconds = 0;
   double tokens_per_second = 0;    // whole cluster
   double model_flops_per_token = 0;
+  bool calibrated = false;         // constants from a calibration file, not the documented defaults
 };
 
 // The free constants, one per term, in one place. Defaults are documented guesses (sources in
@@ -32,6 +33,7 @@ struct CostOptions {
   double matmul_efficiency = 0.60;          // achieved / peak dense tensor-core FLOP/s of large GEMMs
   double attention_efficiency = 0.35;       // FlashAttention-2 on Hopper (FA3 paper: ~35% of peak)
   double memory_bw_efficiency = 0.70;       // elementwise kernels reach 70-90% of HBM bandwidth
+  double optimizer_traffic_factor = 2.0;    // HBM time of AdamW / its minimal traffic at full bandwidth
   double kernel_overhead_seconds = 10e-6;   // eager PyTorch dispatch + CUDA launch, per kernel
   double micro_step_overhead_seconds = 2e-3;  // loop, loss sync, allocator per forward/backward pass
   double link_efficiency = 0.70;            // achieved fraction of NVLink/IB bandwidth (NCCL busbw)

@@ -12,6 +12,7 @@
 
 #include "planner/estimate.h"
 #include "planner/input_error.h"
+#include "planner/io/calibration_loader.h"
 #include "planner/memory/params.h"
 #include "planner/report/plan_report.h"
 #include "planner/report/run_record.h"
@@ -47,7 +48,7 @@ double rel(uint64_t predicted, uint64_t measured) {
 
 }  // namespace
 
-ValidationRow validate_record_file(const std::string& path, const CostOptions& cost) {
+ValidationRow validate_record_file(const std::string& path, const StepTimeSource& source) {
   std::ifstream f(path);
   if (!f) throw InputError(path, "", "cannot read");
   nlohmann::json j;
@@ -62,7 +63,7 @@ ValidationRow validate_record_file(const std::string& path, const CostOptions& c
   if (meas.memory.peak_allocated_bytes == 0 && !meas.oom)
     throw InputError(path, "measurement.memory.gpu.peak_bytes", "must be positive");
   EstimateOptions eo;
-  eo.cost = cost;
+  eo.cost = source.uncalibrated ? CostOptions{} : cost_options_for(s.cluster.gpu, s.training.profile, source.calibration);
   const std::string alloc = j.at("scenario").value("allocator_settings", std::string("default"));
   eo.expandable_segments = alloc.find("expandable_segments:True") != std::string::npos;
   const Estimate e = estimate(s.model, s.cluster, s.training, st, eo);
@@ -112,9 +113,9 @@ std::vector<std::string> record_files(const std::string& dir) {
   return files;
 }
 
-std::vector<ValidationRow> validate_directory(const std::string& dir, const CostOptions& cost) {
+std::vector<ValidationRow> validate_directory(const std::string& dir, const StepTimeSource& source) {
   std::vector<ValidationRow> rows;
-  for (const std::string& f : record_files(dir)) rows.push_back(validate_record_file(f, cost));
+  for (const std::string& f : record_files(dir)) rows.push_back(validate_record_file(f, source));
   return rows;
 }
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "planner/config/scenario.h"
-#include "planner/cost/step_time.h"
+#include "planner/cost/calibration.h"
 
 namespace zplan {
 
@@ -42,10 +42,15 @@ struct ValidationRow {
 };
 
 // Throws InputError naming the file and field for malformed records.
-// `cost` carries the step-time constants (a calibration, or the uncalibrated defaults).
-ValidationRow validate_record_file(const std::string& path, const CostOptions& cost = {});
+// Step-time constants per record: `calibration` when it is for the record's GPU, else the built-in
+// calibration of that GPU, else the defaults; `uncalibrated` forces the defaults.
+struct StepTimeSource {
+  const Calibration* calibration = nullptr;
+  bool uncalibrated = false;
+};
+ValidationRow validate_record_file(const std::string& path, const StepTimeSource& source = {});
 // Every *.json under `dir` (recursively), sorted by path. Malformed files throw.
-std::vector<ValidationRow> validate_directory(const std::string& dir, const CostOptions& cost = {});
+std::vector<ValidationRow> validate_directory(const std::string& dir, const StepTimeSource& source = {});
 std::vector<std::string> record_files(const std::string& dir);
 
 struct ProfileSummary {

@@ -8,7 +8,10 @@
 #include <iostream>
 
 #include "commands.h"
+#include <optional>
+
 #include "planner/input_error.h"
+#include "planner/io/calibration_loader.h"
 #include "planner/validation/tolerances.h"
 #include "planner/validation/validation.h"
 
@@ -17,10 +20,19 @@ namespace zplan {
 void setup_validate(CLI::App& app, ValidateCommand& cmd) {
   app.add_option("dir", cmd.dir, "Folder of run records (searched recursively)")->required();
   app.add_option("--out", cmd.out, "Write a Markdown report with a scatter plot (SVG beside it)");
+  app.add_option("--calibration", cmd.calibration,
+                 "Step-time calibration file (zplan calibrate); 'none' = uncalibrated defaults; default: the built-in one per GPU");
 }
 
 int run_validate(const ValidateCommand& cmd) {
-  const std::vector<ValidationRow> rows = validate_directory(cmd.dir);
+  StepTimeSource source;
+  std::optional<Calibration> calibration;
+  if (cmd.calibration == "none") source.uncalibrated = true;
+  else if (!cmd.calibration.empty()) {
+    calibration = load_calibration(cmd.calibration);
+    source.calibration = &*calibration;
+  }
+  const std::vector<ValidationRow> rows = validate_directory(cmd.dir, source);
   std::cout << validation_table(rows, false);
   if (!cmd.out.empty()) {
     namespace fs = std::filesystem;
