@@ -146,10 +146,14 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
     // Layout by layout, best bound first: a layout whose bound cannot beat the best plan found
     // (on any hardware) is not searched. A search with the layout pinned covers exactly it.
     std::stable_sort(c.layouts.begin(), c.layouts.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    bool layouts_pruned = false;
     for (const auto& [layout, bound] : c.layouts) {
       HardwareCandidate probe = c;
       probe.bound_tokens_per_second = bound;
-      if (bound_value(probe) >= best) break;
+      if (bound_value(probe) >= best) {
+        layouts_pruned = true;
+        break;
+      }
       Scenario pinned = s;
       pinned.pins.zero_stage = layout.zero_stage;
       pinned.pins.offload_optimizer = layout.offload_optimizer;
@@ -174,6 +178,8 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
       best = std::min(best, value(c));
     }
     if (!c.plan.feasible && c.plan.evaluated == 0) c.skipped = "pruned: no layout's bound beats the best plan found";
+    else if (!c.plan.feasible && layouts_pruned)
+      c.skipped = "pruned: the layouts whose bound beats the best plan found do not fit; the others cannot beat it";
     (c.plan.feasible ? out.ranked : out.others).push_back(c);
   }
   std::stable_sort(out.ranked.begin(), out.ranked.end(), [&](const HardwareCandidate& a, const HardwareCandidate& b) {
