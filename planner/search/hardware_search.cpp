@@ -25,8 +25,10 @@ Precision search_precision(const Scenario& s, const GpuSpec& gpu) {
 // largest micro-batch the search tries (fixed per-step costs spread over more tokens, GEMM
 // rooflines more compute-bound) and without recompute or CPU checkpoints: so the layout's step
 // time at that micro-batch, no recompute, is a lower bound of any of its plans' per-token time.
-double layout_bound(const Scenario& s, const ClusterSpec& cluster, Strategy layout, const CostOptions& cost) {
-  layout.micro_batch = s.pins.micro_batch.value_or(64);
+// The largest micro-batch that can fit: the rank's model states plus the 16-bit logits of its
+// tokens ([B·T/SP, V], alive at the loss in every profile) within the device limit.
+double layout_bound(const Scenario& s, const ClusterSpec& cluster, Strategy layout, const CostOptions& cost, int64_t largest_micro_batch) {
+  layout.micro_batch = s.pins.micro_batch.value_or(largest_micro_batch);
   layout.grad_accumulation = 1;
   layout.checkpointed_layers = 0;
   layout.cpu_checkpointing = false;
@@ -98,88 +100,103 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
       const double limit = static_cast<double>(gpu.memory_bytes) * (1.0 - options.search.estimate.margin);
       const int64_t psi = count_parameters(base.model).total;
       for (const Strategy& layout : search_layouts(s)) {
-        if (static_cast<double>(model_state_bytes_per_rank(psi, layout, n)) > limit) continue;
-        const double bound = layout_bound(s, c.cluster, layout, cost);
+        const double states = static_cast<double>(model_state_bytes_per_rank(psi, layout, n));
+        const double logits_per_sequence = static_cast<double>(base.training.seq_len) / layout.sp_degree *
+                                           static_cast<double>(base.model.vocab) * 2.0;
+        if (states + logits_per_sequence > limit) continue;  // not even one sequence fits
+        int64_t largest = 1;
+        while (largest < 64 && states + 2.0 * static_cast<double>(largest) * logits_per_sequence <= limit) largest *= 2;
+        const double bound = layout_bound(s, c.cluster, layout, cost, largest);
         c.layouts.push_back({layout, bound});
         c.bound_tokens_per_second = std::max(c.bound_tokens_per_second, bound);
       }
       if (c.layouts.empty()) {
-        c.skipped = "model states alone overflow the GPU in every layout";
+        c.skipped = "model states plus one sequence's logits overflow the GPU in every layout";
         out.others.push_back(c);
         continue;
       }
       candidates.push_back(c);
     }
   }
-  if (candidates.empty())
+  bool any_large_enough = !candidates.empty();
+  for (const HardwareCandidate& c : out.others) any_large_enough |= c.skipped.rfind("model states need", 0) != 0;
+  if (!any_large_enough)
     throw InputError("--max-gpus", "", base.model.name + " needs at least " + std::to_string(smallest_minimum) + " x " + smallest_gpu +
                                            " to hold its model states (GPU memory plus host RAM); --max-gpus is " + std::to_string(options.max_gpus));
   auto bound_value = [&](const HardwareCandidate& c) {
     return by_cost ? dollars_per_million(c.price_per_gpu_hour, c.cluster.world_size(), c.bound_tokens_per_second) : -c.bound_tokens_per_second;
   };
   auto value = [&](const HardwareCandidate& c) { return by_cost ? c.dollars_per_million_tokens : -c.tokens_per_second; };
-  // Best bound first; fewer GPUs first among equal bounds (the cost bound does not depend on the count).
-  std::stable_sort(candidates.begin(), candidates.end(), [&](const HardwareCandidate& a, const HardwareCandidate& b) {
-    if (bound_value(a) != bound_value(b)) return bound_value(a) < bound_value(b);
-    return a.cluster.world_size() < b.cluster.world_size();
+  // Every (candidate, layout) pair in one queue, best bound first (fewer GPUs first among equal
+  // bounds: the cost bound of a layout barely depends on the count). A pair whose bound cannot beat
+  // the best plan found, on any hardware, is not searched, nor is any after it. A plan search with
+  // the layout pinned covers exactly that layout.
+  struct Job {
+    size_t candidate;
+    Strategy layout;
+    double value;  // the bound in the objective's units, smaller is better
+  };
+  std::vector<Job> jobs;
+  for (size_t i = 0; i < candidates.size(); ++i)
+    for (const auto& [layout, bound] : candidates[i].layouts) {
+      HardwareCandidate probe = candidates[i];
+      probe.bound_tokens_per_second = bound;
+      jobs.push_back({i, layout, bound_value(probe)});
+    }
+  std::stable_sort(jobs.begin(), jobs.end(), [&](const Job& a, const Job& b) {
+    if (a.value != b.value) return a.value < b.value;
+    return candidates[a.candidate].cluster.world_size() < candidates[b.candidate].cluster.world_size();
   });
   double best = std::numeric_limits<double>::infinity();
-  for (HardwareCandidate& c : candidates) {
-    if (bound_value(c) >= best) {
+  std::vector<bool> pruned_some(candidates.size(), false);
+  for (const Job& job : jobs) {
+    HardwareCandidate& c = candidates[job.candidate];
+    if (job.value >= best) {
+      pruned_some[job.candidate] = true;
+      continue;
+    }
+    Scenario pinned = base;
+    pinned.cluster = c.cluster;
+    pinned.pins.zero_stage = job.layout.zero_stage;
+    pinned.pins.offload_optimizer = job.layout.offload_optimizer;
+    pinned.pins.offload_params = job.layout.offload_params;
+    pinned.pins.sp_degree = job.layout.sp_degree;
+    pinned.pins.precision = job.layout.precision;
+    SearchOptions so = options.search;
+    so.objective = Objective::throughput;
+    so.suggest = false;
+    so.alternatives = 0;  // runners-up are re-estimated in full; only the chosen hardware's are reported
+    so.estimate.cost = cost_options_for(c.cluster.gpu, base.training.profile, options.calibration);
+    if (!c.searched) ++out.searched;
+    c.searched = true;
+    Plan p;
+    try {
+      p = search_plan(pinned, so);
+    } catch (const InputError&) {
+      continue;
+    }
+    ++out.layouts_searched;
+    if (!p.feasible) {
+      if (!c.plan.feasible) c.plan = p;  // keeps the closest miss for "what would be needed"
+      continue;
+    }
+    if (c.plan.feasible && !better(p.chosen, c.plan.chosen, Objective::throughput)) continue;
+    c.plan = p;
+    c.tokens_per_second = p.chosen.time.tokens_per_second;
+    c.dollars_per_million_tokens = dollars_per_million(c.price_per_gpu_hour, c.cluster.world_size(), c.tokens_per_second);
+    best = std::min(best, value(c));
+  }
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    HardwareCandidate& c = candidates[i];
+    if (!c.searched) {
       char buf[200];
       std::snprintf(buf, sizeof buf, by_cost ? "pruned: even its bound, $%.3f per million tokens, is no better than the best found"
                                              : "pruned: even its bound, %.0f tokens/s, is no better than the best found",
                     by_cost ? bound_value(c) : -bound_value(c));
       c.skipped = buf;
-      out.others.push_back(c);
-      continue;
-    }
-    Scenario s = base;
-    s.cluster = c.cluster;
-    SearchOptions so = options.search;
-    so.objective = Objective::throughput;
-    so.suggest = false;
-    so.alternatives = 0;  // runners-up are re-estimated in full; only the chosen hardware's are reported
-    so.estimate.cost = cost_options_for(c.cluster.gpu, s.training.profile, options.calibration);
-    c.searched = true;
-    ++out.searched;
-    // Layout by layout, best bound first: a layout whose bound cannot beat the best plan found
-    // (on any hardware) is not searched. A search with the layout pinned covers exactly it.
-    std::stable_sort(c.layouts.begin(), c.layouts.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-    bool layouts_pruned = false;
-    for (const auto& [layout, bound] : c.layouts) {
-      HardwareCandidate probe = c;
-      probe.bound_tokens_per_second = bound;
-      if (bound_value(probe) >= best) {
-        layouts_pruned = true;
-        break;
-      }
-      Scenario pinned = s;
-      pinned.pins.zero_stage = layout.zero_stage;
-      pinned.pins.offload_optimizer = layout.offload_optimizer;
-      pinned.pins.offload_params = layout.offload_params;
-      pinned.pins.sp_degree = layout.sp_degree;
-      pinned.pins.precision = layout.precision;
-      Plan p;
-      try {
-        p = search_plan(pinned, so);
-      } catch (const InputError&) {
-        continue;
-      }
-      ++out.layouts_searched;
-      if (!p.feasible) {
-        if (!c.plan.feasible) c.plan = p;  // keeps the closest miss for "what would be needed"
-        continue;
-      }
-      if (c.plan.feasible && !better(p.chosen, c.plan.chosen, Objective::throughput)) continue;
-      c.plan = p;
-      c.tokens_per_second = p.chosen.time.tokens_per_second;
-      c.dollars_per_million_tokens = dollars_per_million(c.price_per_gpu_hour, c.cluster.world_size(), c.tokens_per_second);
-      best = std::min(best, value(c));
-    }
-    if (!c.plan.feasible && c.plan.evaluated == 0) c.skipped = "pruned: no layout's bound beats the best plan found";
-    else if (!c.plan.feasible && layouts_pruned)
+    } else if (!c.plan.feasible && pruned_some[i]) {
       c.skipped = "pruned: the layouts whose bound beats the best plan found do not fit; the others cannot beat it";
+    }
     (c.plan.feasible ? out.ranked : out.others).push_back(c);
   }
   std::stable_sort(out.ranked.begin(), out.ranked.end(), [&](const HardwareCandidate& a, const HardwareCandidate& b) {
@@ -207,7 +224,8 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
         closest = &c;
     out.needed = closest ? "no GPU type and count up to " + std::to_string(options.max_gpus) + " fits; closest: " + closest->cluster.name +
                                " (" + closest->plan.rejected.front().reason + "); try a larger --max-gpus, a shorter --seq or --offload-optimizer cpu"
-                         : "no GPU type and count up to " + std::to_string(options.max_gpus) + " fits; try a larger --max-gpus or a shorter --seq";
+                         : "no GPU type and count up to " + std::to_string(options.max_gpus) +
+                               " fits: model states plus one sequence's logits overflow every layout; try a larger --max-gpus, --sp, or a shorter --seq";
   }
   return out;
 }

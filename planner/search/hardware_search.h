@@ -1,10 +1,11 @@
 // Search over hardware and price: for each GPU type in a list and each count (1, 2, 4, 8, then
 // whole 8-GPU nodes in powers of two up to a maximum) run the plan search (search.h) and rank the
-// (GPU, count, plan) triples by dollars per million tokens (Objective cost) or tokens per second
-// (Objective time). Counts are pruned, before any full search, by an optimistic bound on
-// throughput (the step-time model's compute terms alone, at the best micro-batch) and by the
-// memory the model states need (GPU + host); the search stops once no unsearched candidate's bound
-// can beat the best plan found (branch and bound), so the answer is the same as searching all.
+// (GPU, count, plan) triples by dollars per million tokens (cost) or tokens per second (time).
+// Counts whose GPU memory plus host RAM cannot hold the model states are skipped. Every
+// (GPU, count, layout) triple gets an optimistic throughput bound (the layout's step time at the
+// largest micro-batch whose logits fit, without recompute); triples are searched best bound first,
+// with the layout pinned, until no bound can beat the best plan found (branch and bound), so the
+// answer is the exhaustive search's. docs/cost-model.md.
 #pragma once
 #include <string>
 #include <utility>
