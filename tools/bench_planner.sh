@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wall time of whole zplan processes (start-up included), median of 15 runs each, side by side:
 # a pinned prediction against its 50 ms target and the mission's plan search against 200 ms; then
-# the in-process figures of zplan_bench. Usage: bash tools/bench_planner.sh [build dir]
+# the in-process figures of zplan_bench. Also the --gpus auto hardware search against 1 s. Usage: bash tools/bench_planner.sh [build dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/release}/tools
@@ -15,8 +15,11 @@ median_ms() {
 }
 one=$(median_ms "$bin/zplan" --model qwen3-30b-a3b --gpus 8xH100 --seq 16384 --zero 3 --ckpt full --sp 8 --micro-batch 1 --precision bf16)
 search=$(median_ms "$bin/zplan" --model qwen3-30b --gpus 8xH100 --seq 16384)
+# The hardware and price search (issue 22): every built-in GPU type and count up to 64.
+hardware=$(median_ms "$bin/zplan" --model qwen3-30b --gpus auto --seq 16384)
 echo "process wall time, median of 15 (this machine: $(nproc) cores)"
-awk -v a="$one" -v b="$search" 'BEGIN {
+awk -v a="$one" -v b="$search" -v c="$hardware" 'BEGIN {
   printf "  pinned prediction  %7.1f ms   target 50 ms   ratio %.2f\n", a, a / 50;
-  printf "  plan search        %7.1f ms   target 200 ms  ratio %.2f\n", b, b / 200 }'
+  printf "  plan search        %7.1f ms   target 200 ms  ratio %.2f\n", b, b / 200;
+  printf "  --gpus auto search %7.1f ms   target 1000 ms ratio %.2f\n", c, c / 1000 }'
 "$bin/zplan_bench"

@@ -24,6 +24,8 @@ struct GpuSpec {
   std::string intra_node_link;       // "nvlink4", "nvlink2", "pcie4", ...
   double intra_node_bw_gb_per_s = 0; // per-GPU unidirectional bandwidth to peers, GB/s
   double pcie_bw_gb_per_s = 0;       // host <-> device, unidirectional, GB/s
+  // ---- price ----
+  double price_per_gpu_hour = 0;     // US dollars per GPU-hour on demand (an assumption; 0 = unknown)
 };
 
 struct ClusterSpec {

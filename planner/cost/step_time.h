@@ -1,33 +1,53 @@
-// Step-time model: compute from FLOPs at a documented fraction of peak, communication volumes per
-// ZeRO stage and Ulysses all-to-alls over the profile's link bandwidths, PCIe traffic for offload
-// and CPU checkpointing, CPU Adam for offloaded optimizers. docs/cost-model.md gives each formula.
+// Step-time model: the terms of planner/cost/step_terms.h (GEMM rooflines, attention kernels,
+// memory-bound ops, kernel launches, micro-step overhead, exposed collectives, offload), each
+// weighted by one free constant of CostOptions. The plan search ranks by this function and reports
+// print it: one home. docs/cost-model.md gives each term, its source and fitted values.
 #pragma once
+#include <string>
+
 #include "planner/config/cluster_spec.h"
 #include "planner/config/model_spec.h"
 #include "planner/config/training_spec.h"
+#include "planner/cost/step_terms.h"
 
 namespace zplan {
 
 struct StepTime {
-  double compute_seconds = 0;      // forward + backward (+ recompute) matmuls and attention
-  double recompute_seconds = 0;    // part of compute_seconds spent re-running checkpointed layers
+  double compute_seconds = 0;      // matmuls and attention (recompute included)
+  double memory_bound_seconds = 0; // norms, activations, loss path, casts, optimizer (recompute included)
+  double overhead_seconds = 0;     // kernel launches and per-micro-step overhead
+  double recompute_seconds = 0;    // part of the above spent re-running checkpointed layers
   double comm_seconds = 0;         // exposed (not overlapped) collective time
   double offload_seconds = 0;      // PCIe transfers + CPU optimizer not hidden behind compute
-  double optimizer_seconds = 0;    // GPU optimizer step (memory bound)
+  double optimizer_seconds = 0;    // GPU optimizer step (part of memory_bound_seconds)
   double step_seconds = 0;
   double tokens_per_second = 0;    // whole cluster
   double model_flops_per_token = 0;
+  bool calibrated = false;         // constants from a calibration file, not the documented defaults
 };
 
-// Fraction of peak matmul FLOP/s a training step reaches (MFU-style). 0.40 is typical of
-// Hugging Face + DeepSpeed on Hopper/Ampere for 1-70B dense models (published MFU figures of
-// 35-45%); `zplan calibrate` style overrides come through this field.
+// The free constants, one per term, in one place. Defaults are documented guesses (sources in
+// docs/cost-model.md) used for GPUs without a calibration; `zplan calibrate` fits them per GPU and
+// profile from measured step times (hardware/calibration/*.yaml, --calibration FILE).
 struct CostOptions {
-  double compute_efficiency = 0.40;
-  double link_efficiency = 0.70;      // achieved fraction of link bandwidth for collectives
-  double comm_overlap = 0.5;          // fraction of gradient/param collectives hidden by compute
+  double matmul_efficiency = 0.60;          // achieved / peak dense tensor-core FLOP/s of large GEMMs
+  double attention_efficiency = 0.35;       // FlashAttention-2 on Hopper (FA3 paper: ~35% of peak)
+  double memory_bw_efficiency = 0.70;       // elementwise kernels reach 70-90% of HBM bandwidth
+  double optimizer_traffic_factor = 2.0;    // HBM time of AdamW / its minimal traffic at full bandwidth
+  double kernel_overhead_seconds = 10e-6;   // eager PyTorch dispatch + CUDA launch, per kernel
+  double micro_step_overhead_seconds = 2e-3;  // loop, loss sync, allocator per forward/backward pass
+  double link_efficiency = 0.70;            // achieved fraction of NVLink/IB bandwidth (NCCL busbw)
+  double offload_efficiency = 0.80;         // achieved fraction of PCIe bandwidth and CPU Adam rate
+  double host_sync_seconds = 50e-6;         // a sync drains the GPU's queue: the launch pipeline is exposed
+  // Mechanism constants (not fitted: the records hold too few multi-GPU runs to separate them).
+  double comm_overlap = 0.5;                // share of gradient/param collectives hidden by compute
   double cpu_adam_params_per_second_per_core = 0.15e9;  // DeepSpeed CPUAdam (AVX2/AVX512)
+  std::string calibration;                  // "" = uncalibrated defaults; else the file it came from
 };
+
+// Seconds per unit of each term (1/efficiency for rates, the overhead for counts), and back.
+StepTermVector term_weights(const CostOptions& o);
+CostOptions with_term_weights(CostOptions o, const StepTermVector& weights);
 
 StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster,
                             const TrainingSpec& training, const Strategy& s,

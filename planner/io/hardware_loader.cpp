@@ -54,7 +54,7 @@ struct BuiltinGpu {
 const std::vector<std::string> kGpuKeys = {
     "name", "display_name", "aliases", "memory_bytes", "memory_bw_gb_per_s", "bf16_tflops",
     "fp16_tflops", "fp32_tflops", "supports_bf16", "compute_capability", "intra_node_link", "intra_node_bw_gb_per_s",
-    "pcie_bw_gb_per_s"};
+    "pcie_bw_gb_per_s", "price_per_gpu_hour_usd"};
 const std::vector<std::string> kClusterKeys = {"name", "gpu", "gpus_per_node", "nodes", "host_ram_bytes",
                                                "cpu_cores", "inter_node_bw_gb_per_s"};
 
@@ -87,6 +87,7 @@ GpuSpec parse_gpu_node(const FieldReader& r, std::vector<std::string>* aliases) 
   g.intra_node_link = r.required_string("intra_node_link");
   g.intra_node_bw_gb_per_s = r.required_double("intra_node_bw_gb_per_s", 0.001, 1e6);
   g.pcie_bw_gb_per_s = r.required_double("pcie_bw_gb_per_s", 0.001, 1e6);
+  g.price_per_gpu_hour = r.optional_double("price_per_gpu_hour_usd", 1e-6, 1e6).value_or(0);
   return g;
 }
 

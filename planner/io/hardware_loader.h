@@ -3,7 +3,8 @@
 // byte-size parser used for --host-ram and scenario files.
 //
 // GPU YAML keys: name, display_name, aliases, memory_bytes, memory_bw_gb_per_s, bf16_tflops,
-// fp16_tflops, fp32_tflops, supports_bf16, compute_capability (optional), intra_node_link, intra_node_bw_gb_per_s, pcie_bw_gb_per_s.
+// fp16_tflops, fp32_tflops, supports_bf16, compute_capability (optional), intra_node_link, intra_node_bw_gb_per_s, pcie_bw_gb_per_s,
+// price_per_gpu_hour_usd (optional, > 0: on-demand US dollars per GPU-hour, an assumption).
 // Cluster YAML keys: name, gpu (a GPU name, alias or .yaml path), gpus_per_node, nodes (default 1),
 // host_ram_bytes (per node; an integer or a size such as 512GiB), cpu_cores (per node),
 // inter_node_bw_gb_per_s (optional). Unknown keys are rejected.

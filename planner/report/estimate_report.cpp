@@ -42,10 +42,13 @@ nlohmann::json estimate_to_json(const Estimate& e, const Scenario& s) {
   j["time"] = {{"step_seconds", e.time.step_seconds},
                {"tokens_per_second", e.time.tokens_per_second},
                {"compute_seconds", e.time.compute_seconds},
+               {"memory_bound_seconds", e.time.memory_bound_seconds},
+               {"overhead_seconds", e.time.overhead_seconds},
                {"recompute_seconds", e.time.recompute_seconds},
                {"comm_seconds", e.time.comm_seconds},
                {"offload_seconds", e.time.offload_seconds},
-               {"optimizer_seconds", e.time.optimizer_seconds}};
+               {"optimizer_seconds", e.time.optimizer_seconds},
+               {"calibrated", e.time.calibrated}};
   return j;
 }
 
@@ -120,7 +123,8 @@ std::string estimate_to_text(const Estimate& e, const Scenario& s, bool md) {
       << format_bytes(p.peak_allocated_bytes) << ";";
   o << "\n";
   char buf[200];
-  std::snprintf(buf, sizeof buf, "step %.3f s, %.0f tokens/s (cluster)", e.time.step_seconds, e.time.tokens_per_second);
+  std::snprintf(buf, sizeof buf, "step %.3f s, %.0f tokens/s (cluster; step time %s)", e.time.step_seconds, e.time.tokens_per_second,
+                e.time.calibrated ? "calibrated" : "uncalibrated: no calibration for this GPU and profile");
   o << (md ? "\n" : "  ") << "host RAM per node: " << format_bytes(m.host.peak_bytes) << " of "
     << format_bytes(m.host.capacity_bytes) << "; " << buf << "\n";
   o << (md ? "\n**" : "\n") << e.verdict << (md ? "**\n" : "\n");

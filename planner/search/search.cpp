@@ -112,6 +112,8 @@ uint64_t over_bytes(const Estimate& e) {
 
 }  // namespace
 
+std::vector<Strategy> search_layouts(const Scenario& s) { return layouts(s); }
+
 uint64_t model_state_bytes_per_rank(int64_t params, const Strategy& st, int world) {
   const PrecisionRecipe r = precision_recipe(st.precision);
   const ZeroDivisors d = zero_divisors(st.zero_stage, std::max(1, world));

@@ -43,6 +43,10 @@ std::vector<Strategy> enumerate_candidates(const Scenario& s);
 
 Plan search_plan(const Scenario& s, const SearchOptions& options);
 
+// The layouts search_plan() tries (precision, ZeRO stage, offloads, SP degree; batch and
+// checkpointing unset), pins respected. A search with one layout pinned covers exactly that layout.
+std::vector<Strategy> search_layouts(const Scenario& s);
+
 // Parameters, gradients, fp32 master and Adam states one rank keeps on its GPU (ZeRO paper's
 // 2+2+12 bytes per parameter for mixed precision, divided by stage): a lower bound of its memory.
 uint64_t model_state_bytes_per_rank(int64_t params, const Strategy& st, int world);

@@ -26,10 +26,15 @@ Uncertainty uncertainty_for(const PathKey& key, const std::vector<PathBand>& ban
       u.measured_runs = b.runs;
       return u;
     }
-  // Never measured: the widest band among the nearest relatives.
+  // Never measured: the widest band among the nearest relatives — every measured path of the same
+  // profile and framework (a path measured once, with a narrow band, must not vouch alone for its
+  // unmeasured neighbours) and, for several GPUs, every measured several-GPU path of the profile
+  // (what collectives and sharding add is not seen on one GPU); else the profile; else any path.
+  const bool several = key.world_size > 1 || key.sequence_parallel;
   const std::vector<std::function<bool(const PathKey&)>> families = {
-      [&](const PathKey& k) { return k.profile == key.profile && k.framework == key.framework && k.offload == key.offload; },
-      [&](const PathKey& k) { return k.profile == key.profile && k.framework == key.framework; },
+      [&](const PathKey& k) {
+        return k.profile == key.profile && (k.framework == key.framework || (several && k.world_size > 1));
+      },
       [&](const PathKey& k) { return k.profile == key.profile; },
       [&](const PathKey&) { return true; }};
   for (const auto& in_family : families) {

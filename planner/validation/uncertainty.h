@@ -1,8 +1,8 @@
 // The uncertainty a verdict carries (issue 16): the measured band of reserved-memory error of the
 // configuration's path (planner/validation/bands.h), or — for a path never measured — the widest band
-// of its nearest measured relatives: the same profile, framework and offload; else the same profile
-// and framework; else the same profile; else any path. The borrowed band is at least as wide as every
-// band it was chosen from, and the verdict says which path it came from.
+// of its nearest measured relatives: every path of the same profile and framework, and for several
+// GPUs every several-GPU path of the profile; else the same profile; else any path. The borrowed band
+// is at least as wide as every band it was chosen from, and the verdict says which path it came from.
 #pragma once
 #include <string>
 #include <vector>

@@ -12,6 +12,7 @@
 
 #include "planner/estimate.h"
 #include "planner/input_error.h"
+#include "planner/io/calibration_loader.h"
 #include "planner/memory/params.h"
 #include "planner/report/plan_report.h"
 #include "planner/report/run_record.h"
@@ -47,7 +48,7 @@ double rel(uint64_t predicted, uint64_t measured) {
 
 }  // namespace
 
-ValidationRow validate_record_file(const std::string& path) {
+ValidationRow validate_record_file(const std::string& path, const StepTimeSource& source) {
   std::ifstream f(path);
   if (!f) throw InputError(path, "", "cannot read");
   nlohmann::json j;
@@ -62,6 +63,7 @@ ValidationRow validate_record_file(const std::string& path) {
   if (meas.memory.peak_allocated_bytes == 0 && !meas.oom)
     throw InputError(path, "measurement.memory.gpu.peak_bytes", "must be positive");
   EstimateOptions eo;
+  eo.cost = source.uncalibrated ? CostOptions{} : cost_options_for(s.cluster.gpu, s.training.profile, source.calibration);
   const std::string alloc = j.at("scenario").value("allocator_settings", std::string("default"));
   eo.expandable_segments = alloc.find("expandable_segments:True") != std::string::npos;
   const Estimate e = estimate(s.model, s.cluster, s.training, st, eo);
@@ -91,6 +93,12 @@ ValidationRow validate_record_file(const std::string& path) {
   r.outside_error = rel(r.predicted_outside_bytes, r.measured_outside_bytes);
   r.measured_oom = meas.oom;
   r.predicted_oom = !e.gpu_fits;
+  r.gpu = s.cluster.gpu.name;
+  r.predicted_step_seconds = e.time.step_seconds;
+  if (!meas.oom && meas.step_seconds > 0) {
+    r.measured_step_seconds = meas.step_seconds;
+    r.step_error = (r.predicted_step_seconds - r.measured_step_seconds) / r.measured_step_seconds;
+  }
   if (r.measured_oom) {
     // The peak of a run that died is only where it died: what must hold is the OOM verdict.
     r.within_tolerance = r.predicted_oom;
@@ -102,7 +110,7 @@ ValidationRow validate_record_file(const std::string& path) {
   return r;
 }
 
-std::vector<ValidationRow> validate_directory(const std::string& dir) {
+std::vector<std::string> record_files(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw InputError(dir, "", "not a directory of run records");
@@ -111,8 +119,12 @@ std::vector<ValidationRow> validate_directory(const std::string& dir) {
     if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path().string());
   std::sort(files.begin(), files.end());
   if (files.empty()) throw InputError(dir, "", "holds no *.json run records");
+  return files;
+}
+
+std::vector<ValidationRow> validate_directory(const std::string& dir, const StepTimeSource& source) {
   std::vector<ValidationRow> rows;
-  for (const std::string& f : files) rows.push_back(validate_record_file(f));
+  for (const std::string& f : record_files(dir)) rows.push_back(validate_record_file(f, source));
   return rows;
 }
 
@@ -135,6 +147,11 @@ std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows) {
       s.group = g;
       for (const ValidationRow& r : rows) {
         if (r.profile != p || (!g.empty() && r.group != g)) continue;
+        if (r.has_step_time()) {
+          ++s.step_runs;
+          s.mean_abs_step_error += std::abs(r.step_error);
+          s.max_abs_step_error = std::max(s.max_abs_step_error, std::abs(r.step_error));
+        }
         if (r.measured_oom) {  // counted as runs and failures, not in the error means
           ++s.oom_runs;
           if (!r.within_tolerance) ++s.failures;
@@ -155,6 +172,7 @@ std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows) {
       s.mean_abs_reserved_error /= n;
       s.deepspeed_mean_abs_error /= n;
       s.naive_mean_abs_error /= n;
+      s.mean_abs_step_error /= std::max<double>(1.0, static_cast<double>(s.step_runs));
       out.push_back(s);
     }
   return out;
@@ -168,22 +186,28 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
     if (r.measured_oom) return std::string(r.predicted_oom ? "OOM ok" : "OOM missed");
     return pct(r.peak_error) + (r.predicted_oom ? " (predicted OOM)" : "");
   };
-  if (md) o << "| run | profile | strategy | seq | measured GiB | zplan GiB | error | reserved meas/pred GiB | DeepSpeed estimator GiB (model states only) | 16 B/param + Korthikanti GiB (no logits, buffers or context) |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
-  else o << "run                                              prof  seq    measured  predicted   error  reserved m/p      DS-formula  naive\n";
+  auto step = [&](const ValidationRow& r) {
+    char buf[64];
+    if (!r.has_step_time()) return std::string(md ? "- | - | -" : "      -        -        -");
+    std::snprintf(buf, sizeof buf, md ? "%.3f | %.3f | %+.1f%%" : "%7.3f  %7.3f  %+6.1f%%", r.measured_step_seconds, r.predicted_step_seconds, 100.0 * r.step_error);
+    return std::string(buf);
+  };
+  if (md) o << "| run | profile | strategy | seq | measured GiB | zplan GiB | error | reserved meas/pred GiB | DeepSpeed estimator GiB (model states only) | 16 B/param + Korthikanti GiB (no logits, buffers or context) | step s measured | step s predicted | step error |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  else o << "run                                              prof  seq    measured  predicted   error  reserved m/p      DS-formula  naive     step s: meas     pred    error\n";
   for (const ValidationRow& r : rows) {
     const std::string name = r.group + "/" + std::filesystem::path(r.file).stem().string();
     char buf[512];
     if (md)
-      std::snprintf(buf, sizeof buf, "| %s | %s | %s | %lld | %s | %s | %s%s | %s / %s | %s | %s |\n", name.c_str(), to_string(r.profile),
+      std::snprintf(buf, sizeof buf, "| %s | %s | %s | %lld | %s | %s | %s%s | %s / %s | %s | %s | %s |\n", name.c_str(), to_string(r.profile),
                     strategy_summary(r.strategy, r.layers).c_str(), static_cast<long long>(r.seq), gib(r.measured_peak_bytes).c_str(),
                     gib(r.predicted_peak_bytes).c_str(), err(r).c_str(), r.within_tolerance ? "" : " ✗",
                     gib(r.measured_reserved_bytes).c_str(), gib(r.predicted_reserved_bytes).c_str(),
-                    gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str());
+                    gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str(), step(r).c_str());
     else
-      std::snprintf(buf, sizeof buf, "%-48.48s %-5s %-6lld %8s  %9s  %7s%s %6s/%-6s  %8s  %8s\n", name.c_str(), to_string(r.profile),
+      std::snprintf(buf, sizeof buf, "%-48.48s %-5s %-6lld %8s  %9s  %7s%s %6s/%-6s  %8s  %8s  %s\n", name.c_str(), to_string(r.profile),
                     static_cast<long long>(r.seq), gib(r.measured_peak_bytes).c_str(), gib(r.predicted_peak_bytes).c_str(),
                     err(r).c_str(), r.within_tolerance ? " " : "!", gib(r.measured_reserved_bytes).c_str(),
-                    gib(r.predicted_reserved_bytes).c_str(), gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str());
+                    gib(r.predicted_reserved_bytes).c_str(), gib(r.deepspeed_formula_bytes).c_str(), gib(r.naive_bytes).c_str(), step(r).c_str());
     o << buf;
   }
   o << (md ? "\n| profile | records | runs | mean abs error | max abs error | tolerance | outside | reserved mean abs error | DeepSpeed estimator (model states only) mean abs error | 16 B/param + Korthikanti mean abs error |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" : "\n");
@@ -197,6 +221,14 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
       std::snprintf(buf, sizeof buf, "profile %-5s %-16s runs %3zu (+%zu OOM)  mean |err| %5.1f%%  max |err| %5.1f%%  (tolerance %.0f%%, %zu outside)  reserved mean |err| %.1f%%  DeepSpeed formula %.1f%%  naive %.1f%%\n",
                     to_string(s.profile), s.group.empty() ? "all" : s.group.c_str(), s.runs, s.oom_runs, 100 * s.mean_abs_error, 100 * s.max_abs_error, 100 * peak_tolerance(s.profile),
                     s.failures, 100 * s.mean_abs_reserved_error, 100 * s.deepspeed_mean_abs_error, 100 * s.naive_mean_abs_error);
+    o << buf;
+  }
+  o << (md ? "\n| profile | records | runs with a step time | step time mean abs error | step time max abs error |\n|---|---|---:|---:|---:|\n" : "\n");
+  for (const ProfileSummary& s : summarize(rows)) {
+    if (s.step_runs == 0) continue;
+    char buf[300];
+    std::snprintf(buf, sizeof buf, md ? "| %s | %s | %zu | %.1f%% | %.1f%% |\n" : "step time %-5s %-16s runs %3zu  mean |err| %5.1f%%  max |err| %5.1f%%\n", to_string(s.profile),
+                  s.group.empty() ? "all" : s.group.c_str(), s.step_runs, 100 * s.mean_abs_step_error, 100 * s.max_abs_step_error);
     o << buf;
   }
   return o.str();

@@ -9,6 +9,7 @@
 
 #include "planner/config/scenario.h"
 #include "planner/validation/bands.h"
+#include "planner/cost/calibration.h"
 
 namespace zplan {
 
@@ -38,12 +39,26 @@ struct ValidationRow {
   double outside_error = 0;
   PathKey path;                           // profile x framework x offload x SP > 1 x world size
   bool within_tolerance = false;
+  // Step time (planner/cost/step_time.h) against the record's measured seconds per optimizer step;
+  // 0 measured = the record carries no step time (an OOM run, or timing was not recorded).
+  std::string gpu;                        // hardware profile name the record ran on
+  double measured_step_seconds = 0;
+  double predicted_step_seconds = 0;
+  double step_error = 0;                  // (predicted - measured) / measured
+  bool has_step_time() const { return measured_step_seconds > 0 && !measured_oom; }
 };
 
 // Throws InputError naming the file and field for malformed records.
-ValidationRow validate_record_file(const std::string& path);
+// Step-time constants per record: `calibration` when it is for the record's GPU, else the built-in
+// calibration of that GPU, else the defaults; `uncalibrated` forces the defaults.
+struct StepTimeSource {
+  const Calibration* calibration = nullptr;
+  bool uncalibrated = false;
+};
+ValidationRow validate_record_file(const std::string& path, const StepTimeSource& source = {});
 // Every *.json under `dir` (recursively), sorted by path. Malformed files throw.
-std::vector<ValidationRow> validate_directory(const std::string& dir);
+std::vector<ValidationRow> validate_directory(const std::string& dir, const StepTimeSource& source = {});
+std::vector<std::string> record_files(const std::string& dir);
 
 struct ProfileSummary {
   Profile profile;
@@ -54,6 +69,8 @@ struct ProfileSummary {
   double mean_abs_reserved_error = 0;
   double deepspeed_mean_abs_error = 0, naive_mean_abs_error = 0;
   size_t failures = 0;
+  size_t step_runs = 0;       // runs with a measured step time
+  double mean_abs_step_error = 0, max_abs_step_error = 0;
 };
 // One summary per profile, then one per (profile, folder).
 std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows);

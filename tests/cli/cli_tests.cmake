@@ -113,10 +113,27 @@ set_tests_properties(cli_print_config_round_trip PROPERTIES LABELS cli WORKING_D
 zplan_cli_test(suggestions_fit 3 ARGS --model llama-3.2-3b --gpus 3x3080-20g --seq 2048
                MATCH "host RAM 12.00 GiB per node \\(from hardware/clusters/3x3080-20g.yaml\\).*What would make it fit\n  - [^\n]*: fits"
                NOMATCH "--seq 1024|needs 55")
-zplan_cli_test(gpus_flag_says_host_ram_assumed 0 ARGS check --model llama-3.2-3b --gpus 6xrtx3080-20gb --seq 2048 --zero 3 --ckpt full
+zplan_cli_test(gpus_flag_says_host_ram_assumed 0 ARGS check --model llama-3.2-1b --gpus 6xrtx3080-20gb --seq 2048 --zero 3 --ckpt full
                MATCH "host RAM 240.00 GiB per node \\(assumed: 2 x the node's GPU memory")
 zplan_cli_test(oom_names_cause 0 ARGS --model qwen3-30b-a3b --gpus 8xH100 --seq 16384 --explain
                MATCH "Baseline[^\n]*\n[^\n]*OOM: GPU needs [^\n]*over by" NOMATCH "fragmentation leaves no block")
 zplan_cli_test(alternatives_have_headers 0 ARGS --model qwen3-30b --gpus 8xH100 --seq 16384
                MATCH "Next best feasible plans\n  strategy +device total +peak alloc +throughput")
 include(${CMAKE_CURRENT_SOURCE_DIR}/cli/bad_inputs.cmake)
+# ---- step time, calibration, hardware and price (issue 22) ----
+zplan_cli_test(validate_step_time 0 ARGS validate tests/regression/measured MATCH "step time hf    all  .*mean \\|err\\|")
+zplan_cli_test(calibrate_h100 0 ARGS calibrate tests/regression/measured --gpu h100 --out ${CMAKE_CURRENT_BINARY_DIR}/h100.calibration.yaml
+               MATCH "h100-80gb hf .*held out .*leave-one-model-out")
+zplan_cli_test(calibrated_report 0 ARGS check --model qwen3-0.6b --gpus 1xH100 --seq 4096 --profile hf MATCH "step time calibrated")
+zplan_cli_test(uncalibrated_report 0 ARGS check --model qwen3-0.6b --gpus 1xA100-80gb --seq 4096 --profile hf
+               MATCH "step time uncalibrated")
+zplan_cli_test(hardware_list_cost 0 ARGS --model qwen3-1.7b --seq 4096 --gpus h100,a100-80gb,l40s --max-gpus 8 --tokens 2e9 --explain
+               MATCH "ranked by cost.*Chosen: .*Training 2e\\+09 tokens: .* hours on .*beats .*next best")
+zplan_cli_test(hardware_list_time 0 ARGS --model qwen3-1.7b --seq 4096 --gpus h100,a100-80gb --max-gpus 8 --objective time
+               MATCH "ranked by time.*Chosen: 8x")
+zplan_cli_test(hardware_price_override 0 ARGS --model qwen3-1.7b --seq 4096 --gpus h100,a100-80gb --max-gpus 2 --price h100=0.01
+               MATCH "Chosen: [12]xh100-80gb")
+zplan_cli_test(hardware_json 0 ARGS --model qwen3-1.7b --seq 4096 --gpus h100,a100-80gb --max-gpus 2 --format json --tokens 1e9
+               MATCH "\"dollars_per_million_tokens\".*\"training_run\"")
+zplan_cli_test(hardware_nothing_fits 3 ARGS --model llama-3.1-70b --seq 131072 --gpus rtx3080-20gb, --max-gpus 32 --sp 1
+               MATCH "no GPU type and count up to 32 fits")

@@ -2,6 +2,7 @@
 // run_* that does the work and returns the exit status (0 fits, 3 OOM, 2 bad input, 4 run failed).
 #pragma once
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,13 @@ struct PlanCommand {
   std::vector<std::string> argv_tail;  // argv[1..], handed to zplan-run
 };
 
-void setup_plan(CLI::App& app, PlanCommand& cmd);     // the top-level `zplan ...` (plan / predict / run)
+void setup_plan(CLI::App& app, PlanCommand& cmd);
+void emit_report(const std::string& text, const std::string& out_path);  // stdout, or --out
+// `--gpus auto` or a list: search GPU type and count (hardware_command.cpp).
+int run_hardware_search(const PlanCommand& cmd, const Scenario& s);
+// "training 2e9 tokens: 3.2 h on 8 GPUs, $77 at $3.00 per GPU-hour" (price 0: time only).
+std::string training_time_and_cost_text(double tokens, double tokens_per_second, int gpus, double price_per_gpu_hour);
+nlohmann::json training_run_json(double tokens, double tokens_per_second, int gpus, double price_per_gpu_hour);     // the top-level `zplan ...` (plan / predict / run)
 int run_plan(PlanCommand& cmd, bool check_only);      // check_only: predict with defaults, never search
 
 struct ValidateCommand {
@@ -30,9 +37,20 @@ struct ValidateCommand {
   std::string ratchet;         // calibration/accepted_errors.json: check (or --accept: write) accepted errors
   bool accept = false;
   std::string first_comparison;  // tests/regression/first_comparison.json: printed beside today's error
+  std::string calibration;     // step-time calibration file; "none" = uncalibrated defaults
 };
 void setup_validate(CLI::App& app, ValidateCommand& cmd);
 int run_validate(const ValidateCommand& cmd);
+
+struct CalibrateCommand {
+  std::string dir;             // folder of run records with measured step times
+  std::string gpu;             // hardware profile whose records are fitted
+  std::string out;             // calibration YAML to write
+  std::string holdout = "holdout";  // records whose path contains this are scored, not fitted
+  std::string report;          // Markdown table of the errors
+};
+void setup_calibrate(CLI::App& app, CalibrateCommand& cmd);
+int run_calibrate(const CalibrateCommand& cmd);
 
 int run_models();
 int run_hardware();

@@ -1,11 +1,20 @@
 // zplan: predicts per-GPU memory of LLM training configurations, picks the cheapest one that fits,
 // explains why, and (with --run) trains with it and measures. main() only wires the subcommands.
 #include <iostream>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "commands.h"
 #include "planner/input_error.h"
 
 int main(int argc, char** argv) {
+#ifdef __GLIBC__
+  // The plan search builds and frees many large per-candidate buffers; glibc would return each to
+  // the kernel (mmap/munmap and page faults: more system time than the search itself). Keep them.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
   CLI::App app{"zplan: will this LLM training configuration fit, and what is the cheapest one that does?"};
   app.set_version_flag("--version", "zplan 0.1.0");
   zplan::PlanCommand plan;
@@ -18,6 +27,9 @@ int main(int argc, char** argv) {
   zplan::ValidateCommand validate;
   CLI::App* validate_cmd = app.add_subcommand("validate", "Re-predict measured run records and report the error");
   zplan::setup_validate(*validate_cmd, validate);
+  zplan::CalibrateCommand calibrate;
+  CLI::App* calibrate_cmd = app.add_subcommand("calibrate", "Fit the step-time constants to measured run records");
+  zplan::setup_calibrate(*calibrate_cmd, calibrate);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -39,6 +51,7 @@ int main(int argc, char** argv) {
     if (*models) return zplan::run_models();
     if (*hardware) return zplan::run_hardware();
     if (*validate_cmd) return zplan::run_validate(validate);
+    if (*calibrate_cmd) return zplan::run_calibrate(calibrate);
     if (*check_cmd) return zplan::run_plan(check, true);
     return zplan::run_plan(plan, false);
   } catch (const zplan::InputError& e) {

@@ -16,19 +16,7 @@
 
 namespace zplan {
 
-void setup_plan(CLI::App& app, PlanCommand& cmd) {
-  add_scenario_options(app, cmd.scenario);
-  app.add_flag("--run", cmd.run, "Train with the chosen plan on this machine's GPUs and compare measured with predicted memory");
-  app.add_option("--steps", cmd.steps, "Optimizer steps for --run (default 3)");
-  app.add_option("--data", cmd.data, "Token file (flat uint16) for --run; synthetic tokens otherwise");
-  app.add_option("--run-out", cmd.run_out, "Where --run writes its run record (JSON)");
-  app.add_option("--comm-timeout", cmd.comm_timeout,
-                 "Seconds a collective of a several-GPU --run may take before every rank stops with exit 4 (default 300)");
-}
-
-namespace {
-
-void emit(const std::string& text, const std::string& out_path) {
+void emit_report(const std::string& text, const std::string& out_path) {
   if (out_path.empty()) {
     std::cout << text;
     if (!text.empty() && text.back() != '\n') std::cout << "\n";
@@ -40,6 +28,18 @@ void emit(const std::string& text, const std::string& out_path) {
   if (!f) throw InputError("--out", "", "failed writing " + out_path);
   std::cerr << "zplan: wrote " << out_path << "\n";
 }
+
+void setup_plan(CLI::App& app, PlanCommand& cmd) {
+  add_scenario_options(app, cmd.scenario);
+  app.add_flag("--run", cmd.run, "Train with the chosen plan on this machine's GPUs and compare measured with predicted memory");
+  app.add_option("--steps", cmd.steps, "Optimizer steps for --run (default 3)");
+  app.add_option("--data", cmd.data, "Token file (flat uint16) for --run; synthetic tokens otherwise");
+  app.add_option("--run-out", cmd.run_out, "Where --run writes its run record (JSON)");
+  app.add_option("--comm-timeout", cmd.comm_timeout,
+                 "Seconds a collective of a several-GPU --run may take before every rank stops with exit 4 (default 300)");
+}
+
+namespace {
 
 // The best plan with no recompute and with all layers recomputed (what --gradient_checkpointing
 // can run), unless the user pinned the count.
@@ -65,7 +65,7 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     if (rc >= 0) return rc;
   }
   if (o.print_config) {
-    emit(scenario_to_yaml(s), o.out);
+    emit_report(scenario_to_yaml(s), o.out);
     return 0;
   }
   if (cmd.run && s.training.profile != Profile::zplan) {
@@ -96,7 +96,8 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   // move checkpoints to the host, so a config it launches is planned with those choices only.
   if (emitting && !s.pins.cpu_checkpointing) s.pins.cpu_checkpointing = false;
   const bool predict_one = check_only || all_pinned(s.pins);
-  const EstimateOptions eopts = estimate_options(o, !predict_one);
+  if (hardware_search_requested(o)) return run_hardware_search(cmd, s);
+  const EstimateOptions eopts = estimate_options(o, !predict_one, s);
   Plan plan;
   if (predict_one) {
     plan.chosen = estimate(s.model, s.cluster, s.training, strategy_with_defaults(s), eopts);
@@ -112,6 +113,8 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   if (o.format == "json") {
     nlohmann::json j = predict_one ? estimate_to_json(plan.chosen, s) : plan_to_json(plan, s);
     if (o.explain) j["explain"] = explain_to_json(s, plan, eopts);
+    if (const auto tokens = tokens_to_train(o); tokens && plan.feasible)
+      j["training_run"] = training_run_json(*tokens, plan.chosen.time.tokens_per_second, s.cluster.world_size(), s.cluster.gpu.price_per_gpu_hour);
     text = j.dump(2);
   } else if (o.format == "html") {
     text = plan_to_html(s, plan, eopts);
@@ -120,7 +123,9 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     text = predict_one ? estimate_to_text(plan.chosen, s, md) : plan_to_text(plan, s, md);
     if (o.explain) text += "\n" + explain_to_text(s, plan, eopts, md);
   }
-  emit(text, o.out);
+  if (const auto tokens = tokens_to_train(o); tokens && plan.feasible && o.format != "json")
+    text += training_time_and_cost_text(*tokens, plan.chosen.time.tokens_per_second, s.cluster.world_size(), s.cluster.gpu.price_per_gpu_hour);
+  emit_report(text, o.out);
   if (!o.emit_deepspeed.empty()) write_deepspeed_for_plan(s, plan, o.emit_deepspeed, o.memory_fraction);
   if (cmd.run) {
     if (!plan.feasible) {

@@ -1,7 +1,12 @@
 // Scenario flags (see scenario_options.h).
 #include "scenario_options.h"
 
+#include <cmath>
+#include <sstream>
+
 #include "planner/input_error.h"
+#include "planner/io/calibration_loader.h"
+#include "planner/search/hardware_search.h"
 #include "planner/io/deepspeed_config.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/model_loader.h"
@@ -38,7 +43,8 @@ bool parse_device(const std::string& flag, const std::string& text) {
 
 void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--model", o.model, "Model: built-in name (zplan models), models/*.yaml, or a Hugging Face config.json");
-  app.add_option("--gpus", o.gpus, "GPUs as NxGPU, e.g. 8xH100, 4xV100, 3x3080-20g (zplan hardware)");
+  app.add_option("--gpus", o.gpus, "GPUs as NxGPU, e.g. 8xH100, 4xV100, 3x3080-20g (zplan hardware); or auto, or a list "
+                                   "such as h100,h200,a100-80gb to search GPU type and count");
   app.add_option("--cluster", o.cluster, "A built-in cluster name or hardware/clusters/*.yaml (instead of --gpus)");
   app.add_option("--host-ram", o.host_ram, "Host RAM per node, e.g. 12GiB");
   app.add_option("--nodes", o.nodes, "Number of nodes (GPUs per node from --gpus)");
@@ -77,7 +83,12 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--memory-fraction", o.memory_fraction,
                  "Cap PyTorch's caching allocator at this fraction of the GPU, in (0, 1] "
                  "(torch.cuda.set_per_process_memory_fraction; written into --emit-deepspeed's launch notes); default 1");
-  app.add_option("--objective", o.objective, "Rank feasible plans by throughput or memory (headroom)");
+  app.add_option("--objective", o.objective, "Rank feasible plans by throughput (= time), memory (headroom), or cost "
+                                             "(dollars per million tokens; with --gpus auto or a list)");
+  app.add_option("--calibration", o.calibration, "Step-time calibration file (zplan calibrate); default: the built-in one of the GPU");
+  app.add_option("--max-gpus", o.max_gpus, "Most GPUs the hardware search may use (default 64)");
+  app.add_option("--price", o.prices, "Dollars per GPU-hour, e.g. --price h100=2.49 (repeatable; overrides hardware/gpus/*.yaml)");
+  app.add_option("--tokens", o.tokens, "Print the time and cost to train this many tokens, e.g. 2e9");
   app.add_option("--emit-deepspeed", o.emit_deepspeed, "Write a DeepSpeed config for the chosen plan");
   app.add_flag("--expandable-segments", o.expandable_segments, "Predict with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True");
   app.add_flag("--print-config", o.print_config, "Print the effective scenario and exit");
@@ -140,7 +151,11 @@ Scenario build_scenario(const ScenarioOptions& o, bool run) {
     s.model = load_model(o.model, "--model", "");
     have_model = true;
   }
-  if (!o.gpus.empty()) {
+  if (hardware_search_requested(o)) {
+    // A stand-in node of the first GPU; the hardware search replaces it by each candidate.
+    s.cluster = cluster_of(hardware_list(o).front(), 8);
+    have_cluster = true;
+  } else if (!o.gpus.empty()) {
     s.cluster = cluster_from_gpus_flag(o.gpus);
     have_cluster = true;
   } else if (!o.cluster.empty()) {
@@ -222,8 +237,19 @@ Scenario build_scenario(const ScenarioOptions& o, bool run) {
     throw InputError("--memory-fraction", "", "expected a fraction in (0, 1], got " + std::to_string(o.memory_fraction));
   if (o.format != "text" && o.format != "json" && o.format != "markdown" && o.format != "html")
     throw InputError("--format", "", "expected text, json, markdown or html, got '" + o.format + "'");
-  if (o.objective != "throughput" && o.objective != "memory")
-    throw InputError("--objective", "", "expected throughput or memory, got '" + o.objective + "'");
+  if (!o.objective.empty() && o.objective != "throughput" && o.objective != "memory" && o.objective != "cost" && o.objective != "time")
+    throw InputError("--objective", "", "expected throughput, time, cost or memory, got '" + o.objective + "'");
+  if (hardware_search_requested(o) && o.objective == "memory")
+    throw InputError("--objective", "", "memory ranks plans on one cluster; with --gpus " + o.gpus + " use cost or time");
+  if (!hardware_search_requested(o) && o.max_gpus != 0)
+    throw InputError("--max-gpus", "", "applies to a hardware search: --gpus auto or a list such as h100,h200");
+  if (o.max_gpus < 0 || o.max_gpus > 65536) throw InputError("--max-gpus", "", "expected 1..65536, got " + std::to_string(o.max_gpus));
+  tokens_to_train(o);
+  if (!hardware_search_requested(o) && !o.prices.empty()) {
+    std::vector<GpuSpec> one = {s.cluster.gpu};
+    apply_prices(o, one);
+    s.cluster.gpu = one.front();
+  }
   return s;
 }
 
@@ -233,15 +259,89 @@ bool all_pinned(const StrategyPins& p) {
   return p.zero_stage && p.checkpointed_layers && p.micro_batch && p.precision;
 }
 
-EstimateOptions estimate_options(const ScenarioOptions& o, bool searching) {
+EstimateOptions estimate_options(const ScenarioOptions& o, bool searching, const Scenario& s) {
   EstimateOptions e;
   // No silent cap: the allocator is replayed against the whole device unless the user sets a memory
   // fraction, and what must stay free is the path's measured band (or --margin, if larger).
   (void)searching;
+  const std::optional<Calibration> calibration = user_calibration(o);
+  e.cost = cost_options_for(s.cluster.gpu, s.training.profile, calibration ? &*calibration : nullptr);
   e.margin = o.margin;
   e.memory_fraction = o.memory_fraction;
   e.expandable_segments = o.expandable_segments;
   return e;
+}
+
+}  // namespace zplan
+
+namespace zplan {
+
+bool hardware_search_requested(const ScenarioOptions& o) {
+  // A single name without a count stays an error ("--gpus H100": the count was forgotten); a list
+  // needs a comma, so one GPU type is searched over counts with "--gpus h100,".
+  return o.gpus == "auto" || o.gpus.find(',') != std::string::npos;
+}
+
+std::vector<GpuSpec> hardware_list(const ScenarioOptions& o) {
+  std::vector<GpuSpec> gpus;
+  if (o.gpus == "auto" || o.gpus.empty()) {
+    for (const std::string& name : builtin_gpu_names()) gpus.push_back(load_gpu(name));
+  } else {
+    std::string item;
+    std::istringstream in(o.gpus);
+    while (std::getline(in, item, ',')) {
+      if (item.empty()) continue;  // "h100," searches one GPU type
+      const GpuSpec g = load_gpu(item, "--gpus", "");
+      for (const GpuSpec& seen : gpus)
+        if (seen.name == g.name) throw InputError("--gpus", "", g.name + " is listed twice");
+      gpus.push_back(g);
+    }
+  }
+  if (gpus.empty()) throw InputError("--gpus", "", "expected GPU names separated by commas, or auto");
+  apply_prices(o, gpus);
+  return gpus;
+}
+
+void apply_prices(const ScenarioOptions& o, std::vector<GpuSpec>& gpus) {
+  for (const std::string& p : o.prices) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) throw InputError("--price", "", "expected GPU=DOLLARS_PER_GPU_HOUR, e.g. h100=2.49, got '" + p + "'");
+    const std::string name = load_gpu(p.substr(0, eq), "--price", "").name;
+    double dollars = 0;
+    try {
+      size_t used = 0;
+      dollars = std::stod(p.substr(eq + 1), &used);
+      if (used != p.size() - eq - 1) throw std::invalid_argument("trailing text");
+    } catch (const std::exception&) {
+      throw InputError("--price", "", "expected a number of dollars per GPU-hour after '=', got '" + p + "'");
+    }
+    if (!(dollars > 0) || !std::isfinite(dollars)) throw InputError("--price", "", "expected a positive price per GPU-hour, got '" + p + "'");
+    bool found = false;
+    for (GpuSpec& g : gpus)
+      if (g.name == name) g.price_per_gpu_hour = dollars, found = true;
+    if (!found) throw InputError("--price", "", name + " is not among the GPUs planned for (--gpus " + o.gpus + ")");
+  }
+}
+
+int max_gpus_or_default(const ScenarioOptions& o) { return o.max_gpus > 0 ? o.max_gpus : 64; }
+
+std::optional<double> tokens_to_train(const ScenarioOptions& o) {
+  if (o.tokens.empty()) return std::nullopt;
+  double t = 0;
+  try {
+    size_t used = 0;
+    t = std::stod(o.tokens, &used);
+    if (used != o.tokens.size()) throw std::invalid_argument("trailing text");
+  } catch (const std::exception&) {
+    throw InputError("--tokens", "", "expected a number of tokens such as 2e9, got '" + o.tokens + "'");
+  }
+  if (!(t >= 1) || !std::isfinite(t)) throw InputError("--tokens", "", "expected at least 1 token, got '" + o.tokens + "'");
+  return t;
+}
+
+std::optional<Calibration> user_calibration(const ScenarioOptions& o) {
+  if (o.calibration.empty()) return std::nullopt;
+  return load_calibration(o.calibration);
 }
 
 }  // namespace zplan

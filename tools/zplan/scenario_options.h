@@ -2,11 +2,14 @@
 // strategy dimensions the user pins (DESIGN.md CLI contract). build_scenario() turns them into a
 // Scenario; every bad value becomes an InputError naming the flag (exit 2).
 #pragma once
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "planner/config/scenario.h"
+#include "planner/cost/calibration.h"
 #include "planner/estimate.h"
 
 namespace zplan {
@@ -38,10 +41,15 @@ struct ScenarioOptions {
   bool explain = false;
   double margin = 0;             // fraction of the GPU kept free at least (the band decides otherwise)
   double memory_fraction = 1;    // torch.cuda.set_per_process_memory_fraction; 1 = no cap
-  std::string objective = "throughput";
+  std::string objective;         // "" = throughput on one cluster, cost in a hardware search
   std::string emit_deepspeed;    // write a DeepSpeed config of the chosen plan
   bool expandable_segments = false;
   bool print_config = false;
+  // ---- step time, hardware and price (docs/cost-model.md) ----
+  std::string calibration;       // step-time calibration file (zplan calibrate)
+  int max_gpus = 0;              // 0: 64 when --gpus is auto or a list
+  std::vector<std::string> prices;  // "h100=2.49" (dollars per GPU-hour)
+  std::string tokens;            // "2e9": print time and cost to train this many tokens
 };
 
 void add_scenario_options(CLI::App& app, ScenarioOptions& o);
@@ -49,6 +57,18 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o);
 Scenario build_scenario(const ScenarioOptions& o, bool run = false);
 // True when zero stage, checkpointing, micro-batch and precision are pinned: predict, don't search.
 bool all_pinned(const StrategyPins& p);
-EstimateOptions estimate_options(const ScenarioOptions& o, bool searching);
+// Step-time constants for the scenario's GPU and profile (--calibration, else built-in, else defaults).
+EstimateOptions estimate_options(const ScenarioOptions& o, bool searching, const Scenario& s);
+
+// --gpus auto, or a comma-separated list of GPU names without a count ("h100,h200,a100-80gb";
+// "h100," for one type): search GPU type and count.
+bool hardware_search_requested(const ScenarioOptions& o);
+// The GPUs to search, with --price applied (InputError naming the flag for unknown names, bad prices).
+std::vector<GpuSpec> hardware_list(const ScenarioOptions& o);
+// --price GPU=DOLLARS on the GPUs given (InputError for a GPU not among them or a price <= 0).
+void apply_prices(const ScenarioOptions& o, std::vector<GpuSpec>& gpus);
+int max_gpus_or_default(const ScenarioOptions& o);
+std::optional<double> tokens_to_train(const ScenarioOptions& o);  // --tokens, validated
+std::optional<Calibration> user_calibration(const ScenarioOptions& o);  // --calibration, loaded
 
 }  // namespace zplan

@@ -11,8 +11,11 @@
 #include <iostream>
 
 #include "commands.h"
+#include <optional>
+
 #include "planner/input_error.h"
 #include "planner/validation/ratchet.h"
+#include "planner/io/calibration_loader.h"
 #include "planner/validation/tolerances.h"
 #include "planner/validation/validation.h"
 
@@ -26,6 +29,8 @@ void setup_validate(CLI::App& app, ValidateCommand& cmd) {
   app.add_flag("--accept", cmd.accept, "Write --bands and --ratchet from these records instead of checking them");
   app.add_option("--first-comparison", cmd.first_comparison,
                  "Each held-out set's error at its first comparison (JSON), printed in --out beside today's");
+  app.add_option("--calibration", cmd.calibration,
+                 "Step-time calibration file (zplan calibrate); 'none' = uncalibrated defaults; default: the built-in one per GPU");
 }
 
 namespace {
@@ -113,7 +118,14 @@ std::string held_out_table(const std::vector<ValidationRow>& rows, const std::st
 }  // namespace
 
 int run_validate(const ValidateCommand& cmd) {
-  const std::vector<ValidationRow> rows = validate_directory(cmd.dir);
+  StepTimeSource source;
+  std::optional<Calibration> calibration;
+  if (cmd.calibration == "none") source.uncalibrated = true;
+  else if (!cmd.calibration.empty()) {
+    calibration = load_calibration(cmd.calibration);
+    source.calibration = &*calibration;
+  }
+  const std::vector<ValidationRow> rows = validate_directory(cmd.dir, source);
   std::cout << validation_table(rows, false);
   if (!cmd.out.empty()) {
     namespace fs = std::filesystem;

@@ -1,0 +1,85 @@
+// Least-squares fit of the step-time constants (see calibration.h).
+#include "planner/cost/calibration.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <Eigen/Dense>
+
+namespace zplan {
+namespace {
+
+// Physical lower bound of each weight: an efficiency cannot exceed 1 (weight >= 1); an overhead
+// cannot be negative.
+double lower_bound(size_t term) {
+  switch (term) {
+    case kKernelTerm:
+    case kMicroStepTerm:
+    case kHostSyncTerm: return 0.0;
+    default: return 1.0;
+  }
+}
+
+}  // namespace
+
+FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const CostOptions& defaults, double prior_weight) {
+  const StepTermVector prior = term_weights(defaults);
+  FitResult out;
+  out.weights = prior;
+  // A term is fitted when some sample spends a visible share of its predicted time in it.
+  std::vector<size_t> free_terms;
+  for (size_t t = 0; t < kStepTermCount; ++t) {
+    double share = 0;
+    for (const CalibrationSample& s : samples) {
+      double total = 0;
+      for (size_t k = 0; k < kStepTermCount; ++k) total += prior[k] * s.terms[k];
+      if (total > 0) share = std::max(share, prior[t] * s.terms[t] / total);
+    }
+    if (share > 0.01) free_terms.push_back(t);
+  }
+  if (samples.empty() || free_terms.empty()) return out;
+  std::vector<bool> pinned(kStepTermCount, false);  // held at its lower bound by the active set
+  for (int round = 0; round <= static_cast<int>(kStepTermCount); ++round) {
+    std::vector<size_t> solve;
+    for (size_t t : free_terms)
+      if (!pinned[t]) solve.push_back(t);
+    if (solve.empty()) break;
+    // Rows: relative residual (prediction / measured - 1) of each sample, then one prior row per
+    // solved term pulling its weight, relative to the default, towards the default.
+    const Eigen::Index n = static_cast<Eigen::Index>(samples.size()), p = static_cast<Eigen::Index>(solve.size());
+    Eigen::MatrixXd a = Eigen::MatrixXd::Zero(n + p, p);
+    Eigen::VectorXd b = Eigen::VectorXd::Zero(n + p);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const CalibrationSample& s = samples[static_cast<size_t>(i)];
+      double known = 0;  // time of the terms not being solved
+      for (size_t t = 0; t < kStepTermCount; ++t)
+        if (std::find(solve.begin(), solve.end(), t) == solve.end()) known += out.weights[t] * s.terms[t];
+      for (Eigen::Index j = 0; j < p; ++j) a(i, j) = s.terms[solve[static_cast<size_t>(j)]] / s.measured_seconds;
+      b(i) = 1.0 - known / s.measured_seconds;
+    }
+    for (Eigen::Index j = 0; j < p; ++j) {
+      const double d = prior[solve[static_cast<size_t>(j)]];
+      a(n + j, j) = prior_weight / d;
+      b(n + j) = prior_weight;
+    }
+    const Eigen::VectorXd x = a.colPivHouseholderQr().solve(b);
+    // Pin the worst bound violation and solve again; done when none is violated.
+    size_t worst = kStepTermCount;
+    double worst_gap = 0;
+    for (Eigen::Index j = 0; j < p; ++j) {
+      const size_t t = solve[static_cast<size_t>(j)];
+      const double gap = (lower_bound(t) - x(j)) / std::max(prior[t], 1e-12);
+      if (gap > worst_gap) worst_gap = gap, worst = t;
+    }
+    if (worst == kStepTermCount) {
+      for (Eigen::Index j = 0; j < p; ++j) out.weights[solve[static_cast<size_t>(j)]] = x(j);
+      break;
+    }
+    pinned[worst] = true;
+    out.weights[worst] = lower_bound(worst);
+  }
+  for (size_t t : free_terms) out.fitted.push_back(step_term_name(t) + std::string(pinned[t] ? " (at its bound)" : ""));
+  return out;
+}
+
+}  // namespace zplan

@@ -1,0 +1,258 @@
+// Step-time terms (see step_terms.h). Per-layer counts below are of the operations a transformer
+// block runs in eager PyTorch (Hugging Face modelling code and zplan's runtime alike); their scale
+// is absorbed by the fitted constants, what matters is how they vary with shape and strategy.
+#include "planner/cost/step_terms.h"
+
+#include <algorithm>
+
+#include "planner/memory/activations.h"
+#include "planner/memory/exec_context.h"
+#include "planner/memory/params.h"
+#include "planner/memory/precision_recipe.h"
+
+namespace zplan {
+namespace {
+
+double peak_flops(const GpuSpec& g, Precision p) {
+  switch (p) {
+    case Precision::bf16:
+    case Precision::bf16_pure:
+    case Precision::amp_bf16: return g.bf16_tflops * 1e12;
+    case Precision::fp16:
+    case Precision::amp_fp16: return g.fp16_tflops * 1e12;
+    case Precision::fp32: return g.fp32_tflops * 1e12;
+  }
+  return g.fp32_tflops * 1e12;
+}
+
+// One forward pass of one layer (or of the head), per micro-step on one rank.
+struct Pass {
+  double matmul_seconds = 0, attention_seconds = 0, memory_bytes = 0, kernels = 0;
+  double matmul_flops = 0, attention_flops = 0;
+  double host_syncs = 0;
+};
+
+struct Rates {
+  double peak = 1, hbm = 1;  // FLOP/s and bytes/s at 100%
+  double act_bytes = 2;      // activation element size
+};
+
+// A GEMM [m x k] x [k x n], `count` times: the roofline time of its shape — small shapes (few
+// tokens per expert, thin projections) are bound by reading the weight, large ones by FLOPs.
+void gemm(Pass& p, const Rates& r, double m, double k, double n, double count = 1) {
+  const double flops = 2.0 * m * k * n;
+  const double bytes = (m * k + k * n + m * n) * r.act_bytes;
+  p.matmul_seconds += count * std::max(flops / r.peak, bytes / r.hbm);
+  p.matmul_flops += count * flops;
+  p.kernels += count;
+}
+
+double norm_kernels(const ModelSpec& m) { return m.norm == NormKind::rms_norm ? 7.0 : 1.0; }
+// HF's RMSNorm upcasts to fp32 and runs pow, mean, rsqrt and two multiplies: ~8 fp32 passes.
+double norm_bytes_per_element(const ModelSpec& m, double a) { return m.norm == NormKind::rms_norm ? 32.0 + 2 * a : 3 * a; }
+
+// How MoE experts run: transformers' grouped GEMM, transformers' Python loop over the hit experts,
+// or zplan's runtime (one matmul per expert over expert-sorted rows, after one host sync per layer
+// for the row counts).
+enum class ExpertPath { grouped, python_loop, runtime_loop };
+
+Pass layer_forward(const ModelSpec& m, const Rates& r, int64_t layer, double tokens, double seq, double sp,
+                   Attention attn, ExpertPath experts) {
+  Pass p;
+  const double C = static_cast<double>(m.hidden), qd = static_cast<double>(m.q_dim()), kvd = static_cast<double>(m.kv_dim());
+  const double a = r.act_bytes;
+  // Attention block: norm, q/k/v (one fused GEMM or three), RoPE on q and k, attention, output.
+  const double norms = 2.0 + (m.sandwich_norm ? 2.0 : 0.0);
+  p.kernels += norms * norm_kernels(m) + (m.qk_norm ? 2.0 * norm_kernels(m) : 0.0);
+  p.memory_bytes += tokens * C * norms * norm_bytes_per_element(m, a);
+  if (m.qk_norm) p.memory_bytes += tokens * (qd + kvd) * norm_bytes_per_element(m, a);
+  if (m.fused_qkv_proj) gemm(p, r, tokens, C, qd + 2 * kvd);
+  else { gemm(p, r, tokens, C, qd); gemm(p, r, tokens, C, kvd, 2); }
+  gemm(p, r, tokens, qd, C);
+  if (m.position == PositionKind::rope) {  // rotate_half: two slices, neg, cat, two muls, add per tensor
+    p.kernels += 12;
+    p.memory_bytes += tokens * (qd + kvd) * 8.0 * a;
+  }
+  p.kernels += 6;                                    // head reshapes/transposes, two residual adds
+  p.memory_bytes += tokens * (2.0 * (qd + 2 * kvd) + 6.0 * C) * a;
+  // Score and value products: causal kernels skip the masked half, a sliding window bounds the keys.
+  const double window = m.layer_slides(layer, static_cast<int64_t>(seq)) ? static_cast<double>(m.sliding_window) : seq;
+  const double sequences = tokens / (seq / sp);      // micro-batch
+  const double heads_share = qd / sp;                // Ulysses: all tokens, 1/SP of the heads
+  if (attn == Attention::eager) {
+    // Full T x T scores (the mask is added, not skipped), then scale, mask, softmax (fp32), cast.
+    const double scores = sequences * (static_cast<double>(m.heads) / sp) * seq * seq;
+    p.attention_flops = 4.0 * sequences * seq * seq * heads_share;
+    p.memory_bytes += scores * (4.0 * a + 8.0);
+    p.kernels += 7;
+  } else {
+    const double keys = std::min(seq / 2.0, window);
+    p.attention_flops = 4.0 * sequences * seq * keys * heads_share;
+    p.kernels += 1;
+  }
+  p.attention_seconds = p.attention_flops / r.peak;
+  // MLP or MoE block.
+  const bool sparse = m.is_moe() && m.layer_is_sparse(layer);
+  auto dense_mlp = [&](double ffn) {
+    const bool gated = m.mlp != MlpKind::gelu_mlp;
+    gemm(p, r, tokens, C, ffn, gated ? 2 : 1);
+    gemm(p, r, tokens, ffn, C);
+    const double act_passes = m.composite_gelu ? 8.0 : 2.0;  // GPT-2's tanh GELU runs as ~8 kernels
+    p.kernels += act_passes / 2.0 + (gated ? 1.0 : 0.0);
+    p.memory_bytes += tokens * ffn * a * (act_passes + (gated ? 3.0 : 0.0));
+  };
+  if (!sparse) {
+    dense_mlp(static_cast<double>(m.ffn));
+    return p;
+  }
+  const double E = m.moe.num_experts, K = m.moe.experts_per_token, FE = static_cast<double>(m.moe.expert_ffn);
+  gemm(p, r, tokens, C, E);                          // router
+  p.kernels += 12;                                   // softmax, top-k, renormalise, sort, histogram, permute
+  p.memory_bytes += tokens * (E * 12.0 + K * C * 4.0 * a);  // router probabilities, token permutation
+  // Tokens per expert on average (top-k routing balances load in expectation; imbalance is a
+  // measured effect the fitted constants absorb).
+  const double per_expert = tokens * K / E;
+  const double hit = std::min(E, tokens * K);        // experts that receive at least one token
+  if (experts == ExpertPath::python_loop) {
+    // Per hit expert: a mask lookup that waits for the GPU (torch.where), a gather, three GEMMs,
+    // the activation and a weighted index_add.
+    p.kernels += hit * 6.0;
+    p.host_syncs += hit;
+    gemm(p, r, per_expert * E / hit, C, FE, 2.0 * hit);
+    gemm(p, r, per_expert * E / hit, FE, C, hit);
+  } else if (experts == ExpertPath::runtime_loop) {
+    p.kernels += 6;
+    p.host_syncs += 1;
+    gemm(p, r, per_expert * E / hit, C, 2.0 * FE, hit);  // fused gate_up per expert
+    gemm(p, r, per_expert * E / hit, FE, C, hit);
+  } else {
+    gemm(p, r, per_expert, C, FE, 2.0 * E);
+    gemm(p, r, per_expert, FE, C, E);
+    p.kernels -= 3.0 * E - 4.0;                      // grouped GEMMs launch once for all experts
+  }
+  p.memory_bytes += tokens * K * FE * a * 5.0;       // SiLU(gate) * up on the routed tokens
+  if (m.moe.shared_experts > 0) dense_mlp(static_cast<double>(m.moe.shared_expert_ffn));
+  return p;
+}
+
+void add(Pass& into, const Pass& p, double times) {
+  into.matmul_seconds += times * p.matmul_seconds;
+  into.attention_seconds += times * p.attention_seconds;
+  into.memory_bytes += times * p.memory_bytes;
+  into.kernels += times * p.kernels;
+  into.matmul_flops += times * p.matmul_flops;
+  into.attention_flops += times * p.attention_flops;
+  into.host_syncs += times * p.host_syncs;
+}
+
+}  // namespace
+
+const char* step_term_name(size_t term) {
+  static const char* names[kStepTermCount] = {"matmul", "attention", "memory_bound", "optimizer", "kernels", "micro_steps", "comm", "offload", "host_syncs"};
+  return term < kStepTermCount ? names[term] : "?";
+}
+
+StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const TrainingSpec& training, const Strategy& s,
+                     double comm_overlap, double cpu_adam_params_per_second_per_core) {
+  StepTerms out;
+  const ModelTables& tables = model_tables(m);
+  const ParamCounts& pc = tables.counts;
+  const PrecisionRecipe rc = precision_recipe(s.precision);
+  const double world = std::max(1, cluster.world_size());
+  const double sp = std::max(1, s.sp_degree);
+  const double seq = static_cast<double>(training.seq_len);
+  const double tokens = static_cast<double>(s.micro_batch) * seq / sp;  // per rank per micro-step
+  const double ga = static_cast<double>(s.grad_accumulation);
+  Rates r;
+  r.peak = std::max(1.0, peak_flops(cluster.gpu, s.precision));
+  r.hbm = std::max(1.0, cluster.gpu.memory_bw_gb_per_s) * 1e9;
+  r.act_bytes = rc.compute_bytes;
+
+  // Forward of every layer, and of the embedding, head and loss.
+  const ExpertPath path = training.profile == Profile::zplan ? ExpertPath::runtime_loop
+                          : training.experts == ExpertsImpl::eager ? ExpertPath::python_loop : ExpertPath::grouped;
+  Pass fwd, recompute;
+  for (int64_t i = 0; i < m.layers; ++i) {
+    const Pass layer = layer_forward(m, r, i, tokens, seq, sp, training.attention, path);
+    add(fwd, layer, 1.0);
+    if (i < s.checkpointed_layers) add(recompute, layer, 1.0);
+  }
+  Pass head;
+  gemm(head, r, tokens, static_cast<double>(m.hidden), static_cast<double>(m.vocab));
+  head.kernels += 14.0 + norm_kernels(m);            // embedding, final norm, upcast, log-softmax, NLL, mean
+  // Loss path over [tokens, V]: 16-bit logits, fp32 upcast, log-softmax and its gradient (~30 B each).
+  head.memory_bytes += tokens * static_cast<double>(m.vocab) * 30.0 + tokens * static_cast<double>(m.hidden) * 4.0 * r.act_bytes;
+  add(fwd, head, 1.0);
+  // Training = forward + backward (twice the GEMM work: input and weight gradients; flash
+  // attention's backward runs five products to the forward's two) + recompute, per micro-step.
+  const double attn_backward = training.attention == Attention::eager ? 2.0 : 2.5;
+  auto train_term = [&](const Pass& f, bool with_backward) {
+    StepTermVector v{};
+    v[kMatmulTerm] = f.matmul_seconds * (with_backward ? 3.0 : 1.0) * ga;
+    v[kAttentionTerm] = f.attention_seconds * (with_backward ? 1.0 + attn_backward : 1.0) * ga;
+    v[kMemoryBoundTerm] = f.memory_bytes * (with_backward ? 3.0 : 1.0) * ga / r.hbm;
+    v[kKernelTerm] = f.kernels * (with_backward ? 3.0 : 1.0) * ga;
+    v[kHostSyncTerm] = f.host_syncs * ga;              // the syncs sit in forward
+    return v;
+  };
+  out.total = train_term(fwd, true);
+  out.recompute = train_term(recompute, false);
+  for (size_t i = 0; i < kStepTermCount; ++i) out.total[i] += out.recompute[i];
+  out.model_flops_per_token = 3.0 * (fwd.matmul_flops + fwd.attention_flops) / std::max(1.0, tokens);
+
+  const double psi = static_cast<double>(pc.total);
+  const double local = s.zero_stage >= 1 ? psi / world : psi;
+  // Weight-gradient writes per micro-step; AMP casts the fp32 weights to 16 bits each forward
+  // (and again for each recomputed layer) and the 16-bit weight gradients back to fp32.
+  double per_micro = psi * rc.grad_bytes / (s.zero_stage >= 2 ? world : 1.0);
+  if (rc.param_bytes == 4 && rc.compute_bytes == 2) per_micro += 6.0 * psi * (2.0 + static_cast<double>(s.checkpointed_layers) / std::max<double>(1.0, static_cast<double>(m.layers)));
+  out.total[kMemoryBoundTerm] += per_micro * ga / r.hbm;
+  // GPU AdamW on the local shard: reads weights, gradients, master copy and both moments, writes
+  // all but the gradients (the minimum; a multi-pass foreach implementation moves more, which its
+  // fitted weight absorbs); one kernel-equivalent per parameter tensor and state.
+  if (!s.offload_optimizer) {
+    const double bytes = local * (2.0 * rc.param_bytes + rc.grad_bytes + 2.0 * (rc.master_bytes + rc.optimizer_bytes) + rc.fp32_grad_bytes);
+    out.total[kOptimizerTerm] = bytes / r.hbm;
+  }
+  out.total[kKernelTerm] += 2.0 * static_cast<double>(tables.tensors.size());
+  out.total[kMicroStepTerm] = ga;
+
+  // Collectives: ring all-reduce moves 2(N-1)/N of the data per rank, reduce-scatter and all-gather
+  // (N-1)/N each; a share `comm_overlap` hides behind backward. Ulysses all-to-alls are exposed.
+  const bool multi_node = cluster.nodes > 1;
+  const double link_gb = multi_node ? cluster.inter_node_bw_gb_per_s / std::max(1, cluster.gpus_per_node)
+                                    : cluster.gpu.intra_node_bw_gb_per_s;
+  const double bw = std::max(1.0, link_gb) * 1e9;
+  const double frac = world > 1 ? (world - 1) / world : 0.0;
+  double comm_bytes = 0;
+  if (world > 1) {
+    comm_bytes += (s.zero_stage >= 2 ? 1.0 : 2.0) * frac * psi * rc.grad_bytes;
+    if (s.zero_stage >= 1 && s.zero_stage <= 2) comm_bytes += frac * psi * rc.param_bytes;
+    if (s.zero_stage >= 3) comm_bytes += 2.0 * frac * psi * rc.param_bytes * ga;
+  }
+  out.total[kCommTerm] = comm_bytes / bw * (1.0 - comm_overlap);
+  if (sp > 1) {
+    const double per_token = static_cast<double>(2 * m.q_dim() + 2 * m.kv_dim()) * rc.compute_bytes;
+    out.total[kCommTerm] += 2.0 * per_token * tokens * ga * static_cast<double>(m.layers) * (sp - 1) / sp / bw;
+  }
+  // Offload: gradients down and parameters up over PCIe, CPU Adam on the rank's shard; parameter
+  // offload streams the weights in for forward and backward; CPU checkpoints go out and back.
+  const double pcie = std::max(1.0, cluster.gpu.pcie_bw_gb_per_s) * 1e9;
+  const double shard = psi / world;
+  if (s.offload_optimizer) {
+    const int cores_per_rank = std::max(1, cluster.cpu_cores / std::max(1, cluster.gpus_per_node));
+    out.total[kOffloadTerm] += shard / (cpu_adam_params_per_second_per_core * cores_per_rank);
+    out.total[kOffloadTerm] += shard * (rc.grad_bytes + rc.param_bytes) / pcie;
+  }
+  if (s.offload_params) out.total[kOffloadTerm] += 2.0 * psi * rc.param_bytes * ga / world / pcie;
+  if (s.cpu_checkpointing) {
+    const ExecContext c = make_exec_context(training, s, cluster.world_size());
+    const double ckpt = static_cast<double>(sum_bytes(checkpointed_block_saved(m, c), c.tokens_per_rank(), c.micro_batch)) *
+                        static_cast<double>(s.checkpointed_layers) * ga;
+    out.total[kOffloadTerm] += 2.0 * ckpt / pcie * 0.5;  // about half of the copies is exposed
+  }
+  out.tokens_per_step = static_cast<double>(s.micro_batch) * seq * ga * world / sp;
+  return out;
+}
+
+}  // namespace zplan

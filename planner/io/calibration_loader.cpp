@@ -1,0 +1,122 @@
+// Calibration files (see calibration_loader.h).
+#include "planner/io/calibration_loader.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "planner/input_error.h"
+#include "planner/io/builtin_data.h"
+#include "planner/io/hardware_loader.h"
+#include "planner/io/yaml_fields.h"
+
+namespace zplan {
+namespace {
+
+const std::vector<std::string> kConstantKeys = {"matmul_efficiency",       "attention_efficiency",        "memory_bw_efficiency",
+                                                "optimizer_traffic_factor", "kernel_overhead_seconds", "micro_step_overhead_seconds", "link_efficiency",
+                                                "offload_efficiency",      "host_sync_seconds"};
+
+ProfileCalibration parse_profile_constants(const FieldReader& r) {
+  r.reject_unknown({"runs", "matmul_efficiency", "attention_efficiency", "memory_bw_efficiency", "optimizer_traffic_factor",
+                    "kernel_overhead_seconds", "micro_step_overhead_seconds", "link_efficiency", "offload_efficiency", "host_sync_seconds", "fitted"});
+  ProfileCalibration p;
+  CostOptions& c = p.constants;
+  p.runs = static_cast<int>(r.optional_int("runs", 0, 1'000'000).value_or(0));
+  // An efficiency is a fraction of a datasheet rate: above 1 the datasheet (or the fit) is wrong.
+  c.matmul_efficiency = r.required_double("matmul_efficiency", 1e-4, 1.0);
+  c.attention_efficiency = r.required_double("attention_efficiency", 1e-4, 1.0);
+  c.memory_bw_efficiency = r.required_double("memory_bw_efficiency", 1e-4, 1.0);
+  c.optimizer_traffic_factor = r.required_double("optimizer_traffic_factor", 1.0, 100.0);
+  c.kernel_overhead_seconds = r.required_double("kernel_overhead_seconds", 0.0, 1.0);
+  c.micro_step_overhead_seconds = r.required_double("micro_step_overhead_seconds", 0.0, 100.0);
+  c.link_efficiency = r.required_double("link_efficiency", 1e-4, 1.0);
+  c.offload_efficiency = r.required_double("offload_efficiency", 1e-4, 1.0);
+  c.host_sync_seconds = r.required_double("host_sync_seconds", 0.0, 1.0);
+  p.fitted = r.optional_string_list("fitted");
+  return p;
+}
+
+std::string number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+}  // namespace
+
+Calibration parse_calibration_yaml(const std::string& text, const std::string& source) {
+  FieldReader r(parse_yaml_text(text, source), source);
+  r.reject_unknown({"gpu", "note", "profiles"});
+  Calibration c;
+  c.source = source;
+  c.gpu = load_gpu(r.required_string("gpu"), source, "gpu").name;
+  c.note = r.optional_string("note").value_or("");
+  if (!r.has("profiles") || !r.node("profiles").IsMap()) r.fail("profiles", "expected a map from hf/zplan to fitted constants");
+  FieldReader profiles = r.sub("profiles");
+  profiles.reject_unknown({"hf", "zplan"});
+  for (const char* name : {"hf", "zplan"}) {
+    if (!profiles.has(name)) continue;
+    Profile p;
+    parse_profile(name, &p);
+    c.profiles[p] = parse_profile_constants(profiles.sub(name));
+    c.profiles[p].constants.calibration = source;
+  }
+  if (c.profiles.empty()) r.fail("profiles", "expected at least one of hf, zplan");
+  return c;
+}
+
+Calibration load_calibration(const std::string& path) { return parse_calibration_yaml(read_text_file(path), path); }
+
+std::string calibration_yaml(const Calibration& c) {
+  std::ostringstream o;
+  o << "# Step-time constants of zplan's cost model (docs/cost-model.md), fitted by least squares on\n"
+       "# measured step times. Regenerate with the command in `note`.\n";
+  o << "gpu: " << c.gpu << "\n";
+  o << "note: \"" << c.note << "\"\n";
+  o << "profiles:\n";
+  for (const auto& [profile, p] : c.profiles) {
+    const CostOptions& k = p.constants;
+    o << "  " << to_string(profile) << ":\n";
+    o << "    runs: " << p.runs << "\n";
+    const double values[] = {k.matmul_efficiency,       k.attention_efficiency,        k.memory_bw_efficiency,
+                             k.optimizer_traffic_factor, k.kernel_overhead_seconds, k.micro_step_overhead_seconds, k.link_efficiency,
+                             k.offload_efficiency,      k.host_sync_seconds};
+    for (size_t i = 0; i < kConstantKeys.size(); ++i) o << "    " << kConstantKeys[i] << ": " << number(values[i]) << "\n";
+    o << "    fitted: [";
+    for (size_t i = 0; i < p.fitted.size(); ++i) o << (i ? ", " : "") << "\"" << p.fitted[i] << "\"";
+    o << "]\n";
+  }
+  return o.str();
+}
+
+std::optional<Calibration> builtin_calibration(const std::string& gpu_name) {
+  const std::string path = "hardware/calibration/" + gpu_name + ".yaml";
+  for (const BuiltinFile& f : builtin_files())
+    if (f.path == path) {
+      Calibration c = parse_calibration_yaml(f.content, "built-in " + path);
+      return c;
+    }
+  return std::nullopt;
+}
+
+CostOptions cost_options_for(const GpuSpec& gpu, Profile profile, const Calibration* user) {
+  auto pick = [&](const Calibration& c) -> std::optional<CostOptions> {
+    if (c.gpu != gpu.name) return std::nullopt;
+    auto it = c.profiles.find(profile);
+    if (it == c.profiles.end()) return std::nullopt;
+    return it->second.constants;
+  };
+  if (user)
+    if (auto o = pick(*user)) return *o;
+  static thread_local std::string cached_name;
+  static thread_local std::optional<Calibration> cached;
+  if (cached_name != gpu.name || !cached) {
+    cached = builtin_calibration(gpu.name);
+    cached_name = gpu.name;
+  }
+  if (cached)
+    if (auto o = pick(*cached)) return *o;
+  return CostOptions{};
+}
+
+}  // namespace zplan

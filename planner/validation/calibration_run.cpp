@@ -1,0 +1,136 @@
+// Calibration from run records (see calibration_run.h).
+#include "planner/validation/calibration_run.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "planner/input_error.h"
+#include "planner/report/run_record.h"
+#include "planner/validation/validation.h"
+
+namespace zplan {
+
+std::vector<CalibrationSample> calibration_samples(const std::string& dir) {
+  std::vector<CalibrationSample> out;
+  const CostOptions defaults;
+  for (const std::string& path : record_files(dir)) {
+    std::ifstream f(path);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(f);
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(path, "", std::string("malformed JSON: ") + e.what());
+    }
+    Strategy st;
+    const Scenario s = scenario_from_record(j, path, &st);
+    const Measurement m = measurement_from_record(j, path);
+    if (m.oom || m.step_seconds <= 0) continue;
+    CalibrationSample c;
+    c.terms = step_terms(s.model, s.cluster, s.training, st, defaults.comm_overlap, defaults.cpu_adam_params_per_second_per_core).total;
+    c.measured_seconds = m.step_seconds;
+    c.file = path;
+    c.group = std::filesystem::path(path).parent_path().filename().string();
+    // Leave-one-model-out groups by architecture: "qwen3-30b-a3b-2l" is Qwen3-30B-A3B cut to 2 layers.
+    c.model = j.at("scenario").value("model_name", j.at("scenario").value("model", s.model.name));
+    const size_t cut = c.model.find_last_of('-');
+    if (cut != std::string::npos && c.model.size() > cut + 2 && c.model.back() == 'l' &&
+        c.model.find_first_not_of("0123456789", cut + 1) == c.model.size() - 1)
+      c.model.erase(cut);
+    c.gpu = s.cluster.gpu.name;
+    c.profile = s.training.profile;
+    out.push_back(c);
+  }
+  return out;
+}
+
+ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
+  ErrorStats e;
+  for (const CalibrationSample& s : samples) {
+    double predicted = 0;
+    for (size_t t = 0; t < kStepTermCount; ++t) predicted += w[t] * s.terms[t];
+    const double err = std::abs(predicted - s.measured_seconds) / s.measured_seconds;
+    e.mean_abs += err;
+    e.max_abs = std::max(e.max_abs, err);
+    ++e.runs;
+  }
+  if (e.runs) e.mean_abs /= static_cast<double>(e.runs);
+  return e;
+}
+
+CalibrationReport calibrate_records(const std::vector<CalibrationSample>& samples, const std::string& gpu,
+                                    const std::string& holdout, size_t min_runs) {
+  CalibrationReport report;
+  report.calibration.gpu = gpu;
+  const CostOptions defaults;
+  const StepTermVector before = term_weights(defaults);
+  for (Profile p : {Profile::hf, Profile::zplan}) {
+    std::vector<CalibrationSample> fit, held;
+    for (const CalibrationSample& s : samples) {
+      if (s.gpu != gpu || s.profile != p) continue;
+      (!holdout.empty() && s.file.find(holdout) != std::string::npos ? held : fit).push_back(s);
+    }
+    if (fit.size() < min_runs) continue;
+    const FitResult result = fit_term_weights(fit, defaults);
+    ProfileCalibration pc;
+    pc.constants = with_term_weights(defaults, result.weights);
+    pc.runs = static_cast<int>(fit.size());
+    pc.fitted = result.fitted;
+    report.calibration.profiles[p] = pc;
+    ProfileFitReport r;
+    r.profile = p;
+    r.fit_runs = fit.size();
+    r.held_out_runs = held.size();
+    r.fit_before = step_errors(fit, before);
+    r.fit_after = step_errors(fit, result.weights);
+    r.held_out_before = step_errors(held, before);
+    r.held_out_after = step_errors(held, result.weights);
+    // Leave one model out: no record of the scored model is in its fit.
+    std::set<std::string> models;
+    for (const CalibrationSample& s : fit) models.insert(s.model);
+    r.models = models.size();
+    double sum = 0;
+    for (const std::string& m : models) {
+      std::vector<CalibrationSample> train, test;
+      for (const CalibrationSample& s : fit) (s.model == m ? test : train).push_back(s);
+      if (train.empty()) continue;
+      const ErrorStats e = step_errors(test, fit_term_weights(train, defaults).weights);
+      sum += e.mean_abs * static_cast<double>(e.runs);
+      r.leave_one_model_out.runs += e.runs;
+      r.leave_one_model_out.max_abs = std::max(r.leave_one_model_out.max_abs, e.max_abs);
+    }
+    if (r.leave_one_model_out.runs) r.leave_one_model_out.mean_abs = sum / static_cast<double>(r.leave_one_model_out.runs);
+    report.profiles.push_back(r);
+  }
+  return report;
+}
+
+std::string calibration_report_text(const CalibrationReport& report, bool md) {
+  std::ostringstream o;
+  auto cell = [&](const ErrorStats& e) {
+    char buf[64];
+    if (!e.runs) return std::string("-");
+    std::snprintf(buf, sizeof buf, "%.1f%% / %.1f%%", 100 * e.mean_abs, 100 * e.max_abs);
+    return std::string(buf);
+  };
+  if (md) o << "| GPU | profile | fit runs | fit: before | fit: after | held-out runs | held-out: before | held-out: after | leave-one-model-out (models) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  else o << "step-time error, mean / max |predicted - measured| / measured (before = uncalibrated defaults)\n";
+  for (const ProfileFitReport& r : report.profiles) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  md ? "| %s | %s | %zu | %s | %s | %zu | %s | %s | %s (%zu) |\n"
+                     : "%s %-5s fit %3zu runs: before %s, after %s; held out %zu runs: before %s, after %s; leave-one-model-out %s (%zu models)\n",
+                  report.calibration.gpu.c_str(), to_string(r.profile), r.fit_runs, cell(r.fit_before).c_str(), cell(r.fit_after).c_str(),
+                  r.held_out_runs, cell(r.held_out_before).c_str(), cell(r.held_out_after).c_str(), cell(r.leave_one_model_out).c_str(), r.models);
+    o << buf;
+  }
+  return o.str();
+}
+
+}  // namespace zplan

@@ -1,0 +1,42 @@
+// `zplan calibrate`'s work: turn measured run records into calibration samples (step-time terms +
+// measured seconds), fit the constants per profile on the records outside the held-out set, and
+// measure the error before and after on the fitted records, on the held-out records, and by
+// leave-one-model-out (each model predicted by a fit on the other models' records).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "planner/cost/calibration.h"
+
+namespace zplan {
+
+// Records with a measured step time, from every *.json under `dir` (OOM runs and records without
+// timing are skipped). Throws InputError for malformed records.
+std::vector<CalibrationSample> calibration_samples(const std::string& dir);
+
+struct ErrorStats {
+  size_t runs = 0;
+  double mean_abs = 0, max_abs = 0;  // |predicted - measured| / measured
+};
+ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const StepTermVector& weights);
+
+struct ProfileFitReport {
+  Profile profile;
+  size_t fit_runs = 0, held_out_runs = 0;
+  ErrorStats fit_before, fit_after, held_out_before, held_out_after, leave_one_model_out;
+  size_t models = 0;
+};
+
+struct CalibrationReport {
+  Calibration calibration;
+  std::vector<ProfileFitReport> profiles;
+};
+
+// Fits every profile with at least `min_runs` fit records on GPU `gpu` (canonical name). Records
+// whose path contains `holdout` (non-empty) are not fitted, only scored.
+CalibrationReport calibrate_records(const std::vector<CalibrationSample>& samples, const std::string& gpu,
+                                    const std::string& holdout, size_t min_runs = 8);
+
+std::string calibration_report_text(const CalibrationReport& report, bool markdown);
+
+}  // namespace zplan

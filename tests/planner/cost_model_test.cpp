@@ -1,0 +1,241 @@
+// Step-time model, its calibration and the hardware/price search: the terms move the way their
+// mechanisms say, the least-squares fit recovers known constants and respects physical bounds,
+// calibration files round-trip and bad ones are rejected, the plan search ranks with the
+// calibrated function (brute force agrees), and the pruned hardware search equals an exhaustive one.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "planner/cost/calibration.h"
+#include "planner/estimate.h"
+#include "planner/input_error.h"
+#include "planner/io/calibration_loader.h"
+#include "planner/io/hardware_loader.h"
+#include "planner/io/model_loader.h"
+#include "planner/search/hardware_search.h"
+#include "planner/search/search.h"
+#include "planner/search/selection.h"
+
+using namespace zplan;
+
+namespace {
+
+Scenario scenario(const std::string& model, const std::string& gpus, int64_t seq) {
+  Scenario s;
+  s.model = load_model(model);
+  s.cluster = cluster_from_gpus_flag(gpus);
+  s.training.seq_len = seq;
+  s.training.profile = Profile::hf;
+  s.training.framework = s.cluster.world_size() > 1 ? Framework::deepspeed : Framework::plain;
+  return s;
+}
+
+Strategy strategy(int64_t mb, int64_t ckpt, Precision p = Precision::bf16) {
+  Strategy st;
+  st.micro_batch = mb;
+  st.checkpointed_layers = ckpt;
+  st.precision = p;
+  return st;
+}
+
+double seconds(const Scenario& s, const Strategy& st, const CostOptions& o = {}) {
+  return estimate_step_time(s.model, s.cluster, s.training, st, o).step_seconds;
+}
+
+// A calibration far from the defaults: slow GEMMs, costly launches and syncs.
+CostOptions unusual_constants() {
+  CostOptions o;
+  o.matmul_efficiency = 0.25;
+  o.attention_efficiency = 0.9;
+  o.kernel_overhead_seconds = 60e-6;
+  o.micro_step_overhead_seconds = 0.02;
+  o.calibration = "test";
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("terms follow their mechanisms") {
+  const Scenario s = scenario("qwen3-0.6b", "1xH100", 4096);
+  CHECK(seconds(s, strategy(1, 28)) > seconds(s, strategy(1, 0)));             // recompute adds a forward
+  CHECK(seconds(s, strategy(4, 0)) > seconds(s, strategy(1, 0)));
+  CHECK(seconds(s, strategy(1, 0, Precision::fp32)) > 2 * seconds(s, strategy(1, 0)));  // no tensor cores
+  Scenario longer = s;
+  longer.training.seq_len = 16384;
+  CHECK(seconds(longer, strategy(1, 0)) > 4 * seconds(s, strategy(1, 0)));     // attention grows as T^2
+  Scenario eager = s;
+  eager.training.attention = Attention::eager;
+  CHECK(seconds(eager, strategy(1, 0)) > seconds(s, strategy(1, 0)));          // T x T scores in HBM
+  // MoE: transformers' Python loop over experts waits for the GPU once per expert.
+  Scenario moe = scenario("qwen3-30b-a3b", "1xH100", 4096);
+  moe.model.layers = 2;
+  Scenario loop = moe;
+  loop.training.experts = ExpertsImpl::eager;
+  const StepTerms grouped = step_terms(moe.model, moe.cluster, moe.training, strategy(1, 0), 0.5, 0.15e9);
+  const StepTerms looped = step_terms(loop.model, loop.cluster, loop.training, strategy(1, 0), 0.5, 0.15e9);
+  CHECK(grouped.total[kHostSyncTerm] == 0);
+  CHECK(looped.total[kHostSyncTerm] == doctest::Approx(2 * 128));
+  // Collectives appear with a second GPU, and ZeRO-3 gathers the weights again each micro-step.
+  Scenario two = scenario("qwen3-0.6b", "2xH100", 4096);
+  Strategy z3 = strategy(1, 0);
+  z3.zero_stage = 3;
+  const StepTerms t0 = step_terms(two.model, two.cluster, two.training, strategy(1, 0), 0.5, 0.15e9);
+  const StepTerms t3 = step_terms(two.model, two.cluster, two.training, z3, 0.5, 0.15e9);
+  CHECK(t0.total[kCommTerm] > 0);
+  CHECK(t3.total[kCommTerm] > t0.total[kCommTerm]);
+  CHECK(t3.total[kOptimizerTerm] == doctest::Approx(t0.total[kOptimizerTerm] / 2));
+}
+
+TEST_CASE("the least-squares fit recovers known constants and keeps physical bounds") {
+  CostOptions truth;
+  truth.matmul_efficiency = 0.45;
+  truth.attention_efficiency = 0.5;
+  truth.memory_bw_efficiency = 0.8;
+  truth.optimizer_traffic_factor = 3.0;
+  truth.kernel_overhead_seconds = 20e-6;
+  truth.micro_step_overhead_seconds = 0.01;
+  truth.host_sync_seconds = 300e-6;
+  const StepTermVector w = term_weights(truth);
+  std::vector<CalibrationSample> samples;
+  for (const char* model : {"qwen3-0.6b", "qwen3-1.7b", "llama-3.2-1b", "gpt2-xl"})
+    for (int64_t seq : {1024, 4096, 16384})
+      for (int64_t mb : {1, 4})
+        for (bool ckpt : {false, true})
+          for (Precision p : {Precision::bf16, Precision::amp_bf16}) {
+            Scenario s = scenario(model, "1xH100", seq);
+            if (std::string(model) == "gpt2-xl" && seq > 1024) continue;
+            CalibrationSample c;
+            c.terms = step_terms(s.model, s.cluster, s.training, strategy(mb, ckpt ? s.model.layers : 0, p), 0.5, 0.15e9).total;
+            for (size_t t = 0; t < kStepTermCount; ++t) c.measured_seconds += w[t] * c.terms[t];
+            samples.push_back(c);
+          }
+  // MoE samples with the expert loop exercise the host-sync term.
+  for (ExpertsImpl e : {ExpertsImpl::grouped_mm, ExpertsImpl::eager}) {
+    Scenario s = scenario("qwen3-30b-a3b", "1xH100", 4096);
+    s.model.layers = 2;
+    s.training.experts = e;
+    CalibrationSample c;
+    c.terms = step_terms(s.model, s.cluster, s.training, strategy(1, 0), 0.5, 0.15e9).total;
+    for (size_t t = 0; t < kStepTermCount; ++t) c.measured_seconds += w[t] * c.terms[t];
+    samples.push_back(c);
+  }
+  const FitResult fit = fit_term_weights(samples, CostOptions{}, 0.0);
+  for (size_t t : {kMatmulTerm, kAttentionTerm, kMemoryBoundTerm, kOptimizerTerm, kKernelTerm, kMicroStepTerm, kHostSyncTerm}) {
+    CAPTURE(step_term_name(t));
+    CHECK(fit.weights[t] == doctest::Approx(w[t]).epsilon(0.02));
+  }
+  // No sample has a second GPU or an offload: those keep their documented defaults.
+  CHECK(fit.weights[kCommTerm] == doctest::Approx(term_weights(CostOptions{})[kCommTerm]));
+  CHECK(fit.weights[kOffloadTerm] == doctest::Approx(term_weights(CostOptions{})[kOffloadTerm]));
+  // Measurements faster than the datasheet allows: the matmul weight stops at 1 (100% of peak).
+  std::vector<CalibrationSample> too_fast = samples;
+  for (CalibrationSample& c : too_fast) c.measured_seconds = 0.3 * c.terms[kMatmulTerm] + 1e-6 * c.terms[kKernelTerm];
+  const FitResult bounded = fit_term_weights(too_fast, CostOptions{}, 0.0);
+  CHECK(bounded.weights[kMatmulTerm] >= 1.0);
+  for (size_t t = 0; t < kStepTermCount; ++t) CHECK(bounded.weights[t] >= 0.0);
+}
+
+TEST_CASE("calibration files round-trip; bad ones name the file and field") {
+  Calibration c;
+  c.gpu = "h100-80gb";
+  c.note = "test";
+  c.profiles[Profile::hf].constants = unusual_constants();
+  c.profiles[Profile::hf].runs = 12;
+  c.profiles[Profile::hf].fitted = {"matmul", "kernels"};
+  const Calibration back = parse_calibration_yaml(calibration_yaml(c), "round-trip.yaml");
+  CHECK(back.gpu == "h100-80gb");
+  REQUIRE(back.profiles.count(Profile::hf) == 1);
+  const StepTermVector a = term_weights(c.profiles[Profile::hf].constants), b = term_weights(back.profiles.at(Profile::hf).constants);
+  for (size_t t = 0; t < kStepTermCount; ++t) CHECK(b[t] == doctest::Approx(a[t]).epsilon(1e-5));
+  CHECK(back.profiles.at(Profile::hf).fitted.size() == 2);
+  std::string text = calibration_yaml(c);
+  const std::string good = "matmul_efficiency: 0.25";
+  REQUIRE(text.find(good) != std::string::npos);
+  std::string over = text;
+  over.replace(over.find(good), good.size(), "matmul_efficiency: 1.5");
+  CHECK_THROWS_WITH_AS(parse_calibration_yaml(over, "c.yaml"), doctest::Contains("profiles.hf.matmul_efficiency"), InputError);
+  CHECK_THROWS_AS(parse_calibration_yaml("gpu: h900\nprofiles: {hf: {}}\n", "c.yaml"), InputError);
+  CHECK_THROWS_AS(parse_calibration_yaml("gpu: h100\nprofile: {}\n", "c.yaml"), InputError);
+  CHECK_THROWS_AS(load_calibration("no/such/calibration.yaml"), InputError);
+  // A calibration applies to its own GPU only; other GPUs stay uncalibrated.
+  CHECK(cost_options_for(load_gpu("a100-40gb"), Profile::hf, &c).calibration.empty());
+  CHECK(cost_options_for(load_gpu("h100"), Profile::hf, &c).matmul_efficiency == doctest::Approx(0.25));
+}
+
+TEST_CASE("the search ranks with the calibrated step time: brute force agrees") {
+  Scenario s = scenario("qwen3-1.7b", "2xH100", 8192);
+  s.pins.precision = Precision::bf16;
+  SearchOptions o;
+  o.estimate.margin = 0.05;
+  o.estimate.cost = unusual_constants();
+  const Plan plan = search_plan(s, o);
+  REQUIRE(plan.feasible);
+  CHECK(plan.chosen.time.calibrated);
+  // What the report prints is the same function the ranking used.
+  const StepTime direct = estimate_step_time(s.model, s.cluster, s.training, plan.chosen.strategy, o.estimate.cost);
+  CHECK(plan.chosen.time.step_seconds == doctest::Approx(direct.step_seconds));
+  size_t feasible = 0;
+  for (const Strategy& st : enumerate_candidates(s)) {
+    const Estimate e = estimate(s.model, s.cluster, s.training, st, o.estimate);
+    if (!e.feasible) continue;
+    ++feasible;
+    // The chosen plan is within the step-time model's error of the fastest feasible one
+    // (planner/search/selection.h: inside that window more free memory wins).
+    CHECK(tie_floor(e.time.tokens_per_second) <= plan.chosen.time.tokens_per_second * 1.005);
+  }
+  CHECK(feasible > 0);
+  // Under the defaults the ranking differs in seconds: the calibration is really used.
+  SearchOptions d = o;
+  d.estimate.cost = CostOptions{};
+  CHECK(search_plan(s, d).chosen.time.step_seconds != doctest::Approx(plan.chosen.time.step_seconds));
+}
+
+namespace {
+
+void check_pruning_is_exact(const Scenario& s, const std::vector<GpuSpec>& gpus, int max_gpus) {
+  for (HardwareObjective objective : {HardwareObjective::cost, HardwareObjective::time}) {
+    HardwareSearchOptions o;
+    o.search.estimate.margin = 0.05;
+    o.objective = objective;
+    o.max_gpus = max_gpus;
+    const HardwarePlan hp = search_hardware(s, gpus, o);
+    REQUIRE(hp.feasible);
+    // Exhaustive: every GPU and count, searched in full.
+    double best = std::numeric_limits<double>::infinity();
+    for (const GpuSpec& g : gpus)
+      for (int n : gpu_counts(max_gpus)) {
+        Scenario c = s;
+        c.cluster = cluster_of(g, n);
+        SearchOptions so = o.search;
+        so.estimate.cost = cost_options_for(g, s.training.profile, nullptr);
+        const Plan p = search_plan(c, so);
+        if (!p.feasible) continue;
+        const double tps = p.chosen.time.tokens_per_second;
+        best = std::min(best, objective == HardwareObjective::cost ? g.price_per_gpu_hour * n / 3600.0 / tps * 1e6 : -tps);
+      }
+    const HardwareCandidate& chosen = hp.ranked.front();
+    const double got = objective == HardwareObjective::cost ? chosen.dollars_per_million_tokens : -chosen.tokens_per_second;
+    CHECK(got == doctest::Approx(best));
+    // Bounds are bounds: no searched candidate beat its own optimistic throughput.
+    for (const HardwareCandidate& c : hp.ranked) CHECK(c.tokens_per_second <= c.bound_tokens_per_second * (1 + 1e-9));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("hardware search: pruning returns what the exhaustive search returns") {
+  check_pruning_is_exact(scenario("qwen3-1.7b", "1xH100", 4096),
+                         {load_gpu("h100"), load_gpu("a100-80gb"), load_gpu("l40s"), load_gpu("rtx4090")}, 8);
+  // Long sequences: the logits bound on the micro-batch decides which layouts are searched.
+  check_pruning_is_exact(scenario("qwen3-0.6b", "1xH100", 32768), {load_gpu("rtx4090"), load_gpu("l40s")}, 4);
+}
+
+TEST_CASE("hardware search: model-state memory sets the fewest GPUs; below it, bad input") {
+  const Scenario s = scenario("qwen3-30b-a3b", "1xH100", 16384);
+  const int minimum = min_gpus_for_model_states(s.model, cluster_of(load_gpu("h100"), 8), Precision::bf16);
+  CHECK(minimum >= 2);
+  HardwareSearchOptions o;
+  o.max_gpus = 1;
+  CHECK_THROWS_WITH_AS(search_hardware(s, {load_gpu("h100")}, o), doctest::Contains("--max-gpus"), InputError);
+}
