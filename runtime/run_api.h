@@ -15,16 +15,18 @@
 #include "planner/config/model_spec.h"
 #include "planner/config/training_spec.h"
 #include "planner/memory/memory_breakdown.h"
+#include "runtime/train/trainer_options.h"
 
 namespace zplan {
 
 struct RunOptions {
   int steps = 3;               // optimizer steps
-  std::string data_path;       // flat uint16 token file (nanoGPT train.bin); empty = synthetic tokens
+  std::string data_path;       // token file (runtime/data/token_data.h); empty = synthetic tokens
   uint64_t seed = 0;           // init, synthetic data and batch sampling
   bool verbose = true;         // one line per step on stderr
   std::string device = "auto"; // "auto" (CUDA if available), "cpu" or "cuda"   [added]
-  double learning_rate = 1e-4; // AdamW lr                                          [added]
+  double learning_rate = 1e-4; // AdamW lr (peak of the schedule)                    [added]
+  TrainerOptions trainer;      // schedule, clipping, eval, log, checkpoints (trainer_options.h)
 };
 
 struct RunResult {
@@ -41,6 +43,7 @@ struct RunResult {
   std::string error;                    // what() of the failure, empty on success
   std::string device_name;              // e.g. "NVIDIA H100 80GB HBM3" or "cpu"
   uint64_t parameters = 0;              // parameter count of the built model [added]
+  TrainerOutcome trainer;               // steps reached, Ctrl-C, checkpoint, lrs, eval losses
 };
 
 // Throws InputError for strategies the runtime cannot execute on one device or models it cannot

@@ -13,10 +13,10 @@
 #include <memory>
 
 #include "planner/input_error.h"
-#include "runtime/data/token_data.h"
 #include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
 #include "runtime/train/optimizer.h"
+#include "runtime/train/training_session.h"
 
 #if ZPLAN_RUNTIME_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -150,13 +150,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   else if (options.device != "auto" && options.device != "cuda")
     throw InputError("--device", "", "expected auto, cpu or cuda");
   validate(model_spec, training, strategy, cuda);
-  std::unique_ptr<rt::TokenFile> data;
-  if (!options.data_path.empty()) {
-    data = std::make_unique<rt::TokenFile>(options.data_path);
-    if (data->max_token() >= model_spec.vocab)
-      throw InputError(options.data_path, "", "holds token id " + std::to_string(data->max_token()) +
-                                                  " >= the model's vocab " + std::to_string(model_spec.vocab));
-  }
+  rt::TrainingSession session(model_spec, training, strategy, options);  // data, schedule, log, resume
 
   const int64_t b = strategy.micro_batch, t = training.seq_len, accum = strategy.grad_accumulation;
   const at::Device device = cuda ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
@@ -171,7 +165,6 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   RunResult r;
   r.device_name = probe.device_name();
   at::manual_seed(options.seed);
-  std::mt19937_64 rng(options.seed);
   probe.empty_cache();
   probe.read_and_reset();
 
@@ -202,7 +195,8 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     init_reserved = init.peak_reserved;
     probe.context_and_capacity(init.reserved, &states.cuda_context_bytes, &states.capacity_bytes);
 
-    for (int step = 0; step < options.steps; ++step) {
+    const int first_step = session.start(*model, *opt);
+    for (int step = first_step; step < options.steps; ++step) {
       MemoryBreakdown bd = states;
       bd.phases.push_back(init_phase);
       const auto t0 = std::chrono::steady_clock::now();
@@ -212,11 +206,8 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       for (int64_t micro = 0; micro < accum; ++micro) {
         phase = Phase::forward_end;
         at::Tensor ids, targets;
-        if (data) {
-          std::vector<int64_t> ids_v, tg_v;
-          data->sample(b, t, rng, &ids_v, &tg_v);
-          ids = at::tensor(ids_v, at::kLong).view({b, t}).to(device);
-          targets = at::tensor(tg_v, at::kLong).view({b, t}).to(device);
+        if (session.has_data()) {
+          session.next_batch(b, device, &ids, &targets);
         } else {
           const at::Tensor window = at::randint(0, model_spec.vocab, {b, t + 1}, at::kLong);
           ids = window.slice(1, 0, t).contiguous().to(device);
@@ -242,6 +233,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       record(&bd, Phase::backward_peak, AllocStats{bwd.allocated, bwd_peak, 0, bwd_reserved});
       bd.grads_bytes = grad_bytes(model->params());
       phase = Phase::optimizer_step;
+      session.before_optimizer_step(step, *model, *opt);
       const bool applied = opt->step();
       const AllocStats os = probe.read_and_reset();
       record(&bd, Phase::optimizer_step, os);
@@ -266,12 +258,11 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       r.per_step.push_back(bd);
       r.losses.push_back(loss_sum / static_cast<double>(accum));
       r.skipped_steps.push_back(!applied);
-      if (options.verbose)
-        std::fprintf(stderr, "[zplan-run] step %d loss %.4f%s peak %.3f GiB reserved %.3f GiB %.3f s\n",
-                     step + 1, r.losses.back(), applied ? "" : " (skipped: fp16 overflow)",
-                     bd.peak_allocated_bytes / 1073741824.0, bd.reserved_bytes / 1073741824.0,
-                     seconds.back());
+      if (session.after_step(step, r.losses.back(), applied, seconds.back(), bd.peak_allocated_bytes,
+                             *model, *opt))
+        break;  // Ctrl-C: the checkpoint is written
     }
+    session.finish(*model, *opt);
   } catch (const InputError&) {
     throw;
   } catch (const c10::OutOfMemoryError& e) {
@@ -324,6 +315,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     r.step_seconds = total / static_cast<double>(seconds.size() - skip);
     r.tokens_per_second = static_cast<double>(b * t * accum) / r.step_seconds;
   }
+  r.trainer = session.outcome();
   opt.reset();
   model.reset();
   probe.empty_cache();

@@ -3,5 +3,7 @@
 zplan_add_test(runtime_tests
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/model_reference_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/training_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/trainer_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/data_test.cpp
   LABELS runtime
   LIBS zplan_runtime)

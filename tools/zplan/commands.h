@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/train/trainer_options.h"
 #include "scenario_options.h"
 
 namespace zplan {
@@ -15,11 +16,15 @@ struct PlanCommand {
   int steps = 3;               // --steps
   std::string data;            // --data token file
   std::string run_out;         // --run-out: run record JSON
+  double learning_rate = 1e-4; // --lr
+  uint64_t seed = 0;           // --seed
+  TrainerOptions trainer;      // trainer_flags.cpp
   std::string command_line;    // argv joined, recorded in run records
   std::vector<std::string> argv_tail;  // argv[1..], handed to zplan-run
 };
 
-void setup_plan(CLI::App& app, PlanCommand& cmd);     // the top-level `zplan ...` (plan / predict / run)
+void setup_plan(CLI::App& app, PlanCommand& cmd);
+void add_trainer_flags(CLI::App& app, PlanCommand& cmd);  // trainer_flags.cpp     // the top-level `zplan ...` (plan / predict / run)
 int run_plan(PlanCommand& cmd, bool check_only);      // check_only: predict with defaults, never search
 
 struct ValidateCommand {

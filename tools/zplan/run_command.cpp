@@ -38,6 +38,9 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   RunOptions ro;
   ro.steps = cmd.steps;
   ro.data_path = cmd.data;
+  ro.learning_rate = cmd.learning_rate;
+  ro.seed = cmd.seed;
+  ro.trainer = cmd.trainer;
   if (cmd.steps < 1 || cmd.steps > 100000) throw InputError("--steps", "", "expected 1..100000");
   std::fprintf(stderr, "zplan: running %d steps of %s ...\n", cmd.steps, s.model.name.c_str());
   const RunResult r = run_training(s.model, s.training, e.strategy, ro);
@@ -76,6 +79,11 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   const std::string path = cmd.run_out.empty() ? "zplan_run.json" : cmd.run_out;
   std::ofstream(path) << record.dump(2) << "\n";
   std::fprintf(stderr, "zplan: wrote run record %s\n", path.c_str());
+  if (r.trainer.interrupted) {
+    std::fprintf(stderr, "zplan: interrupted (Ctrl-C) after step %d of %d; checkpoint saved to %s (continue with --resume %s)\n",
+                 r.trainer.steps_done, cmd.steps, r.trainer.checkpoint_written.c_str(), r.trainer.checkpoint_written.c_str());
+    return 130;  // 128 + SIGINT, as shells report a Ctrl-C
+  }
   if (r.oom || !r.error.empty()) {
     std::fprintf(stderr, "zplan: run failed in phase %s: %s\n", to_string(r.failed_phase), r.error.c_str());
     return 4;
