@@ -275,8 +275,8 @@ at::Tensor TransformerModel::forward(const at::Tensor& ids) {
   const int64_t b = ids.size(0), t = ids.size(1);
   ctx_ = ForwardContext{};
   ctx_.use_sdpa = opt_.use_sdpa;
-  ctx_.hidden_dropout = spec_.hidden_dropout;
-  ctx_.attention_dropout = spec_.attention_dropout;
+  ctx_.hidden_dropout = training_ ? spec_.hidden_dropout : 0.0;
+  ctx_.attention_dropout = training_ ? spec_.attention_dropout : 0.0;
   if (spec_.position == PositionKind::rope)
     ctx_.rope = rope_tables(b, t, spec_.head_dim, rope_theta_for(spec_), opt_.dtype, opt_.device);
   if (!opt_.use_sdpa) ctx_.causal_mask = causal_mask_additive(t, opt_.dtype, opt_.device);

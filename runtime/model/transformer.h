@@ -88,6 +88,8 @@ class TransformerModel {
   const std::vector<NamedParam>& params() const { return params_; }
   uint64_t param_count() const;
   const ModelSpec& spec() const { return spec_; }
+  // false: dropout off (torch's model.eval()), for the trainer's held-out evaluation.
+  void set_training(bool training) { training_ = training; }
   void set_checkpointing(int64_t layers, bool cpu) {
     opt_.checkpointed_layers = layers;
     opt_.cpu_checkpointing = cpu;
@@ -100,6 +102,7 @@ class TransformerModel {
   ModelSpec spec_;
   BuildOptions opt_;
   std::vector<NamedParam> params_;
+  bool training_ = true;
   at::Tensor wte_, wpe_, lnf_w_, lnf_b_, head_w_;
   std::vector<DecoderLayer> layers_;
   std::vector<std::unique_ptr<CheckpointSlot>> slots_;

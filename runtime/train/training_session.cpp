@@ -114,6 +114,7 @@ void TrainingSession::before_optimizer_step(int step, TransformerModel& model, M
 
 double TrainingSession::evaluate(TransformerModel& model, at::Device device) {
   at::NoGradGuard no_grad;
+  model.set_training(false);  // no dropout while evaluating; restored below
   const int64_t windows = eval_data_->windows(seq_tokens_);
   const int64_t batches = std::max<int64_t>(1, std::min<int64_t>(options_.trainer.eval_batches, windows / micro_batch_));
   double sum = 0.0;
@@ -125,6 +126,7 @@ double TrainingSession::evaluate(TransformerModel& model, at::Device device) {
     const at::Tensor logits = model.forward(to_batch(ids, rows, seq_tokens_, device));
     sum += causal_lm_loss(logits, to_batch(targets, rows, seq_tokens_, device)).item<double>();
   }
+  model.set_training(true);
   return sum / static_cast<double>(batches);
 }
 

@@ -7,3 +7,12 @@ zplan_add_test(runtime_tests
           ${CMAKE_CURRENT_LIST_DIR}/data_test.cpp
   LABELS runtime
   LIBS zplan_runtime)
+
+# zplan-run as a trainer, black-box: Ctrl-C (SIGINT) writes a complete checkpoint and exits 130,
+# --resume continues, bad token files exit 2 (needs python3 for tools/tokenize_text.py).
+find_program(ZPLAN_PYTHON3 python3)
+if(ZPLAN_PYTHON3 AND TARGET zplan-run)
+  add_test(NAME runtime_cli_ctrl_c
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/ctrl_c_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(runtime_cli_ctrl_c PROPERTIES LABELS runtime TIMEOUT 300)
+endif()

@@ -17,6 +17,7 @@
 
 #include "planner/input_error.h"
 #include "runtime/data/token_data.h"
+#include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/grad_clip.h"
@@ -258,4 +259,16 @@ TEST_CASE("trainer: bad data and flag combinations exit 2 naming the file or fla
   o.trainer.resume_path = temp_path("no-such.zpt");
   CHECK_THROWS_WITH_AS(run(o), doctest::Contains("cannot open the checkpoint"), InputError);
   std::remove(small.c_str());
+}
+
+TEST_CASE("trainer: evaluation switches dropout off (GPT-2 with HF's 0.1 dropouts)") {
+  ModelSpec spec = test::tiny_gpt2();
+  spec.hidden_dropout = 0.1;
+  spec.attention_dropout = 0.1;
+  rt::TransformerModel model(spec, rt::BuildOptions{});
+  at::NoGradGuard no_grad;
+  const at::Tensor ids = at::randint(0, spec.vocab, {2, 16}, at::kLong);
+  CHECK_FALSE(at::equal(model.forward(ids), model.forward(ids)));  // training: random masks
+  model.set_training(false);
+  CHECK(at::equal(model.forward(ids), model.forward(ids)));
 }
