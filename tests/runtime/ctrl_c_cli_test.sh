@@ -9,26 +9,10 @@ run=$1 src=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-cat > tiny.yaml <<'YAML'
-name: tiny-bytes
-family: llama
-layers: 2
-hidden: 64
-heads: 4
-kv_heads: 2
-head_dim: 16
-ffn: 128
-vocab: 256
-max_positions: 1024
-norm: rms_norm
-mlp: swiglu
-position: rope
-tied_embeddings: true
-YAML
 python3 "$src/tools/tokenize_text.py" --byte-level --split blank-line --eval-fraction 0.1 \
   --eval-out eval.bin --out train.bin "$src/docs/runtime.md" "$src/docs/cli.md"
 grep -q '"dtype": "uint16"' train.bin.json
-common=(--model tiny.yaml --gpus 1xH100 --seq 64 --micro-batch 4 --precision fp32 --run
+common=(--model "$src/tests/data/tiny-bytes.yaml" --gpus 1xH100 --seq 64 --micro-batch 4 --precision fp32 --run
         --data train.bin --log-jsonl log.jsonl --checkpoint ck.zpt --lr 3e-3 --warmup-steps 5 --min-lr 3e-4)
 
 "$run" "${common[@]}" --steps 100000 > out.txt 2> err.txt &
@@ -58,7 +42,7 @@ ids = array("H", [65] * 200); ids[150] = 300
 with open("bad.bin", "wb") as f: ids.tofile(f)
 PY
 rc=0
-"$run" --model tiny.yaml --gpus 1xH100 --seq 64 --run --steps 1 --data bad.bin > /dev/null 2> err3.txt || rc=$?
+"$run" --model "$src/tests/data/tiny-bytes.yaml" --gpus 1xH100 --seq 64 --run --steps 1 --data bad.bin > /dev/null 2> err3.txt || rc=$?
 [ "$rc" = 2 ] || { echo "expected exit 2 for an id beyond the vocab, got $rc"; exit 1; }
 grep -q "bad.bin: token 150 (byte offset 300) is id 300, not below the model's vocab 256" err3.txt \
   || { cat err3.txt; exit 1; }
