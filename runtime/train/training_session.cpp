@@ -50,6 +50,11 @@ TrainingSession::TrainingSession(const ModelSpec& model, const TrainingSpec& tra
   if (!options.data_path.empty()) {
     data_ = open_token_file(options.data_path, t, model, seq_tokens_);
     sampler_ = std::make_unique<SequenceSampler>(*data_, seq_tokens_, options.seed);
+    if (options.verbose)
+      std::fprintf(stderr, "[zplan-run] data %s: %lld uint%d tokens, %lld documents%s, %lld sequences of %lld per epoch\n",
+                   data_->path().c_str(), static_cast<long long>(data_->size()), 8 * data_->format().bytes_per_token,
+                   static_cast<long long>(data_->documents()), data_->format().eos_id < 0 ? " (no eos id declared)" : "",
+                   static_cast<long long>(sampler_->windows_per_epoch()), static_cast<long long>(seq_tokens_));
   } else if (!t.data_dtype.empty() || t.eos_id >= 0) {
     throw InputError(t.data_dtype.empty() ? "--eos" : "--data-dtype", "", "describes --data, which was not given");
   }

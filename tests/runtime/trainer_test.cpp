@@ -255,6 +255,13 @@ TEST_CASE("trainer: bad data and flag combinations exit 2 naming the file or fla
   o = cpu_run(1, "");
   o.trainer.eos_id = 0;
   CHECK_THROWS_WITH_AS(run(o), doctest::Contains("--eos"), InputError);
+  rt::write_token_file(small, std::vector<uint16_t>(100, 65));
+  { std::ofstream(small + ".json") << R"({"dtype": "uint16", "eos": 10, "vocab": 50257})"; }
+  o = cpu_run(1, small);
+  CHECK_THROWS_WITH_AS(run(o), doctest::Contains("field 'vocab': the tokenizer's vocabulary 50257 exceeds the model's vocab 256"), InputError);
+  o.trainer.data_dtype = "uint32";
+  CHECK_THROWS_WITH_AS(run(o), doctest::Contains("--data-dtype: uint32 contradicts"), InputError);
+  std::remove((small + ".json").c_str());
   o = cpu_run(1, corpus.train);
   o.trainer.resume_path = temp_path("no-such.zpt");
   CHECK_THROWS_WITH_AS(run(o), doctest::Contains("cannot open the checkpoint"), InputError);
