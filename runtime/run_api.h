@@ -19,18 +19,20 @@
 #include "planner/config/model_spec.h"
 #include "planner/config/training_spec.h"
 #include "planner/memory/memory_breakdown.h"
+#include "runtime/train/trainer_options.h"
 
 namespace zplan {
 
 struct RunOptions {
   int steps = 3;               // optimizer steps
-  std::string data_path;       // flat uint16 token file (nanoGPT train.bin); empty = synthetic tokens
+  std::string data_path;       // token file (runtime/data/token_data.h); empty = synthetic tokens
   uint64_t seed = 0;           // init, synthetic data and batch sampling
   bool verbose = true;         // one line per step on stderr
   std::string device = "auto"; // "auto" (CUDA if available), "cpu" or "cuda"   [added]
-  double learning_rate = 1e-4; // AdamW lr                                          [added]
+  double learning_rate = 1e-4; // AdamW lr (peak of the schedule)                    [added]
   int comm_timeout_seconds = 300;  // a collective or the rendezvous taking longer: exit 4
   bool collect_parameters = false; // fill RunResult::final_parameters (tests)
+  TrainerOptions trainer;      // schedule, clipping, eval, log, checkpoints (trainer_options.h)
 };
 
 struct RunResult {
@@ -53,6 +55,7 @@ struct RunResult {
   // measured.reserved_bytes are then the busiest rank's; the other fields are this rank's).
   std::vector<uint64_t> per_rank_peak_bytes, per_rank_reserved_bytes;
   std::vector<float> final_parameters;  // collect_parameters: all params after training, model order
+  TrainerOutcome trainer;               // steps reached, Ctrl-C, checkpoint, lrs, eval losses
 };
 
 // Throws InputError for strategies the runtime cannot execute on one device or models it cannot

@@ -321,8 +321,8 @@ at::Tensor TransformerModel::forward(const at::Tensor& ids) {
   ctx_ = ForwardContext{};
   if (opt_.sp.degree > 1) ctx_.sp = &opt_.sp;
   ctx_.use_sdpa = opt_.use_sdpa;
-  ctx_.hidden_dropout = spec_.hidden_dropout;
-  ctx_.attention_dropout = spec_.attention_dropout;
+  ctx_.hidden_dropout = training_ ? spec_.hidden_dropout : 0.0;
+  ctx_.attention_dropout = training_ ? spec_.attention_dropout : 0.0;
   ctx_.save_params_by_reference = release_params_;
   if (spec_.position == PositionKind::rope) {
     ctx_.rope = rope_tables(b, t_full, spec_.head_dim, rope_theta_for(spec_), opt_.dtype, opt_.device);

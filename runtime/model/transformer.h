@@ -117,6 +117,8 @@ class TransformerModel {
     hooks_ = hooks;
     release_params_ = release_params;
   }
+  // false: dropout off (torch's model.eval()), for the trainer's held-out evaluation.
+  void set_training(bool training) { training_ = training; }
   void set_checkpointing(int64_t layers, bool cpu) {
     opt_.checkpointed_layers = layers;
     opt_.cpu_checkpointing = cpu;
@@ -129,6 +131,7 @@ class TransformerModel {
   ModelSpec spec_;
   BuildOptions opt_;
   std::vector<NamedParam> params_;
+  bool training_ = true;
   at::Tensor wte_, wpe_, lnf_w_, lnf_b_, head_w_;
   std::vector<DecoderLayer> layers_;
   std::vector<std::unique_ptr<CheckpointSlot>> slots_;

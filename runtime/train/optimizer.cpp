@@ -99,4 +99,18 @@ void MixedAdamW::zero_grad() {
   for (at::Tensor& p : params_) p.mutable_grad() = at::Tensor();
 }
 
+std::vector<std::pair<std::string, at::Tensor>> MixedAdamW::state_tensors() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (size_t i = 0; i < master_.size(); ++i) out.emplace_back("master." + std::to_string(i), master_[i]);
+  for (size_t i = 0; i < m_.size(); ++i) out.emplace_back("exp_avg." + std::to_string(i), m_[i]);
+  for (size_t i = 0; i < v_.size(); ++i) out.emplace_back("exp_avg_sq." + std::to_string(i), v_[i]);
+  return out;
+}
+
+void MixedAdamW::restore_counters(int64_t steps_taken, double loss_scale, int good_steps) {
+  step_ = steps_taken;
+  if (step_tensor_.defined()) step_tensor_.fill_(static_cast<double>(step_));
+  if (scaler_.enabled()) scaler_.restore(loss_scale, good_steps);
+}
+
 }  // namespace zplan::rt

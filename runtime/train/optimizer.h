@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/torch_compat.h"
@@ -35,6 +37,8 @@ class LossScaler {
   double scale() const { return scale_; }
   // Records the outcome of a step; returns false when the step must be skipped.
   bool update(bool found_inf);
+  int good_steps() const { return good_steps_; }
+  void restore(double scale, int good_steps) { scale_ = scale; good_steps_ = good_steps; }  // checkpoints
 
  private:
   bool enabled_;
@@ -60,6 +64,13 @@ class MixedAdamW {
   uint64_t master_bytes() const { return master_bytes_; }
   uint64_t state_bytes() const { return state_bytes_; }
   int64_t steps_taken() const { return step_; }
+  // Learning-rate schedule and checkpoints (runtime/train/schedule.h, checkpoint.h).
+  void set_lr(double lr) { cfg_.lr = lr; }
+  double lr() const { return cfg_.lr; }
+  // The fp32 states by name ("master.<i>", "exp_avg.<i>", "exp_avg_sq.<i>", i = param index);
+  // the tensors alias the optimizer's, so copying into them restores a checkpoint.
+  std::vector<std::pair<std::string, at::Tensor>> state_tensors() const;
+  void restore_counters(int64_t steps_taken, double loss_scale, int good_steps);
 
  private:
   void update_one(at::Tensor& target, const at::Tensor& grad32, at::Tensor& m, at::Tensor& v);

@@ -29,6 +29,12 @@
 #include "runtime/train/memory_probe.h"
 #include "runtime/train/optimizer.h"
 #include "runtime/train/zero_sharding.h"
+#include "runtime/train/training_session.h"
+
+#if ZPLAN_RUNTIME_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <cuda_runtime_api.h>
+#endif
 
 namespace zplan {
 namespace {
@@ -98,15 +104,14 @@ uint64_t sub0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
 // This rank's part of the global batch ((W/P) * b sequences of t tokens, the same on every rank):
 // rows of data-parallel group rank/P, tokens [(rank%P)*t/P, ...) of them (Ulysses degree P).
-void next_batch(const rt::TokenFile* data, int64_t vocab, int64_t b, int64_t t, int rank, int world,
-                int sp, std::mt19937_64& rng, at::Device device, at::Tensor* ids, at::Tensor* targets) {
+// Every rank draws the same global batch (the same seed and sampler order) and keeps its rows
+// (data parallel) and its slice of tokens (Ulysses).
+void next_batch(rt::TrainingSession& session, int64_t vocab, int64_t b, int64_t t, int rank, int world,
+                int sp, at::Device device, at::Tensor* ids, at::Tensor* targets) {
   const int64_t rows = b * (world / sp), tl = t / sp, row0 = (rank / sp) * b, tok0 = (rank % sp) * tl;
   at::Tensor all_ids, all_targets;
-  if (data) {
-    std::vector<int64_t> ids_v, tg_v;
-    data->sample(rows, t, rng, &ids_v, &tg_v);
-    all_ids = at::tensor(ids_v, at::kLong).view({rows, t});
-    all_targets = at::tensor(tg_v, at::kLong).view({rows, t});
+  if (session.has_data()) {
+    session.next_batch(rows, at::Device(at::kCPU), &all_ids, &all_targets);
   } else {
     const at::Tensor window = at::randint(0, vocab, {rows, t + 1}, at::kLong);
     all_ids = window.slice(1, 0, t);
@@ -130,13 +135,15 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     throw InputError("--device", "", "expected auto, cpu or cuda");
   const rt::LaunchEnv env = rt::launch_env_from_environment();
   validate(model_spec, training, strategy, cuda, env.world_size);
-  std::unique_ptr<rt::TokenFile> data;
-  if (!options.data_path.empty()) {
-    data = std::make_unique<rt::TokenFile>(options.data_path);
-    if (data->max_token() >= model_spec.vocab)
-      throw InputError(options.data_path, "", "holds token id " + std::to_string(data->max_token()) +
-                                                  " >= the model's vocab " + std::to_string(model_spec.vocab));
-  }
+  // The trainer's per-rank features (clipping needs the global norm of sharded gradients; evaluation,
+  // checkpoints and resume would read and write one rank's shard) run on one rank in this version.
+  const TrainerOptions& tro = options.trainer;
+  if (env.world_size > 1 && (tro.clip_grad > 0 || !tro.eval_path.empty() || !tro.checkpoint_path.empty() ||
+                             !tro.resume_path.empty() || tro.checkpoint_every > 0 || !tro.log_jsonl.empty()))
+    throw InputError("--run", "", "--clip-grad, --eval-data, --checkpoint, --checkpoint-every, --resume and --log-jsonl "
+                                  "run on one GPU in this version; drop them for a run on " +
+                                  std::to_string(env.world_size) + " ranks");
+  rt::TrainingSession session(model_spec, training, strategy, options);  // data, schedule, log, resume
 
   const int64_t b = strategy.micro_batch, t = training.seq_len, accum = strategy.grad_accumulation;
   const int sp = strategy.sp_degree;
@@ -173,7 +180,6 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   }
   rt::inject_fault_if_asked(rank, "init");
   at::manual_seed(options.seed);
-  std::mt19937_64 rng(options.seed);
 
   std::unique_ptr<rt::TransformerModel> model;
   std::unique_ptr<rt::ZeroStates> zero;
@@ -219,7 +225,8 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     init_reserved = init.peak_reserved;
     probe.context_and_capacity(init.reserved, &states.cuda_context_bytes, &states.capacity_bytes);
 
-    for (int step = 0; step < options.steps; ++step) {
+    const int first_step = session.start(*model, *opt);
+    for (int step = first_step; step < options.steps; ++step) {
       MemoryBreakdown bd = states;
       bd.phases.push_back(init_phase);
       const auto t0 = std::chrono::steady_clock::now();
@@ -229,7 +236,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       for (int64_t micro = 0; micro < accum; ++micro) {
         enter(Phase::forward_end);
         at::Tensor ids, targets;
-        next_batch(data.get(), model_spec.vocab, b, t, rank, world, sp, rng, device, &ids, &targets);
+        next_batch(session, model_spec.vocab, b, t, rank, world, sp, device, &ids, &targets);
         at::Tensor logits = model->forward(ids);
         at::Tensor loss = rt::causal_lm_loss(logits, targets);
         // logits (compute dtype) + the fp32 log-probs cross_entropy saves for backward.
@@ -251,6 +258,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       record(&bd, Phase::backward_peak, AllocStats{bwd.allocated, bwd_peak, 0, bwd_reserved});
       bd.grads_bytes = zero ? zero->grad_bytes() : grad_bytes(model->params());
       enter(Phase::optimizer_step);
+      session.before_optimizer_step(step, *model, *opt);
       const bool applied = opt->step();
       if (zero && applied) zero->after_step();
       const AllocStats os = probe.read_and_reset();
@@ -281,12 +289,18 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
       r.per_step.push_back(bd);
       r.losses.push_back(loss_sum / static_cast<double>(accum));
       r.skipped_steps.push_back(!applied);
-      if (verbose)
-        std::fprintf(stderr, "[zplan-run] step %d loss %.4f%s peak %.3f GiB reserved %.3f GiB %.3f s\n",
-                     step + 1, r.losses.back(), applied ? "" : " (skipped: fp16 overflow)",
-                     bd.peak_allocated_bytes / 1073741824.0, bd.reserved_bytes / 1073741824.0,
-                     seconds.back());
+      if (world > 1) {
+        if (verbose)
+          std::fprintf(stderr, "[zplan-run] step %d loss %.4f%s peak %.3f GiB reserved %.3f GiB %.3f s\n",
+                       step + 1, r.losses.back(), applied ? "" : " (skipped: fp16 overflow)",
+                       bd.peak_allocated_bytes / 1073741824.0, bd.reserved_bytes / 1073741824.0,
+                       seconds.back());
+      } else if (session.after_step(step, r.losses.back(), applied, seconds.back(), bd.peak_allocated_bytes,
+                                    *model, *opt)) {
+        break;  // Ctrl-C: the checkpoint is written
+      }
     }
+    if (world == 1) session.finish(*model, *opt);
     if (options.collect_parameters) {
       if (zero) zero->gather_all_params();
       for (const auto& p : model->params()) {
@@ -362,6 +376,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     r.step_seconds = total / static_cast<double>(seconds.size() - skip);
     r.tokens_per_second = static_cast<double>(b * (t / sp) * accum) / r.step_seconds;  // this rank's
   }
+  r.trainer = session.outcome();
   model.reset();  // (its hooks point at zero)
   opt.reset();
   zero.reset();

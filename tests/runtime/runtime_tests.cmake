@@ -4,6 +4,8 @@ zplan_add_test(runtime_tests
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/model_reference_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/training_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/zero_release_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/trainer_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/data_test.cpp
   LABELS runtime
   LIBS zplan_runtime)
 
@@ -41,4 +43,13 @@ if(ZPLAN_GLOO_INCLUDE_DIR)
   zplan_cli_test(run_four_ranks_ulysses_groups 0 ARGS --model ${TINY} --gpus 4xH100 --seq 32 --precision bf16
                  --sp 2 --zero 3 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_sp4.json
                  MATCH "SP 2.*starting 4 ranks.*on 4 ranks.*wrote run record")
+endif()
+
+# zplan-run as a trainer, black-box: Ctrl-C (SIGINT) writes a complete checkpoint and exits 130,
+# --resume continues, bad token files exit 2 (needs python3 for tools/tokenize_text.py).
+find_program(ZPLAN_PYTHON3 python3)
+if(ZPLAN_PYTHON3 AND TARGET zplan-run)
+  add_test(NAME runtime_cli_ctrl_c
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/ctrl_c_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(runtime_cli_ctrl_c PROPERTIES LABELS runtime TIMEOUT 300)
 endif()

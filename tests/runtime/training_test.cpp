@@ -122,17 +122,20 @@ TEST_CASE("runtime: token files are read as uint16 windows with shifted targets"
   std::vector<uint16_t> tokens;
   for (int i = 0; i < 100; ++i) tokens.push_back(static_cast<uint16_t>(300 + i));
   rt::write_token_file(path, tokens);
-  rt::TokenFile f(path);
-  CHECK(f.size() == 100);
-  CHECK(f.max_token() == 399);
-  std::mt19937_64 rng(1);
-  std::vector<int64_t> ids, targets;
-  f.sample(3, 10, rng, &ids, &targets);
-  REQUIRE(ids.size() == 30);
-  for (size_t i = 0; i < ids.size(); ++i) CHECK(targets[i] == ids[i] + 1);
-  CHECK_THROWS_AS(f.sample(1, 100, rng, &ids, &targets), InputError);
+  {
+    rt::TokenFile f(path);
+    CHECK(f.size() == 100);
+    CHECK(f.max_token() == 399);
+    CHECK(f.windows(10) == 9);  // windows of 11 tokens at 0, 10, ..., 80 (the last needs token 90)
+    std::vector<int64_t> ids, targets;
+    f.read_window(2, 10, &ids, &targets);
+    REQUIRE(ids.size() == 10);
+    CHECK(ids[0] == 320);
+    for (size_t i = 0; i < ids.size(); ++i) CHECK(targets[i] == ids[i] + 1);
+    CHECK_THROWS_AS(f.windows(100), InputError);
+  }
   { std::ofstream odd(path, std::ios::binary); odd << "abc"; }
-  CHECK_THROWS_WITH_AS(rt::TokenFile{path}, doctest::Contains("odd number of bytes"), InputError);
+  CHECK_THROWS_WITH_AS(rt::TokenFile{path}, doctest::Contains("not a multiple of 2"), InputError);
   CHECK_THROWS_AS(rt::TokenFile{temp_path("missing.bin")}, InputError);
   std::remove(path.c_str());
 }

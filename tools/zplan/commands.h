@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/train/trainer_options.h"
 #include "scenario_options.h"
 
 namespace zplan {
@@ -17,6 +18,9 @@ struct PlanCommand {
   std::string data;            // --data token file
   std::string run_out;         // --run-out: run record JSON
   int comm_timeout = 300;      // --comm-timeout: seconds a collective may take before the run fails
+  double learning_rate = 1e-4; // --lr
+  uint64_t seed = 0;           // --seed
+  TrainerOptions trainer;      // trainer_flags.cpp
   std::string command_line;    // argv joined, recorded in run records
   std::vector<std::string> argv_tail;  // argv[1..], handed to zplan-run
 };
@@ -27,7 +31,8 @@ void emit_report(const std::string& text, const std::string& out_path);  // stdo
 int run_hardware_search(const PlanCommand& cmd, const Scenario& s);
 // "training 2e9 tokens: 3.2 h on 8 GPUs, $77 at $3.00 per GPU-hour" (price 0: time only).
 std::string training_time_and_cost_text(double tokens, double tokens_per_second, int gpus, double price_per_gpu_hour);
-nlohmann::json training_run_json(double tokens, double tokens_per_second, int gpus, double price_per_gpu_hour);     // the top-level `zplan ...` (plan / predict / run)
+nlohmann::json training_run_json(double tokens, double tokens_per_second, int gpus, double price_per_gpu_hour);
+void add_trainer_flags(CLI::App& app, PlanCommand& cmd);  // trainer_flags.cpp
 int run_plan(PlanCommand& cmd, bool check_only);      // check_only: predict with defaults, never search
 
 struct ValidateCommand {

@@ -33,10 +33,11 @@ void setup_plan(CLI::App& app, PlanCommand& cmd) {
   add_scenario_options(app, cmd.scenario);
   app.add_flag("--run", cmd.run, "Train with the chosen plan on this machine's GPUs and compare measured with predicted memory");
   app.add_option("--steps", cmd.steps, "Optimizer steps for --run (default 3)");
-  app.add_option("--data", cmd.data, "Token file (flat uint16) for --run; synthetic tokens otherwise");
+  app.add_option("--data", cmd.data, "Token file (uint16 or uint32, FILE.json sidecar) for --run; synthetic tokens otherwise");
   app.add_option("--run-out", cmd.run_out, "Where --run writes its run record (JSON)");
   app.add_option("--comm-timeout", cmd.comm_timeout,
                  "Seconds a collective of a several-GPU --run may take before every rank stops with exit 4 (default 300)");
+  add_trainer_flags(app, cmd);
 }
 
 namespace {

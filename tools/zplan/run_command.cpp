@@ -68,6 +68,9 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   ro.steps = cmd.steps;
   ro.data_path = cmd.data;
   ro.comm_timeout_seconds = cmd.comm_timeout;
+  ro.learning_rate = cmd.learning_rate;
+  ro.seed = cmd.seed;
+  ro.trainer = cmd.trainer;
   if (cmd.steps < 1 || cmd.steps > 100000) throw InputError("--steps", "", "expected 1..100000");
   if (cmd.comm_timeout < 1) throw InputError("--comm-timeout", "", "expected seconds >= 1");
   const rt::LaunchEnv env = rt::launch_env_from_environment();
@@ -125,6 +128,11 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   const std::string path = cmd.run_out.empty() ? "zplan_run.json" : cmd.run_out;
   std::ofstream(path) << record.dump(2) << "\n";
   std::fprintf(stderr, "zplan: wrote run record %s\n", path.c_str());
+  if (r.trainer.interrupted) {
+    std::fprintf(stderr, "zplan: interrupted (Ctrl-C) after step %d of %d; checkpoint saved to %s (continue with --resume %s)\n",
+                 r.trainer.steps_done, cmd.steps, r.trainer.checkpoint_written.c_str(), r.trainer.checkpoint_written.c_str());
+    return 130;  // 128 + SIGINT, as shells report a Ctrl-C
+  }
   if (r.oom || !r.error.empty()) {
     std::fprintf(stderr, "zplan: run failed in phase %s: %s\n", to_string(r.failed_phase), r.error.c_str());
     return 4;

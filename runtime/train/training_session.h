@@ -1,0 +1,62 @@
+// training_session.h: everything run_training does besides measuring memory, behind a few hooks
+// so the measuring loop in trainer.cpp stays readable:
+//   constructor            reads and checks --data / --eval-data (InputError: exit 2), opens --log-jsonl
+//   start()                --resume: weights, optimizer state, step and data position; returns the first step
+//   next_batch()           the next [B, T] sequences of the shuffled token file
+//   before_optimizer_step  sets the step's learning rate (schedule.h), clips (grad_clip.h)
+//   after_step()           evaluation, progress line + JSONL, periodic checkpoint, Ctrl-C
+//   finish()               the final checkpoint (--checkpoint)
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "planner/config/model_spec.h"
+#include "planner/config/training_spec.h"
+#include "runtime/data/sequence_sampler.h"
+#include "runtime/model/transformer.h"
+#include "runtime/run_api.h"
+#include "runtime/train/checkpoint.h"
+#include "runtime/train/interrupt.h"
+#include "runtime/train/optimizer.h"
+#include "runtime/train/progress_log.h"
+#include "runtime/train/schedule.h"
+
+namespace zplan::rt {
+
+// Where Ctrl-C writes its checkpoint when --checkpoint was not given.
+inline constexpr const char* kDefaultInterruptCheckpoint = "zplan_checkpoint.zpt";
+
+class TrainingSession {
+ public:
+  TrainingSession(const ModelSpec& model, const TrainingSpec& training, const Strategy& strategy,
+                  const RunOptions& options);
+  int start(TransformerModel& model, MixedAdamW& optimizer);
+  bool has_data() const { return sampler_ != nullptr; }
+  void next_batch(int64_t batch, at::Device device, at::Tensor* ids, at::Tensor* targets);
+  void before_optimizer_step(int step, TransformerModel& model, MixedAdamW& optimizer);
+  // True when the loop must stop now (Ctrl-C; the checkpoint is already written).
+  bool after_step(int step, double loss, bool applied, double seconds, uint64_t peak_allocated_bytes,
+                  TransformerModel& model, MixedAdamW& optimizer);
+  void finish(TransformerModel& model, MixedAdamW& optimizer);
+  const TrainerOutcome& outcome() const { return outcome_; }
+
+ private:
+  double evaluate(TransformerModel& model, at::Device device);
+  void write_checkpoint(const std::string& path, int steps_done, TransformerModel& model,
+                        MixedAdamW& optimizer);
+  NamedTensors state_tensors(TransformerModel& model, MixedAdamW& optimizer) const;
+
+  ModelSpec model_;
+  int64_t micro_batch_, seq_tokens_, tokens_per_step_;
+  RunOptions options_;
+  LrSchedule schedule_;
+  std::unique_ptr<TokenFile> data_, eval_data_;
+  std::unique_ptr<SequenceSampler> sampler_;
+  std::optional<ProgressLog> log_;
+  std::optional<InterruptGuard> interrupt_;
+  std::optional<double> grad_norm_;
+  TrainerOutcome outcome_;
+};
+
+}  // namespace zplan::rt
