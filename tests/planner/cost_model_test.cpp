@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "test_scenarios.h"
 #include "planner/cost/calibration.h"
 #include "planner/estimate.h"
 #include "planner/input_error.h"
@@ -20,16 +21,6 @@
 using namespace zplan;
 
 namespace {
-
-Scenario scenario(const std::string& model, const std::string& gpus, int64_t seq) {
-  Scenario s;
-  s.model = load_model(model);
-  s.cluster = cluster_from_gpus_flag(gpus);
-  s.training.seq_len = seq;
-  s.training.profile = Profile::hf;
-  s.training.framework = s.cluster.world_size() > 1 ? Framework::deepspeed : Framework::plain;
-  return s;
-}
 
 Strategy strategy(int64_t mb, int64_t ckpt, Precision p = Precision::bf16) {
   Strategy st;

@@ -5,6 +5,7 @@
 // count once the caching allocator is replayed, so a bisection could miss what this finds.
 #include <doctest/doctest.h>
 
+#include "test_scenarios.h"
 #include "planner/estimate.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/model_loader.h"
@@ -15,16 +16,6 @@
 using namespace zplan;
 
 namespace {
-
-Scenario scenario(const std::string& model, const std::string& gpus, int64_t seq) {
-  Scenario s;
-  s.model = load_model(model);
-  s.cluster = cluster_from_gpus_flag(gpus);
-  s.training.seq_len = seq;
-  s.training.profile = Profile::hf;
-  s.training.framework = s.cluster.world_size() > 1 ? Framework::deepspeed : Framework::plain;
-  return s;
-}
 
 // Every candidate, in full. The only shortcut is exact: a candidate whose allocated peak (the
 // screen) already does not fit cannot fit once reserved (>= allocated) is replayed.

@@ -2,6 +2,7 @@
 // enumerated space with full estimates), pins are respected, infeasible reasons are right.
 #include <doctest/doctest.h>
 
+#include "test_scenarios.h"
 #include "planner/estimate.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/model_loader.h"
@@ -11,16 +12,6 @@
 using namespace zplan;
 
 namespace {
-
-Scenario scenario(const std::string& model, const std::string& gpus, int64_t seq) {
-  Scenario s;
-  s.model = load_model(model);
-  s.cluster = cluster_from_gpus_flag(gpus);
-  s.training.seq_len = seq;
-  s.training.profile = Profile::hf;
-  s.training.framework = s.cluster.world_size() > 1 ? Framework::deepspeed : Framework::plain;
-  return s;
-}
 
 void check_no_better_candidate(const Scenario& s) {
   SearchOptions o;
