@@ -1,6 +1,8 @@
 // Run record encoding (see run_record.h).
 #include "planner/report/run_record.h"
 
+#include <fstream>
+
 #include "planner/input_error.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/hf_config.h"
@@ -77,6 +79,16 @@ Scenario scenario_from_record(const nlohmann::json& record, const std::string& w
   if (!record.contains("strategy")) throw InputError(where, "strategy", "missing");
   *strategy = strategy_from_json(record.at("strategy"), where);
   return s;
+}
+
+nlohmann::json read_run_record(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw InputError(path, "", "cannot read");
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path, "", std::string("malformed JSON: ") + e.what());
+  }
 }
 
 nlohmann::json make_run_record(const Scenario& s, const Estimate& e, const Measurement& m,

@@ -22,6 +22,8 @@ struct Measurement {
 
 // Scenario as written into a record: model name (+ layer override), or the HF config dict.
 nlohmann::json scenario_to_json(const Scenario& s);
+// Reads one record file: InputError naming the file when it cannot be read or is not JSON.
+nlohmann::json read_run_record(const std::string& path);
 // Rebuilds the Scenario of a record (scenario + strategy), throwing InputError naming `where`.
 Scenario scenario_from_record(const nlohmann::json& record, const std::string& where, Strategy* strategy);
 

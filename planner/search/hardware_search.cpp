@@ -143,13 +143,9 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
     return candidates[a.candidate].cluster.world_size() < candidates[b.candidate].cluster.world_size();
   });
   double best = std::numeric_limits<double>::infinity();
-  std::vector<bool> pruned_some(candidates.size(), false);
   for (const Job& job : jobs) {
     HardwareCandidate& c = candidates[job.candidate];
-    if (job.value >= best) {
-      pruned_some[job.candidate] = true;
-      continue;
-    }
+    if (job.value >= best) continue;  // pruned: reported below as not searched
     Scenario on_cluster = base;
     on_cluster.cluster = c.cluster;
     SearchOptions so = options.search;
@@ -166,11 +162,8 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
       continue;
     }
     out.layouts_searched += static_cast<int>(c.layouts.size());
-    if (!p.feasible) {
-      c.plan = p;  // the closest miss, for "what would be needed"
-      continue;
-    }
-    c.plan = p;
+    c.plan = p;  // when infeasible: the closest miss, for "what would be needed"
+    if (!p.feasible) continue;
     c.tokens_per_second = p.chosen.time.tokens_per_second;
     c.dollars_per_million_tokens = dollars_per_million(c.price_per_gpu_hour, c.cluster.world_size(), c.tokens_per_second);
     best = std::min(best, value(c));
@@ -183,8 +176,6 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
                                              : "pruned: even its bound, %.0f tokens/s, is no better than the best found",
                     by_cost ? bound_value(c) : -bound_value(c));
       c.skipped = buf;
-    } else if (!c.plan.feasible && pruned_some[i]) {
-      c.skipped = "pruned: the layouts whose bound beats the best plan found do not fit; the others cannot beat it";
     }
     (c.plan.feasible ? out.ranked : out.others).push_back(c);
   }

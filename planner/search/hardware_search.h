@@ -44,7 +44,7 @@ struct HardwarePlan {
   std::vector<HardwareCandidate> ranked;     // feasible, best first
   std::vector<HardwareCandidate> others;     // infeasible or pruned, for --explain
   int searched = 0;                          // (GPU, count) candidates whose layouts were searched
-  int layouts_searched = 0;                  // layout-pinned plan searches run
+  int layouts_searched = 0;                  // layouts the searched candidates covered
   std::string needed;                        // when nothing fits: what would be needed
 };
 

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -21,13 +20,7 @@ std::vector<CalibrationSample> calibration_samples(const std::string& dir) {
   std::vector<CalibrationSample> out;
   const CostOptions defaults;
   for (const std::string& path : record_files(dir)) {
-    std::ifstream f(path);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::exception& e) {
-      throw InputError(path, "", std::string("malformed JSON: ") + e.what());
-    }
+    const nlohmann::json j = read_run_record(path);
     Strategy st;
     const Scenario s = scenario_from_record(j, path, &st);
     const Measurement m = measurement_from_record(j, path);

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -49,14 +48,7 @@ double rel(uint64_t predicted, uint64_t measured) {
 }  // namespace
 
 ValidationRow validate_record_file(const std::string& path, const StepTimeSource& source) {
-  std::ifstream f(path);
-  if (!f) throw InputError(path, "", "cannot read");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path, "", std::string("malformed JSON: ") + e.what());
-  }
+  const nlohmann::json j = read_run_record(path);
   Strategy st;
   Scenario s = scenario_from_record(j, path, &st);
   const Measurement meas = measurement_from_record(j, path);

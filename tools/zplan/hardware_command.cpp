@@ -63,7 +63,7 @@ std::string ranking_text(const HardwarePlan& hp, const Scenario& s, bool by_cost
   for (const HardwareCandidate& c : hp.others)
     if (c.skipped.rfind("pruned", 0) == 0) ++pruned;
     else if (!c.searched) ++memory;
-  o << "  " << hp.searched << " (GPU, count) candidates searched (" << hp.layouts_searched << " layout searches), " << pruned
+  o << "  " << hp.searched << " (GPU, count) candidates searched (" << hp.layouts_searched << " layouts), " << pruned
     << " pruned by their throughput bound, " << memory << " too small for the model states.\n";
   return o.str();
 }
