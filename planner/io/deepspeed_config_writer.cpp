@@ -105,6 +105,12 @@ json deepspeed_config_for(const Scenario& s, const Strategy& st) {
   else j["train_batch_size"] = st.micro_batch * st.grad_accumulation * dp;
   add_precision(j, st.precision);
   j["zero_optimization"] = zero_block(s.training, st);
+  // With ZeRO-Offload DeepSpeed refuses a client optimizer (the Trainer's torch AdamW) unless
+  // zero_force_ds_cpu_optimizer is false (engine.py, _configure_basic_optimizer): naming AdamW here
+  // makes DeepSpeed build its DeepSpeedCPUAdam. "auto" is filled by the Trainer from its arguments.
+  if (st.offload_optimizer)
+    j["optimizer"] = {{"type", "AdamW"},
+                      {"params", {{"lr", "auto"}, {"betas", "auto"}, {"eps", "auto"}, {"weight_decay", "auto"}}}};
   // Recompute is the model code's (the Trainer's --gradient_checkpointing); this block only says
   // where deepspeed.checkpointing keeps checkpoints, so it is written only to move them to the host.
   if (st.cpu_checkpointing) j["activation_checkpointing"] = {{"cpu_checkpointing", true}};

@@ -238,6 +238,12 @@ TEST_CASE("the written config is DeepSpeed's shape") {
   CHECK(j.at("fp16").at("loss_scale") == 0);
   CHECK(j.at("bf16").at("enabled") == false);
   CHECK_FALSE(j.contains("activation_checkpointing"));  // recompute is the Trainer's --gradient_checkpointing
+  // ZeRO-Offload refuses the Trainer's torch optimizer: the file names DeepSpeed's AdamW, and only then.
+  CHECK(j.at("optimizer").at("type") == "AdamW");
+  CHECK(j.at("optimizer").at("params").at("lr") == "auto");
+  st.offload_optimizer = false;
+  CHECK_FALSE(deepspeed_config_for(s, st).contains("optimizer"));
+  st.offload_optimizer = true;
   st.precision = Precision::bf16_pure;
   CHECK_THROWS_WITH_AS(deepspeed_config_for(s, st), doctest::Contains("--emit-deepspeed"), InputError);
   CHECK_THROWS_WITH_AS(write_deepspeed_for_plan(s, Plan{}, "/nonexistent-dir/ds.json"),

@@ -9,6 +9,7 @@ export OUT
 {
   source tools/gpu/install_deepspeed.sh || exit 2
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  python3 tools/hf_reference/measure_deepspeed.py --deadline-s "${DEADLINE_S:-280}" ${FILTER:+--filter "$FILTER"}
+  python3 tools/hf_reference/measure_deepspeed.py --deadline-s "${DEADLINE_S:-280}" ${FILTER:+--filter "$FILTER"} \
+    --skip-measured tests/regression/measured/hf_deepspeed
 } 2>&1 | tee "$OUT/deepspeed.log"
 rm -rf "$OUT/trainer_tmp"

@@ -34,17 +34,37 @@ def log(msg):
 
 
 def run(model, seq, stage, recipe="bf16", mb=1, ckpt="off", loop="plain", offload_opt=False,
-        offload_param=False, group="dev"):
+        offload_param=False, group="dev", config_file=None):
     r = dict(model=model, seq=seq, stage=stage, recipe=recipe, mb=mb, ckpt=ckpt, loop=loop,
-             offload_opt=offload_opt, offload_param=offload_param, group=group)
+             offload_opt=offload_opt, offload_param=offload_param, group=group, config_file=config_file)
     off = ("_offopt" if offload_opt else "") + ("_offparam" if offload_param else "")
-    r["id"] = f"ds-z{stage}{off}_{loop}_{model}_{recipe}_{seq}_mb{mb}_ckpt-{ckpt}"
+    r["id"] = f"ds-z{stage}{off}_{loop}_{model}_{recipe}_{seq}_mb{mb}_ckpt-{ckpt}" + ("_emitted" if config_file else "")
     return r
+
+
+def emitted(path, model, seq, loop="trainer", ckpt="off", group="holdout"):
+    """A run of a config `zplan --emit-deepspeed` wrote (kept in the repo): the run proves the file
+    works with DeepSpeed and the Trainer, and measures the plan zplan chose."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    full = os.path.join(root, path)
+    with open(full) as f:
+        c = json.load(f)
+    z = c.get("zero_optimization", {})
+    dev = lambda k: z.get(k, {}).get("device") == "cpu"  # noqa: E731
+    return run(model, seq, z.get("stage", 0), recipe="bf16" if c.get("bf16", {}).get("enabled") else "fp16",
+               mb=c["train_micro_batch_size_per_gpu"], ckpt=ckpt, loop=loop, offload_opt=dev("offload_optimizer"),
+               offload_param=dev("offload_param"), group=group, config_file=path)
 
 
 # The order is the priority: a call that runs out of time keeps what ran. "dev" runs are the ones
 # the model may be changed against; "holdout" runs are compared once, before any such change.
 RUNS = [
+    # the configs zplan emitted (tests/data/deepspeed/emitted, commands in its README) come first
+    emitted("tests/data/deepspeed/emitted/qwen3-0.6b_1xh200_4096_z3-offload.json", "qwen3-0.6b", 4096),
+    emitted("tests/data/deepspeed/emitted/llama-3.2-1b_1xh200_8192_chosen.json", "llama-3.2-1b", 8192),
+    # host RAM of optimizer offload on models the host model was not built against
+    run("llama-3.2-1b", 8192, 2, ckpt="full", offload_opt=True, group="holdout"),
+    run("qwen3-30b-a3b-2l", 4096, 2, offload_opt=True, group="holdout"),
     run("qwen3-0.6b", 4096, 0), run("qwen3-0.6b", 4096, 1), run("qwen3-0.6b", 4096, 2),
     run("qwen3-0.6b", 4096, 2, offload_opt=True),
     run("qwen3-0.6b", 4096, 3),
@@ -68,6 +88,15 @@ def rss_bytes():
     return psutil.Process().memory_info().rss
 
 
+def rss_high_water_bytes():
+    """VmHWM: the process's peak resident set so far (includes transients of initialisation)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
 def versions():
     import torch, transformers, deepspeed
     return {"torch": torch.__version__, "transformers": transformers.__version__,
@@ -77,6 +106,10 @@ def versions():
 
 # ---------------------------------------------------------------- model and config
 def ds_config(r):
+    if r.get("config_file"):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, r["config_file"])) as f:
+            return json.load(f)
     c = {"train_micro_batch_size_per_gpu": r["mb"], "gradient_accumulation_steps": 1,
          "steps_per_print": 10**9, "wall_clock_breakdown": False,
          "zero_allow_untested_optimizer": True, "zero_optimization": {"stage": r["stage"]}}
@@ -242,6 +275,10 @@ def measure(r, vers, capacity):
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     rec["baseline_allocated"] = torch.cuda.memory_allocated()
+    # Resident set before the model exists: Python, torch, transformers, DeepSpeed, CUDA context.
+    import transformers  # noqa: F401 - imported before the reading, as the loops import it
+    torch.ones(1, device="cuda")
+    rec["baseline_rss"] = rss_bytes()
     t = time.time()
     try:
         (trainer_loop if r["loop"] == "trainer" else plain_loop)(r, rec)
@@ -280,7 +317,10 @@ def to_record(r, rec, vers, capacity):
                  "peak_allocated_bytes": last["optimizer_peak"]},
                 {"phase": "step_end", "allocated_bytes": last["after_optimizer"],
                  "peak_allocated_bytes": last["step_peak"]}]
-    host = {"peak_bytes": max([s["host_rss"] for s in steps] or [0])}
+    host = {"peak_bytes": max([s["host_rss"] for s in steps] or [0]),
+            "baseline_bytes": rec.get("baseline_rss"), "high_water_bytes": rss_high_water_bytes(),
+            "note": "peak_bytes: largest resident set at the end of a step; baseline_bytes: before the model "
+                    "was built; high_water_bytes: the process's VmHWM (initialisation transients included)"}
     seconds = statistics.median(s["step_seconds"] for s in steps[1:]) if len(steps) > 1 else None
     loop_text = {
         "plain": "engine = deepspeed.initialize(model, optimizer, config); out = engine(input_ids=x, labels=x); "
@@ -297,6 +337,8 @@ def to_record(r, rec, vers, capacity):
         "optimizer": "DeepSpeedCPUAdam (config 'optimizer' AdamW)" if "optimizer" in cfg
                      else "torch.optim.AdamW(lr=1e-5, fused=True)",
         "deepspeed_config": cfg, "measurement_set": r["group"]}
+    if r.get("config_file"):
+        scenario["deepspeed_config_file"] = r["config_file"]
     strategy = {"zero_stage": r["stage"], "offload_optimizer": r["offload_opt"],
                 "offload_params": r["offload_param"],
                 "checkpointed_layers": matrix.MODELS[r["model"]].get("num_hidden_layers") if r["ckpt"] == "full" else 0,
@@ -346,8 +388,11 @@ def main():
     ap.add_argument("--deadline-s", type=float, default=1e9)
     ap.add_argument("--port", type=int, default=29600)
     ap.add_argument("--child", action="store_true", help="measure the one --filter run in this process")
+    ap.add_argument("--skip-measured", default="", help="skip runs whose record is in this folder")
     a = ap.parse_args()
     runs = [r for r in RUNS if re.search(a.filter, r["id"])]
+    if a.skip_measured:
+        runs = [r for r in runs if not os.path.exists(os.path.join(a.skip_measured, r["id"] + ".json"))]
     if a.list:
         for r in runs:
             print(r["id"], r["group"])
