@@ -20,6 +20,7 @@ ExecContext make_exec_context(const TrainingSpec& training, const Strategy& stra
   c.sp_degree = strategy.sp_degree;
   c.world_size = world_size;
   c.zero_stage = strategy.zero_stage;
+  c.offload_optimizer = strategy.offload_optimizer;
   const PrecisionRecipe r = precision_recipe(strategy.precision);
   c.autocast = strategy.precision == Precision::amp_bf16 || strategy.precision == Precision::amp_fp16;
   c.param_bytes = r.param_bytes;

@@ -19,6 +19,7 @@ struct ExecContext {
   int sp_degree = 1;           // Ulysses degree
   int64_t world_size = 1;
   int zero_stage = 0;
+  bool offload_optimizer = false;  // the optimizer step runs on the host (DeepSpeedCPUAdam)
   bool autocast = false;       // amp-* recipes: matmuls run in 16-bit on fp32 params
   int param_bytes = 2;         // stored params (4 under AMP/fp32)
   int compute_bytes = 2;       // matmul outputs / activations

@@ -26,6 +26,7 @@ struct HostMemory {
   uint64_t params_bytes = 0;         // offloaded 16-bit params (per node)
   uint64_t checkpoints_bytes = 0;    // CPU-checkpointed activations, pinned (per node)
   uint64_t pinned_buffers_bytes = 0; // staging buffers for offload transfers (per node)
+  uint64_t steady_bytes = 0;         // per node while training (everything but the load transient)
   uint64_t peak_bytes = 0;           // per node
   uint64_t capacity_bytes = 0;       // per node
 };

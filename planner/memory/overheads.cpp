@@ -27,6 +27,10 @@ OutsideAllocator outside_allocator_bytes(const ClusterSpec& cluster, const ExecC
   // ZeRO-3's parameter coordinator runs its all-gathers on a stream and communicator of its own.
   // Measured on one GPU only; taken as the same on several.
   if (c.framework == Framework::deepspeed && c.zero_stage >= 3) o.nccl_bytes += kDeepSpeedZero3CommunicatorBytes;
+  // The modules DeepSpeedCPUAdam brings into the context (measured on one GPU).
+  if (c.framework == Framework::deepspeed && c.offload_optimizer)
+    o.cuda_context_bytes += static_cast<uint64_t>(static_cast<double>(kDeepSpeedCpuOptimizerModulesBytes) *
+                                                  test_term_scales().cuda_context);
   o.nccl_bytes = static_cast<uint64_t>(static_cast<double>(o.nccl_bytes) * test_term_scales().communicator);
   (void)cluster;
   return o;

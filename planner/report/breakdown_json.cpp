@@ -33,6 +33,7 @@ constexpr HostField kHost[] = {
     {"params_bytes", &HostMemory::params_bytes},
     {"checkpoints_bytes", &HostMemory::checkpoints_bytes},
     {"pinned_buffers_bytes", &HostMemory::pinned_buffers_bytes},
+    {"steady_bytes", &HostMemory::steady_bytes},
     {"peak_bytes", &HostMemory::peak_bytes},
     {"capacity_bytes", &HostMemory::capacity_bytes},
 };

@@ -83,6 +83,9 @@ ValidationRow validate_record_file(const std::string& path, const StepTimeSource
       break;
     }
   r.outside_error = rel(r.predicted_outside_bytes, r.measured_outside_bytes);
+  r.measured_host_bytes = meas.memory.host.peak_bytes;
+  r.predicted_host_bytes = e.memory.host.steady_bytes / static_cast<uint64_t>(std::max(1, s.cluster.gpus_per_node));
+  r.host_error = rel(r.predicted_host_bytes, r.measured_host_bytes);
   r.measured_oom = meas.oom;
   r.predicted_oom = !e.gpu_fits;
   r.gpu = s.cluster.gpu.name;
@@ -223,6 +226,7 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
                   s.group.empty() ? "all" : s.group.c_str(), s.step_runs, 100 * s.mean_abs_step_error, 100 * s.max_abs_step_error);
     o << buf;
   }
+  o << host_memory_report(rows, md);
   return o.str();
 }
 

@@ -37,6 +37,12 @@ struct ValidationRow {
   uint64_t measured_outside_bytes = 0;
   uint64_t predicted_outside_bytes = 0;
   double outside_error = 0;
+  // Host RAM of one process: the record's resident set at the end of a step against the predicted
+  // steady host memory per process (HostMemory::steady_bytes / processes per node). 0 measured =
+  // the record lacks it (only the DeepSpeed harness reads it).
+  uint64_t measured_host_bytes = 0;
+  uint64_t predicted_host_bytes = 0;
+  double host_error = 0;
   PathKey path;                           // profile x framework x offload x SP > 1 x world size
   bool within_tolerance = false;
   // Step time (planner/cost/step_time.h) against the record's measured seconds per optimizer step;
@@ -74,6 +80,9 @@ struct ProfileSummary {
 };
 // One summary per profile, then one per (profile, folder).
 std::vector<ProfileSummary> summarize(const std::vector<ValidationRow>& rows);
+
+// The host-RAM table of the runs that measured it (text or Markdown), empty when none did.
+std::string host_memory_report(const std::vector<ValidationRow>& rows, bool markdown);
 
 // Each run's reserved error with its path (OOM runs have none), for measure_bands().
 std::vector<PathError> reserved_errors(const std::vector<ValidationRow>& rows);

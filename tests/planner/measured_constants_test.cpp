@@ -20,6 +20,7 @@ namespace {
 struct Outside {
   std::vector<uint64_t> hf_single, hf_multi, zplan;
   std::vector<uint64_t> deepspeed_z012, deepspeed_z3;  // one GPU
+  std::vector<uint64_t> deepspeed_z012_offload, deepspeed_z3_offload;
   std::map<std::string, uint64_t> capacity_by_gpu;  // record "gpu" -> measurement capacity_bytes
 };
 
@@ -36,8 +37,11 @@ Outside read_records() {
     const bool deepspeed = framework == "deepspeed" ||
                            (framework == "plain" && (st.at("zero_stage").get<int>() > 0 || st.at("offload_optimizer").get<bool>()));
     if (j.at("profile") == "hf" && !gpu.contains("outside_allocator_bytes")) continue;  // not every record has it
-    if (j.at("profile") == "hf" && deepspeed)
-      (st.at("zero_stage").get<int>() >= 3 ? o.deepspeed_z3 : o.deepspeed_z012).push_back(gpu.at("outside_allocator_bytes").get<uint64_t>());
+    const bool z3 = st.at("zero_stage").get<int>() >= 3, offload = st.at("offload_optimizer").get<bool>();
+    if (j.at("profile") == "hf" && deepspeed && offload)
+      (z3 ? o.deepspeed_z3_offload : o.deepspeed_z012_offload).push_back(gpu.at("outside_allocator_bytes").get<uint64_t>());
+    else if (j.at("profile") == "hf" && deepspeed)
+      (z3 ? o.deepspeed_z3 : o.deepspeed_z012).push_back(gpu.at("outside_allocator_bytes").get<uint64_t>());
     else if (j.at("profile") == "hf")
       (j.at("world_size").get<int>() == 1 ? o.hf_single : o.hf_multi).push_back(gpu.at("outside_allocator_bytes").get<uint64_t>());
     else
@@ -63,6 +67,12 @@ TEST_CASE("CUDA context and NCCL memory are the largest the records measure, per
   REQUIRE(o.deepspeed_z3.size() >= 3);
   CHECK(kHfCudaContextBytes + kDeepSpeedOneGpuCommunicatorBytes == largest(o.deepspeed_z012));
   CHECK(kHfCudaContextBytes + kDeepSpeedOneGpuCommunicatorBytes + kDeepSpeedZero3CommunicatorBytes == largest(o.deepspeed_z3));
+  // Optimizer offload: the largest extra over the same stages without it, of either stage group.
+  REQUIRE(o.deepspeed_z012_offload.size() >= 2);
+  REQUIRE(o.deepspeed_z3_offload.size() >= 2);
+  CHECK(kDeepSpeedCpuOptimizerModulesBytes ==
+        std::max(largest(o.deepspeed_z012_offload) - largest(o.deepspeed_z012),
+                 largest(o.deepspeed_z3_offload) - largest(o.deepspeed_z3)));
   // The facts the numbers stand on: 767-791 MiB for Hugging Face, 619 MiB for zplan's runtime.
   const uint64_t MiB = 1 << 20;
   CHECK(*std::min_element(o.hf_single.begin(), o.hf_single.end()) / MiB == 766);

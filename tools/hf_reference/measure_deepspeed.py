@@ -392,7 +392,8 @@ def main():
     a = ap.parse_args()
     runs = [r for r in RUNS if re.search(a.filter, r["id"])]
     if a.skip_measured:
-        runs = [r for r in runs if not os.path.exists(os.path.join(a.skip_measured, r["id"] + ".json"))]
+        done = {f[:-5] for _, _, files in os.walk(a.skip_measured) for f in files if f.endswith(".json")}
+        runs = [r for r in runs if r["id"] not in done]
     if a.list:
         for r in runs:
             print(r["id"], r["group"])
