@@ -84,3 +84,11 @@ bad(validate_calibration_bad "profiles.hf.matmul_efficiency" validate tests/regr
 bad(calibrate_gpu_unknown "--gpu: unknown GPU" calibrate tests/regression/measured --gpu h900)
 bad(calibrate_gpu_no_records "--gpu: no record under tests/regression/measured ran on l40s-48gb" calibrate tests/regression/measured --gpu l40s)
 bad(calibrate_several_gpus "--gpu: the records ran on several GPUs" calibrate tests/regression/measured)
+# ---- --run --framework deepspeed: the Hugging Face Trainer under DeepSpeed's launcher ----
+set(DSR --model qwen3-0.6b --gpus 1xH200 --seq 4096 --framework deepspeed --run)
+bad(deepspeed_run_loop "--loop: --run --framework deepspeed trains with the Hugging Face Trainer" ${DSR} --loop plain)
+bad(deepspeed_run_cpu_ckpt "--cpu-ckpt: the Hugging Face Trainer cannot keep checkpoints on the host" ${DSR} --cpu-ckpt --ckpt full)
+bad(deepspeed_run_profile "--profile: --run --framework deepspeed trains with Hugging Face transformers" ${DSR} --profile zplan)
+# No Python with deepspeed and transformers: it says what failed, before writing or starting anything.
+bad(deepspeed_run_no_python "needs /nonexistent/python3 with deepspeed and transformers importable" ${DSR})
+set_tests_properties(cli_bad_deepspeed_run_no_python PROPERTIES ENVIRONMENT "ZPLAN_PYTHON=/nonexistent/python3")

@@ -129,7 +129,11 @@ def ds_config(r):
 
 def build_model(r):
     import torch, transformers
-    d = dict(matrix.MODELS[r["model"]])
+    if r.get("model_config_path"):  # a Hugging Face config.json (zplan --run --framework deepspeed)
+        with open(r["model_config_path"]) as f:
+            d = json.load(f)
+    else:
+        d = dict(matrix.MODELS[r["model"]])
     kw = {k: v for k, v in d.items() if k != "model_type"}
     cfg = transformers.AutoConfig.for_model(d["model_type"], **kw)
     dtype = torch.bfloat16 if r["recipe"] == "bf16" else torch.float16
@@ -216,7 +220,8 @@ def trainer_loop(r, rec):
     class Tokens(torch.utils.data.Dataset):
         def __init__(self, vocab):
             g = torch.Generator().manual_seed(0)
-            self.x = torch.randint(0, vocab, (8, r["seq"]), generator=g)
+            n = max(8, r.get("steps", 3) * r["mb"] * r.get("ga", 1))
+            self.x = torch.randint(0, vocab, (n, r["seq"]), generator=g)
 
         def __len__(self):
             return len(self.x)
@@ -231,7 +236,8 @@ def trainer_loop(r, rec):
     rec["steps"] = []
     args = transformers.TrainingArguments(
         output_dir=os.path.join(OUT, "trainer_tmp"), per_device_train_batch_size=r["mb"],
-        gradient_accumulation_steps=1, max_steps=3, learning_rate=1e-5, optim="adamw_torch_fused",
+        gradient_accumulation_steps=r.get("ga", 1), max_steps=r.get("steps", 3), learning_rate=1e-5,
+        optim="adamw_torch_fused",
         bf16=r["recipe"] == "bf16", fp16=r["recipe"] == "fp16", deepspeed=ds_config(r),
         gradient_checkpointing=r["ckpt"] == "full",
         gradient_checkpointing_kwargs={"use_reentrant": False} if r["ckpt"] == "full" else None,
@@ -328,7 +334,7 @@ def to_record(r, rec, vers, capacity):
         "trainer": "transformers.Trainer with TrainingArguments(deepspeed=config); the loop keeps only the loss"}
     cfg = ds_config(r)
     scenario = {
-        "gpus": "1x" + ("h200-141gb" if "H200" in vers["gpu"] else "h100-80gb"),
+        "gpus": str(r.get("world", 1)) + "x" + ("h200-141gb" if "H200" in vers["gpu"] else "h100-80gb"),
         "framework": "deepspeed", "profile": "hf", "model_name": r["model"],
         "model_config": rec.get("config_input"), "num_parameters": rec.get("num_params"),
         "seq": r["seq"], "attention": "sdpa", "use_cache": False,
@@ -343,10 +349,10 @@ def to_record(r, rec, vers, capacity):
                 "offload_params": r["offload_param"],
                 "checkpointed_layers": matrix.MODELS[r["model"]].get("num_hidden_layers") if r["ckpt"] == "full" else 0,
                 "cpu_checkpointing": False, "sp_degree": 1, "micro_batch": r["mb"],
-                "grad_accumulation": 1, "precision": r["recipe"]}
-    out = {"profile": "hf", "world_size": 1, "gpu": vers["gpu"],
+                "grad_accumulation": r.get("ga", 1), "precision": r["recipe"]}
+    out = {"profile": "hf", "world_size": r.get("world", 1), "gpu": vers["gpu"],
            "versions": {k: v for k, v in vers.items() if k != "gpu"},
-           "command": "python3 tools/hf_reference/measure_deepspeed.py --filter '^%s$'" % re.escape(r["id"]),
+           "command": r.get("command") or "python3 tools/hf_reference/measure_deepspeed.py --filter '^%s$'" % re.escape(r["id"]),
            "scenario": scenario, "strategy": strategy, "estimate": None,
            "measurement": {"memory": {"gpu": gpu, "host": host},
                            "time": {"step_seconds": seconds,

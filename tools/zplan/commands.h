@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "planner/search/search.h"
 #include "runtime/train/trainer_options.h"
 #include "scenario_options.h"
 
@@ -34,6 +35,11 @@ std::string training_time_and_cost_text(double tokens, double tokens_per_second,
 nlohmann::json training_run_json(double tokens, double tokens_per_second, int gpus, double price_per_gpu_hour);
 void add_trainer_flags(CLI::App& app, PlanCommand& cmd);  // trainer_flags.cpp
 int run_plan(PlanCommand& cmd, bool check_only);      // check_only: predict with defaults, never search
+// The best plan the Hugging Face Trainer can run: no recompute or all layers (plan_command.cpp).
+Plan search_for_trainer(Scenario s, const SearchOptions& so);
+// `--run --framework deepspeed`: plan, write the DeepSpeed config, train with the HF Trainer under
+// DeepSpeed's launcher (tools/hf_reference/deepspeed_run.py), compare (deepspeed_run_command.cpp).
+int run_with_deepspeed(PlanCommand& cmd);
 
 struct ValidateCommand {
   std::string dir;             // folder of run records

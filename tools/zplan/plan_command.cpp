@@ -40,8 +40,6 @@ void setup_plan(CLI::App& app, PlanCommand& cmd) {
   add_trainer_flags(app, cmd);
 }
 
-namespace {
-
 // The best plan with no recompute and with all layers recomputed (what --gradient_checkpointing
 // can run), unless the user pinned the count.
 Plan search_for_trainer(Scenario s, const SearchOptions& so) {
@@ -55,10 +53,10 @@ Plan search_for_trainer(Scenario s, const SearchOptions& so) {
   return all;
 }
 
-}  // namespace
 
 int run_plan(PlanCommand& cmd, bool check_only) {
   const ScenarioOptions& o = cmd.scenario;
+  if (cmd.run && o.framework == "deepspeed") return run_with_deepspeed(cmd);  // the user's stack
   Scenario s = build_scenario(o, cmd.run);  // bad input fails here, before any hand-over
   if (cmd.run) {
     int rc = hand_over_to_runtime(cmd);
