@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "planner/framework/sharding_policy.h"
 #include "planner/memory/activations.h"
 #include "planner/memory/exec_context.h"
 #include "planner/memory/params.h"
@@ -201,16 +202,21 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   out.model_flops_per_token = 3.0 * (fwd.matmul_flops + fwd.attention_flops) / std::max(1.0, tokens);
 
   const double psi = static_cast<double>(pc.total);
-  const double local = s.zero_stage >= 1 ? psi / world : psi;
-  // Weight-gradient writes per micro-step; AMP casts the fp32 weights to 16 bits each forward
-  // (and again for each recomputed layer) and the 16-bit weight gradients back to fp32.
-  double per_micro = psi * rc.grad_bytes / (s.zero_stage >= 2 ? world : 1.0);
+  // Where the states live and which collectives a step runs: the ZeRO rows of
+  // planner/framework/sharding_policy.h (every framework priced as DeepSpeed at its stage).
+  const ModelStateHomes homes = zero_state_homes(s.zero_stage, s.offload_optimizer, s.offload_params,
+                                                 std::max(1, cluster.world_size()));
+  const double local = homes.optimizer_states.partitioned ? psi / world : psi;
+  // Weight-gradient writes per micro-step (into the rank's shard when they are reduce-scattered);
+  // AMP casts the fp32 weights to 16 bits each forward (and again for each recomputed layer) and
+  // the 16-bit weight gradients back to fp32.
+  double per_micro = psi * rc.grad_bytes / (homes.gradients_reduce_scattered ? world : 1.0);
   if (rc.param_bytes == 4 && rc.compute_bytes == 2) per_micro += 6.0 * psi * (2.0 + static_cast<double>(s.checkpointed_layers) / std::max<double>(1.0, static_cast<double>(m.layers)));
   out.total[kMemoryBoundTerm] += per_micro * ga / r.hbm;
   // GPU AdamW on the local shard: reads weights, gradients, master copy and both moments, writes
   // all but the gradients (the minimum; a multi-pass foreach implementation moves more, which its
   // fitted weight absorbs); one kernel-equivalent per parameter tensor and state.
-  if (!s.offload_optimizer) {
+  if (homes.optimizer_states.on_gpu()) {
     const double bytes = local * (2.0 * rc.param_bytes + rc.grad_bytes + 2.0 * (rc.master_bytes + rc.optimizer_bytes) + rc.fp32_grad_bytes);
     out.total[kOptimizerTerm] = bytes / r.hbm;
   }
@@ -226,9 +232,9 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   const double frac = world > 1 ? (world - 1) / world : 0.0;
   double comm_bytes = 0;
   if (world > 1) {
-    comm_bytes += (s.zero_stage >= 2 ? 1.0 : 2.0) * frac * psi * rc.grad_bytes;
-    if (s.zero_stage >= 1 && s.zero_stage <= 2) comm_bytes += frac * psi * rc.param_bytes;
-    if (s.zero_stage >= 3) comm_bytes += 2.0 * frac * psi * rc.param_bytes * ga;
+    comm_bytes += (homes.gradients_reduce_scattered ? 1.0 : 2.0) * frac * psi * rc.grad_bytes;
+    if (homes.params_gathered_after_step) comm_bytes += frac * psi * rc.param_bytes;
+    if (homes.params_gathered_per_micro_step) comm_bytes += 2.0 * frac * psi * rc.param_bytes * ga;
   }
   out.total[kCommTerm] = comm_bytes / bw * (1.0 - comm_overlap);
   if (sp > 1) {
@@ -239,12 +245,12 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   // offload streams the weights in for forward and backward; CPU checkpoints go out and back.
   const double pcie = std::max(1.0, cluster.gpu.pcie_bw_gb_per_s) * 1e9;
   const double shard = psi / world;
-  if (s.offload_optimizer) {
+  if (!homes.optimizer_states.on_gpu()) {
     const int cores_per_rank = std::max(1, cluster.cpu_cores / std::max(1, cluster.gpus_per_node));
     out.total[kOffloadTerm] += shard / (cpu_adam_params_per_second_per_core * cores_per_rank);
     out.total[kOffloadTerm] += shard * (rc.grad_bytes + rc.param_bytes) / pcie;
   }
-  if (s.offload_params) out.total[kOffloadTerm] += 2.0 * psi * rc.param_bytes * ga / world / pcie;
+  if (!homes.working_params.on_gpu()) out.total[kOffloadTerm] += 2.0 * psi * rc.param_bytes * ga / world / pcie;
   if (s.cpu_checkpointing) {
     const ExecContext c = make_exec_context(training, s, cluster.world_size());
     const double ckpt = static_cast<double>(sum_bytes(checkpointed_block_saved(m, c), c.tokens_per_rank(), c.micro_batch)) *

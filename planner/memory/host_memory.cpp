@@ -3,10 +3,10 @@
 
 #include <algorithm>
 
+#include "planner/framework/sharding_policy.h"
 #include "planner/memory/activations.h"
 #include "planner/memory/params.h"
 #include "planner/memory/precision_recipe.h"
-#include "planner/memory/zero.h"
 
 namespace zplan {
 namespace {
@@ -25,16 +25,20 @@ HostMemory estimate_host_memory(const ModelSpec& m, const ClusterSpec& cluster,
   // 3 GiB resident (host-side CUDA runtime, cuBLAS/cuDNN libraries); zplan's C++ runtime about 1.5.
   const uint64_t per_process = training.profile == Profile::hf ? 3 * kGiB : kGiB + kGiB / 2;
   h.baseline_bytes = per_process * procs;
+  // Where each model state lives: the ZeRO rows of planner/framework/sharding_policy.h.
+  const ModelStateHomes homes = zero_state_homes(s.zero_stage, s.offload_optimizer, s.offload_params, static_cast<int64_t>(ranks));
   // Loading: without zero.Init every process materialises the whole model in its load dtype before
-  // moving it to the GPU (DeepSpeed #5290); with ZeRO-3 each rank holds its shard only.
-  const uint64_t load_per_process = s.zero_stage >= 3 ? params * r.param_bytes / ranks : params * r.param_bytes;
+  // moving it to the GPU (DeepSpeed #5290); with partitioned parameters (ZeRO-3) each rank holds
+  // its shard only.
+  const uint64_t load_per_process = homes.working_params.partitioned ? params * r.param_bytes / ranks : params * r.param_bytes;
   h.model_load_bytes = load_per_process * procs;
   // Offloaded optimizer: fp32 master + exp_avg + exp_avg_sq + an fp32 gradient partition per rank
   // (DeepSpeed cpu_offload keeps all four in host memory), pinned.
   const uint64_t shard = static_cast<uint64_t>(shard_elements(static_cast<int64_t>(params), static_cast<int64_t>(ranks)));
-  if (s.offload_optimizer) h.optimizer_bytes = shard * (4 + 8 + 4) * procs;
-  if (s.offload_params) h.params_bytes = shard * r.param_bytes * procs;
-  if (s.offload_optimizer || s.offload_params) {
+  const bool optimizer_on_host = !homes.optimizer_states.on_gpu(), params_on_host = !homes.working_params.on_gpu();
+  if (optimizer_on_host) h.optimizer_bytes = shard * (4 + 8 + 4) * procs;
+  if (params_on_host) h.params_bytes = shard * r.param_bytes * procs;
+  if (optimizer_on_host || params_on_host) {
     // Pinned staging for 16-bit gradient/parameter transfers: one reduce bucket per process.
     h.pinned_buffers_bytes = static_cast<uint64_t>(std::min<int64_t>(training.reduce_bucket_elems,
                                                                       static_cast<int64_t>(params))) * 2 * procs;
