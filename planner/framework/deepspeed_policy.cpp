@@ -20,6 +20,8 @@
 //   fp32 gradient partition        | psi/N, stage 3: <= sub_group_size     | 1-3   | the step (1/2: + a flattened
 //                                  |                                       |       | 16-bit copy)
 //   fp32 .grad of each master      | psi (FP16_UnfusedOptimizer)           | 0     | the step
+//   NCCL communicator (outside the | also on one GPU; stage 3: a second one for the coordinator's
+//   allocator, overheads.cpp)      | gathers (deepspeed_communicators)
 #include "planner/framework/framework_policy.h"
 
 #include <algorithm>
@@ -197,6 +199,10 @@ class DeepSpeedPolicy : public FrameworkPolicy {
 };
 
 }  // namespace
+
+// DeepSpeed initialises torch.distributed with NCCL and runs its collectives on one GPU too;
+// ZeRO-3's parameter coordinator all-gathers on a stream and communicator of its own.
+FrameworkCommunicators deepspeed_communicators(int zero_stage) { return {true, zero_stage >= 3}; }
 
 std::unique_ptr<FrameworkPolicy> make_deepspeed_policy(StepState& st) { return std::make_unique<DeepSpeedPolicy>(st); }
 

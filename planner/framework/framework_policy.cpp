@@ -14,4 +14,8 @@ std::unique_ptr<FrameworkPolicy> make_framework_policy(StepState& st) {
   return st.c.profile == Profile::zplan ? make_runtime_policy(st) : make_plain_policy(st);
 }
 
+FrameworkCommunicators framework_communicators(const ExecContext& c) {
+  return c.framework == Framework::deepspeed ? deepspeed_communicators(c.zero_stage) : FrameworkCommunicators{};
+}
+
 }  // namespace zplan

@@ -54,6 +54,15 @@ class FrameworkPolicy {
   const ModelStateHomes homes_;
 };
 
+// Communicators a framework creates besides the data-parallel one; overheads.cpp sizes them
+// (outside the caching allocator).
+struct FrameworkCommunicators {
+  bool nccl_on_one_gpu = false;            // torch.distributed with NCCL even on a single GPU
+  bool parameter_gather_communicator = false;  // a stream and communicator of its own for gathers
+};
+FrameworkCommunicators framework_communicators(const ExecContext& c);
+FrameworkCommunicators deepspeed_communicators(int zero_stage);
+
 // The policy of the framework `st.c` runs (make_exec_context maps plain + ZeRO/offload to DeepSpeed).
 std::unique_ptr<FrameworkPolicy> make_framework_policy(StepState& st);
 
