@@ -39,7 +39,9 @@ class Fsdp2Policy : public FrameworkPolicy {
     h.gradient_accumulator.created = CreatedAt::each_step;
     h.optimizer_states.created = CreatedAt::first_step;
     h.gradients_reduce_scattered = true;
-    h.params_gathered_per_micro_step = true;
+    // reshard_after_forward gathers each module for forward and again for backward; without it
+    // once per micro-step (neither ZeRO pattern; the step-time model reads the ZeRO rows).
+    h.params_gathered_per_micro_step = st.s.zero_stage >= 3;
     return h;
   }
 
