@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "planner/framework/sharding_policy.h"
 #include "planner/memory/activations.h"
 #include "planner/memory/exec_context.h"
 #include "planner/memory/params.h"
@@ -152,8 +153,13 @@ const char* step_term_name(size_t term) {
   return term < kStepTermCount ? names[term] : "?";
 }
 
+double optimizer_pass_bytes_per_param(Precision precision) {
+  const PrecisionRecipe rc = precision_recipe(precision);
+  return 2.0 * rc.param_bytes + rc.grad_bytes + 2.0 * (rc.master_bytes + rc.optimizer_bytes) + rc.fp32_grad_bytes;
+}
+
 StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const TrainingSpec& training, const Strategy& s,
-                     double comm_overlap, double cpu_adam_params_per_second_per_core) {
+                     const StepMechanisms& k) {
   StepTerms out;
   const ModelTables& tables = model_tables(m);
   const ParamCounts& pc = tables.counts;
@@ -181,40 +187,47 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   gemm(head, r, tokens, static_cast<double>(m.hidden), static_cast<double>(m.vocab));
   head.kernels += 14.0 + norm_kernels(m);            // embedding, final norm, upcast, log-softmax, NLL, mean
   // Loss path over [tokens, V]: 16-bit logits, fp32 upcast, log-softmax and its gradient (~30 B each).
-  head.memory_bytes += tokens * static_cast<double>(m.vocab) * 30.0 + tokens * static_cast<double>(m.hidden) * 4.0 * r.act_bytes;
+  head.memory_bytes += tokens * static_cast<double>(m.vocab) * k.loss_path_bytes_per_logit + tokens * static_cast<double>(m.hidden) * 4.0 * r.act_bytes;
   add(fwd, head, 1.0);
   // Training = forward + backward (twice the GEMM work: input and weight gradients; flash
   // attention's backward runs five products to the forward's two) + recompute, per micro-step.
-  const double attn_backward = training.attention == Attention::eager ? 2.0 : 2.5;
+  const double attn_backward = training.attention == Attention::eager ? k.eager_attention_backward_ratio
+                                                                       : k.flash_attention_backward_ratio;
+  const double passes = k.training_passes_per_forward;
   auto train_term = [&](const Pass& f, bool with_backward) {
     StepTermVector v{};
-    v[kMatmulTerm] = f.matmul_seconds * (with_backward ? 3.0 : 1.0) * ga;
+    v[kMatmulTerm] = f.matmul_seconds * (with_backward ? passes : 1.0) * ga;
     v[kAttentionTerm] = f.attention_seconds * (with_backward ? 1.0 + attn_backward : 1.0) * ga;
-    v[kMemoryBoundTerm] = f.memory_bytes * (with_backward ? 3.0 : 1.0) * ga / r.hbm;
-    v[kKernelTerm] = f.kernels * (with_backward ? 3.0 : 1.0) * ga;
+    v[kMemoryBoundTerm] = f.memory_bytes * (with_backward ? passes : 1.0) * ga / r.hbm;
+    v[kKernelTerm] = f.kernels * (with_backward ? passes : 1.0) * ga;
     v[kHostSyncTerm] = f.host_syncs * ga;              // the syncs sit in forward
     return v;
   };
   out.total = train_term(fwd, true);
   out.recompute = train_term(recompute, false);
   for (size_t i = 0; i < kStepTermCount; ++i) out.total[i] += out.recompute[i];
-  out.model_flops_per_token = 3.0 * (fwd.matmul_flops + fwd.attention_flops) / std::max(1.0, tokens);
+  out.model_flops_per_token = passes * (fwd.matmul_flops + fwd.attention_flops) / std::max(1.0, tokens);
 
   const double psi = static_cast<double>(pc.total);
-  const double local = s.zero_stage >= 1 ? psi / world : psi;
-  // Weight-gradient writes per micro-step; AMP casts the fp32 weights to 16 bits each forward
-  // (and again for each recomputed layer) and the 16-bit weight gradients back to fp32.
-  double per_micro = psi * rc.grad_bytes / (s.zero_stage >= 2 ? world : 1.0);
-  if (rc.param_bytes == 4 && rc.compute_bytes == 2) per_micro += 6.0 * psi * (2.0 + static_cast<double>(s.checkpointed_layers) / std::max<double>(1.0, static_cast<double>(m.layers)));
+  // Where the states live and which collectives a step runs: the ZeRO rows of
+  // planner/framework/sharding_policy.h (every framework priced as DeepSpeed at its stage).
+  const ModelStateHomes homes = zero_state_homes(s.zero_stage, s.offload_optimizer, s.offload_params,
+                                                 std::max(1, cluster.world_size()));
+  const double local = homes.optimizer_states.partitioned ? psi / world : psi;
+  // Weight-gradient writes per micro-step (into the rank's shard when they are reduce-scattered);
+  // AMP casts the fp32 weights to 16 bits each forward (and again for each recomputed layer) and
+  // the 16-bit weight gradients back to fp32.
+  double per_micro = psi * rc.grad_bytes / (homes.gradients_reduce_scattered ? world : 1.0);
+  if (rc.param_bytes == 4 && rc.compute_bytes == 2) per_micro += k.amp_cast_bytes_per_param * psi * (2.0 + static_cast<double>(s.checkpointed_layers) / std::max<double>(1.0, static_cast<double>(m.layers)));
   out.total[kMemoryBoundTerm] += per_micro * ga / r.hbm;
   // GPU AdamW on the local shard: reads weights, gradients, master copy and both moments, writes
   // all but the gradients (the minimum; a multi-pass foreach implementation moves more, which its
   // fitted weight absorbs); one kernel-equivalent per parameter tensor and state.
-  if (!s.offload_optimizer) {
-    const double bytes = local * (2.0 * rc.param_bytes + rc.grad_bytes + 2.0 * (rc.master_bytes + rc.optimizer_bytes) + rc.fp32_grad_bytes);
+  if (homes.optimizer_states.on_gpu()) {
+    const double bytes = local * optimizer_pass_bytes_per_param(s.precision);
     out.total[kOptimizerTerm] = bytes / r.hbm;
   }
-  out.total[kKernelTerm] += 2.0 * static_cast<double>(tables.tensors.size());
+  out.total[kKernelTerm] += k.optimizer_kernels_per_tensor * static_cast<double>(tables.tensors.size());
   out.total[kMicroStepTerm] = ga;
 
   // Collectives: ring all-reduce moves 2(N-1)/N of the data per rank, reduce-scatter and all-gather
@@ -226,11 +239,11 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   const double frac = world > 1 ? (world - 1) / world : 0.0;
   double comm_bytes = 0;
   if (world > 1) {
-    comm_bytes += (s.zero_stage >= 2 ? 1.0 : 2.0) * frac * psi * rc.grad_bytes;
-    if (s.zero_stage >= 1 && s.zero_stage <= 2) comm_bytes += frac * psi * rc.param_bytes;
-    if (s.zero_stage >= 3) comm_bytes += 2.0 * frac * psi * rc.param_bytes * ga;
+    comm_bytes += (homes.gradients_reduce_scattered ? 1.0 : 2.0) * frac * psi * rc.grad_bytes;
+    if (homes.params_gathered_after_step) comm_bytes += frac * psi * rc.param_bytes;
+    if (homes.params_gathered_per_micro_step) comm_bytes += 2.0 * frac * psi * rc.param_bytes * ga;
   }
-  out.total[kCommTerm] = comm_bytes / bw * (1.0 - comm_overlap);
+  out.total[kCommTerm] = comm_bytes / bw * (1.0 - k.comm_overlap);
   if (sp > 1) {
     const double per_token = static_cast<double>(2 * m.q_dim() + 2 * m.kv_dim()) * rc.compute_bytes;
     out.total[kCommTerm] += 2.0 * per_token * tokens * ga * static_cast<double>(m.layers) * (sp - 1) / sp / bw;
@@ -239,17 +252,17 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   // offload streams the weights in for forward and backward; CPU checkpoints go out and back.
   const double pcie = std::max(1.0, cluster.gpu.pcie_bw_gb_per_s) * 1e9;
   const double shard = psi / world;
-  if (s.offload_optimizer) {
+  if (!homes.optimizer_states.on_gpu()) {
     const int cores_per_rank = std::max(1, cluster.cpu_cores / std::max(1, cluster.gpus_per_node));
-    out.total[kOffloadTerm] += shard / (cpu_adam_params_per_second_per_core * cores_per_rank);
+    out.total[kOffloadTerm] += shard / (k.cpu_adam_params_per_second_per_core * cores_per_rank);
     out.total[kOffloadTerm] += shard * (rc.grad_bytes + rc.param_bytes) / pcie;
   }
-  if (s.offload_params) out.total[kOffloadTerm] += 2.0 * psi * rc.param_bytes * ga / world / pcie;
+  if (!homes.working_params.on_gpu()) out.total[kOffloadTerm] += 2.0 * psi * rc.param_bytes * ga / world / pcie;
   if (s.cpu_checkpointing) {
     const ExecContext c = make_exec_context(training, s, cluster.world_size());
     const double ckpt = static_cast<double>(sum_bytes(checkpointed_block_saved(m, c), c.tokens_per_rank(), c.micro_batch)) *
                         static_cast<double>(s.checkpointed_layers) * ga;
-    out.total[kOffloadTerm] += 2.0 * ckpt / pcie * 0.5;  // about half of the copies is exposed
+    out.total[kOffloadTerm] += 2.0 * ckpt / pcie * k.cpu_checkpoint_exposed_share;
   }
   out.tokens_per_step = static_cast<double>(s.micro_batch) * seq * ga * world / sp;
   return out;

@@ -37,7 +37,33 @@ struct StepTerms {
   double tokens_per_step = 0;        // whole cluster: B x T x grad-accumulation x DP
 };
 
+// The constants inside the terms: counts and shares of a mechanism, each from a source, not
+// fitted (the fitted weights are CostOptions' efficiencies in step_time.h). Named here so that a
+// change is one edit; docs/cost-model.md gives each term.
+struct StepMechanisms {
+  // ---- overlap of communication and copies with compute ----
+  double comm_overlap = 0.5;                  // share of gradient/param collectives hidden by backward
+                                              // (a guess: the records hold too few multi-GPU runs to fit it)
+  double cpu_checkpoint_exposed_share = 0.5;  // share of CPU-checkpoint copies (out and back) not hidden
+                                              // (a guess, as comm_overlap; DeepSpeed copies on the compute stream)
+  // ---- rates ----
+  double cpu_adam_params_per_second_per_core = 0.15e9;  // DeepSpeed CPUAdam (AVX2/AVX512) per core
+  // ---- work of a training pass relative to its forward ----
+  double training_passes_per_forward = 3.0;   // forward + input-gradient + weight-gradient GEMMs (and
+                                              // memory-bound ops, kernels) per layer
+  double flash_attention_backward_ratio = 2.5;  // FlashAttention-2: five products in backward to two forward
+  double eager_attention_backward_ratio = 2.0;  // eager: gradients of both T x T products
+  // ---- bytes moved per element ----
+  double loss_path_bytes_per_logit = 30.0;    // 16-bit logits, fp32 upcast, log-softmax and its gradient
+  double amp_cast_bytes_per_param = 6.0;      // AMP: read fp32 (4) + write 16-bit (2) per weight cast
+  double optimizer_kernels_per_tensor = 2.0;  // AdamW launches per parameter tensor (foreach: ~2 per state)
+};
+
+// AdamW's minimal HBM traffic per local parameter: read weights, gradients, the fp32 master copy
+// and both moments, write all but the gradients; plus the fp32 gradient copy of 16-bit recipes.
+double optimizer_pass_bytes_per_param(Precision precision);
+
 StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const TrainingSpec& training,
-                     const Strategy& s, double comm_overlap, double cpu_adam_params_per_second_per_core);
+                     const Strategy& s, const StepMechanisms& k = {});
 
 }  // namespace zplan

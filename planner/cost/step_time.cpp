@@ -34,7 +34,7 @@ CostOptions with_term_weights(CostOptions o, const StepTermVector& w) {
 
 StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, const TrainingSpec& training,
                             const Strategy& s, const CostOptions& o) {
-  const StepTerms terms = step_terms(m, cluster, training, s, o.comm_overlap, o.cpu_adam_params_per_second_per_core);
+  const StepTerms terms = step_terms(m, cluster, training, s, o.mechanisms);
   const StepTermVector w = term_weights(o);
   StepTime t;
   t.compute_seconds = w[kMatmulTerm] * terms.total[kMatmulTerm] + w[kAttentionTerm] * terms.total[kAttentionTerm];

@@ -39,9 +39,9 @@ struct CostOptions {
   double link_efficiency = 0.70;            // achieved fraction of NVLink/IB bandwidth (NCCL busbw)
   double offload_efficiency = 0.80;         // achieved fraction of PCIe bandwidth and CPU Adam rate
   double host_sync_seconds = 50e-6;         // a sync drains the GPU's queue: the launch pipeline is exposed
-  // Mechanism constants (not fitted: the records hold too few multi-GPU runs to separate them).
-  double comm_overlap = 0.5;                // share of gradient/param collectives hidden by compute
-  double cpu_adam_params_per_second_per_core = 0.15e9;  // DeepSpeed CPUAdam (AVX2/AVX512)
+  // Mechanism constants inside the terms (not fitted: overlaps, rates, pass and byte counts;
+  // each with its source in step_terms.h).
+  StepMechanisms mechanisms;
   std::string calibration;                  // "" = uncalibrated defaults; else the file it came from
 };
 

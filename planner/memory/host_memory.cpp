@@ -3,11 +3,11 @@
 
 #include <algorithm>
 
+#include "planner/framework/sharding_policy.h"
 #include "planner/memory/activations.h"
 #include "planner/memory/deepspeed_host_buffers.h"
 #include "planner/memory/params.h"
 #include "planner/memory/precision_recipe.h"
-#include "planner/memory/zero.h"
 
 namespace zplan {
 namespace {
@@ -28,9 +28,12 @@ HostMemory estimate_host_memory(const ModelSpec& m, const ClusterSpec& cluster,
   // built). zplan's C++ runtime: about 1.5 GiB (not measured).
   const uint64_t per_process = training.profile == Profile::hf ? kGiB * 21 / 10 : kGiB + kGiB / 2;
   h.baseline_bytes = per_process * procs;
+  // Where each model state lives: the ZeRO rows of planner/framework/sharding_policy.h.
+  const ModelStateHomes homes = zero_state_homes(s.zero_stage, s.offload_optimizer, s.offload_params, static_cast<int64_t>(ranks));
   // Loading: without zero.Init every process materialises the whole model in its load dtype before
-  // moving it to the GPU (DeepSpeed #5290); with ZeRO-3 each rank holds its shard only.
-  const uint64_t load_per_process = s.zero_stage >= 3 ? params * r.param_bytes / ranks : params * r.param_bytes;
+  // moving it to the GPU (DeepSpeed #5290); with partitioned parameters (ZeRO-3) each rank holds
+  // its shard only.
+  const uint64_t load_per_process = homes.working_params.partitioned ? params * r.param_bytes / ranks : params * r.param_bytes;
   h.model_load_bytes = load_per_process * procs;
   if (training.framework == Framework::deepspeed) {
     // DeepSpeed's own list of host buffers, pinned ones rounded by the pinned allocator.
@@ -52,9 +55,10 @@ HostMemory estimate_host_memory(const ModelSpec& m, const ClusterSpec& cluster,
     // Other frameworks' offload (unmeasured): fp32 master + exp_avg + exp_avg_sq + an fp32
     // gradient shard per rank, 16-bit parameter shards, one reduce bucket of pinned staging.
     const uint64_t shard = static_cast<uint64_t>(shard_elements(static_cast<int64_t>(params), static_cast<int64_t>(ranks)));
-    if (s.offload_optimizer) h.optimizer_bytes = shard * (4 + 8 + 4) * procs;
-    if (s.offload_params) h.params_bytes = shard * r.param_bytes * procs;
-    if (s.offload_optimizer || s.offload_params)
+    const bool optimizer_on_host = !homes.optimizer_states.on_gpu(), params_on_host = !homes.working_params.on_gpu();
+    if (optimizer_on_host) h.optimizer_bytes = shard * (4 + 8 + 4) * procs;
+    if (params_on_host) h.params_bytes = shard * r.param_bytes * procs;
+    if (optimizer_on_host || params_on_host)
       h.pinned_buffers_bytes = static_cast<uint64_t>(std::min<int64_t>(training.reduce_bucket_elems,
                                                                         static_cast<int64_t>(params))) * 2 * procs;
   }

@@ -10,7 +10,7 @@
 #include "planner/input_error.h"
 #include "planner/memory/params.h"
 #include "planner/memory/precision_recipe.h"
-#include "planner/memory/zero.h"
+#include "planner/framework/sharding_policy.h"
 #include "planner/search/suggestions.h"
 #include "planner/cost/step_time.h"
 
@@ -116,12 +116,13 @@ std::vector<Strategy> search_layouts(const Scenario& s) { return layouts(s); }
 
 uint64_t model_state_bytes_per_rank(int64_t params, const Strategy& st, int world) {
   const PrecisionRecipe r = precision_recipe(st.precision);
-  const ZeroDivisors d = zero_divisors(st.zero_stage, std::max(1, world));
+  const ModelStateHomes h = zero_state_homes(st.zero_stage, st.offload_optimizer, st.offload_params, std::max(1, world));
   const double psi = static_cast<double>(params);
-  double bytes = st.offload_params ? 0.0 : psi * r.param_bytes / static_cast<double>(d.weights);
+  double bytes = !h.working_params.on_gpu() ? 0.0 : psi * r.param_bytes / static_cast<double>(h.working_params.divisor());
   // Offloading the optimizer also moves the (partitioned) gradients of stages 1-3 to the host.
-  if (!(st.offload_optimizer && st.zero_stage >= 1)) bytes += psi * r.grad_bytes / static_cast<double>(d.grads);
-  if (!st.offload_optimizer) bytes += psi * (r.master_bytes + r.optimizer_bytes) / static_cast<double>(d.optimizer);
+  if (h.gradient_accumulator.on_gpu()) bytes += psi * r.grad_bytes / static_cast<double>(h.gradient_accumulator.divisor());
+  if (h.optimizer_states.on_gpu())
+    bytes += psi * (r.master_bytes + r.optimizer_bytes) / static_cast<double>(h.optimizer_states.divisor());
   return static_cast<uint64_t>(bytes);
 }
 

@@ -26,7 +26,7 @@ std::vector<CalibrationSample> calibration_samples(const std::string& dir) {
     const Measurement m = measurement_from_record(j, path);
     if (m.oom || m.step_seconds <= 0) continue;
     CalibrationSample c;
-    c.terms = step_terms(s.model, s.cluster, s.training, st, defaults.comm_overlap, defaults.cpu_adam_params_per_second_per_core).total;
+    c.terms = step_terms(s.model, s.cluster, s.training, st, defaults.mechanisms).total;
     c.measured_seconds = m.step_seconds;
     c.file = path;
     c.group = std::filesystem::path(path).parent_path().filename().string();

@@ -63,16 +63,16 @@ TEST_CASE("terms follow their mechanisms") {
   moe.model.layers = 2;
   Scenario loop = moe;
   loop.training.experts = ExpertsImpl::eager;
-  const StepTerms grouped = step_terms(moe.model, moe.cluster, moe.training, strategy(1, 0), 0.5, 0.15e9);
-  const StepTerms looped = step_terms(loop.model, loop.cluster, loop.training, strategy(1, 0), 0.5, 0.15e9);
+  const StepTerms grouped = step_terms(moe.model, moe.cluster, moe.training, strategy(1, 0));
+  const StepTerms looped = step_terms(loop.model, loop.cluster, loop.training, strategy(1, 0));
   CHECK(grouped.total[kHostSyncTerm] == 0);
   CHECK(looped.total[kHostSyncTerm] == doctest::Approx(2 * 128));
   // Collectives appear with a second GPU, and ZeRO-3 gathers the weights again each micro-step.
   Scenario two = scenario("qwen3-0.6b", "2xH100", 4096);
   Strategy z3 = strategy(1, 0);
   z3.zero_stage = 3;
-  const StepTerms t0 = step_terms(two.model, two.cluster, two.training, strategy(1, 0), 0.5, 0.15e9);
-  const StepTerms t3 = step_terms(two.model, two.cluster, two.training, z3, 0.5, 0.15e9);
+  const StepTerms t0 = step_terms(two.model, two.cluster, two.training, strategy(1, 0));
+  const StepTerms t3 = step_terms(two.model, two.cluster, two.training, z3);
   CHECK(t0.total[kCommTerm] > 0);
   CHECK(t3.total[kCommTerm] > t0.total[kCommTerm]);
   CHECK(t3.total[kOptimizerTerm] == doctest::Approx(t0.total[kOptimizerTerm] / 2));
@@ -97,7 +97,7 @@ TEST_CASE("the least-squares fit recovers known constants and keeps physical bou
             Scenario s = scenario(model, "1xH100", seq);
             if (std::string(model) == "gpt2-xl" && seq > 1024) continue;
             CalibrationSample c;
-            c.terms = step_terms(s.model, s.cluster, s.training, strategy(mb, ckpt ? s.model.layers : 0, p), 0.5, 0.15e9).total;
+            c.terms = step_terms(s.model, s.cluster, s.training, strategy(mb, ckpt ? s.model.layers : 0, p)).total;
             for (size_t t = 0; t < kStepTermCount; ++t) c.measured_seconds += w[t] * c.terms[t];
             samples.push_back(c);
           }
@@ -107,7 +107,7 @@ TEST_CASE("the least-squares fit recovers known constants and keeps physical bou
     s.model.layers = 2;
     s.training.experts = e;
     CalibrationSample c;
-    c.terms = step_terms(s.model, s.cluster, s.training, strategy(1, 0), 0.5, 0.15e9).total;
+    c.terms = step_terms(s.model, s.cluster, s.training, strategy(1, 0)).total;
     for (size_t t = 0; t < kStepTermCount; ++t) c.measured_seconds += w[t] * c.terms[t];
     samples.push_back(c);
   }

@@ -40,7 +40,7 @@ TEST_CASE("ZeRO model states per rank follow the ZeRO paper's 2+2+12 bytes per p
   // Rajbhandari et al. 2019, sec. 5 / Figure 1: mixed-precision Adam keeps 2Ψ fp16 params,
   // 2Ψ grads, KΨ = 12Ψ optimizer states (fp32 params, momentum, variance); P_os divides the 12Ψ,
   // P_os+g also the 2Ψ grads, P_os+g+p everything, by the data-parallel degree N. DeepSpeed 0.19's
-  // stage 1 keeps only its gradient partition between backward and step (zero.cpp), so it holds
+  // stage 1 keeps only its gradient partition between backward and step (sharding_policy.cpp), so it holds
   // what P_os+g holds, not the paper's P_os.
   const int64_t psi = 7'500'000'000;
   const int n = 64;

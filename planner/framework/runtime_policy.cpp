@@ -1,0 +1,48 @@
+// zplan's own single-GPU runtime (docs/runtime.md): the plain loop's model code, with
+//
+//   buffer / state           | size                          | lives
+//   -------------------------+-------------------------------+-----------------------------------
+//   fp32 masters, AdamW state| whole, per tensor             | from init (not lazy)
+//   logits                   | [t, V] compute dtype          | until the loss is read (no `outputs`)
+//   fp32 gradient upcast     | one tensor at a time          | inside the step (fp16: + overflow check)
+//   .grad                    | whole, per tensor             | until step_end (its own phase)
+#include "planner/framework/plain_policy.h"
+
+namespace zplan {
+namespace {
+
+class RuntimePolicy : public PlainPolicy {
+ public:
+  using PlainPolicy::PlainPolicy;
+  static ModelStateHomes state_homes() {
+    ModelStateHomes h = PlainPolicy::state_homes();
+    h.optimizer_states.created = CreatedAt::init;
+    return h;
+  }
+
+  void optimizer_step(int step) override {
+    (void)step;
+    // One gradient at a time is upcast to fp32 (fp16 adds the overflow check's fp32 copy and its
+    // bool result); fused AdamW itself allocates nothing.
+    if (st_.recipe.fp32_grad_bytes == 0) return;
+    for (const ParamTensor& p : st_.params) {
+      const uint64_t n = static_cast<uint64_t>(p.elements);
+      const int h = st_.t.alloc(Category::optimizer_temp, p.name, ".grad_fp32", n * kFp32Bytes);
+      const int check = is_fp16(st_.s.precision)
+                            ? st_.t.alloc(Category::optimizer_temp, p.name, ".overflow_check", n * (kFp32Bytes + 1))
+                            : -1;
+      if (check >= 0) st_.t.free(check);
+      st_.t.free(h);
+    }
+  }
+  bool keeps_outputs() const override { return false; }
+  bool zero_grad_at_step_end() const override { return true; }
+};
+
+}  // namespace
+
+std::unique_ptr<FrameworkPolicy> make_runtime_policy(StepState& st) {
+  return std::make_unique<RuntimePolicy>(st, RuntimePolicy::state_homes());
+}
+
+}  // namespace zplan
