@@ -5,10 +5,10 @@
 
 #include <cmath>
 #include <mutex>
-#include <stdexcept>
 
 #include "planner/input_error.h"
 #include "planner/memory/params.h"
+#include "runtime/model/weight_slots.h"
 
 namespace zplan::rt {
 
@@ -241,43 +241,6 @@ at::Tensor TransformerModel::add_param(const std::string& name, std::vector<int6
   return t;
 }
 
-namespace {
-
-bool is_norm(TensorRole role) {
-  return role == TensorRole::attn_norm || role == TensorRole::mlp_norm || role == TensorRole::q_norm ||
-         role == TensorRole::k_norm || role == TensorRole::final_norm;
-}
-
-// The LayerWeights slot of a block tensor (its first table row names the role; a fused q|k|v is
-// GPT-2's c_attn, a fused expert gate|up the experts' gate_up_proj). check_runtime_supports has
-// refused every spec whose table has other tensors.
-at::Tensor& layer_slot(LayerWeights& w, const ParamTensor& row, const HfTensor& t) {
-  const bool b = row.bias;
-  switch (row.role) {
-    case TensorRole::attn_norm: return b ? w.ln1_b : w.ln1_w;
-    case TensorRole::mlp_norm: return b ? w.ln2_b : w.ln2_w;
-    case TensorRole::q:
-      if (t.rows.size() > 1) return b ? w.c_attn_b : w.c_attn_w;
-      return b ? w.q_b : w.q_w;
-    case TensorRole::k: return b ? w.k_b : w.k_w;
-    case TensorRole::v: return b ? w.v_b : w.v_w;
-    case TensorRole::o: return b ? w.o_b : w.o_w;
-    case TensorRole::q_norm: return w.q_norm_w;
-    case TensorRole::k_norm: return w.k_norm_w;
-    case TensorRole::mlp_fc: return b ? w.fc_b : w.fc_w;
-    case TensorRole::mlp_proj: return b ? w.proj_b : w.proj_w;
-    case TensorRole::mlp_gate: return w.gate_w;
-    case TensorRole::mlp_up: return w.up_w;
-    case TensorRole::mlp_down: return w.down_w;
-    case TensorRole::router: return w.router_w;
-    case TensorRole::expert_gate: return w.experts_gate_up;
-    case TensorRole::expert_down: return w.experts_down;
-    default: throw std::logic_error("runtime: no module for parameter " + t.name);
-  }
-}
-
-}  // namespace
-
 TransformerModel::TransformerModel(const ModelSpec& spec, const BuildOptions& opt)
     : spec_(spec), opt_(opt) {
   check_runtime_supports(spec_);
@@ -289,7 +252,7 @@ TransformerModel::TransformerModel(const ModelSpec& spec, const BuildOptions& op
   for (const HfTensor& t : hf_tensors(table)) {
     const ParamTensor& row = table[t.rows.front()];
     building_group_ = row.layer < 0 ? spec_.layers : row.layer;
-    at::Tensor p = add_param(t.name, t.shape, row.bias ? '0' : is_norm(row.role) ? '1' : 'n');
+    at::Tensor p = add_param(t.name, t.shape, init_kind(row));
     if (row.layer >= 0) {
       layer_slot(weights[static_cast<size_t>(row.layer)], row, t) = p;
     } else if (row.role == TensorRole::token_embedding) {
