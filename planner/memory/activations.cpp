@@ -237,8 +237,7 @@ void add_moe_mlp(BlockActivations& b, const ModelSpec& m, int norm_out_bytes, co
 int64_t layer_matmul_weight_elements(const ModelSpec& m, int64_t layer) {
   int64_t n = 0;
   for (const ParamTensor& p : model_tables(m).tensors)
-    if (p.layer == layer && !p.expert && p.name.find("norm") == std::string::npos &&
-        p.name.find("bias") == std::string::npos)
+    if (p.layer == layer && !p.expert && !p.bias && !is_norm(p.role))
       n += p.elements;
   return n;
 }

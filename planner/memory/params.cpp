@@ -95,6 +95,19 @@ void add_experts(TableBuilder& t, const ModelSpec& m, const std::string& p, int6
 
 }  // namespace
 
+bool is_norm(TensorRole role) {
+  switch (role) {
+    case TensorRole::attn_norm:
+    case TensorRole::attn_post_norm:
+    case TensorRole::mlp_norm:
+    case TensorRole::mlp_post_norm:
+    case TensorRole::q_norm:
+    case TensorRole::k_norm:
+    case TensorRole::final_norm: return true;
+    default: return false;
+  }
+}
+
 std::vector<ParamTensor> parameter_tensors(const ModelSpec& m) {
   TableBuilder t(m);
   const int64_t C = m.hidden;

@@ -33,6 +33,9 @@ enum class TensorRole {
   lm_head,             // [V, C], absent when tied to the embedding
 };
 
+// The normalisation weights (and LayerNorm biases): attn/mlp norms, their post norms, q/k norms, final norm.
+bool is_norm(TensorRole role);
+
 struct ParamTensor {
   std::string name;            // zplan's row name, e.g. "wte", "layers.3.attn.q", "layers.3.mlp.experts.gate"
   int64_t elements;            // product of shape

@@ -7,10 +7,7 @@ namespace zplan::rt {
 
 char init_kind(const ParamTensor& row) {
   if (row.bias) return '0';
-  const TensorRole r = row.role;
-  const bool norm = r == TensorRole::attn_norm || r == TensorRole::mlp_norm || r == TensorRole::q_norm ||
-                    r == TensorRole::k_norm || r == TensorRole::final_norm;
-  return norm ? '1' : 'n';
+  return is_norm(row.role) ? '1' : 'n';
 }
 
 at::Tensor& layer_slot(LayerWeights& w, const ParamTensor& row, const HfTensor& t) {
