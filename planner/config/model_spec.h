@@ -11,11 +11,20 @@
 
 namespace zplan {
 
-enum class NormKind { layer_norm, rms_norm };
+// layer_norm: nn.LayerNorm (weight and bias). rms_norm: LlamaRMSNorm (x * rsqrt(mean(x^2) + eps)
+// cast back to the input dtype, then * weight). gemma_rms_norm: Gemma3RMSNorm (the fp32
+// normalised x times (1 + weight) in fp32, then cast back).
+enum class NormKind { layer_norm, rms_norm, gemma_rms_norm };
 // gelu_mlp: up -> GELU -> down (GPT-2).  swiglu: silu(gate) * up -> down (Llama, Qwen).
 // geglu: gelu_tanh(gate) * up -> down (Gemma).
 enum class MlpKind { gelu_mlp, swiglu, geglu };
 enum class PositionKind { learned, rope };
+// How q, k and v are projected (Hugging Face's modules decide the tensors and what attention keeps):
+//  separate: q_proj, k_proj, v_proj (Llama, Qwen, Mistral, Gemma).
+//  fused:    one nn.Linear qkv_proj [NH*HD + 2*KV*HD, C]; v stays a view of its output (Phi-3).
+//  c_attn:   GPT-2's Conv1D c_attn [C, 3C]: q, k, v are split views of one output. GPT-2's
+//            other projections (attention c_proj, MLP c_fc/c_proj) are Conv1D too, weights [in, out].
+enum class QkvProjection { separate, fused, c_attn };
 
 struct MoeSpec {
   // ---- routed experts ----
@@ -35,7 +44,9 @@ struct MoeSpec {
 struct ModelSpec {
   // ---- identity ----
   std::string name;               // registry name, e.g. "qwen3-30b-a3b"
-  std::string family;             // "gpt2", "llama", "qwen2", "qwen3", "qwen3_moe", "gemma3"
+  // HF model_type ("gpt2", "llama", "qwen3", "qwen3_moe", "gemma3", ...): a label for reports.
+  // Behaviour follows the fields below, never this string.
+  std::string family;
   std::string source;             // file it was loaded from (for error messages)
   int64_t published_parameters = 0;  // total from the model card, 0 if unknown (tests compare)
   // ---- shape ----
@@ -49,18 +60,24 @@ struct ModelSpec {
   int64_t max_positions = 0;      // learned-position table size / context limit
   // ---- block details ----
   NormKind norm = NormKind::rms_norm;
+  double norm_eps = 1e-6;         // epsilon of every norm (HF rms_norm_eps / layer_norm_epsilon)
   MlpKind mlp = MlpKind::swiglu;
   // GELU as transformers' "gelu_new" (NewGELUActivation: tanh formula as separate ops, which keep
   // four intermediates) rather than one fused op (F.gelu, "gelu"/"gelu_pytorch_tanh"). GPT-2's
   // default; only read for gelu_mlp.
   bool composite_gelu = false;
   PositionKind position = PositionKind::rope;
+  double rope_theta = 10000.0;    // RoPE base frequency (HF rope_theta); unused for learned positions
+  QkvProjection qkv_projection = QkvProjection::separate;
+  bool fused_gate_up_proj = false; // one gate_up_proj nn.Linear [2F, C] for the gated MLP (Phi-3)
+  // Eager attention's softmax runs in fp32 and is cast back (Llama's softmax(dtype=float32));
+  // false: in the input dtype (GPT-2's eager attention).
+  bool attention_softmax_fp32 = true;
   bool tied_embeddings = false;   // lm_head shares the embedding matrix
   bool qk_norm = false;           // per-head RMSNorm on q and k (Qwen3, Gemma-3)
   bool qkv_bias = false;          // bias on q/k/v projections (GPT-2, Qwen2)
   bool out_bias = false;          // bias on attention output and MLP projections (GPT-2)
   bool sandwich_norm = false;     // extra post-attention and post-MLP norms (Gemma-2/3)
-  bool fused_qkv_proj = false;    // one qkv_proj matmul whose output v is a view of (Phi-3)
   bool scaled_embeddings = false; // embeddings multiplied by sqrt(C) (Gemma)
   // ---- sliding-window attention (Gemma-2/3, Mistral v0.1) ----
   int64_t sliding_window = 0;     // tokens a sliding layer attends to; 0 = every layer is global

@@ -48,9 +48,9 @@ void gemm(Pass& p, const Rates& r, double m, double k, double n, double count = 
   p.kernels += count;
 }
 
-double norm_kernels(const ModelSpec& m) { return m.norm == NormKind::rms_norm ? 7.0 : 1.0; }
+double norm_kernels(const ModelSpec& m) { return m.norm != NormKind::layer_norm ? 7.0 : 1.0; }
 // HF's RMSNorm upcasts to fp32 and runs pow, mean, rsqrt and two multiplies: ~8 fp32 passes.
-double norm_bytes_per_element(const ModelSpec& m, double a) { return m.norm == NormKind::rms_norm ? 32.0 + 2 * a : 3 * a; }
+double norm_bytes_per_element(const ModelSpec& m, double a) { return m.norm != NormKind::layer_norm ? 32.0 + 2 * a : 3 * a; }
 
 // How MoE experts run: transformers' grouped GEMM, transformers' Python loop over the hit experts,
 // or zplan's runtime (one matmul per expert over expert-sorted rows, after one host sync per layer
@@ -67,7 +67,7 @@ Pass layer_forward(const ModelSpec& m, const Rates& r, int64_t layer, double tok
   p.kernels += norms * norm_kernels(m) + (m.qk_norm ? 2.0 * norm_kernels(m) : 0.0);
   p.memory_bytes += tokens * C * norms * norm_bytes_per_element(m, a);
   if (m.qk_norm) p.memory_bytes += tokens * (qd + kvd) * norm_bytes_per_element(m, a);
-  if (m.fused_qkv_proj) gemm(p, r, tokens, C, qd + 2 * kvd);
+  if (m.qkv_projection == QkvProjection::fused) gemm(p, r, tokens, C, qd + 2 * kvd);
   else { gemm(p, r, tokens, C, qd); gemm(p, r, tokens, C, kvd, 2); }
   gemm(p, r, tokens, qd, C);
   if (m.position == PositionKind::rope) {  // rotate_half: two slices, neg, cat, two muls, add per tensor

@@ -71,6 +71,15 @@ class JsonFields {
       throw InputError(source_, name(key), "expected a probability in [0, 1), got " + v.dump());
     return v.get<double>();
   }
+  // A number in [min, max] (epsilons, RoPE bases).
+  double number_or(const char* key, double fallback, double min, double max) const {
+    if (!has(key)) return fallback;
+    const json& v = obj_.at(key);
+    if (!v.is_number() || v.get<double>() < min || v.get<double>() > max)
+      throw InputError(source_, name(key), "expected a number in [" + json(min).dump() + ", " + json(max).dump() +
+                                               "], got " + v.dump());
+    return v.get<double>();
+  }
   std::vector<int> int_list(const char* key) const {
     std::vector<int> out;
     if (!has(key)) return out;
@@ -152,7 +161,10 @@ ModelSpec gpt2_from(JsonFields& f) {
   m.head_dim = m.heads > 0 ? m.hidden / m.heads : 0;
   f.require_divides("n_head", m.heads, "n_embd", m.hidden);
   m.norm = NormKind::layer_norm;
+  m.norm_eps = f.number_or("layer_norm_epsilon", 1e-5, 1e-12, 0.1);
   m.mlp = MlpKind::gelu_mlp;
+  m.qkv_projection = QkvProjection::c_attn;  // GPT2Attention's Conv1D c_attn
+  m.attention_softmax_fp32 = false;          // GPT-2's eager softmax keeps the input dtype
   // GPT2Config's activation_function defaults to "gelu_new", the composite formula.
   m.composite_gelu = f.string_or("activation_function", "gelu_new") == "gelu_new";
   m.position = PositionKind::learned;
@@ -188,9 +200,13 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
                                     : gemma ? 131072
                                             : 32768;
   m.max_positions = f.integer_or("max_position_embeddings", positions_default);
-  m.norm = NormKind::rms_norm;
+  m.norm = gemma ? NormKind::gemma_rms_norm : NormKind::rms_norm;
+  m.norm_eps = f.number_or("rms_norm_eps", (type == "phi3" || type == "mixtral") ? 1e-5 : 1e-6, 1e-12, 0.1);
   m.mlp = gemma ? MlpKind::geglu : MlpKind::swiglu;
   m.position = PositionKind::rope;
+  // The configuration classes' defaults when the key is absent (public configs carry it).
+  const double theta_default = type == "smollm3" ? 2e6 : (gemma || type == "mixtral") ? 1e6 : 1e4;
+  m.rope_theta = f.number_or("rope_theta", theta_default, 1.0, 1e12);
   m.tied_embeddings = f.boolean_or("tie_word_embeddings", gemma);  // only Gemma ties by default
   m.qk_norm = qwen3 || gemma;
   m.sandwich_norm = gemma;
@@ -206,7 +222,10 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
   // a bias on o_proj (C per layer, not modelled).
   m.qkv_bias = (type == "qwen2" || type == "qwen2_moe") ? true : f.boolean_or("attention_bias", false);
   // Phi-3 projects q, k and v with one matmul (and gate/up with another): v stays a view of it.
-  m.fused_qkv_proj = type == "phi3";
+  if (type == "phi3") {
+    m.qkv_projection = QkvProjection::fused;
+    m.fused_gate_up_proj = true;
+  }
   if (type == "qwen3_moe" || type == "qwen2_moe") {
     // Qwen MoE: routed experts in every decoder_sparse_step-th layer (mlp_only_layers dense);
     // Qwen2-MoE adds one shared expert MLP, gated by a sigmoid, next to them.

@@ -50,7 +50,8 @@ const std::vector<std::string> kModelKeys = {
     "head_dim", "ffn", "vocab", "max_positions", "norm", "mlp", "position", "tied_embeddings",
     "qk_norm", "qkv_bias", "out_bias", "sandwich_norm", "scaled_embeddings", "hidden_dropout",
     "sliding_window", "sliding_window_pattern", "composite_gelu",
-    "attention_dropout", "moe"};
+    "attention_dropout", "moe", "norm_eps", "rope_theta", "qkv_projection", "fused_gate_up_proj",
+    "attention_softmax_fp32"};
 const std::vector<std::string> kMoeKeys = {
     "num_experts", "experts_per_token", "expert_ffn", "normalize_topk", "shared_experts",
     "shared_expert_ffn", "first_dense_layers", "sparse_step", "dense_layers"};
@@ -70,12 +71,23 @@ ModelSpec parse_model_node(const FieldReader& r, std::vector<std::string>* alias
   m.head_dim = r.optional_int("head_dim", 1, kMaxHidden).value_or(m.hidden / m.heads);
   m.ffn = r.required_int("ffn", 0, 100 * kMaxHidden);
   m.vocab = r.required_int("vocab", 1, kMaxVocab);
-  const std::string norm = r.optional_choice("norm", {"rms_norm", "layer_norm"}).value_or("rms_norm");
-  m.norm = norm == "layer_norm" ? NormKind::layer_norm : NormKind::rms_norm;
+  const std::string norm =
+      r.optional_choice("norm", {"rms_norm", "layer_norm", "gemma_rms_norm"}).value_or("rms_norm");
+  m.norm = norm == "layer_norm" ? NormKind::layer_norm
+           : norm == "gemma_rms_norm" ? NormKind::gemma_rms_norm : NormKind::rms_norm;
+  // Without the key: 1e-5 for LayerNorm (GPT-2), 1e-6 for RMSNorm (Qwen's rms_norm_eps).
+  m.norm_eps = r.optional_double("norm_eps", 1e-12, 0.1).value_or(m.norm == NormKind::layer_norm ? 1e-5 : 1e-6);
   const std::string mlp = r.optional_choice("mlp", {"swiglu", "gelu_mlp", "geglu"}).value_or("swiglu");
   m.mlp = mlp == "gelu_mlp" ? MlpKind::gelu_mlp : mlp == "geglu" ? MlpKind::geglu : MlpKind::swiglu;
   const std::string pos = r.optional_choice("position", {"rope", "learned"}).value_or("rope");
   m.position = pos == "learned" ? PositionKind::learned : PositionKind::rope;
+  m.rope_theta = r.optional_double("rope_theta", 1.0, 1e12).value_or(10000.0);  // transformers' default base
+  const std::string qkv =
+      r.optional_choice("qkv_projection", {"separate", "fused", "c_attn"}).value_or("separate");
+  m.qkv_projection = qkv == "c_attn" ? QkvProjection::c_attn
+                     : qkv == "fused" ? QkvProjection::fused : QkvProjection::separate;
+  m.fused_gate_up_proj = r.optional_bool("fused_gate_up_proj").value_or(false);
+  m.attention_softmax_fp32 = r.optional_bool("attention_softmax_fp32").value_or(true);
   // A learned position table has max_positions rows, so it is required there.
   if (m.position == PositionKind::learned)
     m.max_positions = r.required_int("max_positions", 1, kMaxPositions);
@@ -169,7 +181,22 @@ std::vector<std::string> suggestions_for(const std::string& query) {
 
 }  // namespace
 
-const char* to_string(NormKind k) { return k == NormKind::layer_norm ? "layer_norm" : "rms_norm"; }
+const char* to_string(NormKind k) {
+  switch (k) {
+    case NormKind::layer_norm: return "layer_norm";
+    case NormKind::rms_norm: return "rms_norm";
+    case NormKind::gemma_rms_norm: return "gemma_rms_norm";
+  }
+  return "?";
+}
+const char* to_string(QkvProjection k) {
+  switch (k) {
+    case QkvProjection::separate: return "separate";
+    case QkvProjection::fused: return "fused";
+    case QkvProjection::c_attn: return "c_attn";
+  }
+  return "?";
+}
 const char* to_string(MlpKind k) {
   switch (k) {
     case MlpKind::gelu_mlp: return "gelu_mlp";
@@ -195,6 +222,13 @@ void validate_model(const ModelSpec& m) {
   check_range("vocab", m.vocab, 1, kMaxVocab);
   check_range("max_positions", m.max_positions, m.position == PositionKind::learned ? 1 : 0, kMaxPositions);
   check_range("published_parameters", m.published_parameters, 0, int64_t{1} << 50);
+  if (!(m.norm_eps > 0 && m.norm_eps <= 0.1))
+    throw InputError(w, "norm_eps", "expected a number in (0, 0.1], got " + std::to_string(m.norm_eps));
+  if (!(m.rope_theta >= 1 && m.rope_theta <= 1e12))
+    throw InputError(w, "rope_theta", "expected a number in [1, 1e12], got " + std::to_string(m.rope_theta));
+  if (m.qkv_projection == QkvProjection::c_attn && m.q_dim() + 2 * m.kv_dim() != 3 * m.hidden)
+    throw InputError(w, "qkv_projection", "c_attn (GPT-2's Conv1D [C, 3C]) needs heads * head_dim == hidden "
+                                          "and kv_heads == heads");
   if (!(m.hidden_dropout >= 0 && m.hidden_dropout < 1))
     throw InputError(w, "hidden_dropout", "expected a probability in [0, 1), got " + std::to_string(m.hidden_dropout));
   if (!(m.attention_dropout >= 0 && m.attention_dropout < 1))

@@ -4,9 +4,12 @@
 // Model YAML keys are ModelSpec fields (planner/config/model_spec.h):
 //   name, family, published_parameters, layers, hidden, heads, kv_heads (default heads),
 //   head_dim (default hidden/heads), ffn, vocab, max_positions (required for learned positions),
-//   norm (rms_norm|layer_norm), mlp (swiglu|gelu_mlp|geglu), position (rope|learned),
-//   tied_embeddings, qk_norm, qkv_bias, out_bias, sandwich_norm, scaled_embeddings (booleans,
-//   default false), hidden_dropout, attention_dropout (probabilities, default 0),
+//   norm (rms_norm|layer_norm|gemma_rms_norm), norm_eps (default 1e-5 for layer_norm, else 1e-6),
+//   mlp (swiglu|gelu_mlp|geglu), position (rope|learned), rope_theta (default 10000),
+//   qkv_projection (separate|fused|c_attn, default separate), tied_embeddings, qk_norm, qkv_bias,
+//   out_bias, sandwich_norm, scaled_embeddings, fused_gate_up_proj, composite_gelu (booleans,
+//   default false), attention_softmax_fp32 (default true), sliding_window,
+//   sliding_window_pattern, hidden_dropout, attention_dropout (probabilities, default 0),
 //   aliases: [other names], and for MoE models a nested map
 //   moe: {num_experts, experts_per_token, expert_ffn, normalize_topk, shared_experts,
 //         shared_expert_ffn, first_dense_layers, sparse_step, dense_layers: [i, ...]}.
@@ -42,5 +45,6 @@ void validate_model(const ModelSpec& model);
 const char* to_string(NormKind k);
 const char* to_string(MlpKind k);
 const char* to_string(PositionKind k);
+const char* to_string(QkvProjection k);
 
 }  // namespace zplan

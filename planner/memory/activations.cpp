@@ -44,7 +44,7 @@ int add_norm(Rows& r, const std::string& name, const ModelSpec& m, int64_t width
     // autocast runs layer_norm in fp32; otherwise the output keeps the input dtype.
     return c.autocast ? kFp32 : in_bytes;
   }
-  if (m.family == "gemma3") {
+  if (m.norm == NormKind::gemma_rms_norm) {
     r.add(name + ".input_fp32", kFp32 * width);
     r.add(name + ".normed_fp32", kFp32 * width);
     return in_bytes;  // output.type_as(x)
@@ -91,7 +91,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
   Rows saved{b.saved}, fwd{b.forward_transient}, bwd{b.backward_transient};
   const int cb = c.compute_bytes;
   const int64_t qd = m.q_dim(), kd = m.kv_dim(), kd_attn = attention_kv_dim(m, c);
-  const bool fused_qkv = m.family == "gpt2";  // q, k, v are views of one c_attn output
+  const bool fused_qkv = m.qkv_projection == QkvProjection::c_attn;  // q, k, v: views of one c_attn output
   if (m.qk_norm) {
     add_norm(saved, "attn.q_norm", m, qd, cb, c);
     add_norm(saved, "attn.k_norm", m, kd, cb, c);
@@ -106,7 +106,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     // Softmax keeps its output; the matmul with v keeps the 16-bit probabilities, or the dropout
     // output, whose bool mask dropout keeps.
     add_qkv(saved, fused_qkv, cb, qd, kd, qd);
-    const int softmax_bytes = (!fused_qkv || c.autocast || c.profile == Profile::zplan) ? kFp32 : cb;
+    const int softmax_bytes = (m.attention_softmax_fp32 || c.autocast || c.profile == Profile::zplan) ? kFp32 : cb;
     saved.add_per_sequence("attn.softmax_out", softmax_bytes * scores);
     if (m.attention_dropout > 0) {
       saved.add_per_sequence("attn.dropout_mask", scores);
@@ -138,7 +138,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     add_qkv(saved, fused_qkv, cb, qd, kd, kd_attn);
     // Phi-3's v is a view of the fused qkv_proj output: SDPA keeping v keeps the whole tensor.
     // (zplan's runtime projects q, k, v separately.)
-    if (m.fused_qkv_proj && c.profile == Profile::hf) saved.add("attn.qkv_proj_rest", cb * (qd + kd));
+    if (m.qkv_projection == QkvProjection::fused && c.profile == Profile::hf) saved.add("attn.qkv_proj_rest", cb * (qd + kd));
     saved.add("attn.out", cb * qd);
     saved.add("attn.lse", kFp32 * m.heads);
     // Ulysses: the all-to-all back to sequence-sharded layout allocates o_proj's input.
@@ -237,8 +237,7 @@ void add_moe_mlp(BlockActivations& b, const ModelSpec& m, int norm_out_bytes, co
 int64_t layer_matmul_weight_elements(const ModelSpec& m, int64_t layer) {
   int64_t n = 0;
   for (const ParamTensor& p : model_tables(m).tensors)
-    if (p.layer == layer && !p.expert && p.name.find("norm") == std::string::npos &&
-        p.name.find("bias") == std::string::npos)
+    if (p.layer == layer && !p.expert && !p.bias && !is_norm(p.role))
       n += p.elements;
   return n;
 }
@@ -256,7 +255,7 @@ BlockActivations block_activations(const ModelSpec& m, int64_t layer, const Exec
   Rows saved{b.saved};
   const int rb = c.residual_bytes, cb = c.compute_bytes;
   const int64_t C = m.hidden;
-  const bool fused_qkv = m.family == "gpt2";
+  const bool fused_qkv = m.qkv_projection == QkvProjection::c_attn;  // one c_attn matmul reads ln_1
   // ---- attention half ----
   const int ln1 = add_norm(saved, "input_norm", m, C, rb, c);
   add_matmul_input(saved, "attn.qkv_input", C, ln1, fused_qkv ? 1 : 3, c);

@@ -1,98 +1,158 @@
-// Parameter table (see params.h). Shapes are written [in, out] for projections as in llm.c; the
-// element count is what matters, not the storage order.
+// Parameter table (see params.h). Shapes are written as Hugging Face stores them: nn.Linear
+// [out, in], GPT-2's Conv1D [in, out] (qkv_projection c_attn); the element count is what the
+// planner sums, the shape and name are what the runtime builds.
 #include "planner/memory/params.h"
 
 #include <algorithm>
+
+#include "planner/memory/hf_names.h"
 
 namespace zplan {
 
 namespace {
 
-// Rows of one normalisation layer: weight [C] and, for LayerNorm, bias [C].
-void add_norm(std::vector<ParamTensor>& rows, const ModelSpec& m, const std::string& name, int64_t dim,
+// Appends rows of one model, filling the Hugging Face name and fused dimension of each.
+class TableBuilder {
+ public:
+  explicit TableBuilder(const ModelSpec& m) : m_(m) {}
+
+  void add(const std::string& name, TensorRole role, int64_t layer, std::vector<int64_t> shape,
+           bool bias = false, bool expert = false) {
+    int64_t elements = 1;
+    for (int64_t d : shape) elements *= d;
+    rows_.push_back({name, elements, layer, expert, role, bias, std::move(shape),
+                     hf_parameter_name(m_, role, layer, bias), hf_fused_dim(m_, role, bias)});
+  }
+  // A projection from `in` to `out` features: [out, in] (nn.Linear) or [in, out] (Conv1D).
+  void add_projection(const std::string& name, TensorRole role, int64_t layer, int64_t in, int64_t out) {
+    add(name, role, layer, conv1d() ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in});
+  }
+  bool conv1d() const { return m_.qkv_projection == QkvProjection::c_attn; }
+  std::vector<ParamTensor> take() { return std::move(rows_); }
+
+ private:
+  const ModelSpec& m_;
+  std::vector<ParamTensor> rows_;
+};
+
+// Rows of one normalisation layer: weight [dim] and, for LayerNorm, bias [dim].
+void add_norm(TableBuilder& t, const ModelSpec& m, const std::string& name, TensorRole role, int64_t dim,
               int64_t layer) {
-  rows.push_back({name + ".weight", dim, layer, false});                       // [dim]
-  if (m.norm == NormKind::layer_norm) rows.push_back({name + ".bias", dim, layer, false});  // [dim]
+  t.add(name + ".weight", role, layer, {dim});
+  if (m.norm == NormKind::layer_norm) t.add(name + ".bias", role, layer, {dim}, true);
 }
 
-void add_attention(std::vector<ParamTensor>& rows, const ModelSpec& m, const std::string& p, int64_t l) {
+void add_attention(TableBuilder& t, const ModelSpec& m, const std::string& p, int64_t l) {
   const int64_t C = m.hidden, Q = m.q_dim(), KVD = m.kv_dim(), HD = m.head_dim;
-  rows.push_back({p + "attn.q", C * Q, l, false});      // [C, NH*HD]
-  rows.push_back({p + "attn.k", C * KVD, l, false});    // [C, KV*HD]
-  rows.push_back({p + "attn.v", C * KVD, l, false});    // [C, KV*HD]
+  t.add_projection(p + "attn.q", TensorRole::q, l, C, Q);    // [NH*HD, C]
+  t.add_projection(p + "attn.k", TensorRole::k, l, C, KVD);  // [KV*HD, C]
+  t.add_projection(p + "attn.v", TensorRole::v, l, C, KVD);  // [KV*HD, C]
   if (m.qkv_bias) {
-    rows.push_back({p + "attn.q_bias", Q, l, false});   // [NH*HD]
-    rows.push_back({p + "attn.k_bias", KVD, l, false}); // [KV*HD]
-    rows.push_back({p + "attn.v_bias", KVD, l, false}); // [KV*HD]
+    t.add(p + "attn.q_bias", TensorRole::q, l, {Q}, true);   // [NH*HD]
+    t.add(p + "attn.k_bias", TensorRole::k, l, {KVD}, true); // [KV*HD]
+    t.add(p + "attn.v_bias", TensorRole::v, l, {KVD}, true); // [KV*HD]
   }
   if (m.qk_norm) {
-    rows.push_back({p + "attn.q_norm", HD, l, false});  // [HD], shared by all heads
-    rows.push_back({p + "attn.k_norm", HD, l, false});  // [HD]
+    t.add(p + "attn.q_norm", TensorRole::q_norm, l, {HD});   // [HD], shared by all heads
+    t.add(p + "attn.k_norm", TensorRole::k_norm, l, {HD});   // [HD]
   }
-  rows.push_back({p + "attn.o", Q * C, l, false});      // [NH*HD, C]
-  if (m.out_bias) rows.push_back({p + "attn.o_bias", C, l, false});  // [C]
+  t.add_projection(p + "attn.o", TensorRole::o, l, Q, C);    // [C, NH*HD]
+  if (m.out_bias) t.add(p + "attn.o_bias", TensorRole::o, l, {C}, true);  // [C]
 }
 
-// A dense MLP of inner size f (also used for the shared experts).
-void add_dense_mlp(std::vector<ParamTensor>& rows, const ModelSpec& m, const std::string& p, int64_t f,
-                   int64_t l) {
+// A dense MLP of inner size f (also used for the shared experts, `shared` true).
+void add_dense_mlp(TableBuilder& t, const ModelSpec& m, const std::string& p, int64_t f, int64_t l,
+                   bool shared) {
   const int64_t C = m.hidden;
   if (m.mlp == MlpKind::gelu_mlp) {
-    rows.push_back({p + "fc", C * f, l, false});                         // [C, F]
-    if (m.out_bias) rows.push_back({p + "fc_bias", f, l, false});       // [F]
-    rows.push_back({p + "proj", f * C, l, false});                       // [F, C]
-    if (m.out_bias) rows.push_back({p + "proj_bias", C, l, false});     // [C]
+    const TensorRole fc = shared ? TensorRole::shared_fc : TensorRole::mlp_fc;
+    const TensorRole proj = shared ? TensorRole::shared_proj : TensorRole::mlp_proj;
+    t.add_projection(p + "fc", fc, l, C, f);                       // [F, C]
+    if (m.out_bias) t.add(p + "fc_bias", fc, l, {f}, true);        // [F]
+    t.add_projection(p + "proj", proj, l, f, C);                   // [C, F]
+    if (m.out_bias) t.add(p + "proj_bias", proj, l, {C}, true);    // [C]
     return;
   }
-  rows.push_back({p + "gate", C * f, l, false});  // [C, F]  swiglu/geglu gate
-  rows.push_back({p + "up", C * f, l, false});    // [C, F]
-  rows.push_back({p + "down", f * C, l, false});  // [F, C]
+  // swiglu/geglu: nn.Linear in every supported model.
+  t.add(p + "gate", shared ? TensorRole::shared_gate : TensorRole::mlp_gate, l, {f, C});  // [F, C]
+  t.add(p + "up", shared ? TensorRole::shared_up : TensorRole::mlp_up, l, {f, C});        // [F, C]
+  t.add(p + "down", shared ? TensorRole::shared_down : TensorRole::mlp_down, l, {C, f});  // [C, F]
 }
 
 // Routed experts: router plus all E experts of each kind in one row.
-void add_experts(std::vector<ParamTensor>& rows, const ModelSpec& m, const std::string& p, int64_t l) {
+void add_experts(TableBuilder& t, const ModelSpec& m, const std::string& p, int64_t l) {
   const int64_t C = m.hidden, E = m.moe.num_experts, FE = m.moe.expert_ffn;
-  rows.push_back({p + "router", E * C, l, false});  // [E, C]
-  if (m.mlp != MlpKind::gelu_mlp) rows.push_back({p + "experts.gate", E * FE * C, l, true});  // [E, FE, C]
-  rows.push_back({p + "experts.up", E * FE * C, l, true});    // [E, FE, C]
-  rows.push_back({p + "experts.down", E * C * FE, l, true});  // [E, C, FE]
+  t.add(p + "router", TensorRole::router, l, {E, C});  // [E, C]
+  if (m.mlp != MlpKind::gelu_mlp)
+    t.add(p + "experts.gate", TensorRole::expert_gate, l, {E, FE, C}, false, true);  // [E, FE, C]
+  t.add(p + "experts.up", TensorRole::expert_up, l, {E, FE, C}, false, true);        // [E, FE, C]
+  t.add(p + "experts.down", TensorRole::expert_down, l, {E, C, FE}, false, true);    // [E, C, FE]
   // Shared experts (DeepSeek / Qwen2-MoE): one dense MLP of the combined inner size. Qwen2-MoE's
-  // scalar shared_expert_gate [C, 1] is not modelled (C parameters per layer).
+  // scalar shared_expert_gate [1, C] is not modelled (C parameters per layer).
   if (m.moe.shared_experts > 0 && m.moe.shared_expert_ffn > 0)
-    add_dense_mlp(rows, m, p + "shared.", m.moe.shared_expert_ffn, l);
+    add_dense_mlp(t, m, p + "shared.", m.moe.shared_expert_ffn, l, true);
 }
 
 }  // namespace
 
+bool is_norm(TensorRole role) {
+  switch (role) {
+    case TensorRole::attn_norm:
+    case TensorRole::attn_post_norm:
+    case TensorRole::mlp_norm:
+    case TensorRole::mlp_post_norm:
+    case TensorRole::q_norm:
+    case TensorRole::k_norm:
+    case TensorRole::final_norm: return true;
+    default: return false;
+  }
+}
+
 std::vector<ParamTensor> parameter_tensors(const ModelSpec& m) {
-  std::vector<ParamTensor> rows;
+  TableBuilder t(m);
   const int64_t C = m.hidden;
-  rows.push_back({"wte", m.vocab * C, -1, false});  // [V, C]
-  if (m.position == PositionKind::learned) rows.push_back({"wpe", m.max_positions * C, -1, false});  // [P, C]
+  t.add("wte", TensorRole::token_embedding, -1, {m.vocab, C});  // [V, C]
+  if (m.position == PositionKind::learned)
+    t.add("wpe", TensorRole::position_embedding, -1, {m.max_positions, C});  // [P, C]
   for (int64_t l = 0; l < m.layers; ++l) {
     const std::string p = "layers." + std::to_string(l) + ".";
-    add_norm(rows, m, p + "attn_norm", C, l);                               // input norm (ln_1)
-    add_attention(rows, m, p, l);
-    if (m.sandwich_norm) add_norm(rows, m, p + "attn_post_norm", C, l);     // Gemma post_attention_layernorm
-    add_norm(rows, m, p + "mlp_norm", C, l);                                // pre-MLP norm (ln_2)
+    add_norm(t, m, p + "attn_norm", TensorRole::attn_norm, C, l);  // input norm (ln_1)
+    add_attention(t, m, p, l);
+    if (m.sandwich_norm) add_norm(t, m, p + "attn_post_norm", TensorRole::attn_post_norm, C, l);
+    add_norm(t, m, p + "mlp_norm", TensorRole::mlp_norm, C, l);    // pre-MLP norm (ln_2)
     if (m.layer_is_sparse(l))
-      add_experts(rows, m, p + "mlp.", l);
+      add_experts(t, m, p + "mlp.", l);
     else
-      add_dense_mlp(rows, m, p + "mlp.", m.ffn, l);
-    if (m.sandwich_norm) add_norm(rows, m, p + "mlp_post_norm", C, l);      // Gemma post_feedforward_layernorm
+      add_dense_mlp(t, m, p + "mlp.", m.ffn, l, false);
+    if (m.sandwich_norm) add_norm(t, m, p + "mlp_post_norm", TensorRole::mlp_post_norm, C, l);
   }
-  add_norm(rows, m, "final_norm", C, -1);                                   // ln_f
-  if (!m.tied_embeddings) rows.push_back({"lm_head", m.vocab * C, -1, false});  // [C, V]
-  return rows;
+  add_norm(t, m, "final_norm", TensorRole::final_norm, C, -1);     // ln_f
+  if (!m.tied_embeddings) t.add("lm_head", TensorRole::lm_head, -1, {m.vocab, C});  // [V, C]
+  return t.take();
+}
+
+std::vector<HfTensor> hf_tensors(const std::vector<ParamTensor>& table) {
+  std::vector<HfTensor> out;
+  for (size_t i = 0; i < table.size(); ++i) {
+    const ParamTensor& row = table[i];
+    if (!out.empty() && out.back().name == row.hf_name && row.hf_fused_dim >= 0) {
+      out.back().shape[static_cast<size_t>(row.hf_fused_dim)] += row.shape[static_cast<size_t>(row.hf_fused_dim)];
+      out.back().rows.push_back(i);
+      continue;
+    }
+    out.push_back({row.hf_name, row.shape, {i}});
+  }
+  return out;
 }
 
 namespace {
 
 // Every field parameter_tensors() reads, so that two specs with equal keys have equal tables.
 std::string table_key(const ModelSpec& m) {
-  std::string k = m.family;
+  std::string k;
   for (int64_t v : {m.layers, m.hidden, m.heads, m.kv_heads, m.head_dim, m.ffn, m.vocab, m.max_positions,
                     static_cast<int64_t>(m.norm), static_cast<int64_t>(m.mlp), static_cast<int64_t>(m.position),
+                    static_cast<int64_t>(m.qkv_projection), static_cast<int64_t>(m.fused_gate_up_proj),
                     static_cast<int64_t>(m.tied_embeddings), static_cast<int64_t>(m.qk_norm),
                     static_cast<int64_t>(m.qkv_bias), static_cast<int64_t>(m.out_bias),
                     static_cast<int64_t>(m.sandwich_norm), static_cast<int64_t>(m.moe.num_experts),
@@ -128,9 +188,9 @@ ParamCounts count_parameters(const ModelSpec& m) {
     if (t.expert) expert_elements += t.elements;
     if (t.layer >= 0) {
       c.per_layer[static_cast<size_t>(t.layer)] += t.elements;
-    } else if (t.name == "wte" || t.name == "wpe") {
+    } else if (t.role == TensorRole::token_embedding || t.role == TensorRole::position_embedding) {
       c.embedding += t.elements;
-    } else if (t.name == "lm_head") {
+    } else if (t.role == TensorRole::lm_head) {
       c.lm_head += t.elements;
     } else {
       c.final_norm += t.elements;

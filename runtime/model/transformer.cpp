@@ -7,6 +7,8 @@
 #include <mutex>
 
 #include "planner/input_error.h"
+#include "planner/memory/params.h"
+#include "runtime/model/weight_slots.h"
 
 namespace zplan::rt {
 
@@ -100,7 +102,8 @@ struct GroupBoundaryFn : public torch::autograd::Function<GroupBoundaryFn> {
   }
 };
 
-bool is_gpt2_layout(const ModelSpec& spec) { return spec.family == "gpt2"; }
+// GPT-2's Conv1D modules: c_attn [C, 3C] split into q, k, v, and c_proj [C, C].
+bool is_gpt2_layout(const ModelSpec& spec) { return spec.qkv_projection == QkvProjection::c_attn; }
 
 }  // namespace
 
@@ -117,9 +120,14 @@ void check_runtime_supports(const ModelSpec& spec) {
   positive(spec.vocab, "vocab");
   if (spec.heads % spec.kv_heads != 0)
     throw InputError(where, "kv_heads", "must divide heads (" + std::to_string(spec.heads) + ")");
-  if (spec.sandwich_norm || spec.scaled_embeddings)
-    throw InputError(where, "family", "Gemma-style blocks (sandwich norms, scaled embeddings) are not "
-                                      "implemented by the runtime yet; use --profile hf");
+  if (spec.sandwich_norm || spec.scaled_embeddings || spec.norm == NormKind::gemma_rms_norm)
+    throw InputError(where, "family", "Gemma-style blocks (sandwich norms, scaled embeddings, Gemma's "
+                                      "RMSNorm) are not implemented by the runtime yet; use --profile hf");
+  if (spec.qkv_projection == QkvProjection::fused || spec.fused_gate_up_proj)
+    throw InputError(where, "qkv_projection", "fused qkv_proj / gate_up_proj (Phi-3) are not implemented "
+                                              "by the runtime; use --profile hf");
+  if (spec.mlp == MlpKind::gelu_mlp && !is_gpt2_layout(spec))
+    throw InputError(where, "mlp", "the runtime's GELU MLP is GPT-2's Conv1D one (qkv_projection c_attn)");
   if (spec.is_moe() && spec.moe.shared_experts > 0)
     throw InputError(where, "moe.shared_experts", "shared experts are not implemented by the runtime");
   if (spec.is_moe() && (spec.moe.experts_per_token <= 0 || spec.moe.expert_ffn <= 0))
@@ -135,20 +143,13 @@ void check_runtime_supports(const ModelSpec& spec) {
       throw InputError(where, "ffn", "dense layers need ffn > 0");
 }
 
-// ModelSpec carries no rope_theta (it does not change memory); use each family's published value.
-double rope_theta_for(const ModelSpec& spec) {
-  if (spec.family == "qwen3" || spec.family == "qwen3_moe" || spec.family == "qwen2") return 1e6;
-  if (spec.family == "llama") return 5e5;
-  return 1e4;
-}
-
 // ---------------------------------------------------------------------------- DecoderLayer
 
 DecoderLayer::DecoderLayer(const ModelSpec& spec, int64_t index, LayerWeights weights)
     : spec_(&spec),
       gpt2_layout_(is_gpt2_layout(spec)),
       sparse_(spec.layer_is_sparse(index)),
-      eps_(spec.norm == NormKind::rms_norm ? 1e-6 : 1e-5),
+      eps_(spec.norm_eps),
       w_(std::move(weights)) {}
 
 at::Tensor DecoderLayer::norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
@@ -229,7 +230,7 @@ at::Tensor DecoderLayer::forward(const at::Tensor& x, const ForwardContext& ctx)
 at::Tensor TransformerModel::add_param(const std::string& name, std::vector<int64_t> shape,
                                        char init) {
   at::Tensor t = at::empty(shape, at::TensorOptions().dtype(opt_.dtype).device(opt_.device));
-  {
+  if (!t.is_meta()) {  // a meta-device model (shapes only, tests) has no values to set
     at::NoGradGuard no_grad;
     if (init == 'n') t.normal_(0.0, opt_.init_std);
     else if (init == '1') t.fill_(1.0);
@@ -243,61 +244,31 @@ at::Tensor TransformerModel::add_param(const std::string& name, std::vector<int6
 TransformerModel::TransformerModel(const ModelSpec& spec, const BuildOptions& opt)
     : spec_(spec), opt_(opt) {
   check_runtime_supports(spec_);
-  const int64_t c = spec_.hidden, hd = spec_.head_dim, f = spec_.ffn;
-  const int64_t q_dim = spec_.q_dim(), kv_dim = spec_.kv_dim();
-  const bool ln = spec_.norm == NormKind::layer_norm, gpt2 = is_gpt2_layout(spec_);
-  building_group_ = spec_.layers;  // embeddings, final norm and head: the last group
-  wte_ = add_param("embed_tokens", {spec_.vocab, c}, 'n');
-  if (spec_.position == PositionKind::learned) wpe_ = add_param("wpe", {spec_.max_positions, c}, 'n');
-  layers_.reserve(spec_.layers);
-  for (int64_t i = 0; i < spec_.layers; ++i) {
-    const std::string p = "layers." + std::to_string(i) + ".";
-    building_group_ = i;
-    LayerWeights w;
-    w.ln1_w = add_param(p + "ln1.weight", {c}, '1');
-    if (ln) w.ln1_b = add_param(p + "ln1.bias", {c}, '0');
-    if (gpt2) {
-      w.c_attn_w = add_param(p + "attn.c_attn.weight", {c, 3 * c}, 'n');
-      if (spec_.qkv_bias) w.c_attn_b = add_param(p + "attn.c_attn.bias", {3 * c}, '0');
-      w.o_w = add_param(p + "attn.c_proj.weight", {c, c}, 'n');
-      if (spec_.out_bias) w.o_b = add_param(p + "attn.c_proj.bias", {c}, '0');
+  // The planner's parameter table (planner/memory/params.h) lists every tensor once; each
+  // Hugging Face tensor (a run of rows, fused for GPT-2's c_attn and the experts' gate_up_proj)
+  // becomes one parameter under its HF name, in table order (embeddings, blocks, norm, head).
+  const std::vector<ParamTensor> table = parameter_tensors(spec_);
+  std::vector<LayerWeights> weights(static_cast<size_t>(spec_.layers));
+  for (const HfTensor& t : hf_tensors(table)) {
+    const ParamTensor& row = table[t.rows.front()];
+    building_group_ = row.layer < 0 ? spec_.layers : row.layer;
+    at::Tensor p = add_param(t.name, t.shape, init_kind(row));
+    if (row.layer >= 0) {
+      layer_slot(weights[static_cast<size_t>(row.layer)], row, t) = p;
+    } else if (row.role == TensorRole::token_embedding) {
+      wte_ = p;
+    } else if (row.role == TensorRole::position_embedding) {
+      wpe_ = p;
+    } else if (row.role == TensorRole::final_norm) {
+      (row.bias ? lnf_b_ : lnf_w_) = p;
     } else {
-      w.q_w = add_param(p + "attn.q_proj.weight", {q_dim, c}, 'n');
-      if (spec_.qkv_bias) w.q_b = add_param(p + "attn.q_proj.bias", {q_dim}, '0');
-      w.k_w = add_param(p + "attn.k_proj.weight", {kv_dim, c}, 'n');
-      if (spec_.qkv_bias) w.k_b = add_param(p + "attn.k_proj.bias", {kv_dim}, '0');
-      w.v_w = add_param(p + "attn.v_proj.weight", {kv_dim, c}, 'n');
-      if (spec_.qkv_bias) w.v_b = add_param(p + "attn.v_proj.bias", {kv_dim}, '0');
-      w.o_w = add_param(p + "attn.o_proj.weight", {c, q_dim}, 'n');
-      if (spec_.out_bias) w.o_b = add_param(p + "attn.o_proj.bias", {c}, '0');
-      if (spec_.qk_norm) {
-        w.q_norm_w = add_param(p + "attn.q_norm.weight", {hd}, '1');
-        w.k_norm_w = add_param(p + "attn.k_norm.weight", {hd}, '1');
-      }
+      head_w_ = p;  // lm_head
     }
-    w.ln2_w = add_param(p + "ln2.weight", {c}, '1');
-    if (ln) w.ln2_b = add_param(p + "ln2.bias", {c}, '0');
-    if (spec_.layer_is_sparse(i)) {
-      const int64_t e = spec_.moe.num_experts, fe = spec_.moe.expert_ffn;
-      w.router_w = add_param(p + "mlp.gate.weight", {e, c}, 'n');
-      w.experts_gate_up = add_param(p + "mlp.experts.gate_up_proj", {e, 2 * fe, c}, 'n');
-      w.experts_down = add_param(p + "mlp.experts.down_proj", {e, c, fe}, 'n');
-    } else if (spec_.mlp == MlpKind::gelu_mlp) {
-      w.fc_w = add_param(p + "mlp.c_fc.weight", {c, f}, 'n');
-      if (spec_.out_bias) w.fc_b = add_param(p + "mlp.c_fc.bias", {f}, '0');
-      w.proj_w = add_param(p + "mlp.c_proj.weight", {f, c}, 'n');
-      if (spec_.out_bias) w.proj_b = add_param(p + "mlp.c_proj.bias", {c}, '0');
-    } else {
-      w.gate_w = add_param(p + "mlp.gate_proj.weight", {f, c}, 'n');
-      w.up_w = add_param(p + "mlp.up_proj.weight", {f, c}, 'n');
-      w.down_w = add_param(p + "mlp.down_proj.weight", {c, f}, 'n');
-    }
-    layers_.emplace_back(spec_, i, std::move(w));
   }
+  if (spec_.tied_embeddings) head_w_ = wte_;
   building_group_ = spec_.layers;
-  lnf_w_ = add_param("norm.weight", {c}, '1');
-  if (ln) lnf_b_ = add_param("norm.bias", {c}, '0');
-  head_w_ = spec_.tied_embeddings ? wte_ : add_param("lm_head.weight", {spec_.vocab, c}, 'n');
+  layers_.reserve(spec_.layers);
+  for (int64_t i = 0; i < spec_.layers; ++i) layers_.emplace_back(spec_, i, std::move(weights[static_cast<size_t>(i)]));
   for (int64_t i = 0; i < spec_.layers; ++i) slots_.push_back(std::make_unique<CheckpointSlot>());
 }
 
@@ -325,7 +296,7 @@ at::Tensor TransformerModel::forward(const at::Tensor& ids) {
   ctx_.attention_dropout = training_ ? spec_.attention_dropout : 0.0;
   ctx_.save_params_by_reference = release_params_;
   if (spec_.position == PositionKind::rope) {
-    ctx_.rope = rope_tables(b, t_full, spec_.head_dim, rope_theta_for(spec_), opt_.dtype, opt_.device);
+    ctx_.rope = rope_tables(b, t_full, spec_.head_dim, spec_.rope_theta, opt_.dtype, opt_.device);
     if (t_full != t) {
       ctx_.rope.cos = ctx_.rope.cos.narrow(1, first, t).contiguous();
       ctx_.rope.sin = ctx_.rope.sin.narrow(1, first, t).contiguous();
@@ -365,8 +336,8 @@ at::Tensor TransformerModel::forward(const at::Tensor& ids) {
     }
   }
   if (hooks_) hooks_->after_forward(outer);
-  x = spec_.norm == NormKind::rms_norm ? rms_norm_hf(x, lnf_w_, 1e-6)
-                                       : layer_norm_hf(x, lnf_w_, lnf_b_, 1e-5);
+  x = spec_.norm == NormKind::rms_norm ? rms_norm_hf(x, lnf_w_, spec_.norm_eps)
+                                       : layer_norm_hf(x, lnf_w_, lnf_b_, spec_.norm_eps);
   return at::linear(x, head_w_);  // lm_head (no bias; tied to embed_tokens when the spec says so)
 }
 

@@ -19,7 +19,7 @@ namespace zplan::rt {
 struct CheckpointSlot;  // what the checkpoint autograd function needs to re-run one layer
 
 struct NamedParam {
-  std::string name;
+  std::string name;   // Hugging Face's state_dict key, e.g. "model.layers.3.self_attn.q_proj.weight"
   at::Tensor tensor;  // leaf with requires_grad; its .grad() is the gradient
   int64_t group = 0;  // decoder layer index, or layers (= the last group) for embeddings/norm/head
 };
@@ -147,6 +147,5 @@ at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& targets);
 
 // Throws InputError when the runtime cannot build `spec` (family, dropout, shared experts...).
 void check_runtime_supports(const ModelSpec& spec);
-double rope_theta_for(const ModelSpec& spec);
 
 }  // namespace zplan::rt

@@ -57,6 +57,7 @@ bad(ds_missing_file "nonexistent.json: cannot read" check ${V} --deepspeed ${DB}
 # ---- model and scenario files ----
 bad(hf_heads_not_dividing "heads_not_dividing_hidden.json: field 'num_attention_heads': expected a divisor of hidden_size \\(4096\\)" check --model ${D}/bad/heads_not_dividing_hidden.json --gpus 1xH100 --seq 1024)
 bad(gpt2_heads_not_dividing "gpt2_heads_not_dividing.json: field 'n_head': expected a divisor of n_embd \\(768\\)" check --model ${D}/bad/gpt2_heads_not_dividing.json --gpus 1xH100 --seq 1024)
+bad(model_qkv_projection_typo "qkv_projection_typo.yaml: field 'qkv_projection': expected one of separate\\|fused\\|c_attn, got" check --model ${D}/bad/qkv_projection_typo.yaml --gpus 1xH100 --seq 1024)
 bad(scenario_host_ram_no_unit "host_ram_no_unit.yaml: field 'host_ram': expected a size with its unit" --config ${D}/bad/host_ram_no_unit.yaml)
 bad(scenario_flash_on_v100 "flash_on_v100.yaml: field 'attention': flash .*compute capability 8.0" --config ${D}/bad/flash_on_v100.yaml)
 bad(scenario_deepspeed_typo "deepspeed_buffer_typo.yaml: field 'deepspeed.reduce_bucket_sise': unknown key; did you mean reduce_bucket_size" --config ${D}/bad/deepspeed_buffer_typo.yaml)

@@ -11,14 +11,15 @@ using namespace zplan;
 TEST_CASE("Phi-3-mini's config.json gives its published 3,821,079,552 parameters") {
   const ModelSpec m = load_hf_config_file(std::string(ZPLAN_SOURCE_DIR) + "/tests/data/hf/phi-3-mini-4k.json");
   CHECK(m.family == "phi3");
-  CHECK(m.fused_qkv_proj);
+  CHECK(m.qkv_projection == QkvProjection::fused);
+  CHECK(m.fused_gate_up_proj);
   CHECK(count_parameters(m).total == 3821079552);
 }
 
 TEST_CASE("Phi-3's fused qkv_proj keeps the whole projection alive through SDPA's saved v") {
   ModelSpec fused = load_hf_config_file(std::string(ZPLAN_SOURCE_DIR) + "/tests/data/hf/phi-3-mini-4k.json");
   ModelSpec separate = fused;
-  separate.fused_qkv_proj = false;
+  separate.qkv_projection = QkvProjection::separate;
   TrainingSpec t;
   t.seq_len = 4096;
   t.profile = Profile::hf;
@@ -27,7 +28,8 @@ TEST_CASE("Phi-3's fused qkv_proj keeps the whole projection alive through SDPA'
   const uint64_t a = sum_bytes(block_activations(fused, 0, c).saved, 4096, 1);
   const uint64_t b = sum_bytes(block_activations(separate, 0, c).saved, 4096, 1);
   CHECK(a - b == 2ull * 4096 * static_cast<uint64_t>(fused.q_dim() + fused.kv_dim()));
-  // zplan's runtime builds separate q, k, v projections: no difference there.
+  // The zplan profile predicts separate q, k, v projections (zplan's runtime refuses a fused
+  // qkv_proj): no difference there.
   t.profile = Profile::zplan;
   const ExecContext z = make_exec_context(t, s, 1);
   CHECK(sum_bytes(block_activations(fused, 0, z).saved, 4096, 1) == sum_bytes(block_activations(separate, 0, z).saved, 4096, 1));

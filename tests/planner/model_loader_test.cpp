@@ -127,8 +127,55 @@ TEST_CASE("Hugging Face fixtures give the same counts as the built-ins") {
     CHECK(hf.moe.num_experts == b.moe.num_experts);
     CHECK(hf.moe.experts_per_token == b.moe.experts_per_token);
     CHECK(hf.moe.expert_ffn == b.moe.expert_ffn);
+    CHECK(hf.qkv_projection == b.qkv_projection);
+    CHECK(hf.attention_softmax_fp32 == b.attention_softmax_fp32);
+    if (b.position == PositionKind::rope) CHECK(hf.rope_theta == b.rope_theta);
+    // Llama-3 and Mistral configs say rms_norm_eps 1e-5; their model files keep the 1e-6 that
+    // zplan's runtime has always used (the file's comment says so).
+    if (name == "llama-3.1-8b" || name == "mistral-7b") {
+      CHECK(hf.norm_eps == 1e-5);
+      CHECK(b.norm_eps == 1e-6);
+    } else {
+      CHECK(hf.norm_eps == b.norm_eps);
+    }
     CHECK(count_parameters(hf).total == b.published_parameters);
   }
+}
+
+TEST_CASE("model YAML: architecture facts have defaults and reject bad values") {
+  const std::string base = "layers: 2\nhidden: 64\nheads: 4\nffn: 256\nvocab: 100\n";
+  const ModelSpec d = parse_model_yaml(base, "t.yaml");
+  CHECK(d.norm == NormKind::rms_norm);
+  CHECK(d.norm_eps == 1e-6);
+  CHECK(d.rope_theta == 10000.0);
+  CHECK(d.qkv_projection == QkvProjection::separate);
+  CHECK_FALSE(d.fused_gate_up_proj);
+  CHECK(d.attention_softmax_fp32);
+  CHECK(parse_model_yaml(base + "norm: layer_norm\n", "t.yaml").norm_eps == 1e-5);
+  const ModelSpec s = parse_model_yaml(base + "norm: gemma_rms_norm\nnorm_eps: 1.0e-5\nrope_theta: 500000\n"
+                                              "qkv_projection: c_attn\nfused_gate_up_proj: true\n"
+                                              "attention_softmax_fp32: false\n", "t.yaml");
+  CHECK(s.norm == NormKind::gemma_rms_norm);
+  CHECK(s.norm_eps == 1e-5);
+  CHECK(s.rope_theta == 500000.0);
+  CHECK(s.qkv_projection == QkvProjection::c_attn);
+  CHECK(s.fused_gate_up_proj);
+  CHECK_FALSE(s.attention_softmax_fp32);
+  CHECK(parse_model_yaml(base + "qkv_projection: fused\n", "t.yaml").qkv_projection == QkvProjection::fused);
+  CHECK_THROWS_WITH_AS(parse_model_yaml(base + "qkv_projection: conv1d\n", "t.yaml"),
+                       doctest::Contains("t.yaml: field 'qkv_projection': expected one of separate|fused|c_attn"),
+                       InputError);
+  CHECK_THROWS_WITH_AS(parse_model_yaml(base + "norm_eps: 0\n", "t.yaml"),
+                       doctest::Contains("t.yaml: field 'norm_eps'"), InputError);
+  CHECK_THROWS_WITH_AS(parse_model_yaml(base + "norm_eps: tiny\n", "t.yaml"),
+                       doctest::Contains("t.yaml: field 'norm_eps'"), InputError);
+  CHECK_THROWS_WITH_AS(parse_model_yaml(base + "rope_theta: -1\n", "t.yaml"),
+                       doctest::Contains("t.yaml: field 'rope_theta'"), InputError);
+  CHECK_THROWS_WITH_AS(parse_model_yaml(base + "attention_softmax_fp32: maybe\n", "t.yaml"),
+                       doctest::Contains("t.yaml: field 'attention_softmax_fp32': expected true or false"), InputError);
+  // GPT-2's c_attn is [C, 3C]: grouped KV heads cannot be laid out in it.
+  CHECK_THROWS_WITH_AS(parse_model_yaml(base + "kv_heads: 2\nqkv_projection: c_attn\n", "t.yaml"),
+                       doctest::Contains("t.yaml: field 'qkv_projection': c_attn"), InputError);
 }
 
 TEST_CASE("Hugging Face defaults by model_type") {

@@ -87,19 +87,21 @@ at::Tensor ref_moe(const at::Tensor& x, const Params& p, const std::string& pre,
 
 at::Tensor ref_forward(const ModelSpec& s, const Params& p, const at::Tensor& ids) {
   const int64_t b = ids.size(0), t = ids.size(1), c = s.hidden, hd = s.head_dim;
-  const bool gpt2 = s.family == "gpt2";
-  at::Tensor x = p.at("embed_tokens").index_select(0, ids.reshape({-1})).view({b, t, c});
-  if (gpt2) x = x + p.at("wpe").narrow(0, 0, t).unsqueeze(0);
+  const bool gpt2 = s.qkv_projection == QkvProjection::c_attn;
+  // Parameters by their Hugging Face names, written out here (GPT-2's tree or Llama's).
+  const std::string embed = gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight";
+  at::Tensor x = p.at(embed).index_select(0, ids.reshape({-1})).view({b, t, c});
+  if (gpt2) x = x + p.at("transformer.wpe.weight").narrow(0, 0, t).unsqueeze(0);
   auto norm = [&](const at::Tensor& h, const std::string& n) {
-    return gpt2 ? ref_layer_norm(h, p.at(n + ".weight"), p.at(n + ".bias")) : ref_rms(h, p.at(n + ".weight"), 1e-6);
+    return gpt2 ? ref_layer_norm(h, p.at(n + ".weight"), p.at(n + ".bias")) : ref_rms(h, p.at(n + ".weight"), s.norm_eps);
   };
   auto lin = [&](const at::Tensor& h, const std::string& n) {  // nn.Linear, bias if present
     at::Tensor y = at::matmul(h, p.at(n + ".weight").t());
     return p.count(n + ".bias") ? y + p.at(n + ".bias") : y;
   };
   for (int64_t i = 0; i < s.layers; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    const at::Tensor h = norm(x, pre + "ln1");
+    const std::string pre = (gpt2 ? "transformer.h." : "model.layers.") + std::to_string(i) + ".";
+    const at::Tensor h = norm(x, pre + (gpt2 ? "ln_1" : "input_layernorm"));
     at::Tensor q, k, v;
     if (gpt2) {
       const at::Tensor qkv = at::matmul(h, p.at(pre + "attn.c_attn.weight")) + p.at(pre + "attn.c_attn.bias");
@@ -107,21 +109,21 @@ at::Tensor ref_forward(const ModelSpec& s, const Params& p, const at::Tensor& id
       k = heads(qkv.narrow(-1, c, c), hd);
       v = heads(qkv.narrow(-1, 2 * c, c), hd);
     } else {
-      q = lin(h, pre + "attn.q_proj").view({b, t, -1, hd});
-      k = lin(h, pre + "attn.k_proj").view({b, t, -1, hd});
+      q = lin(h, pre + "self_attn.q_proj").view({b, t, -1, hd});
+      k = lin(h, pre + "self_attn.k_proj").view({b, t, -1, hd});
       if (s.qk_norm) {
-        q = ref_rms(q, p.at(pre + "attn.q_norm.weight"), 1e-6);
-        k = ref_rms(k, p.at(pre + "attn.k_norm.weight"), 1e-6);
+        q = ref_rms(q, p.at(pre + "self_attn.q_norm.weight"), s.norm_eps);
+        k = ref_rms(k, p.at(pre + "self_attn.k_norm.weight"), s.norm_eps);
       }
-      const double base = rt::rope_theta_for(s);
+      const double base = s.rope_theta;
       q = ref_rope(q.permute({0, 2, 1, 3}), base);
       k = ref_rope(k.permute({0, 2, 1, 3}), base);
-      v = heads(lin(h, pre + "attn.v_proj"), hd);
+      v = heads(lin(h, pre + "self_attn.v_proj"), hd);
     }
     const at::Tensor a = ref_attention(q, k, v).permute({0, 2, 1, 3}).reshape({b, t, -1});
     x = x + (gpt2 ? at::matmul(a, p.at(pre + "attn.c_proj.weight")) + p.at(pre + "attn.c_proj.bias")
-                  : lin(a, pre + "attn.o_proj"));
-    const at::Tensor h2 = norm(x, pre + "ln2");
+                  : lin(a, pre + "self_attn.o_proj"));
+    const at::Tensor h2 = norm(x, pre + (gpt2 ? "ln_2" : "post_attention_layernorm"));
     if (s.layer_is_sparse(i)) {
       x = x + ref_moe(h2, p, pre, s);
     } else if (gpt2) {
@@ -131,8 +133,8 @@ at::Tensor ref_forward(const ModelSpec& s, const Params& p, const at::Tensor& id
       x = x + lin(ref_silu(lin(h2, pre + "mlp.gate_proj")) * lin(h2, pre + "mlp.up_proj"), pre + "mlp.down_proj");
     }
   }
-  x = norm(x, "norm");
-  const at::Tensor head = p.count("lm_head.weight") ? p.at("lm_head.weight") : p.at("embed_tokens");
+  x = norm(x, gpt2 ? "transformer.ln_f" : "model.norm");
+  const at::Tensor head = p.count("lm_head.weight") ? p.at("lm_head.weight") : p.at(embed);
   return at::matmul(x, head.t());
 }
 

@@ -10,14 +10,14 @@ inline ModelSpec tiny_qwen3() {
   s.layers = 2; s.hidden = 32; s.heads = 4; s.kv_heads = 2; s.head_dim = 16; s.ffn = 48;
   s.vocab = 64; s.max_positions = 128;
   s.norm = NormKind::rms_norm; s.mlp = MlpKind::swiglu; s.position = PositionKind::rope;
-  s.qk_norm = true;
+  s.qk_norm = true; s.rope_theta = 1e6; s.norm_eps = 1e-6;
   return s;
 }
 
 inline ModelSpec tiny_llama() {  // Llama/Qwen2 style: no q/k norm, biased qkv, tied head
   ModelSpec s = tiny_qwen3();
   s.name = "tiny-llama"; s.family = "llama";
-  s.qk_norm = false; s.qkv_bias = true; s.tied_embeddings = true; s.head_dim = 8;
+  s.qk_norm = false; s.qkv_bias = true; s.tied_embeddings = true; s.head_dim = 8; s.rope_theta = 5e5;
   return s;
 }
 
@@ -27,7 +27,8 @@ inline ModelSpec tiny_gpt2() {
   s.layers = 2; s.hidden = 32; s.heads = 4; s.kv_heads = 4; s.head_dim = 8; s.ffn = 128;
   s.vocab = 64; s.max_positions = 64;
   s.norm = NormKind::layer_norm; s.mlp = MlpKind::gelu_mlp; s.position = PositionKind::learned;
-  s.tied_embeddings = true; s.qkv_bias = true; s.out_bias = true;
+  s.tied_embeddings = true; s.qkv_bias = true; s.out_bias = true; s.norm_eps = 1e-5;
+  s.qkv_projection = QkvProjection::c_attn; s.attention_softmax_fp32 = false;
   return s;
 }
 
