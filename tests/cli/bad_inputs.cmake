@@ -84,3 +84,10 @@ bad(validate_calibration_bad "profiles.hf.matmul_efficiency" validate tests/regr
 bad(calibrate_gpu_unknown "--gpu: unknown GPU" calibrate tests/regression/measured --gpu h900)
 bad(calibrate_gpu_no_records "--gpu: no record under tests/regression/measured ran on l40s-48gb" calibrate tests/regression/measured --gpu l40s)
 bad(calibrate_several_gpus "--gpu: the records ran on several GPUs" calibrate tests/regression/measured)
+# ---- loss path (--loss-chunks: 0/1 whole logits, N chunks of one sequence's tokens on one rank) ----
+bad(loss_chunks_negative "--loss-chunks: expected 0..4096" ${M} --loss-chunks -2)
+bad(loss_chunks_beyond_tokens "--loss-chunks: expected 0..4096" ${M} --loss-chunks 4097)
+bad(loss_chunks_text "--loss-chunks: expected an integer" ${M} --loss-chunks many)
+bad(loss_chunks_beyond_ulysses_slice "--loss-chunks: must be 0 .whole logits. or 1..512" ${M} --sp 8 --loss-chunks 1024)
+bad(loss_chunks_run "--loss-chunks: expected 0..32" --model ${D}/hf/run/tiny-qwen3.json --gpus 1xH100 --seq 32 --precision fp32 --loss-chunks 33 --run --steps 1)
+bad(loss_chunks_hf_profile "--loss-chunks: the chunked loss path is zplan's runtime's" ${M} --loss-chunks 8)
