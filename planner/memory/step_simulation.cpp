@@ -26,6 +26,7 @@
 #include <map>
 
 #include "planner/memory/activations.h"
+#include "planner/memory/loss_path.h"
 #include "planner/memory/params.h"
 #include "planner/memory/precision_recipe.h"
 #include "planner/memory/zero.h"
@@ -312,6 +313,20 @@ class StepBuilder {
     std::vector<int> head_gather;
     if (deepspeed_ && s_.zero_stage >= 3 && !m_.tied_embeddings) gather_layer(-1, &head_gather);
     alloc_rows(stem_head_, Category::activations, &head_handles_);
+    if (s_.loss_chunks > 1) {  // chunked loss path (loss_path.h): no [t, V] tensor, lm_head's input not kept
+      chunked_loss_ = chunked_loss_forward(t_, {static_cast<uint64_t>(tokens_), static_cast<uint64_t>(m_.hidden),
+                                                static_cast<uint64_t>(m_.vocab), c_.compute_bytes,
+                                                recipe_.param_bytes, s_.loss_chunks});
+      for (size_t i = stem_head_.size(); i-- > 0;)
+        if (stem_head_[i].name.rfind("lm_head.input", 0) == 0) {
+          t_.free(head_handles_[i]);
+          head_handles_.erase(head_handles_.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+      t_.free_all(head_gather);
+      t_.free_all(autocast_cache);
+      t_.end_phase(Phase::forward_end, step);
+      return;
+    }
     // ---- logits and loss (transformers ForCausalLMLoss): logits in the compute dtype, upcast to
     // fp32, log_softmax keeps its fp32 output, nll_loss reads it. A loop that keeps `outputs`
     // holds these logits until the next forward has returned and rebinds it.
@@ -412,22 +427,29 @@ class StepBuilder {
       reduce_buckets_.push_back(t_.alloc(Category::comm_buffers, "reduce bucket", "", b));
     }
     const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);
-    // ---- loss backward: nll_loss_backward writes a zero-filled [t, V] fp32 gradient,
-    // log_softmax_backward a second one; then the upcast's backward casts it to 16 bits.
-    const int nll_grad = t_.alloc(Category::logits, "nll_loss grad", "", tv * kFp32);
-    const int lsm_grad = t_.alloc(Category::logits, "log_softmax grad", "", tv * kFp32);
-    t_.free(nll_grad);
-    t_.free(log_softmax_);
-    int logits_grad = -1;
-    if (c_.compute_bytes != kFp32) logits_grad = t_.alloc(Category::logits, "logits grad", "", tv * c_.compute_bytes);
-    if (logits_grad >= 0) t_.free(lsm_grad);
+    const bool chunked = chunked_loss_.grad_head >= 0;  // the loss path's gradients exist already
+    int lsm_grad = -1, logits_grad = -1;
+    if (!chunked) {
+      // ---- loss backward: nll_loss_backward writes a zero-filled [t, V] fp32 gradient,
+      // log_softmax_backward a second one; then the upcast's backward casts it to 16 bits.
+      const int nll_grad = t_.alloc(Category::logits, "nll_loss grad", "", tv * kFp32);
+      lsm_grad = t_.alloc(Category::logits, "log_softmax grad", "", tv * kFp32);
+      t_.free(nll_grad);
+      t_.free(log_softmax_);
+      if (c_.compute_bytes != kFp32) logits_grad = t_.alloc(Category::logits, "logits grad", "", tv * c_.compute_bytes);
+      if (logits_grad >= 0) t_.free(lsm_grad);
+    }
     // ---- lm_head backward
     std::vector<int> head_gather;
     if (deepspeed_ && s_.zero_stage >= 3) gather_layer(-1, &head_gather);
+    // Chunked: the held d h becomes the hidden states' gradient and d W the head's .grad.
+    if (chunked) free_handle(chunked_loss_.grad_hidden);
     const int grad_hidden = t_.alloc(Category::working, "grad of hidden states", "",
                                      static_cast<uint64_t>(tokens_) * m_.hidden * std::max(c_.residual_bytes, c_.compute_bytes));
+    if (chunked) free_handle(chunked_loss_.grad_head);
     grads_named(m_.tied_embeddings ? "wte" : "lm_head");
-    if (logits_grad >= 0) t_.free(logits_grad); else t_.free(lsm_grad);
+    if (logits_grad >= 0) t_.free(logits_grad);
+    else if (lsm_grad >= 0) t_.free(lsm_grad);
     grads_named("final_norm");
     t_.free_all(head_handles_);
     head_handles_.clear();
@@ -551,6 +573,7 @@ class StepBuilder {
   std::vector<TensorRow> checkpoint_rows_;
   int staged_partition_ = -1;  // DeepSpeed stages 1/2: this step's 16-bit gradient partition
   int held_logits_ = -1, log_softmax_ = -1, ddp_buckets_ = -1, ddp_rebuilt_ = -1, fsdp_root_ = -1;
+  ChunkedLossHeld chunked_loss_;  // Strategy::loss_chunks > 1: d h and d W held from forward to backward
   int fsdp_previous_gather_ = -1, fsdp_previous_rs_input_ = -1;
   std::vector<int> fsdp_kept_;
   std::map<int64_t, std::vector<int>> fsdp_pending_grads_;  // per module (-1: root)

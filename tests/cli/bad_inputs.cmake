@@ -91,3 +91,4 @@ bad(loss_chunks_text "--loss-chunks: expected an integer" ${M} --loss-chunks man
 bad(loss_chunks_beyond_ulysses_slice "--loss-chunks: must be 0 .whole logits. or 1..512" ${M} --sp 8 --loss-chunks 1024)
 bad(loss_chunks_run "--loss-chunks: expected 0..32" --model ${D}/hf/run/tiny-qwen3.json --gpus 1xH100 --seq 32 --precision fp32 --loss-chunks 33 --run --steps 1)
 bad(loss_chunks_hf_profile "--loss-chunks: the chunked loss path is zplan's runtime's" ${M} --loss-chunks 8)
+bad(loss_chunks_emit_deepspeed "--emit-deepspeed: the plan's chunked loss path" --model qwen3-8b --gpus 8xH100 --seq 4096 --profile zplan --loss-chunks 4 --emit-deepspeed ${CMAKE_CURRENT_BINARY_DIR}/unused_ds.json)
