@@ -18,7 +18,7 @@ states of model.model. The JSON line says which ("loss_impl").
   python3 tools/gpu/bench_hf_train.py --model qwen3-1.7b --seq 4096 --loss plain --out b.jsonl
 Exit status: 0 measured (an OOM is reported in the line, with exit 3), 2 bad input.
 """
-import argparse, json, os, sys, time, traceback
+import argparse, inspect, json, os, sys, time, traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hf_reference"))
 import matrix  # noqa: E402
@@ -79,7 +79,10 @@ def build(a):
         try:
             import liger_kernel.transformers as lk
             patch = lk.apply_liger_kernel_to_qwen3_moe if d["model_type"] == "qwen3_moe" else lk.apply_liger_kernel_to_qwen3
-            patch(rope=False, rms_norm=False, swiglu=False, cross_entropy=False, fused_linear_cross_entropy=True)
+            # Only the loss path: every other kernel this version's patch function knows is left off.
+            wanted = dict(rope=False, rms_norm=False, swiglu=False, cross_entropy=False, fused_linear_cross_entropy=True)
+            known = inspect.signature(patch).parameters
+            patch(**{k: v for k, v in wanted.items() if k in known})
             loss_impl = "liger_fused_linear_cross_entropy"
         except (ImportError, AttributeError):  # no liger_kernel, or one without this model
             loss_impl = "chunked_py"
