@@ -17,6 +17,7 @@ struct StrategyPins {
   std::optional<bool> checkpoint_full;         // --ckpt full (resolved to L later)
   std::optional<bool> cpu_checkpointing;
   std::optional<int> sp_degree;
+  std::optional<int64_t> loss_chunks;          // --loss-chunks (0/1: whole logits)
   std::optional<int64_t> micro_batch;
   std::optional<int64_t> grad_accumulation;
   std::optional<Precision> precision;

@@ -48,6 +48,7 @@ struct Strategy {
   int64_t checkpointed_layers = 0;   // layers whose activations are recomputed (0..L)
   bool cpu_checkpointing = false;    // checkpointed layer inputs kept in pinned host memory
   int sp_degree = 1;                 // Ulysses sequence-parallel degree
+  int64_t loss_chunks = 0;           // lm_head + cross-entropy over this many token chunks (0/1: whole logits)
   int64_t micro_batch = 1;           // sequences per rank per micro-step
   int64_t grad_accumulation = 1;     // micro-steps per optimizer step
   Precision precision = Precision::bf16;

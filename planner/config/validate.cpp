@@ -1,6 +1,7 @@
 // Strategy validation (see validate.h).
 #include "planner/config/validate.h"
 
+#include <algorithm>
 #include <string>
 
 #include "planner/input_error.h"
@@ -53,6 +54,14 @@ void validate_recompute(const Strategy& s, const ModelSpec& m) {
     throw InputError("--cpu-ckpt", "", "CPU checkpointing moves checkpoints to the host: it needs --ckpt full or N > 0");
 }
 
+void validate_loss_path(const Strategy& s, const TrainingSpec& t) {
+  // Each chunk needs at least one token of the shortest micro-step (one sequence, split by Ulysses).
+  const int64_t tokens = t.seq_len / std::max(1, s.sp_degree);
+  if (s.loss_chunks < 0 || s.loss_chunks > tokens)
+    throw InputError("--loss-chunks", "", "must be 0 (whole logits) or 1.." + std::to_string(tokens) +
+                                              " (the tokens of one sequence on one rank), got " + std::to_string(s.loss_chunks));
+}
+
 void validate_precision(const Strategy& s, const ClusterSpec& c) {
   const bool wants_bf16 = s.precision == Precision::bf16 || s.precision == Precision::amp_bf16 ||
                           s.precision == Precision::bf16_pure;
@@ -64,6 +73,12 @@ void validate_strategy(const Strategy& s, const ModelSpec& m, const ClusterSpec&
   validate_training(t, m);
   validate_parallel(s, m, c, t);
   validate_recompute(s, m);
+  validate_loss_path(s, t);
+  // Only zplan's runtime has a chunked loss; Hugging Face's would be Liger-Kernel's fused linear
+  // cross-entropy, whose buffers are not modelled (planner/memory/loss_path.h).
+  if (s.loss_chunks > 1 && t.profile != Profile::zplan)
+    throw InputError("--loss-chunks", "", "the chunked loss path is zplan's runtime's (--profile zplan, or --run); "
+                                          "Liger-Kernel's fused linear cross-entropy under Hugging Face is not modelled");
   validate_precision(s, c);
 }
 

@@ -4,6 +4,7 @@
 #include "planner/cost/step_terms.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "planner/framework/sharding_policy.h"
 #include "planner/memory/activations.h"
@@ -184,7 +185,10 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
     if (i < s.checkpointed_layers) add(recompute, layer, 1.0);
   }
   Pass head;
-  gemm(head, r, tokens, static_cast<double>(m.hidden), static_cast<double>(m.vocab));
+  // The chunked loss path (planner/memory/loss_path.h) runs lm_head's GEMMs once per chunk of
+  // ceil(tokens / chunks) rows: the same FLOPs, but each chunk reads the whole [V, C] weight again.
+  const double loss_chunks = static_cast<double>(std::max<int64_t>(1, s.loss_chunks));
+  gemm(head, r, std::ceil(tokens / loss_chunks), static_cast<double>(m.hidden), static_cast<double>(m.vocab), loss_chunks);
   head.kernels += 14.0 + norm_kernels(m);            // embedding, final norm, upcast, log-softmax, NLL, mean
   // Loss path over [tokens, V]: 16-bit logits, fp32 upcast, log-softmax and its gradient (~30 B each).
   head.memory_bytes += tokens * static_cast<double>(m.vocab) * k.loss_path_bytes_per_logit + tokens * static_cast<double>(m.hidden) * 4.0 * r.act_bytes;
@@ -206,6 +210,9 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   out.total = train_term(fwd, true);
   out.recompute = train_term(recompute, false);
   for (size_t i = 0; i < kStepTermCount; ++i) out.total[i] += out.recompute[i];
+  // Each further chunk launches its own elementwise kernels (upcast, logsumexp, target gather,
+  // in-place softmax gradient, cast back: about 10); no recompute and no host synchronisation.
+  out.total[kKernelTerm] += 10.0 * (loss_chunks - 1.0) * ga;
   out.model_flops_per_token = passes * (fwd.matmul_flops + fwd.attention_flops) / std::max(1.0, tokens);
 
   const double psi = static_cast<double>(pc.total);

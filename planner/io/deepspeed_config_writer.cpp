@@ -120,6 +120,9 @@ json deepspeed_config_for(const Scenario& s, const Strategy& st) {
 
 void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::string& path, double memory_fraction) {
   const Strategy& st = plan.chosen.strategy;
+  if (st.loss_chunks > 1)
+    throw InputError("--emit-deepspeed", "", "the plan's chunked loss path (--loss-chunks " + std::to_string(st.loss_chunks) +
+                                                 ") is zplan's runtime's; a DeepSpeed launch runs Hugging Face's loss: drop --loss-chunks");
   const json j = deepspeed_config_for(s, st);
   {
     std::ofstream f(path);

@@ -20,7 +20,7 @@ const std::vector<std::string> kDeepSpeedKeys = {
     "reduce_bucket_size", "allgather_bucket_size", "stage3_prefetch_bucket_size", "stage3_param_persistence_threshold",
     "stage3_max_live_parameters", "sub_group_size", "overlap_comm", "contiguous_gradients"};
 const std::vector<std::string> kStrategyKeys = {"zero", "offload_optimizer", "offload_params", "ckpt", "cpu_ckpt",
-                                                "sp", "micro_batch", "grad_accum", "precision"};
+                                                "sp", "micro_batch", "grad_accum", "precision", "loss_chunks"};
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -68,6 +68,7 @@ StrategyPins read_pins(const FieldReader& s, const ModelSpec& model) {
   if (auto v = s.optional_int("sp", 1, 1024)) p.sp_degree = static_cast<int>(*v);
   p.micro_batch = s.optional_int("micro_batch", 1, 1'000'000);
   p.grad_accumulation = s.optional_int("grad_accum", 1, 1'000'000);
+  p.loss_chunks = s.optional_int("loss_chunks", 0, 16'777'216);  // 0/1: whole logits (planner/memory/loss_path.h)
   if (auto v = s.optional_choice("precision", {"bf16", "fp16", "fp32", "amp-bf16", "amp-fp16", "bf16-pure"})) {
     Precision prec;
     parse_precision(*v, &prec);

@@ -49,6 +49,7 @@ void write_pins(std::ostringstream& o, const StrategyPins& p) {
   if (p.micro_batch) b << "  micro_batch: " << *p.micro_batch << "\n";
   if (p.grad_accumulation) b << "  grad_accum: " << *p.grad_accumulation << "\n";
   if (p.precision) b << "  precision: " << to_string(*p.precision) << "\n";
+  if (p.loss_chunks) b << "  loss_chunks: " << *p.loss_chunks << "\n";
   if (!b.str().empty()) o << "strategy:                  # pinned; the rest is searched\n" << b.str();
 }
 

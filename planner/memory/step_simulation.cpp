@@ -14,6 +14,7 @@
 
 #include "planner/framework/framework_policy.h"
 #include "planner/memory/activations.h"
+#include "planner/memory/loss_path.h"
 
 namespace zplan {
 namespace {
@@ -116,6 +117,20 @@ class StepSkeleton {
     }
     policy_->begin_head(Pass::forward);
     alloc_rows(stem_head_, Category::activations, &head_handles_);
+    if (s_.loss_chunks > 1) {  // chunked loss path (loss_path.h): no [t, V] tensor, lm_head's input not kept
+      chunked_loss_ = chunked_loss_forward(t_, {static_cast<uint64_t>(tokens_), static_cast<uint64_t>(m_.hidden),
+                                                static_cast<uint64_t>(m_.vocab), c_.compute_bytes,
+                                                c_.param_bytes, s_.loss_chunks});
+      for (size_t i = stem_head_.size(); i-- > 0;)
+        if (stem_head_[i].name.rfind("lm_head.input", 0) == 0) {
+          t_.free(head_handles_[i]);
+          head_handles_.erase(head_handles_.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+      policy_->end_head(Pass::forward);
+      t_.free_all(autocast_cache);
+      t_.end_phase(Phase::forward_end, step);
+      return;
+    }
     // ---- logits and loss (transformers ForCausalLMLoss): logits in the compute dtype, upcast to
     // fp32, log_softmax keeps its fp32 output, nll_loss reads it. A loop that keeps `outputs`
     // holds these logits until the next forward has returned and rebinds it.
@@ -167,21 +182,29 @@ class StepSkeleton {
     t_.begin_phase(Phase::backward_peak, step);
     policy_->begin_backward();
     const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);
-    // ---- loss backward: nll_loss_backward writes a zero-filled [t, V] fp32 gradient,
-    // log_softmax_backward a second one; then the upcast's backward casts it to 16 bits.
-    const int nll_grad = t_.alloc(Category::logits, "nll_loss grad", "", tv * kFp32Bytes);
-    const int lsm_grad = t_.alloc(Category::logits, "log_softmax grad", "", tv * kFp32Bytes);
-    t_.free(nll_grad);
-    t_.free(log_softmax_);
-    int logits_grad = -1;
-    if (c_.compute_bytes != kFp32Bytes) logits_grad = t_.alloc(Category::logits, "logits grad", "", tv * c_.compute_bytes);
-    if (logits_grad >= 0) t_.free(lsm_grad);
+    const bool chunked = chunked_loss_.grad_head >= 0;  // the loss path's gradients exist already
+    int lsm_grad = -1, logits_grad = -1;
+    if (!chunked) {
+      // ---- loss backward: nll_loss_backward writes a zero-filled [t, V] fp32 gradient,
+      // log_softmax_backward a second one; then the upcast's backward casts it to 16 bits.
+      const int nll_grad = t_.alloc(Category::logits, "nll_loss grad", "", tv * kFp32Bytes);
+      lsm_grad = t_.alloc(Category::logits, "log_softmax grad", "", tv * kFp32Bytes);
+      t_.free(nll_grad);
+      t_.free(log_softmax_);
+      if (c_.compute_bytes != kFp32Bytes) logits_grad = t_.alloc(Category::logits, "logits grad", "", tv * c_.compute_bytes);
+      if (logits_grad >= 0) t_.free(lsm_grad);
+    }
     // ---- lm_head backward
     policy_->begin_head(Pass::backward);
+    // Chunked: the held d h becomes the hidden states' gradient and d W the head's .grad.
+    if (chunked) t_.free(chunked_loss_.grad_hidden);
     const int grad_hidden = t_.alloc(Category::working, "grad of hidden states", "",
                                      static_cast<uint64_t>(tokens_) * m_.hidden * std::max(c_.residual_bytes, c_.compute_bytes));
+    if (chunked) t_.free(chunked_loss_.grad_head);
+    chunked_loss_ = {};
     grads_named(m_.tied_embeddings ? "wte" : "lm_head");
-    if (logits_grad >= 0) t_.free(logits_grad); else t_.free(lsm_grad);
+    if (logits_grad >= 0) t_.free(logits_grad);
+    else if (lsm_grad >= 0) t_.free(lsm_grad);
     grads_named("final_norm");
     t_.free_all(head_handles_);
     head_handles_.clear();
@@ -243,6 +266,7 @@ class StepSkeleton {
   std::array<std::vector<TensorRow>, 4> ckpt_casts_, ckpt_transient_;
   std::vector<TensorRow> checkpoint_rows_;
   int held_logits_ = -1, log_softmax_ = -1;
+  ChunkedLossHeld chunked_loss_;  // Strategy::loss_chunks > 1: d h and d W held from forward to backward
 };
 
 }  // namespace

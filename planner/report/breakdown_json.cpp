@@ -117,15 +117,17 @@ MemoryBreakdown memory_from_json(const nlohmann::json& j, const std::string& whe
 }
 
 nlohmann::json strategy_to_json(const Strategy& s) {
-  return {{"zero_stage", s.zero_stage},
-          {"offload_optimizer", s.offload_optimizer},
-          {"offload_params", s.offload_params},
-          {"checkpointed_layers", s.checkpointed_layers},
-          {"cpu_checkpointing", s.cpu_checkpointing},
-          {"sp_degree", s.sp_degree},
-          {"micro_batch", s.micro_batch},
-          {"grad_accumulation", s.grad_accumulation},
-          {"precision", to_string(s.precision)}};
+  nlohmann::json j = {{"zero_stage", s.zero_stage},
+                      {"offload_optimizer", s.offload_optimizer},
+                      {"offload_params", s.offload_params},
+                      {"checkpointed_layers", s.checkpointed_layers},
+                      {"cpu_checkpointing", s.cpu_checkpointing},
+                      {"sp_degree", s.sp_degree},
+                      {"micro_batch", s.micro_batch},
+                      {"grad_accumulation", s.grad_accumulation},
+                      {"precision", to_string(s.precision)}};
+  if (s.loss_chunks > 1) j["loss_chunks"] = s.loss_chunks;  // absent: the plain loss path (whole logits)
+  return j;
 }
 
 Strategy strategy_from_json(const nlohmann::json& j, const std::string& where) {
@@ -149,6 +151,7 @@ Strategy strategy_from_json(const nlohmann::json& j, const std::string& where) {
   s.sp_degree = static_cast<int>(get_int("sp_degree", 1));
   s.micro_batch = get_int("micro_batch", 1);
   s.grad_accumulation = get_int("grad_accumulation", 1);
+  s.loss_chunks = get_int("loss_chunks", 0);
   if (j.contains("precision")) {
     if (!j.at("precision").is_string() || !parse_precision(j.at("precision").get<std::string>(), &s.precision))
       throw InputError(where, "strategy.precision", "expected bf16, fp16, fp32, amp-bf16, amp-fp16 or bf16-pure");

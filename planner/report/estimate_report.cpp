@@ -98,7 +98,9 @@ std::string estimate_to_text(const Estimate& e, const Scenario& s, bool md) {
     << (st.offload_params ? " +offload-params" : "") << ", checkpointed layers " << st.checkpointed_layers << "/"
     << s.model.layers << (st.cpu_checkpointing ? " (CPU)" : "") << ", SP " << st.sp_degree << ", micro-batch "
     << st.micro_batch << " x grad-accum " << st.grad_accumulation << ", " << to_string(st.precision) << ", "
-    << to_string(s.training.attention) << (md ? "\n\n" : "\n\n");
+    << to_string(s.training.attention)
+    << (st.loss_chunks > 1 ? ", loss in " + std::to_string(st.loss_chunks) + " chunks (lm_head + cross-entropy)" : "")
+    << (md ? "\n\n" : "\n\n");
   if (md) o << "| component (at the peak, busiest rank) | bytes | of capacity |\n|---|---:|---:|\n";
   else o << "  component (at the peak, busiest rank)      bytes  of capacity\n";
   row(o, md, "weights", m.weights_bytes, cap);

@@ -1,6 +1,7 @@
 // Decision-tree report (see explain_report.h). The branches mirror the order in which an engineer
-// tries remedies: recompute, move checkpoints to the host, split the sequence, offload the
-// optimizer; each is estimated, and the chosen plan closes the tree with the reason it won.
+// tries remedies: recompute, move checkpoints to the host, chunk the loss path (zplan runtime), split
+// the sequence, offload the optimizer; each is estimated, and the chosen plan closes the tree with
+// the reason it won.
 #include "planner/report/explain_report.h"
 
 #include "planner/search/selection.h"
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "planner/input_error.h"
+#include "planner/memory/loss_path.h"
 #include "planner/report/breakdown_json.h"
 #include "planner/report/plan_report.h"
 
@@ -67,6 +69,7 @@ std::vector<ExplainStep> explain_steps(const Scenario& s, const Plan& plan, cons
   // The branches start from what a user tries first: one sequence per GPU (or the pinned batch).
   base.micro_batch = s.pins.micro_batch.value_or(1);
   base.grad_accumulation = s.pins.grad_accumulation.value_or(1);
+  base.loss_chunks = s.pins.loss_chunks.value_or(0);
   auto add = [&](const std::string& q, const Strategy& st) {
     if (!valid(st, s)) return;
     try {
@@ -87,6 +90,19 @@ std::vector<ExplainStep> explain_steps(const Scenario& s, const Plan& plan, cons
     Strategy u = full;
     u.sp_degree = sp;
     add("Ulysses sequence parallelism " + std::to_string(sp) + " (with full checkpointing)", u);
+  }
+  // The loss path (zplan's runtime only, planner/memory/loss_path.h): lm_head + cross-entropy in
+  // chunks, alone and with the recompute above.
+  const int64_t chunks = s.training.profile == Profile::zplan && !s.pins.loss_chunks
+                             ? offered_loss_chunks(s.training.seq_len) : 0;
+  if (chunks > 1) {
+    const std::string what = "+ chunked loss path (" + std::to_string(chunks) + " chunks, no [tokens, vocab] logits)";
+    Strategy lc = base;
+    lc.loss_chunks = chunks;
+    add(what, lc);
+    Strategy lcc = cpu;
+    lcc.loss_chunks = chunks;
+    add(what + " with CPU checkpointing of all layers", lcc);
   }
   if (base.zero_stage >= 1 || s.cluster.world_size() > 1) {
     Strategy off = full;

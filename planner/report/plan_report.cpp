@@ -16,6 +16,7 @@ std::string strategy_summary(const Strategy& st, int64_t layers) {
   if (st.offload_params) o << "+param-offload";
   o << ", ckpt " << st.checkpointed_layers << "/" << layers << (st.cpu_checkpointing ? " (CPU)" : "") << ", SP "
     << st.sp_degree << ", mb " << st.micro_batch << " x ga " << st.grad_accumulation << ", " << to_string(st.precision);
+  if (st.loss_chunks > 1) o << ", loss in " << st.loss_chunks << " chunks";
   return o.str();
 }
 

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "planner/input_error.h"
+#include "planner/memory/loss_path.h"
 #include "planner/memory/params.h"
 #include "planner/memory/precision_recipe.h"
 #include "planner/framework/sharding_policy.h"
@@ -49,6 +50,15 @@ std::vector<std::pair<int64_t, int64_t>> batch_choices(const Scenario& s, int sp
   return out;
 }
 
+// Loss paths: the pinned one; else the plain one and, for zplan's runtime (the only stack with a
+// chunked loss), chunks of about 2048 tokens (planner/memory/loss_path.h).
+std::vector<int64_t> loss_chunk_choices(const Scenario& s, int sp) {
+  if (s.pins.loss_chunks) return {*s.pins.loss_chunks};
+  if (s.training.profile != Profile::zplan) return {0};
+  const int64_t n = offered_loss_chunks(s.training.seq_len / std::max(1, sp));
+  return n > 1 ? std::vector<int64_t>{0, n} : std::vector<int64_t>{0};
+}
+
 std::vector<Precision> precision_choices(const Scenario& s) {
   if (s.pins.precision) return {*s.pins.precision};
   return {s.cluster.gpu.supports_bf16 ? Precision::bf16 : Precision::fp16};
@@ -69,15 +79,17 @@ std::vector<Strategy> layouts(const Scenario& s) {
         for (int op = 0; op < 2; ++op) {
           if (s.pins.offload_params && *s.pins.offload_params != (op == 1)) continue;
           if (op && stage != 3) continue;
-          for (int sp : sp_choices(s)) {
-            Strategy st;
-            st.precision = prec;
-            st.zero_stage = stage;
-            st.offload_optimizer = oo == 1;
-            st.offload_params = op == 1;
-            st.sp_degree = sp;
-            out.push_back(st);
-          }
+          for (int sp : sp_choices(s))
+            for (int64_t loss_chunks : loss_chunk_choices(s, sp)) {
+              Strategy st;
+              st.precision = prec;
+              st.zero_stage = stage;
+              st.offload_optimizer = oo == 1;
+              st.offload_params = op == 1;
+              st.sp_degree = sp;
+              st.loss_chunks = loss_chunks;
+              out.push_back(st);
+            }
         }
       }
   return out;
@@ -150,10 +162,10 @@ std::vector<Strategy> enumerate_candidates(const Scenario& s) {
 
 namespace {
 
-using StrategyKey = std::tuple<int, bool, bool, int64_t, bool, int, int64_t, int64_t, int>;
+using StrategyKey = std::tuple<int, bool, bool, int64_t, bool, int, int64_t, int64_t, int, int64_t>;
 StrategyKey key_of(const Strategy& st) {
   return {st.zero_stage, st.offload_optimizer, st.offload_params, st.checkpointed_layers, st.cpu_checkpointing,
-          st.sp_degree, st.micro_batch, st.grad_accumulation, static_cast<int>(st.precision)};
+          st.sp_degree, st.micro_batch, st.grad_accumulation, static_cast<int>(st.precision), st.loss_chunks};
 }
 
 // One batch shape with its checkpointing choice (CPU or not): the counts first..L all pass the

@@ -17,7 +17,8 @@ double rounded(double x) { return std::round(x * 1e4) / 1e4; }
 
 std::string PathKey::str() const {
   return std::string(to_string(profile)) + "/" + to_string(framework) + "/" + (offload ? "offload" : "no-offload") +
-         "/" + (sequence_parallel ? "sp>1" : "sp1") + "/world " + std::to_string(world_size);
+         "/" + (sequence_parallel ? "sp>1" : "sp1") + "/world " + std::to_string(world_size) +
+         (chunked_loss ? "/chunked-loss" : "");
 }
 
 PathKey path_key(const TrainingSpec& training, const Strategy& s, int64_t world_size) {
@@ -29,6 +30,7 @@ PathKey path_key(const TrainingSpec& training, const Strategy& s, int64_t world_
   k.offload = s.offload_optimizer || s.offload_params;
   k.sequence_parallel = s.sp_degree > 1;
   k.world_size = world_size;
+  k.chunked_loss = s.loss_chunks > 1;
   return k;
 }
 

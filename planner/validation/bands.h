@@ -20,7 +20,8 @@ struct PathKey {
   bool offload = false;                    // optimizer or parameter offload
   bool sequence_parallel = false;          // Ulysses degree > 1
   int64_t world_size = 1;
-  std::string str() const;                 // "hf/deepspeed/no-offload/sp>1/world 8"
+  bool chunked_loss = false;               // the chunked loss path (unmeasured yet: borrows a band)
+  std::string str() const;                 // "hf/deepspeed/no-offload/sp>1/world 8[/chunked-loss]"
   bool operator==(const PathKey& o) const { return str() == o.str(); }
 };
 

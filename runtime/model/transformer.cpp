@@ -287,6 +287,10 @@ uint64_t TransformerModel::param_count() const {
 }
 
 at::Tensor TransformerModel::forward(const at::Tensor& ids) {
+  return at::linear(forward_hidden(ids), head_w_);  // lm_head (no bias; tied to embed_tokens when the spec says so)
+}
+
+at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
   const int64_t b = ids.size(0), t = ids.size(1);
   const int64_t t_full = t * opt_.sp.degree, first = opt_.sp.rank * t;  // Ulysses: this rank's slice
   ctx_ = ForwardContext{};
@@ -336,9 +340,8 @@ at::Tensor TransformerModel::forward(const at::Tensor& ids) {
     }
   }
   if (hooks_) hooks_->after_forward(outer);
-  x = spec_.norm == NormKind::rms_norm ? rms_norm_hf(x, lnf_w_, spec_.norm_eps)
-                                       : layer_norm_hf(x, lnf_w_, lnf_b_, spec_.norm_eps);
-  return at::linear(x, head_w_);  // lm_head (no bias; tied to embed_tokens when the spec says so)
+  return spec_.norm == NormKind::rms_norm ? rms_norm_hf(x, lnf_w_, spec_.norm_eps)
+                                          : layer_norm_hf(x, lnf_w_, lnf_b_, spec_.norm_eps);
 }
 
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& targets) {

@@ -106,6 +106,9 @@ class TransformerModel {
   // ids [B, T] int64 -> logits [B, T, V] in the compute dtype. With Ulysses (BuildOptions::sp)
   // ids are this rank's T = T_full/P tokens, at positions rank*T onwards.
   at::Tensor forward(const at::Tensor& ids);
+  // ids -> the final norm's output [B, T, C], lm_head's input (the chunked loss takes it from here).
+  at::Tensor forward_hidden(const at::Tensor& ids);
+  const at::Tensor& head_weight() const { return head_w_; }  // [V, C] (embed_tokens when tied)
   const std::vector<NamedParam>& params() const { return params_; }
   uint64_t param_count() const;
   const ModelSpec& spec() const { return spec_; }

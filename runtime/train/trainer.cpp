@@ -20,10 +20,12 @@
 #include <cstdio>
 #include <memory>
 
+#include "planner/config/validate.h"
 #include "planner/input_error.h"
 #include "runtime/data/token_data.h"
 #include "runtime/dist/communicator.h"
 #include "runtime/dist/fault_injection.h"
+#include "runtime/model/chunked_loss.h"
 #include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
 #include "runtime/train/memory_probe.h"
@@ -74,6 +76,7 @@ void validate(const ModelSpec& model, const TrainingSpec& training, const Strate
   if (s.micro_batch < 1) throw InputError("--micro-batch", "", "must be >= 1");
   if (s.grad_accumulation < 1) throw InputError("--grad-accum", "", "must be >= 1");
   if (training.seq_len < 1) throw InputError("--seq", "", "must be >= 1");
+  validate_loss_path(s, training);  // --loss-chunks: 0..tokens of one sequence on one rank
   if (model.position == PositionKind::learned && training.seq_len > model.max_positions)
     throw InputError("--seq", "", "exceeds the model's " + std::to_string(model.max_positions) +
                                       " learned positions");
@@ -237,10 +240,10 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
         enter(Phase::forward_end);
         at::Tensor ids, targets;
         next_batch(session, model_spec.vocab, b, t, rank, world, sp, device, &ids, &targets);
-        at::Tensor logits = model->forward(ids);
-        at::Tensor loss = rt::causal_lm_loss(logits, targets);
-        // logits (compute dtype) + the fp32 log-probs cross_entropy saves for backward.
-        bd.logits_bytes = cuda ? logits.nbytes() + static_cast<uint64_t>(logits.numel()) * 4 : 0;
+        at::Tensor logits;  // plain loss path: held until forward_end is read
+        uint64_t loss_path_bytes = 0;
+        at::Tensor loss = rt::lm_loss(*model, ids, targets, strategy.loss_chunks, &logits, &loss_path_bytes);
+        bd.logits_bytes = cuda ? loss_path_bytes : 0;
         fwd = probe.read_and_reset();
         fwd_peak = std::max(fwd_peak, fwd.peak_allocated);
         logits = at::Tensor();  // the HF Trainer drops the model output before backward

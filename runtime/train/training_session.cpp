@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "planner/input_error.h"
+#include "runtime/model/chunked_loss.h"
 #include "runtime/train/grad_clip.h"
 
 namespace zplan::rt {
@@ -36,6 +37,7 @@ TrainingSession::TrainingSession(const ModelSpec& model, const TrainingSpec& tra
       micro_batch_(strategy.micro_batch),
       seq_tokens_(training.seq_len),
       tokens_per_step_(strategy.micro_batch * training.seq_len * strategy.grad_accumulation),
+      loss_chunks_(strategy.loss_chunks),
       options_(options) {
   const TrainerOptions& t = options.trainer;
   schedule_ = LrSchedule{options.learning_rate, t.warmup_steps, t.min_lr, options.steps};
@@ -128,8 +130,8 @@ double TrainingSession::evaluate(TransformerModel& model, at::Device device) {
     const int64_t rows = std::min(micro_batch_, windows - w);  // a file shorter than one batch: fewer rows
     std::vector<int64_t> ids, targets;
     for (int64_t r = 0; r < rows; ++r) eval_data_->read_window(w++, seq_tokens_, &ids, &targets);
-    const at::Tensor logits = model.forward(to_batch(ids, rows, seq_tokens_, device));
-    sum += causal_lm_loss(logits, to_batch(targets, rows, seq_tokens_, device)).item<double>();
+    sum += lm_loss(model, to_batch(ids, rows, seq_tokens_, device), to_batch(targets, rows, seq_tokens_, device),
+                   loss_chunks_).item<double>();
   }
   model.set_training(true);
   return sum / static_cast<double>(batches);

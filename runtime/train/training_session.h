@@ -49,6 +49,7 @@ class TrainingSession {
 
   ModelSpec model_;
   int64_t micro_batch_, seq_tokens_, tokens_per_step_;
+  int64_t loss_chunks_;  // the loss path of training, also used by evaluation (chunked_loss.h)
   RunOptions options_;
   LrSchedule schedule_;
   std::unique_ptr<TokenFile> data_, eval_data_;

@@ -93,3 +93,11 @@ bad(deepspeed_run_profile "--profile: --run --framework deepspeed trains with Hu
 # No Python with deepspeed and transformers: it says what failed, before writing or starting anything.
 bad(deepspeed_run_no_python "needs /nonexistent/python3 with deepspeed and transformers importable" ${DSR})
 set_tests_properties(cli_bad_deepspeed_run_no_python PROPERTIES ENVIRONMENT "ZPLAN_PYTHON=/nonexistent/python3")
+# ---- loss path (--loss-chunks: 0/1 whole logits, N chunks of one sequence's tokens on one rank) ----
+bad(loss_chunks_negative "--loss-chunks: expected 0..4096" ${M} --loss-chunks -2)
+bad(loss_chunks_beyond_tokens "--loss-chunks: expected 0..4096" ${M} --loss-chunks 4097)
+bad(loss_chunks_text "--loss-chunks: expected an integer" ${M} --loss-chunks many)
+bad(loss_chunks_beyond_ulysses_slice "--loss-chunks: must be 0 .whole logits. or 1..512" ${M} --sp 8 --loss-chunks 1024)
+bad(loss_chunks_run "--loss-chunks: expected 0..32" --model ${D}/hf/run/tiny-qwen3.json --gpus 1xH100 --seq 32 --precision fp32 --loss-chunks 33 --run --steps 1)
+bad(loss_chunks_hf_profile "--loss-chunks: the chunked loss path is zplan's runtime's" ${M} --loss-chunks 8)
+bad(loss_chunks_emit_deepspeed "--emit-deepspeed: the plan's chunked loss path" --model qwen3-8b --gpus 8xH100 --seq 4096 --profile zplan --loss-chunks 4 --emit-deepspeed ${CMAKE_CURRENT_BINARY_DIR}/unused_ds.json)

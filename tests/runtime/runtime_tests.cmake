@@ -7,6 +7,7 @@ zplan_add_test(runtime_tests
           ${CMAKE_CURRENT_LIST_DIR}/trainer_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/data_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/param_table_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/chunked_loss_test.cpp
   LABELS runtime
   LIBS zplan_runtime)
 

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   CLI::App app{"zplan runtime memory measurement (one configuration, one JSON line)"};
   std::string model_name = "qwen3-0.6b", ckpt = "none", precision = "bf16", attn = "sdpa";
   std::string out_path, label, data_path, device = "auto";
-  int64_t layers = 0, seq = 2048, micro_batch = 1, grad_accum = 1;
+  int64_t layers = 0, seq = 2048, micro_batch = 1, grad_accum = 1, loss_chunks = 0;
   int steps = 3;
   bool cpu_ckpt = false;
   app.add_option("--model", model_name, "built-in model name or model YAML/config.json path");
@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   app.add_option("--grad-accum", grad_accum, "micro-steps per optimizer step");
   app.add_option("--ckpt", ckpt, "none | half | all | N (first N layers recompute)");
   app.add_flag("--cpu-ckpt", cpu_ckpt, "keep checkpointed layer inputs in pinned host memory");
+  app.add_option("--loss-chunks", loss_chunks, "loss path: 0 = whole logits, N = lm_head + cross-entropy in N token chunks");
   app.add_option("--precision", precision, "bf16 | fp16 | fp32");
   app.add_option("--attn", attn, "sdpa | flash | eager");
   app.add_option("--steps", steps, "optimizer steps");
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     strategy.micro_batch = micro_batch;
     strategy.grad_accumulation = grad_accum;
     strategy.cpu_checkpointing = cpu_ckpt;
+    strategy.loss_chunks = loss_chunks;
     if (!zplan::parse_precision(precision, &strategy.precision))
       throw zplan::InputError("--precision", "", "expected bf16, fp16 or fp32");
     if (ckpt == "none") strategy.checkpointed_layers = 0;
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
     j["strategy"] = {{"zero_stage", 0}, {"checkpointed_layers", strategy.checkpointed_layers},
                      {"cpu_checkpointing", cpu_ckpt}, {"sp_degree", 1},
                      {"micro_batch", micro_batch}, {"grad_accumulation", grad_accum},
-                     {"precision", precision}};
+                     {"precision", precision}, {"loss_chunks", loss_chunks}};
     j["oom"] = r.oom;
     j["failed_phase"] = (r.oom || !r.error.empty()) ? zplan::to_string(r.failed_phase) : "";
     j["error"] = r.error;

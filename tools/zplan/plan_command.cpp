@@ -94,6 +94,8 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   // The Hugging Face Trainer recomputes all layers or none (--gradient_checkpointing) and cannot
   // move checkpoints to the host, so a config it launches is planned with those choices only.
   if (emitting && !s.pins.cpu_checkpointing) s.pins.cpu_checkpointing = false;
+  // Nor has it a chunked loss (zplan's runtime's, planner/memory/loss_path.h).
+  if (emitting && !s.pins.loss_chunks) s.pins.loss_chunks = 0;
   const bool predict_one = check_only || all_pinned(s.pins);
   if (hardware_search_requested(o)) return run_hardware_search(cmd, s);
   const EstimateOptions eopts = estimate_options(o, !predict_one, s);

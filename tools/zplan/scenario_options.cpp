@@ -71,6 +71,7 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--ckpt", o.ckpt, "Pin activation checkpointing: none, full, or N checkpointed layers");
   app.add_flag("--cpu-ckpt", o.cpu_ckpt, "Pin CPU checkpointing on");
   app.add_option("--sp", o.sp, "Pin the Ulysses sequence-parallel degree");
+  app.add_option("--loss-chunks", o.loss_chunks, "Pin the loss path: 0 or 1 = whole logits, N = lm_head + cross-entropy in N token chunks");
   app.add_option("--micro-batch", o.micro_batch, "Pin sequences per GPU per micro-step");
   app.add_option("--grad-accum", o.grad_accum, "Pin gradient accumulation steps");
   app.add_option("--precision", o.precision, "Pin precision: bf16, fp16, fp32, amp-bf16, amp-fp16, bf16-pure");
@@ -222,6 +223,7 @@ Scenario build_scenario(const ScenarioOptions& o, bool run) {
   if (p.checkpoint_full.value_or(false)) p.checkpointed_layers = s.model.layers;
   if (o.cpu_ckpt) p.cpu_checkpointing = true;
   if (!o.sp.empty()) p.sp_degree = static_cast<int>(parse_int("--sp", o.sp, 1, 1 << 20));
+  if (!o.loss_chunks.empty()) p.loss_chunks = parse_int("--loss-chunks", o.loss_chunks, 0, s.training.seq_len);
   if (!o.micro_batch.empty()) p.micro_batch = parse_int("--micro-batch", o.micro_batch, 1, 65536);
   if (!o.grad_accum.empty()) p.grad_accumulation = parse_int("--grad-accum", o.grad_accum, 1, 1 << 20);
   if (!o.precision.empty()) {

@@ -35,6 +35,7 @@ struct ScenarioOptions {
   std::string zero, offload_optimizer, offload_params, ckpt, precision;
   bool cpu_ckpt = false;
   std::string sp, micro_batch, grad_accum;
+  std::string loss_chunks;     // --loss-chunks N: lm_head + cross-entropy in N token chunks (0/1: whole logits)
   // ---- output and search ----
   std::string format = "text";   // text | json | markdown | html
   std::string out;               // write the report here instead of stdout

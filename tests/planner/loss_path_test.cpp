@@ -1,0 +1,99 @@
+// The loss path as a plan dimension (planner/memory/loss_path.h): what a chunked step holds at the
+// end of forward (d h and d W, not logits), that its transient scales with one chunk, what the
+// search offers to which profile, and that a long sequence only fits zplan's runtime chunked.
+#include <doctest/doctest.h>
+
+#include "planner/estimate.h"
+#include "planner/input_error.h"
+#include "planner/memory/loss_path.h"
+#include "planner/search/search.h"
+#include "tests/planner/test_scenarios.h"
+
+using namespace zplan;
+
+namespace {
+
+Scenario runtime_scenario(const std::string& model, int64_t seq) {
+  Scenario s = scenario(model, "1xH200", seq);
+  s.training.profile = Profile::zplan;  // zplan --run
+  return s;
+}
+
+Estimate predict(const Scenario& s, int64_t chunks, int64_t ckpt = 0) {
+  Strategy st;
+  st.checkpointed_layers = ckpt;
+  st.loss_chunks = chunks;
+  return estimate(s.model, s.cluster, s.training, st, EstimateOptions{});
+}
+
+uint64_t phase_peak(const Estimate& e, Phase p) { return e.memory.phases[static_cast<size_t>(p)].peak_allocated_bytes; }
+
+}  // namespace
+
+uint64_t phase_end(const Estimate& e, Phase p) { return e.memory.phases[static_cast<size_t>(p)].allocated_bytes; }
+
+TEST_CASE("loss path: a chunked step ends forward holding d h and d W instead of logits") {
+  const Scenario s = runtime_scenario("qwen3-0.6b", 8192);
+  const double n = 8192, c = 2, h = static_cast<double>(s.model.hidden), v = static_cast<double>(s.model.vocab);
+  const Estimate plain = predict(s, 0), chunked = predict(s, 4);
+  // Plain: the bf16 logits (the trainer drops them once forward_end is read), the fp32 log-softmax
+  // [N, V] and lm_head's saved input [N, C]. Chunked: d h [N, C] and d W [V, C] in bf16.
+  const double expected = ((c + 4) * n * v + c * n * h) - (c * n * h + c * v * h);
+  const double measured = static_cast<double>(phase_end(plain, Phase::forward_end)) -
+                          static_cast<double>(phase_end(chunked, Phase::forward_end));
+  CHECK(measured == doctest::Approx(expected).epsilon(0.002));  // allocator rounding: <= 2 MiB a tensor
+  // Inside forward a chunk's logits, their fp32 copy and the cast gradient: (c + 4) n V with
+  // n = N / 4, on top of lm_head's input, which dies with the call.
+  const double transient = static_cast<double>(phase_peak(chunked, Phase::forward_end) - phase_end(chunked, Phase::forward_end));
+  CHECK(transient == doctest::Approx((c + 4) * (n / 4) * v + c * n * h).epsilon(0.01));
+  const Estimate finer = predict(s, 8);
+  const double transient8 = static_cast<double>(phase_peak(finer, Phase::forward_end) - phase_end(finer, Phase::forward_end));
+  CHECK(transient8 == doctest::Approx((c + 4) * (n / 8) * v + c * n * h).epsilon(0.01));
+  // The backward no longer starts with 12 bytes per token and vocabulary entry.
+  CHECK(chunked.memory.peak_allocated_bytes + static_cast<uint64_t>(4 * n * v) < plain.memory.peak_allocated_bytes);
+  CHECK(chunked.memory.logits_bytes < plain.memory.logits_bytes);
+}
+
+TEST_CASE("loss path: one chunk costs what the plain path costs; many tiny chunks pay for re-reading lm_head") {
+  const Scenario s = runtime_scenario("qwen3-1.7b", 4096);
+  const double plain = predict(s, 0).time.step_seconds;
+  CHECK(predict(s, 1).time.step_seconds == plain);
+  const double two = predict(s, 2).time.step_seconds, tiny = predict(s, 4096).time.step_seconds;
+  CHECK(two >= plain);
+  CHECK(tiny > 1.2 * two);  // 4096 one-token GEMMs each read the 0.6 GB weight
+}
+
+TEST_CASE("loss path: the search offers chunks to zplan's runtime only; Hugging Face refuses a pin") {
+  Scenario hf = scenario("qwen3-1.7b", "1xH200", 16384);
+  for (const Strategy& st : search_layouts(hf)) CHECK(st.loss_chunks == 0);
+  Scenario rt = hf;
+  rt.training.profile = Profile::zplan;
+  bool plain = false, chunked = false;
+  for (const Strategy& st : search_layouts(rt)) {
+    plain |= st.loss_chunks == 0;
+    chunked |= st.loss_chunks == offered_loss_chunks(16384);
+  }
+  CHECK(plain);
+  CHECK(chunked);
+  CHECK(offered_loss_chunks(16384) == 8);
+  CHECK(offered_loss_chunks(1000) == 2);
+  CHECK(offered_loss_chunks(1) == 0);
+  Strategy pinned;
+  pinned.loss_chunks = 8;
+  CHECK_THROWS_WITH_AS(estimate(hf.model, hf.cluster, hf.training, pinned, EstimateOptions{}),
+                       doctest::Contains("--loss-chunks"), InputError);
+}
+
+TEST_CASE("loss path: Qwen3-1.7B at 128K tokens fits one H200 only with the chunked loss") {
+  Scenario s = runtime_scenario("qwen3-1.7b", 131072);
+  s.pins.zero_stage = 0;  // what zplan --run searches on one GPU: no ZeRO stage, no offload
+  s.pins.offload_optimizer = false;
+  s.pins.offload_params = false;
+  const Plan chosen = search_plan(s, SearchOptions{});
+  REQUIRE(chosen.feasible);
+  CHECK(chosen.chosen.strategy.loss_chunks == 64);
+  s.pins.loss_chunks = 0;
+  SearchOptions no_suggestions;
+  no_suggestions.suggest = false;
+  CHECK_FALSE(search_plan(s, no_suggestions).feasible);
+}

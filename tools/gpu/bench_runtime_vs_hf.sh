@@ -1,0 +1,111 @@
+#!/bin/bash
+# bench_runtime_vs_hf.sh: ONE call on the GPU machine that trains the same configurations with
+# zplan's runtime (tools/gpu/measure_runtime.cpp) and with Hugging Face transformers + PyTorch
+# (tools/gpu/bench_hf_train.py), each with the plain and the chunked loss path, and prints for every
+# row tokens/s of both, their ratio, both measured peaks, and MFU against the bf16 matmul rate
+# measured in the same run (a torch 8192^3 bf16 matmul loop). Then the long-context row: Qwen3-1.7B
+# at 131072 tokens with the plan `zplan --run` chooses, measured peak against predicted.
+#
+# Build: as tools/gpu/check.sh (carried .debs unpacked into /tmp/deps, the wheel's libtorch), only
+# the zplan, zplan-run and zplan_measure_runtime targets.
+# Device-tool call (the .debs as for check.sh; see /work/shared/gpu-build recipe in docs/performance.md):
+#   run(command="bash tools/gpu/bench_runtime_vs_hf.sh", carry=[".debs"], timeout_s=600)
+# Env: OUT (default /tmp/zplan_out); ROWS: which rows, any of
+#   dense4k dense16k moe8k long128k (default: all four; split over two calls if 600 s is short:
+#   ROWS="dense4k dense16k" then ROWS="moe8k long128k"); STEPS (default 6: the first is warm-up,
+#   tokens/s is the mean of the others); DEADLINE_S (default 570: later rows are skipped, loudly).
+# Output ($OUT, 4 files): bench.jsonl (one JSON line per side and row, plus the matmul rate),
+# bench_log.txt (everything printed), long128k_run.json (the run record), build_rest.txt.
+# A row that fails prints "!! ROW FAILED" with its exit status and the next row runs.
+set -u -o pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${OUT:-/tmp/zplan_out}
+mkdir -p "$OUT"
+LOG=$OUT/bench_log.txt
+JSONL=$OUT/bench.jsonl
+STEPS=${STEPS:-6}
+ROWS=${ROWS:-dense4k dense16k moe8k long128k}
+DEADLINE_S=${DEADLINE_S:-570}
+exec > >(tee -a "$LOG") 2>&1
+t_start=$(date +%s)
+echo "== bench_runtime_vs_hf.sh $(date -u +%FT%TZ) rows: $ROWS"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+python3 -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
+python3 -c 'import liger_kernel; print("liger_kernel present")' 2>/dev/null || echo "liger_kernel not installed: HF chunked rows use bench_hf_train.py's own chunked loss"
+
+# ---- build (as check.sh) ----
+D=/tmp/deps
+mkdir -p $D
+for f in "$ROOT"/.debs/*.deb; do dpkg -x "$f" $D; done
+export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+B=/tmp/zplan-build
+GEN=""
+command -v ninja >/dev/null && GEN="-G Ninja"
+cmake -S "$ROOT" -B $B $GEN -DCMAKE_PREFIX_PATH="$TP;$D/usr" -DCMAKE_BUILD_TYPE=Release -DZPLAN_BUILD_TESTS=OFF \
+  -DTORCH_CUDA_ARCH_LIST=9.0 -DZPLAN_BUILD_RUNTIME=ON >"$OUT/build_rest.txt" 2>&1
+cmake --build $B -j16 --target zplan zplan-run zplan_measure_runtime >>"$OUT/build_rest.txt" 2>&1 \
+  || { echo "!! BUILD FAILED (tail of build_rest.txt):"; tail -30 "$OUT/build_rest.txt"; exit 1; }
+echo "build seconds $(( $(date +%s) - t_start ))"
+M=$B/runtime/zplan_measure_runtime
+Z=$B/tools/zplan
+
+# ---- the GPU's bf16 matmul rate, measured here (MFU's denominator) ----
+python3 - "$JSONL" <<'EOF' || echo "!! MATMUL RATE FAILED"
+import json, sys, time, torch
+n, reps = 8192, 50
+a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+for _ in range(5):
+    a @ b
+torch.cuda.synchronize()
+t0 = time.perf_counter()
+for _ in range(reps):
+    a @ b
+torch.cuda.synchronize()
+rate = 2 * n ** 3 * reps / (time.perf_counter() - t0)
+print(f"bf16 matmul {n}^3: {rate / 1e12:.0f} TFLOP/s")
+open(sys.argv[1], "a").write(json.dumps({"side": "matmul", "bf16_flops_per_second": rate,
+                                         "gpu": torch.cuda.get_device_name(0)}) + "\n")
+EOF
+
+late() { (( $(date +%s) - t_start > DEADLINE_S )) && { echo "!! $1: SKIPPED (past DEADLINE_S=$DEADLINE_S s)"; return 0; }; return 1; }
+zrow() {  # label, then measure_runtime flags
+  local label=$1; shift
+  late "zplan $label" && return
+  echo "-- zplan $label: $*"
+  timeout 150 "$M" --label "$label" --steps "$STEPS" --out "$JSONL" "$@" 2>&1 | grep -v "^\[zplan-run\] step [2-9]"
+  local st=$?; (( st != 0 )) && echo "!! ROW FAILED: zplan $label exit status $st"
+}
+hrow() {  # label, then bench_hf_train.py flags
+  local label=$1; shift
+  late "hf $label" && return
+  echo "-- hf $label: $*"
+  timeout 200 python3 "$ROOT/tools/gpu/bench_hf_train.py" --label "$label" --steps "$STEPS" --out "$JSONL" "$@"
+  local st=$?; (( st != 0 )) && echo "!! ROW FAILED: hf $label exit status $st"
+}
+both() {  # label, zplan model flags | hf model flags, chunks
+  local label=$1 zflags=$2 hflags=$3 chunks=$4
+  # shellcheck disable=SC2086
+  { zrow "$label" $zflags; hrow "$label" $hflags; zrow "${label}_chunked$chunks" $zflags --loss-chunks "$chunks";
+    hrow "${label}_chunked$chunks" $hflags --loss "chunked:$chunks"; }
+}
+for row in $ROWS; do
+  case $row in
+    dense4k)  both qwen3-1.7b_s4096 "--model qwen3-1.7b --seq 4096 --ckpt none" "--model qwen3-1.7b --seq 4096 --ckpt none" 4 ;;
+    dense16k) both qwen3-1.7b_s16384_ckptfull "--model qwen3-1.7b --seq 16384 --ckpt all" "--model qwen3-1.7b --seq 16384 --ckpt full" 16 ;;
+    moe8k)    both qwen3-30b-a3b-4l_s8192 "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" 8 ;;
+    long128k)
+      if ! late "long128k"; then
+        echo "-- long128k: zplan --model qwen3-1.7b --gpus 1xH200 --seq 131072 --run (the plan zplan chooses)"
+        timeout 400 "$Z" --model qwen3-1.7b --gpus 1xH200 --seq 131072 --explain --run --steps 3 \
+          --run-out "$OUT/long128k_run.json" 2>&1 | grep -v "^\[zplan-run\] step [2-9]"
+        st=$?; (( st != 0 )) && echo "!! ROW FAILED: long128k exit status $st (3: no plan fits; 4: the run failed)"
+      fi ;;
+    *) echo "!! unknown row '$row' (expected dense4k dense16k moe8k long128k)" ;;
+  esac
+done
+
+# ---- summary: tokens/s, ratio, peaks, MFU ----
+python3 "$ROOT/tools/gpu/bench_summary.py" "$JSONL" "$OUT/long128k_run.json" || echo "!! SUMMARY FAILED"
+echo "total seconds $(( $(date +%s) - t_start ))"
