@@ -62,6 +62,10 @@ std::string MemoryProbe::device_name() const {
 void use_cuda_device(int device_index) {
 #if ZPLAN_RUNTIME_CUDA
   c10::cuda::set_device(static_cast<c10::DeviceIndex>(device_index));
+  // The caching allocator sizes its per-device tables on the first CUDA allocation; reading or
+  // resetting its statistics before one ("Invalid device argument ... did you call init?") would
+  // throw, and the probe reads the baseline before the model exists.
+  c10::cuda::CUDACachingAllocator::init(c10::cuda::device_count());
 #else
   (void)device_index;
 #endif
