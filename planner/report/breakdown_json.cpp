@@ -43,8 +43,12 @@ uint64_t read_bytes(const nlohmann::json& j, const char* key, const std::string&
   const nlohmann::json& v = j.at(key);
   if (!v.is_number()) throw InputError(where, path + key, "expected a number of bytes");
   if (v.is_number_integer() && v.get<int64_t>() < 0) throw InputError(where, path + key, "negative bytes");
-  if (v.is_number_float() && v.get<double>() < 0) throw InputError(where, path + key, "negative bytes");
-  return v.is_number_float() ? static_cast<uint64_t>(v.get<double>()) : v.get<uint64_t>();
+  if (!v.is_number_float()) return v.get<uint64_t>();
+  const double bytes = v.get<double>();
+  if (bytes < 0) throw InputError(where, path + key, "negative bytes");
+  // 2^64 and above (1e22 from a corrupted record) cannot be cast: that is undefined behaviour.
+  if (!(bytes < 18446744073709551616.0)) throw InputError(where, path + key, "more bytes than fit in 64 bits");
+  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace
