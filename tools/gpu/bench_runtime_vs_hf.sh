@@ -11,11 +11,14 @@
 # Device-tool call (the .debs as for check.sh; see /work/shared/gpu-build recipe in docs/performance.md):
 #   run(command="bash tools/gpu/bench_runtime_vs_hf.sh", carry=[".debs"], timeout_s=600)
 # Env: OUT (default /tmp/zplan_out); ROWS: which rows, any of
-#   dense4k dense16k moe8k long128k (default: all four; split over two calls if 600 s is short:
+#   dense4k dense16k moe8k long128k long96k_llama trainer (default: the first four; split over two
+#   calls if 600 s is short:
 #   ROWS="dense4k dense16k" then ROWS="moe8k long128k"); STEPS (default 6: the first is warm-up,
 #   tokens/s is the mean of the others); DEADLINE_S (default 570: later rows are skipped, loudly).
 # Output ($OUT, 4 files): bench.jsonl (one JSON line per side and row, plus the matmul rate),
-# bench_log.txt (everything printed), long128k_run.json (the run record), build_rest.txt.
+# bench_log.txt (everything printed), <row>_run.json for each long-context row (the run record),
+# build_rest.txt; the trainer row (tools/gpu/trainer_check.sh) adds trainer_log.jsonl, trainer_run.json,
+# trainer_check.txt.
 # A row that fails prints "!! ROW FAILED" with its exit status and the next row runs.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -90,22 +93,29 @@ both() {  # label, zplan model flags | hf model flags, chunks
   { zrow "$label" $zflags; hrow "$label" $hflags; zrow "${label}_chunked$chunks" $zflags --loss-chunks "$chunks";
     hrow "${label}_chunked$chunks" $hflags --loss "chunked:$chunks"; }
 }
+lrow() {  # label, then --model M --seq N: `zplan --run` with the plan zplan chooses on this GPU
+  local label=$1; shift
+  late "$label" && return
+  echo "-- $label: zplan $* --gpus 1xH200 --run (the plan zplan chooses)"
+  timeout 400 "$Z" "$@" --gpus 1xH200 --explain --run --steps 3 --run-out "$OUT/${label}_run.json" 2>&1 \
+    | grep -v "^\[zplan-run\] step [2-9]"
+  local st=$?; (( st != 0 )) && echo "!! ROW FAILED: $label exit status $st (3: no plan fits; 4: the run failed)"
+}
 for row in $ROWS; do
   case $row in
     dense4k)  both qwen3-1.7b_s4096 "--model qwen3-1.7b --seq 4096 --ckpt none" "--model qwen3-1.7b --seq 4096 --ckpt none" 4 ;;
     dense16k) both qwen3-1.7b_s16384_ckptfull "--model qwen3-1.7b --seq 16384 --ckpt all" "--model qwen3-1.7b --seq 16384 --ckpt full" 16 ;;
     moe8k)    both qwen3-30b-a3b-4l_s8192 "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" 8 ;;
-    long128k)
-      if ! late "long128k"; then
-        echo "-- long128k: zplan --model qwen3-1.7b --gpus 1xH200 --seq 131072 --run (the plan zplan chooses)"
-        timeout 400 "$Z" --model qwen3-1.7b --gpus 1xH200 --seq 131072 --explain --run --steps 3 \
-          --run-out "$OUT/long128k_run.json" 2>&1 | grep -v "^\[zplan-run\] step [2-9]"
-        st=$?; (( st != 0 )) && echo "!! ROW FAILED: long128k exit status $st (3: no plan fits; 4: the run failed)"
-      fi ;;
-    *) echo "!! unknown row '$row' (expected dense4k dense16k moe8k long128k)" ;;
+    long128k) lrow long128k --model qwen3-1.7b --seq 131072 ;;
+    long96k_llama) lrow long96k_llama --model llama-3.2-1b --seq 98304 ;;
+    trainer)
+      if ! late trainer; then B=$B OUT=$OUT bash "$ROOT/tools/gpu/trainer_check.sh" || echo "!! ROW FAILED: trainer exit status $?"; fi ;;
+    *) echo "!! unknown row '$row' (expected dense4k dense16k moe8k long128k long96k_llama trainer)" ;;
   esac
 done
 
 # ---- summary: tokens/s, ratio, peaks, MFU ----
-python3 "$ROOT/tools/gpu/bench_summary.py" "$JSONL" "$OUT/long128k_run.json" || echo "!! SUMMARY FAILED"
+longs=()
+for row in $ROWS; do case $row in long*) longs+=("$OUT/${row}_run.json") ;; esac; done
+python3 "$ROOT/tools/gpu/bench_summary.py" "$JSONL" "${longs[@]}" || echo "!! SUMMARY FAILED"
 echo "total seconds $(( $(date +%s) - t_start ))"

@@ -2,7 +2,7 @@
 beside Hugging Face (tokens/s, ratio, measured peak allocated, MFU), and the long-context row's
 measured peak against zplan's prediction.
 
-  python3 tools/gpu/bench_summary.py bench.jsonl [long128k_run.json]
+  python3 tools/gpu/bench_summary.py bench.jsonl [long-context run records...]
 
 MFU = tokens/s x model FLOPs per token / the bf16 matmul rate measured in the same run. Model FLOPs
 per token (no recompute counted, as MFU is usually defined; full checkpointing's extra forward is
@@ -69,8 +69,12 @@ def main():
         ratio = f"{zt / ht:.2f}x" if zt and ht else "-"
         print(f"{label:36s} {num(zt, '11.0f')} {num(ht, '9.0f')} {ratio:>6s} {num(zm, '9.2f')} {num(hm, '8.2f')} "
               f"{mfu(zt):>9s} {mfu(ht):>7s}  {'; '.join(notes)}")
-    if len(sys.argv) > 2 and os.path.exists(sys.argv[2]):
-        r = json.load(open(sys.argv[2]))
+    for path in sys.argv[2:]:  # long-context rows: one run record each
+        if not os.path.exists(path):
+            print(f"\n!! long context: no run record {os.path.basename(path)} (no plan fitted, the run failed, "
+                  "or the row was not run)")
+            continue
+        r = json.load(open(path))
         pred = r["estimate"]["memory"]["gpu"]["peak_bytes"]
         meas = r["measurement"]["memory"]["gpu"]["peak_bytes"]
         t = r["measurement"]["time"]
@@ -79,9 +83,15 @@ def main():
               f"error {100 * (pred - meas) / meas:+.2f}% (target within 1%); "
               f"{t['tokens_per_second']:.0f} tokens/s, step {t['step_seconds']:.2f} s"
               + (f"; OOM in {r['measurement'].get('failed_phase')}" if r["measurement"].get("oom") else ""))
-    elif len(sys.argv) > 2:
-        print("\n!! long context: no run record (no plan fitted, the run failed, or the row was not run)")
-
+        # Allocated at the end of each phase and the peak inside it, predicted against measured.
+        pp = r["estimate"]["memory"]["gpu"].get("phases", {})
+        mp = r["measurement"]["memory"]["gpu"].get("phases", {})
+        for phase in [p for p in pp if p in mp]:
+            row = []
+            for key in ("allocated_bytes", "peak_allocated_bytes"):
+                if pp[phase].get(key) and mp[phase].get(key):
+                    row.append(f"{key.replace('_bytes', '')} {pp[phase][key] / GIB:.2f} pred / {mp[phase][key] / GIB:.2f} meas")
+            print(f"    {phase:14s} " + "; ".join(row))
 
 if __name__ == "__main__":
     main()
