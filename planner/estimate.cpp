@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "planner/config/validate.h"
+#include "planner/format.h"
 #include "planner/memory/caching_allocator.h"
 #include "planner/memory/exec_context.h"
 #include "planner/memory/host_memory.h"
@@ -16,14 +17,6 @@
 #include "planner/validation/bands.h"
 
 namespace zplan {
-
-std::string format_bytes(uint64_t bytes) {
-  char buf[64];
-  const double gib = static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0);
-  if (gib >= 1.0) std::snprintf(buf, sizeof buf, "%.2f GiB", gib);
-  else std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
-}
 
 std::string uncertainty_text(const Estimate& e) {
   const Uncertainty& u = e.uncertainty;

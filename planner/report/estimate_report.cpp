@@ -1,11 +1,12 @@
 // Text, Markdown and JSON renderings of an Estimate (see estimate_report.h).
+#include "planner/format.h"
 #include "planner/report/estimate_report.h"
 
 #include <cstdio>
 #include <sstream>
 
 #include "planner/memory/memory_category.h"
-#include "planner/report/breakdown_json.h"
+#include "planner/io/breakdown_json.h"
 
 namespace zplan {
 

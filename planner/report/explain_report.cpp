@@ -2,6 +2,7 @@
 // tries remedies: recompute, move checkpoints to the host, chunk the loss path (zplan runtime), split
 // the sequence, offload the optimizer; each is estimated, and the chosen plan closes the tree with
 // the reason it won.
+#include "planner/format.h"
 #include "planner/report/explain_report.h"
 
 #include "planner/search/selection.h"
@@ -11,7 +12,7 @@
 
 #include "planner/input_error.h"
 #include "planner/memory/loss_path.h"
-#include "planner/report/breakdown_json.h"
+#include "planner/io/breakdown_json.h"
 #include "planner/report/plan_report.h"
 
 namespace zplan {

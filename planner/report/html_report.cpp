@@ -3,6 +3,7 @@
 // hooks for tests: id="chart" holds one <g class="bar"> per plan (chosen first, then the
 // alternatives) with data-total-bytes (reserved + CUDA context, what must stay under capacity),
 // data-peak-bytes and data-reserved-bytes; id="breakdown-table", id="decision-tree", id="verdict".
+#include "planner/format.h"
 #include "planner/report/html_report.h"
 
 #include <algorithm>

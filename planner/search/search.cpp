@@ -1,4 +1,5 @@
 // Plan search (see search.h).
+#include "planner/format.h"
 #include "planner/search/search.h"
 
 #include <algorithm>

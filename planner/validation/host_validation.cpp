@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "planner/format.h"
 #include "planner/report/plan_report.h"  // strategy_summary
 #include "planner/validation/validation.h"
 

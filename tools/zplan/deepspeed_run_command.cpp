@@ -12,11 +12,12 @@
 #include <sys/wait.h>
 
 #include "commands.h"
+#include "planner/format.h"
 #include "planner/input_error.h"
 #include "planner/io/deepspeed_config.h"
-#include "planner/report/breakdown_json.h"
+#include "planner/io/breakdown_json.h"
 #include "planner/report/plan_report.h"
-#include "planner/report/run_record.h"
+#include "planner/io/run_record.h"
 
 namespace zplan {
 namespace {

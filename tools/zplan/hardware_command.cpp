@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "planner/format.h"
 #include "planner/input_error.h"
 #include "planner/report/explain_report.h"
 #include "planner/report/plan_report.h"

@@ -127,7 +127,8 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   if (const auto tokens = tokens_to_train(o); tokens && plan.feasible && o.format != "json")
     text += training_time_and_cost_text(*tokens, plan.chosen.time.tokens_per_second, s.cluster.world_size(), s.cluster.gpu.price_per_gpu_hour);
   emit_report(text, o.out);
-  if (!o.emit_deepspeed.empty()) write_deepspeed_for_plan(s, plan, o.emit_deepspeed, o.memory_fraction);
+  if (!o.emit_deepspeed.empty())
+    write_deepspeed_config(s, plan.chosen.strategy, o.emit_deepspeed, {plan.feasible, plan.chosen.verdict, o.memory_fraction});
   if (cmd.run) {
     if (!plan.feasible) {
       std::cerr << "zplan: not running: the plan does not fit (" << plan.chosen.verdict << ")\n";

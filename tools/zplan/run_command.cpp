@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "commands.h"
+#include "planner/format.h"
 #include "planner/input_error.h"
 #include "planner/memory/memory_category.h"
 #include "planner/memory/precision_recipe.h"
-#include "planner/report/run_record.h"
+#include "planner/report/run_record_writer.h"
 #ifdef ZPLAN_HAVE_RUNTIME
 #include "runtime/dist/launch_env.h"
 #include "runtime/dist/local_launcher.h"

@@ -1,5 +1,5 @@
 // JSON encoding of MemoryBreakdown and Strategy (see breakdown_json.h).
-#include "planner/report/breakdown_json.h"
+#include "planner/io/breakdown_json.h"
 
 #include "planner/input_error.h"
 #include "planner/memory/memory_category.h"
