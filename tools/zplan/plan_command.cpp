@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "planner/config/runtime_support.h"
 #include "planner/input_error.h"
 #include "planner/report/estimate_report.h"
 #include "planner/io/deepspeed_config.h"
@@ -81,13 +82,11 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     StrategyPins& p = s.pins;
     const int world = s.cluster.world_size();
     if (!p.zero_stage && world == 1) p.zero_stage = 0;
-    if (!p.offload_optimizer) p.offload_optimizer = false;
-    if (!p.offload_params) p.offload_params = false;
+    if (!p.offload_optimizer && !kRuntimeSupport.offload_optimizer) p.offload_optimizer = false;
+    if (!p.offload_params && !kRuntimeSupport.offload_params) p.offload_params = false;
     bool every_sp_runs = true;
     for (int d = 2; d <= world; ++d)
-      if (s.model.kv_heads > 0 && world % d == 0 && s.model.heads % d == 0 && s.model.kv_heads % d != 0 &&
-          d % s.model.kv_heads != 0)
-        every_sp_runs = false;
+      if (world % d == 0 && s.model.heads % d == 0 && !runtime_runs_sp_degree(s.model, d)) every_sp_runs = false;
     if (!p.sp_degree && (world == 1 || !every_sp_runs)) p.sp_degree = 1;
   }
   const bool emitting = !o.emit_deepspeed.empty();
