@@ -63,7 +63,7 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
   for (size_t i = 0; i < static_cast<size_t>(Phase::count); ++i) mb.phases.push_back(tr.phases[i]);
   e.largest_at_peak = tr.largest_at_peak;
 
-  const OutsideAllocator outside = outside_allocator_bytes(cluster, c);
+  const OutsideAllocator outside = outside_allocator_bytes(c);
   mb.cuda_context_bytes = outside.total();
   mb.capacity_bytes = cluster.gpu.memory_bytes;
   e.gpu_limit_bytes = mb.capacity_bytes;

@@ -92,7 +92,7 @@ int run_with_deepspeed(PlanCommand& cmd) {
   if (s.pins.cpu_checkpointing.value_or(false))
     throw InputError("--cpu-ckpt", "", "the Hugging Face Trainer cannot keep checkpoints on the host");
   SearchOptions so;
-  so.estimate = estimate_options(o, true, s);
+  so.estimate = estimate_options(o, s);
   const Plan plan = search_for_trainer(s, so);
   std::cout << plan_to_text(plan, s, false);
   if (!plan.feasible) {

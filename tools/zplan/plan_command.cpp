@@ -97,7 +97,7 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   if (emitting && !s.pins.loss_chunks) s.pins.loss_chunks = 0;
   const bool predict_one = check_only || all_pinned(s.pins);
   if (hardware_search_requested(o)) return run_hardware_search(cmd, s);
-  const EstimateOptions eopts = estimate_options(o, !predict_one, s);
+  const EstimateOptions eopts = estimate_options(o, s);
   Plan plan;
   if (predict_one) {
     plan.chosen = estimate(s.model, s.cluster, s.training, strategy_with_defaults(s), eopts);

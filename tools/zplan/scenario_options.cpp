@@ -266,11 +266,10 @@ bool all_pinned(const StrategyPins& p) {
   return p.zero_stage && p.checkpointed_layers && p.micro_batch && p.precision;
 }
 
-EstimateOptions estimate_options(const ScenarioOptions& o, bool searching, const Scenario& s) {
+EstimateOptions estimate_options(const ScenarioOptions& o, const Scenario& s) {
   EstimateOptions e;
   // No silent cap: the allocator is replayed against the whole device unless the user sets a memory
   // fraction, and what must stay free is the path's measured band (or --margin, if larger).
-  (void)searching;
   const std::optional<Calibration> calibration = user_calibration(o);
   e.cost = cost_options_for(s.cluster.gpu, s.training.profile, calibration ? &*calibration : nullptr);
   e.margin = o.margin;
