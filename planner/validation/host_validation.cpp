@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "planner/format.h"
-#include "planner/report/plan_report.h"  // strategy_summary
 #include "planner/validation/validation.h"
 
 namespace zplan {

@@ -14,7 +14,6 @@
 #include "planner/input_error.h"
 #include "planner/io/calibration_loader.h"
 #include "planner/memory/params.h"
-#include "planner/report/plan_report.h"
 #include "planner/io/run_record.h"
 #include "planner/validation/tolerances.h"
 
