@@ -6,23 +6,17 @@
 #include <cstdio>
 
 #include "planner/config/validate.h"
+#include "planner/format.h"
 #include "planner/memory/caching_allocator.h"
 #include "planner/memory/exec_context.h"
 #include "planner/memory/host_memory.h"
+#include "planner/memory/memory_category.h"
 #include "planner/memory/overheads.h"
 #include "planner/memory/params.h"
 #include "planner/memory/step_simulation.h"
 #include "planner/validation/bands.h"
 
 namespace zplan {
-
-std::string format_bytes(uint64_t bytes) {
-  char buf[64];
-  const double gib = static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0);
-  if (gib >= 1.0) std::snprintf(buf, sizeof buf, "%.2f GiB", gib);
-  else std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
-}
 
 std::string uncertainty_text(const Estimate& e) {
   const Uncertainty& u = e.uncertainty;
@@ -63,22 +57,13 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
   const TimelineResult tr = simulate(timeline);
 
   MemoryBreakdown& mb = e.memory;
-  auto at = [&](Category k) { return tr.at_peak[static_cast<size_t>(k)]; };
-  mb.weights_bytes = at(Category::weights);
-  mb.grads_bytes = at(Category::grads);
-  mb.master_weights_bytes = at(Category::master_weights);
-  mb.optimizer_states_bytes = at(Category::optimizer_states);
-  mb.activations_bytes = at(Category::activations);
-  mb.logits_bytes = at(Category::logits);
-  mb.working_bytes = at(Category::working);
-  mb.comm_buffers_bytes = at(Category::comm_buffers);
-  mb.optimizer_temp_bytes = at(Category::optimizer_temp);
+  for (const CategoryInfo& k : kCategories) mb.*(k.member) = tr.at_peak[static_cast<size_t>(k.category)];
   mb.peak_allocated_bytes = tr.peak_bytes;
   mb.peak_phase = tr.peak_phase;
   for (size_t i = 0; i < static_cast<size_t>(Phase::count); ++i) mb.phases.push_back(tr.phases[i]);
   e.largest_at_peak = tr.largest_at_peak;
 
-  const OutsideAllocator outside = outside_allocator_bytes(cluster, c);
+  const OutsideAllocator outside = outside_allocator_bytes(c);
   mb.cuda_context_bytes = outside.total();
   mb.capacity_bytes = cluster.gpu.memory_bytes;
   e.gpu_limit_bytes = mb.capacity_bytes;

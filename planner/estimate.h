@@ -50,7 +50,6 @@ struct Estimate {
 Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const TrainingSpec& training,
                   const Strategy& s, const EstimateOptions& options = {});
 
-std::string format_bytes(uint64_t bytes);  // "12.34 GiB"
 // "this path: ±8.5% = ±6.0 GiB over 134 runs" / "path never measured: ±15.1% (borrowed from ...)".
 std::string uncertainty_text(const Estimate& e);
 

@@ -8,7 +8,8 @@
 // and run data parallelism with ZeRO stage 0..3 (runtime/train/zero_sharding.h; buckets of
 // TrainingSpec::reduce_bucket_elems elements). With one rank zero_stage 1..3 are no-ops.
 // Ulysses sequence parallelism runs in groups of sp_degree consecutive ranks (sp_degree dividing
-// the world size and model.heads). offload_optimizer, offload_params and the amp_* precisions are rejected with
+// the world size and model.heads). What the runtime can execute is stated in
+// planner/config/runtime_support.h; anything else (offloads, amp_* precisions) is rejected with
 // InputError. grad_accumulation micro-steps run before each optimizer step.
 #pragma once
 
@@ -28,8 +29,8 @@ struct RunOptions {
   std::string data_path;       // token file (runtime/data/token_data.h); empty = synthetic tokens
   uint64_t seed = 0;           // init, synthetic data and batch sampling
   bool verbose = true;         // one line per step on stderr
-  std::string device = "auto"; // "auto" (CUDA if available), "cpu" or "cuda"   [added]
-  double learning_rate = 1e-4; // AdamW lr (peak of the schedule)                    [added]
+  std::string device = "auto"; // "auto" (CUDA if available), "cpu" or "cuda"
+  double learning_rate = 1e-4; // AdamW lr (peak of the schedule)
   int comm_timeout_seconds = 300;  // a collective or the rendezvous taking longer: exit 4
   bool collect_parameters = false; // fill RunResult::final_parameters (tests)
   TrainerOptions trainer;      // schedule, clipping, eval, log, checkpoints (trainer_options.h)
@@ -41,14 +42,14 @@ struct RunResult {
   double step_seconds = 0.0;            // mean over steps after the first (all steps when only one)
   double tokens_per_second = 0.0;
   std::vector<double> losses;           // per optimizer step (mean over its micro-steps), unscaled
-  std::vector<bool> skipped_steps;      // fp16: true where the loss scaler skipped the update [added]
+  std::vector<bool> skipped_steps;      // fp16: true where the loss scaler skipped the update
   bool oom = false;
   // Meaningful when oom or !error.empty(); measured.phases then ends with an entry for this phase
   // holding only its peak (allocated_bytes 0: the boundary was never reached).
   Phase failed_phase = Phase::after_init;
   std::string error;                    // what() of the failure, empty on success
   std::string device_name;              // e.g. "NVIDIA H100 80GB HBM3" or "cpu"
-  uint64_t parameters = 0;              // parameter count of the built model [added]
+  uint64_t parameters = 0;              // parameter count of the built model
   int rank = 0, world_size = 1;         // this process's place (launch_env.h)
   std::string backend = "none";         // c10d backend: "nccl", "gloo" or "none" (one rank)
   // Several ranks: every rank's peak allocated and reserved bytes (measured.peak_allocated_bytes and

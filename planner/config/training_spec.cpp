@@ -62,10 +62,6 @@ bool parse_experts_impl(const std::string& s, ExpertsImpl* out) {
   return false;
 }
 
-int compute_dtype_bytes(Precision p) { return p == Precision::fp32 ? 4 : 2; }
-int param_dtype_bytes(Precision p) {
-  return (p == Precision::bf16 || p == Precision::fp16 || p == Precision::bf16_pure) ? 2 : 4;
-}
 bool has_fp32_master(Precision p) { return p == Precision::bf16 || p == Precision::fp16; }
 bool is_fp16(Precision p) { return p == Precision::fp16 || p == Precision::amp_fp16; }
 

@@ -66,9 +66,7 @@ bool parse_framework(const std::string& s, Framework* out);
 const char* to_string(ExpertsImpl e);
 bool parse_experts_impl(const std::string& s, ExpertsImpl* out);
 
-// Bytes of one element of the 16-bit/32-bit compute dtype and of the stored parameters.
-int compute_dtype_bytes(Precision p);
-int param_dtype_bytes(Precision p);
+// Bytes per element of each state are the precision recipe's (planner/memory/precision_recipe.h).
 bool has_fp32_master(Precision p);   // bf16/fp16: optimizer keeps an fp32 copy of the weights
 bool is_fp16(Precision p);           // needs a loss scaler
 

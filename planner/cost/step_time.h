@@ -40,7 +40,9 @@ struct CostOptions {
   double offload_efficiency = 0.80;         // achieved fraction of PCIe bandwidth and CPU Adam rate
   double host_sync_seconds = 50e-6;         // a sync drains the GPU's queue: the launch pipeline is exposed
   // Mechanism constants inside the terms (not fitted: overlaps, rates, pass and byte counts;
-  // each with its source in step_terms.h).
+  // each with its source in step_terms.h): compute/copy overlap is comm_overlap and
+  // cpu_checkpoint_exposed_share there; the optimizer pass's bytes per parameter are
+  // optimizer_pass_bytes_per_param(); PCIe and HBM rates are the hardware profile's datasheet values.
   StepMechanisms mechanisms;
   std::string calibration;                  // "" = uncalibrated defaults; else the file it came from
 };

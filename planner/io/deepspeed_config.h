@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/config/scenario.h"
-#include "planner/search/search.h"
 
 namespace zplan {
 
@@ -14,8 +13,13 @@ namespace zplan {
 // resolved the way the Hugging Face integration does). Throws InputError naming file and field.
 void apply_deepspeed_config(const std::string& path, Scenario& s);
 nlohmann::json deepspeed_config_for(const Scenario& s, const Strategy& st);
-// Writes deepspeed_config_for(chosen) to `path` and prints the launch command on stderr. A memory
-// fraction below 1 (--memory-fraction) was planned for: the notes say where the script must set it.
-void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::string& path, double memory_fraction = 1.0);
+// What the planner concluded about the strategy, for the notes printed beside the file.
+struct DeepSpeedNotes {
+  bool fits = true;              // false: warn that the config will OOM, quoting the verdict
+  std::string verdict;           // Estimate::verdict of the strategy
+  double memory_fraction = 1.0;  // --memory-fraction planned for; below 1 the notes say where to set it
+};
+// Writes deepspeed_config_for(s, st) to `path` and prints the launch command on stderr.
+void write_deepspeed_config(const Scenario& s, const Strategy& st, const std::string& path, const DeepSpeedNotes& notes = {});
 
 }  // namespace zplan

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <iostream>
 
+#include "planner/format.h"
 #include "planner/input_error.h"
 #include "planner/io/deepspeed_config.h"
-#include "planner/report/plan_report.h"  // strategy_summary
 
 namespace zplan {
 namespace {
@@ -118,8 +118,8 @@ json deepspeed_config_for(const Scenario& s, const Strategy& st) {
   return j;
 }
 
-void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::string& path, double memory_fraction) {
-  const Strategy& st = plan.chosen.strategy;
+void write_deepspeed_config(const Scenario& s, const Strategy& st, const std::string& path, const DeepSpeedNotes& notes) {
+  const double memory_fraction = notes.memory_fraction;
   if (st.loss_chunks > 1)
     throw InputError("--emit-deepspeed", "", "the plan's chunked loss path (--loss-chunks " + std::to_string(st.loss_chunks) +
                                                  ") is zplan's runtime's; a DeepSpeed launch runs Hugging Face's loss: drop --loss-chunks");
@@ -133,8 +133,8 @@ void write_deepspeed_for_plan(const Scenario& s, const Plan& plan, const std::st
   }
   const int64_t L = s.model.layers;
   std::cerr << "zplan: wrote DeepSpeed config " << path << " (" << strategy_summary(st, L) << ")\n";
-  if (!plan.feasible)
-    std::cerr << "zplan: warning: this plan does not fit (" << plan.chosen.verdict << "); the config will OOM\n";
+  if (!notes.fits)
+    std::cerr << "zplan: warning: this plan does not fit (" << notes.verdict << "); the config will OOM\n";
   if (s.training.framework != Framework::deepspeed)
     std::cerr << "zplan: note: the plan was estimated for framework " << to_string(s.training.framework)
               << "; rerun with --framework deepspeed for DeepSpeed's buffers\n";

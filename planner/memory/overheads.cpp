@@ -8,7 +8,7 @@
 
 namespace zplan {
 
-OutsideAllocator outside_allocator_bytes(const ClusterSpec& cluster, const ExecContext& c) {
+OutsideAllocator outside_allocator_bytes(const ExecContext& c) {
   OutsideAllocator o;
   const FrameworkCommunicators comms = framework_communicators(c);  // planner/framework/
   // The context depends on the stack: a Python process with torch and transformers loads more
@@ -34,7 +34,6 @@ OutsideAllocator outside_allocator_bytes(const ClusterSpec& cluster, const ExecC
     o.cuda_context_bytes += static_cast<uint64_t>(static_cast<double>(kDeepSpeedCpuOptimizerModulesBytes) *
                                                   test_term_scales().cuda_context);
   o.nccl_bytes = static_cast<uint64_t>(static_cast<double>(o.nccl_bytes) * test_term_scales().communicator);
-  (void)cluster;
   return o;
 }
 

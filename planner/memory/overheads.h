@@ -38,6 +38,6 @@ constexpr uint64_t kDeepSpeedZero3CommunicatorBytes = 1800208384 - 1391263744;
 //   the largest difference is taken.
 constexpr uint64_t kDeepSpeedCpuOptimizerModulesBytes = 1435303936 - 1391263744;
 
-OutsideAllocator outside_allocator_bytes(const ClusterSpec& cluster, const ExecContext& c);
+OutsideAllocator outside_allocator_bytes(const ExecContext& c);
 
 }  // namespace zplan

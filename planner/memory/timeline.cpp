@@ -7,22 +7,6 @@
 
 namespace zplan {
 
-const char* to_string(Category c) {
-  switch (c) {
-    case Category::weights: return "weights";
-    case Category::grads: return "grads";
-    case Category::master_weights: return "master_weights";
-    case Category::optimizer_states: return "optimizer_states";
-    case Category::activations: return "activations";
-    case Category::logits: return "logits";
-    case Category::working: return "working";
-    case Category::comm_buffers: return "comm_buffers";
-    case Category::optimizer_temp: return "optimizer_temp";
-    case Category::count: break;
-  }
-  return "?";
-}
-
 uint64_t allocator_rounded_bytes(uint64_t bytes) {
   constexpr uint64_t kMiB = 1ull << 20;
   const uint64_t rounded = (bytes + 511) / 512 * 512;

@@ -9,15 +9,9 @@
 #include <vector>
 
 #include "planner/memory/memory_breakdown.h"
+#include "planner/memory/memory_category.h"  // Category: what each allocation is charged to
 
 namespace zplan {
-
-// What an allocation is, for the breakdown at the peak (one MemoryBreakdown field each).
-enum class Category {
-  weights, grads, master_weights, optimizer_states, activations, logits, working, comm_buffers,
-  optimizer_temp, count
-};
-const char* to_string(Category c);
 
 struct AllocEvent {
   enum class Kind { alloc, free, phase_begin, phase_end } kind = Kind::alloc;
@@ -64,7 +58,7 @@ struct TimelineResult {
   uint64_t peak_bytes = 0;
   int peak_step = 0;
   Phase peak_phase = Phase::after_init;
-  std::array<uint64_t, static_cast<size_t>(Category::count)> at_peak{};  // composition at the peak
+  std::array<uint64_t, kCategoryCount> at_peak{};  // composition at the peak
   std::string largest_at_peak;  // name of the largest live allocation at the peak (for --explain)
   // Per phase of the last simulated step: allocated at phase end and the peak inside the phase.
   std::array<PhaseMemory, static_cast<size_t>(Phase::count)> phases{};

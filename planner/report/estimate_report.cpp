@@ -1,10 +1,12 @@
 // Text, Markdown and JSON renderings of an Estimate (see estimate_report.h).
+#include "planner/format.h"
 #include "planner/report/estimate_report.h"
 
 #include <cstdio>
 #include <sstream>
 
-#include "planner/report/breakdown_json.h"
+#include "planner/memory/memory_category.h"
+#include "planner/io/breakdown_json.h"
 
 namespace zplan {
 
@@ -103,15 +105,7 @@ std::string estimate_to_text(const Estimate& e, const Scenario& s, bool md) {
     << (md ? "\n\n" : "\n\n");
   if (md) o << "| component (at the peak, busiest rank) | bytes | of capacity |\n|---|---:|---:|\n";
   else o << "  component (at the peak, busiest rank)      bytes  of capacity\n";
-  row(o, md, "weights", m.weights_bytes, cap);
-  row(o, md, "gradients", m.grads_bytes, cap);
-  row(o, md, "fp32 master weights", m.master_weights_bytes, cap);
-  row(o, md, "optimizer states", m.optimizer_states_bytes, cap);
-  row(o, md, "activations", m.activations_bytes, cap);
-  row(o, md, "logits and loss", m.logits_bytes, cap);
-  row(o, md, "working set", m.working_bytes, cap);
-  row(o, md, "communication buffers", m.comm_buffers_bytes, cap);
-  row(o, md, "optimizer temporaries", m.optimizer_temp_bytes, cap);
+  for (const CategoryInfo& c : kCategories) row(o, md, c.label, m.*(c.member), cap);
   row(o, md, "= peak allocated", m.peak_allocated_bytes, cap);
   row(o, md, "+ fragmentation (reserved)", m.fragmentation_bytes, cap);
   row(o, md, "+ CUDA context / NCCL", m.cuda_context_bytes, cap);

@@ -2,6 +2,7 @@
 // tries remedies: recompute, move checkpoints to the host, chunk the loss path (zplan runtime), split
 // the sequence, offload the optimizer; each is estimated, and the chosen plan closes the tree with
 // the reason it won.
+#include "planner/format.h"
 #include "planner/report/explain_report.h"
 
 #include "planner/search/selection.h"
@@ -9,9 +10,10 @@
 #include <cstdio>
 #include <sstream>
 
+#include "planner/config/validate.h"
 #include "planner/input_error.h"
 #include "planner/memory/loss_path.h"
-#include "planner/report/breakdown_json.h"
+#include "planner/io/breakdown_json.h"
 #include "planner/report/plan_report.h"
 
 namespace zplan {
@@ -49,15 +51,6 @@ std::string reading(const Estimate& e, const Estimate* baseline) {
   return o.str();
 }
 
-bool valid(const Strategy& st, const Scenario& s) {
-  if (s.training.seq_len % st.sp_degree || s.model.heads % st.sp_degree || s.cluster.world_size() % st.sp_degree)
-    return false;
-  if (st.sp_degree > 1 && s.training.attention == Attention::eager) return false;
-  if (st.offload_optimizer && st.zero_stage == 0) return false;
-  if (st.precision == Precision::bf16 && !s.cluster.gpu.supports_bf16) return false;
-  return true;
-}
-
 }  // namespace
 
 std::vector<ExplainStep> explain_steps(const Scenario& s, const Plan& plan, const EstimateOptions& options) {
@@ -71,7 +64,7 @@ std::vector<ExplainStep> explain_steps(const Scenario& s, const Plan& plan, cons
   base.grad_accumulation = s.pins.grad_accumulation.value_or(1);
   base.loss_chunks = s.pins.loss_chunks.value_or(0);
   auto add = [&](const std::string& q, const Strategy& st) {
-    if (!valid(st, s)) return;
+    if (check_strategy(st, s.model, s.cluster, s.training)) return;  // a combination the rules refuse
     try {
       Estimate e = estimate(s.model, s.cluster, s.training, st, options);
       steps.push_back({q, st, e, reading(e, steps.empty() ? nullptr : &steps.front().estimate)});

@@ -3,13 +3,16 @@
 // hooks for tests: id="chart" holds one <g class="bar"> per plan (chosen first, then the
 // alternatives) with data-total-bytes (reserved + CUDA context, what must stay under capacity),
 // data-peak-bytes and data-reserved-bytes; id="breakdown-table", id="decision-tree", id="verdict".
+#include "planner/format.h"
 #include "planner/report/html_report.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <vector>
 
+#include "planner/memory/memory_category.h"
 #include "planner/report/estimate_report.h"
 #include "planner/report/explain_report.h"
 #include "planner/report/plan_report.h"
@@ -18,27 +21,24 @@ namespace zplan {
 namespace {
 
 // The stacked components, bottom-up in the order memory is explained elsewhere (text report):
-// the allocated components sum to peak_allocated_bytes, fragmentation brings it to reserved,
-// the CUDA context to what nvidia-smi shows.
+// the allocated categories (memory_category.h) sum to peak_allocated_bytes, fragmentation brings
+// it to reserved, the CUDA context to what nvidia-smi shows.
 struct Component {
   const char* key;    // CSS class suffix
   const char* label;  // legend and table row
   const char* color;
   uint64_t MemoryBreakdown::*member;
 };
-constexpr Component kComponents[] = {
-    {"weights", "weights", "#4e79a7", &MemoryBreakdown::weights_bytes},
-    {"grads", "gradients", "#f28e2b", &MemoryBreakdown::grads_bytes},
-    {"master", "fp32 master weights", "#e15759", &MemoryBreakdown::master_weights_bytes},
-    {"optimizer", "optimizer states", "#76b7b2", &MemoryBreakdown::optimizer_states_bytes},
-    {"activations", "activations", "#59a14f", &MemoryBreakdown::activations_bytes},
-    {"logits", "logits and loss", "#edc948", &MemoryBreakdown::logits_bytes},
-    {"working", "working set", "#b07aa1", &MemoryBreakdown::working_bytes},
-    {"comm", "communication buffers", "#ff9da7", &MemoryBreakdown::comm_buffers_bytes},
-    {"optimizer-temp", "optimizer temporaries", "#9c755f", &MemoryBreakdown::optimizer_temp_bytes},
-    {"fragmentation", "fragmentation (reserved, not allocated)", "url(#hatch)", &MemoryBreakdown::fragmentation_bytes},
-    {"cuda-context", "CUDA context / NCCL", "#4d4d4d", &MemoryBreakdown::cuda_context_bytes},
-};
+const std::vector<Component>& components() {
+  static const std::vector<Component> all = [] {
+    std::vector<Component> out;
+    for (const CategoryInfo& c : kCategories) out.push_back({c.css_key, c.label, c.color, c.member});
+    out.push_back({"fragmentation", "fragmentation (reserved, not allocated)", "url(#hatch)", &MemoryBreakdown::fragmentation_bytes});
+    out.push_back({"cuda-context", "CUDA context / NCCL", "#4d4d4d", &MemoryBreakdown::cuda_context_bytes});
+    return out;
+  }();
+  return all;
+}
 
 std::string esc(const std::string& s) {
   std::string o;
@@ -181,7 +181,7 @@ void write_chart(std::ostringstream& o, const std::vector<Bar>& bars, const Scen
       << ": " << esc(summary) << "<tspan class=\"muted\"> \u00b7 " << thousands(e.time.tokens_per_second)
       << " tokens/s" << (e.feasible ? "" : " \u00b7 does not fit") << "</tspan></text>\n";
     double x = x0;
-    for (const Component& c : kComponents) {
+    for (const Component& c : components()) {
       const uint64_t bytes = m.*(c.member);
       if (bytes == 0) continue;
       const double w = x_of(gib(bytes)) - x0;
@@ -217,7 +217,7 @@ void write_chart(std::ostringstream& o, const std::vector<Bar>& bars, const Scen
 
 void write_legend(std::ostringstream& o) {
   o << "<ul class=\"legend\" id=\"legend\">\n";
-  for (const Component& c : kComponents) {
+  for (const Component& c : components()) {
     o << "<li><span class=\"swatch swatch-" << c.key << "\"";
     if (c.color[0] == '#') o << " style=\"background:" << c.color << "\"";
     o << "></span>" << c.label << "</li>\n";
@@ -236,8 +236,7 @@ void write_table(std::ostringstream& o, const std::vector<Bar>& bars, const Scen
     for (const Bar& b : bars) o << "<td>" << value(*b.e) << "</td>";
     o << "</tr>\n";
   };
-  for (size_t i = 0; i < 9; ++i) {  // the allocated components
-    const Component& c = kComponents[i];
+  for (const CategoryInfo& c : kCategories) {  // the allocated components
     row("", std::string("<span class=\"swatch\" style=\"background:") + c.color + "\"></span> " + c.label,
         [&](const Estimate& e) { return fixed(gib(e.memory.*(c.member)), 2); });
   }

@@ -1,24 +1,14 @@
 // Plan reports (see plan_report.h).
+#include "planner/format.h"
 #include "planner/report/plan_report.h"
 
 #include <cstdio>
 #include <sstream>
 
-#include "planner/report/breakdown_json.h"
+#include "planner/io/breakdown_json.h"
 #include "planner/report/estimate_report.h"
 
 namespace zplan {
-
-std::string strategy_summary(const Strategy& st, int64_t layers) {
-  std::ostringstream o;
-  o << "ZeRO-" << st.zero_stage;
-  if (st.offload_optimizer) o << "+opt-offload";
-  if (st.offload_params) o << "+param-offload";
-  o << ", ckpt " << st.checkpointed_layers << "/" << layers << (st.cpu_checkpointing ? " (CPU)" : "") << ", SP "
-    << st.sp_degree << ", mb " << st.micro_batch << " x ga " << st.grad_accumulation << ", " << to_string(st.precision);
-  if (st.loss_chunks > 1) o << ", loss in " << st.loss_chunks << " chunks";
-  return o.str();
-}
 
 nlohmann::json plan_to_json(const Plan& p, const Scenario& s) {
   nlohmann::json j = estimate_to_json(p.chosen, s);

@@ -12,7 +12,5 @@ namespace zplan {
 
 nlohmann::json plan_to_json(const Plan& p, const Scenario& s);
 std::string plan_to_text(const Plan& p, const Scenario& s, bool markdown);
-// One line per strategy for tables: "ZeRO-3, ckpt 48/48 (CPU), SP 8, mb 1 x ga 2, bf16".
-std::string strategy_summary(const Strategy& st, int64_t layers);
 
 }  // namespace zplan

@@ -1,4 +1,5 @@
 // Plan search (see search.h).
+#include "planner/format.h"
 #include "planner/search/search.h"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include "planner/config/validate.h"
 #include "planner/input_error.h"
 #include "planner/memory/loss_path.h"
 #include "planner/memory/params.h"
@@ -22,11 +24,10 @@ std::vector<int> sp_choices(const Scenario& s) {
   if (s.pins.sp_degree) return {*s.pins.sp_degree};
   std::vector<int> out;
   const int world = s.cluster.world_size();
-  for (int d = 1; d <= world; ++d) {
-    if (world % d || s.model.heads % d || s.training.seq_len % d) continue;
-    if (d > 1 && s.training.attention == Attention::eager) continue;
-    out.push_back(d);
-  }
+  // Ulysses groups tile the GPUs, so the degrees are the divisors of the world size; refused()
+  // drops those the other rules refuse (heads, tokens, attention kernel).
+  for (int d = 1; d <= world; ++d)
+    if (world % d == 0) out.push_back(d);
   return out;
 }
 
@@ -64,6 +65,15 @@ std::vector<Precision> precision_choices(const Scenario& s) {
   return {s.cluster.gpu.supports_bf16 ? Precision::bf16 : Precision::fp16};
 }
 
+// A combination the strategy rules refuse (config/validate.h) is no candidate when the search chose
+// the dimension at fault; a pinned one is left to estimate(), which refuses it naming the flag.
+bool refused(const Strategy& st, const Scenario& s) {
+  const StrategyCheck problem = check_strategy(st, s.model, s.cluster, s.training);
+  if (!problem) return false;
+  if (problem->dimension == StrategyDimension::offload) return true;  // contradicting pins fail earlier
+  return problem->dimension == StrategyDimension::sp_degree && !s.pins.sp_degree;
+}
+
 // Strategies without their batch and checkpointing choices (precision, stage, offloads, SP).
 std::vector<Strategy> layouts(const Scenario& s) {
   std::vector<Strategy> out;
@@ -72,13 +82,11 @@ std::vector<Strategy> layouts(const Scenario& s) {
     for (int stage : stages)
       for (int oo = 0; oo < 2; ++oo) {
         if (s.pins.offload_optimizer && *s.pins.offload_optimizer != (oo == 1)) continue;
-        if (oo && stage == 0) continue;
         // On one GPU there is nothing to partition: a ZeRO stage only makes sense with an offload
         // (ZeRO-Offload / ZeRO-Infinity), unless the user pinned it.
         if (s.cluster.world_size() == 1 && stage > 0 && !oo && !s.pins.zero_stage) continue;
         for (int op = 0; op < 2; ++op) {
           if (s.pins.offload_params && *s.pins.offload_params != (op == 1)) continue;
-          if (op && stage != 3) continue;
           for (int sp : sp_choices(s))
             for (int64_t loss_chunks : loss_chunk_choices(s, sp)) {
               Strategy st;
@@ -88,7 +96,7 @@ std::vector<Strategy> layouts(const Scenario& s) {
               st.offload_params = op == 1;
               st.sp_degree = sp;
               st.loss_chunks = loss_chunks;
-              out.push_back(st);
+              if (!refused(st, s)) out.push_back(st);
             }
         }
       }

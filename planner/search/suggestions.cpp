@@ -1,4 +1,5 @@
 // Remedies that are planned before they are offered (see suggestions.h).
+#include "planner/format.h"
 #include "planner/search/suggestions.h"
 
 #include <algorithm>

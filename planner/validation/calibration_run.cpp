@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/input_error.h"
-#include "planner/report/run_record.h"
+#include "planner/io/run_record.h"
 #include "planner/validation/validation.h"
 
 namespace zplan {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "planner/report/plan_report.h"  // strategy_summary
+#include "planner/format.h"
 #include "planner/validation/validation.h"
 
 namespace zplan {

@@ -1,4 +1,5 @@
 // Re-prediction of measured runs (see validation.h).
+#include "planner/format.h"
 #include "planner/validation/validation.h"
 
 #include <algorithm>
@@ -13,8 +14,7 @@
 #include "planner/input_error.h"
 #include "planner/io/calibration_loader.h"
 #include "planner/memory/params.h"
-#include "planner/report/plan_report.h"
-#include "planner/report/run_record.h"
+#include "planner/io/run_record.h"
 #include "planner/validation/tolerances.h"
 
 namespace zplan {

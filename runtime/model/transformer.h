@@ -122,10 +122,6 @@ class TransformerModel {
   }
   // false: dropout off (torch's model.eval()), for the trainer's held-out evaluation.
   void set_training(bool training) { training_ = training; }
-  void set_checkpointing(int64_t layers, bool cpu) {
-    opt_.checkpointed_layers = layers;
-    opt_.cpu_checkpointing = cpu;
-  }
 
  private:
   // init: 'n' normal(0, init_std), '1' ones, '0' zeros.

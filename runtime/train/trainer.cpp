@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "planner/config/runtime_support.h"
 #include "planner/config/validate.h"
 #include "planner/input_error.h"
 #include "runtime/data/token_data.h"
@@ -48,38 +49,11 @@ bool message_says_oom(const std::string& what) {
          what.find("CUBLAS_STATUS_ALLOC_FAILED") != std::string::npos;
 }
 
+// What the runtime executes is stated once (planner/config/runtime_support.h), and the planner's
+// --run search reads the same statement.
 void validate(const ModelSpec& model, const TrainingSpec& training, const Strategy& s,
               bool cuda, int world) {
-  const int p = s.sp_degree;
-  if (p < 1 || world % p != 0)
-    throw InputError("--sp", "", "must divide the number of ranks (" + std::to_string(world) + ")");
-  if (p > 1 && model.heads % p != 0)
-    throw InputError("--sp", "", "must divide the model's " + std::to_string(model.heads) + " attention heads");
-  if (p > 1 && model.kv_heads % p != 0 && p % model.kv_heads != 0)
-    throw InputError("--sp", "", "must divide the model's " + std::to_string(model.kv_heads) +
-                                     " KV heads or be a multiple of them (they are replicated)");
-  if (p > 1 && training.seq_len % p != 0)
-    throw InputError("--seq", "", "must be a multiple of --sp " + std::to_string(p));
-  if (s.offload_optimizer)
-    throw InputError("--offload-optimizer", "", "optimizer offload is not implemented by the runtime");
-  if (s.offload_params)
-    throw InputError("--offload-params", "", "parameter offload is not implemented by the runtime");
-  if (s.zero_stage < 0 || s.zero_stage > 3)
-    throw InputError("--zero", "", "must be 0..3");
-  if (s.precision == Precision::amp_bf16 || s.precision == Precision::amp_fp16 ||
-      s.precision == Precision::bf16_pure)
-    throw InputError("--precision", "", "amp-bf16/amp-fp16/bf16-pure are not implemented by the runtime; use bf16, fp16 or fp32");
-  if (s.precision == Precision::fp16 && !cuda)
-    throw InputError("--precision", "", "fp16 needs a CUDA device (CPU kernels lack fp16 matmuls)");
-  if (s.checkpointed_layers < 0 || s.checkpointed_layers > model.layers)
-    throw InputError("--ckpt", "", "must be 0.." + std::to_string(model.layers) + " checkpointed layers");
-  if (s.micro_batch < 1) throw InputError("--micro-batch", "", "must be >= 1");
-  if (s.grad_accumulation < 1) throw InputError("--grad-accum", "", "must be >= 1");
-  if (training.seq_len < 1) throw InputError("--seq", "", "must be >= 1");
-  validate_loss_path(s, training);  // --loss-chunks: 0..tokens of one sequence on one rank
-  if (model.position == PositionKind::learned && training.seq_len > model.max_positions)
-    throw InputError("--seq", "", "exceeds the model's " + std::to_string(model.max_positions) +
-                                      " learned positions");
+  throw_if(check_runtime_support(model, training, s, cuda, world));
   rt::check_runtime_supports(model);
 }
 

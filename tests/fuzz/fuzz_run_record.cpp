@@ -1,7 +1,7 @@
 // libFuzzer target: a run record (tests/regression/measured/*.json) -> scenario and measurement
 // readers, as `zplan validate` reads them.
 #include "fuzz_common.h"
-#include "planner/report/run_record.h"
+#include "planner/io/run_record.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const nlohmann::json j = nlohmann::json::parse(zplan_fuzz::text(data, size), nullptr, false);

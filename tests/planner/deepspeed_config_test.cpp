@@ -67,7 +67,7 @@ void check_round_trip(Scenario s, const std::string& name) {
   const Plan plan = search_plan(s, o);
   const Strategy& chosen = plan.chosen.strategy;
   const std::string path = temp_config(name, "");
-  write_deepspeed_for_plan(s, plan, path);
+  write_deepspeed_config(s, chosen, path, {plan.feasible, plan.chosen.verdict});
   Scenario back;  // what a user has: the model, the machine, the sequence length and the file
   back.model = s.model;
   back.cluster = s.cluster;
@@ -247,7 +247,7 @@ TEST_CASE("the written config is DeepSpeed's shape") {
   st.offload_optimizer = true;
   st.precision = Precision::bf16_pure;
   CHECK_THROWS_WITH_AS(deepspeed_config_for(s, st), doctest::Contains("--emit-deepspeed"), InputError);
-  CHECK_THROWS_WITH_AS(write_deepspeed_for_plan(s, Plan{}, "/nonexistent-dir/ds.json"),
+  CHECK_THROWS_WITH_AS(write_deepspeed_config(s, Strategy{}, "/nonexistent-dir/ds.json"),
                        doctest::Contains("--emit-deepspeed: cannot write /nonexistent-dir/ds.json"), InputError);
 }
 

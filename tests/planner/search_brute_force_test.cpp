@@ -7,6 +7,7 @@
 
 #include "test_scenarios.h"
 #include "planner/estimate.h"
+#include "planner/format.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/model_loader.h"
 #include "planner/memory/params.h"

@@ -11,7 +11,7 @@
 
 #include "planner/input_error.h"
 #include "planner/io/model_loader.h"
-#include "planner/report/breakdown_json.h"
+#include "planner/io/breakdown_json.h"
 #include "runtime/run_api.h"
 
 int main(int argc, char** argv) {

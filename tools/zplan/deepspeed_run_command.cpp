@@ -12,11 +12,12 @@
 #include <sys/wait.h>
 
 #include "commands.h"
+#include "planner/format.h"
 #include "planner/input_error.h"
 #include "planner/io/deepspeed_config.h"
-#include "planner/report/breakdown_json.h"
+#include "planner/io/breakdown_json.h"
 #include "planner/report/plan_report.h"
-#include "planner/report/run_record.h"
+#include "planner/io/run_record.h"
 
 namespace zplan {
 namespace {
@@ -91,7 +92,7 @@ int run_with_deepspeed(PlanCommand& cmd) {
   if (s.pins.cpu_checkpointing.value_or(false))
     throw InputError("--cpu-ckpt", "", "the Hugging Face Trainer cannot keep checkpoints on the host");
   SearchOptions so;
-  so.estimate = estimate_options(o, true, s);
+  so.estimate = estimate_options(o, s);
   const Plan plan = search_for_trainer(s, so);
   std::cout << plan_to_text(plan, s, false);
   if (!plan.feasible) {

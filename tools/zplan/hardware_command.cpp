@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "planner/format.h"
 #include "planner/input_error.h"
 #include "planner/report/explain_report.h"
 #include "planner/report/plan_report.h"
@@ -106,7 +107,7 @@ int run_hardware_search(const PlanCommand& cmd, const Scenario& base) {
   if (cmd.run) throw InputError("--run", "", "trains on this machine's GPUs; give them as NxGPU, not --gpus " + o.gpus);
   if (!o.emit_deepspeed.empty()) throw InputError("--emit-deepspeed", "", "needs one cluster: give --gpus NxGPU");
   HardwareSearchOptions hs;
-  hs.search.estimate = estimate_options(o, true, base);
+  hs.search.estimate = estimate_options(o, base);
   // Unset: the cheapest (the mission's "cheapest feasible configuration"); time/throughput: the fastest.
   hs.objective = o.objective == "time" || o.objective == "throughput" ? HardwareObjective::time : HardwareObjective::cost;
   hs.max_gpus = max_gpus_or_default(o);

@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "planner/estimate.h"
+#include "planner/format.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/model_loader.h"
 #include "planner/memory/params.h"

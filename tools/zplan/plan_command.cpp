@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "planner/config/runtime_support.h"
 #include "planner/input_error.h"
 #include "planner/report/estimate_report.h"
 #include "planner/io/deepspeed_config.h"
@@ -81,13 +82,11 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     StrategyPins& p = s.pins;
     const int world = s.cluster.world_size();
     if (!p.zero_stage && world == 1) p.zero_stage = 0;
-    if (!p.offload_optimizer) p.offload_optimizer = false;
-    if (!p.offload_params) p.offload_params = false;
+    if (!p.offload_optimizer && !kRuntimeSupport.offload_optimizer) p.offload_optimizer = false;
+    if (!p.offload_params && !kRuntimeSupport.offload_params) p.offload_params = false;
     bool every_sp_runs = true;
     for (int d = 2; d <= world; ++d)
-      if (s.model.kv_heads > 0 && world % d == 0 && s.model.heads % d == 0 && s.model.kv_heads % d != 0 &&
-          d % s.model.kv_heads != 0)
-        every_sp_runs = false;
+      if (world % d == 0 && s.model.heads % d == 0 && !runtime_runs_sp_degree(s.model, d)) every_sp_runs = false;
     if (!p.sp_degree && (world == 1 || !every_sp_runs)) p.sp_degree = 1;
   }
   const bool emitting = !o.emit_deepspeed.empty();
@@ -98,7 +97,7 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   if (emitting && !s.pins.loss_chunks) s.pins.loss_chunks = 0;
   const bool predict_one = check_only || all_pinned(s.pins);
   if (hardware_search_requested(o)) return run_hardware_search(cmd, s);
-  const EstimateOptions eopts = estimate_options(o, !predict_one, s);
+  const EstimateOptions eopts = estimate_options(o, s);
   Plan plan;
   if (predict_one) {
     plan.chosen = estimate(s.model, s.cluster, s.training, strategy_with_defaults(s), eopts);
@@ -127,7 +126,8 @@ int run_plan(PlanCommand& cmd, bool check_only) {
   if (const auto tokens = tokens_to_train(o); tokens && plan.feasible && o.format != "json")
     text += training_time_and_cost_text(*tokens, plan.chosen.time.tokens_per_second, s.cluster.world_size(), s.cluster.gpu.price_per_gpu_hour);
   emit_report(text, o.out);
-  if (!o.emit_deepspeed.empty()) write_deepspeed_for_plan(s, plan, o.emit_deepspeed, o.memory_fraction);
+  if (!o.emit_deepspeed.empty())
+    write_deepspeed_config(s, plan.chosen.strategy, o.emit_deepspeed, {plan.feasible, plan.chosen.verdict, o.memory_fraction});
   if (cmd.run) {
     if (!plan.feasible) {
       std::cerr << "zplan: not running: the plan does not fit (" << plan.chosen.verdict << ")\n";

@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "commands.h"
+#include "planner/format.h"
 #include "planner/input_error.h"
+#include "planner/memory/memory_category.h"
 #include "planner/memory/precision_recipe.h"
-#include "planner/report/run_record.h"
+#include "planner/report/run_record_writer.h"
 #ifdef ZPLAN_HAVE_RUNTIME
 #include "runtime/dist/launch_env.h"
 #include "runtime/dist/local_launcher.h"
@@ -86,16 +88,21 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   // Model states as whole tensors (the runtime measures their exact bytes; the prediction's
   // breakdown is the composition at its peak, where gradients may not all exist yet).
   const PrecisionRecipe recipe = precision_recipe(e.strategy.precision);
-  compare_row("weights", p.weights_bytes, m.weights_bytes);
+  // Rows named as every report names the category (memory_category.h).
+  auto state_row = [&](Category c, const std::string& suffix, uint64_t predicted) {
+    const CategoryInfo& k = category_info(c);
+    compare_row((k.label + suffix).c_str(), predicted, m.*(k.member));
+  };
+  state_row(Category::weights, "", p.weights_bytes);
   // At the optimizer step ZeRO 1-3 ranks hold only their gradient chunks (the runtime drops the
   // full gradients once they are reduce-scattered).
   const uint64_t world = static_cast<uint64_t>(s.cluster.world_size());
   const bool sharded_grads = world > 1 && e.strategy.zero_stage >= 1;
   const uint64_t grad_elems = sharded_grads ? (static_cast<uint64_t>(e.parameters) + world - 1) / world
                                             : static_cast<uint64_t>(e.parameters);
-  compare_row(sharded_grads ? "gradients (own chunks)" : "gradients (all)", grad_elems * recipe.grad_bytes, m.grads_bytes);
-  compare_row("master weights", p.master_weights_bytes, m.master_weights_bytes);
-  compare_row("optimizer states", p.optimizer_states_bytes, m.optimizer_states_bytes);
+  state_row(Category::grads, sharded_grads ? " (own chunks)" : " (all)", grad_elems * recipe.grad_bytes);
+  state_row(Category::master_weights, "", p.master_weights_bytes);
+  state_row(Category::optimizer_states, "", p.optimizer_states_bytes);
   const bool on_gpu = r.device_name != "cpu";
   if (!on_gpu) std::printf("  (no CUDA device: trained on the CPU, so allocator phases and peaks cannot be measured)\n");
   for (const PhaseMemory& pp : on_gpu ? p.phases : std::vector<PhaseMemory>{}) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "planner/config/validate.h"
 #include "planner/input_error.h"
 #include "planner/io/calibration_loader.h"
 #include "planner/search/hardware_search.h"
@@ -127,16 +128,20 @@ void check_pins(const ScenarioOptions& o, const StrategyPins& p) {
                    const std::string& other_value) {
     return !value.empty() ? flag : !other_value.empty() ? other_flag : file;
   };
-  if (p.offload_params.value_or(false) && p.zero_stage && *p.zero_stage != 3)
-    throw InputError(where("--offload-params", o.offload_params, "--zero", o.zero), "",
-                     "parameter offload needs ZeRO stage 3 (the stage that partitions parameters), got stage " +
-                         std::to_string(*p.zero_stage) + "; use --zero 3 or --offload-params none");
-  if (p.offload_optimizer.value_or(false) && p.zero_stage && *p.zero_stage == 0)
-    throw InputError(where("--offload-optimizer", o.offload_optimizer, "--zero", o.zero), "",
-                     "optimizer offload needs ZeRO stage 1, 2 or 3, got stage 0; use --zero 2 or --offload-optimizer none");
-  if (p.cpu_checkpointing.value_or(false) && p.checkpointed_layers && *p.checkpointed_layers == 0)
-    throw InputError(o.cpu_ckpt ? "--cpu-ckpt" : where("--ckpt", o.ckpt, "--ckpt", o.ckpt), "",
-                     "CPU checkpointing moves checkpoints to the host: it needs --ckpt full or N > 0");
+  // The strategy rules (planner/config/validate.h) on the pinned values; a dimension left to the
+  // search takes a value that passes them (ZeRO 3, no offload, some recompute).
+  Strategy pinned;
+  pinned.zero_stage = p.zero_stage.value_or(3);
+  pinned.offload_optimizer = p.offload_optimizer.value_or(false);
+  pinned.offload_params = p.offload_params.value_or(false);
+  pinned.checkpointed_layers = p.checkpointed_layers.value_or(1);
+  pinned.cpu_checkpointing = p.cpu_checkpointing.value_or(false);
+  if (const StrategyCheck problem = check_offload(pinned)) {
+    const std::string& value = problem->flag == "--offload-params" ? o.offload_params : o.offload_optimizer;
+    throw InputError(where(problem->flag, value, "--zero", o.zero), "", problem->message);
+  }
+  if (const StrategyCheck problem = check_cpu_checkpointing(pinned))
+    throw InputError(o.cpu_ckpt ? "--cpu-ckpt" : where("--ckpt", o.ckpt, "--ckpt", o.ckpt), "", problem->message);
 }
 
 }  // namespace
@@ -261,11 +266,10 @@ bool all_pinned(const StrategyPins& p) {
   return p.zero_stage && p.checkpointed_layers && p.micro_batch && p.precision;
 }
 
-EstimateOptions estimate_options(const ScenarioOptions& o, bool searching, const Scenario& s) {
+EstimateOptions estimate_options(const ScenarioOptions& o, const Scenario& s) {
   EstimateOptions e;
   // No silent cap: the allocator is replayed against the whole device unless the user sets a memory
   // fraction, and what must stay free is the path's measured band (or --margin, if larger).
-  (void)searching;
   const std::optional<Calibration> calibration = user_calibration(o);
   e.cost = cost_options_for(s.cluster.gpu, s.training.profile, calibration ? &*calibration : nullptr);
   e.margin = o.margin;

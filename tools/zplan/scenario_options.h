@@ -59,7 +59,7 @@ Scenario build_scenario(const ScenarioOptions& o, bool run = false);
 // True when zero stage, checkpointing, micro-batch and precision are pinned: predict, don't search.
 bool all_pinned(const StrategyPins& p);
 // Step-time constants for the scenario's GPU and profile (--calibration, else built-in, else defaults).
-EstimateOptions estimate_options(const ScenarioOptions& o, bool searching, const Scenario& s);
+EstimateOptions estimate_options(const ScenarioOptions& o, const Scenario& s);
 
 // --gpus auto, or a comma-separated list of GPU names without a count ("h100,h200,a100-80gb";
 // "h100," for one type): search GPU type and count.

@@ -1,27 +1,14 @@
 // JSON encoding of MemoryBreakdown and Strategy (see breakdown_json.h).
-#include "planner/report/breakdown_json.h"
+#include "planner/io/breakdown_json.h"
 
 #include "planner/input_error.h"
+#include "planner/memory/memory_category.h"
 
 namespace zplan {
 namespace {
 
-// One list of (key, member) pairs so encoding and decoding cannot drift apart.
-struct BreakdownField {
-  const char* key;
-  uint64_t MemoryBreakdown::*member;
-};
-constexpr BreakdownField kComponents[] = {
-    {"weights_bytes", &MemoryBreakdown::weights_bytes},
-    {"grads_bytes", &MemoryBreakdown::grads_bytes},
-    {"master_weights_bytes", &MemoryBreakdown::master_weights_bytes},
-    {"optimizer_states_bytes", &MemoryBreakdown::optimizer_states_bytes},
-    {"activations_bytes", &MemoryBreakdown::activations_bytes},
-    {"logits_bytes", &MemoryBreakdown::logits_bytes},
-    {"working_bytes", &MemoryBreakdown::working_bytes},
-    {"comm_buffers_bytes", &MemoryBreakdown::comm_buffers_bytes},
-    {"optimizer_temp_bytes", &MemoryBreakdown::optimizer_temp_bytes},
-};
+// The breakdown's keys come from the category table (memory_category.h); the host fields have one
+// list of (key, member) pairs here, so encoding and decoding cannot drift apart.
 struct HostField {
   const char* key;
   uint64_t HostMemory::*member;
@@ -63,7 +50,7 @@ nlohmann::json memory_to_json(const MemoryBreakdown& m) {
   gpu["device_total_bytes"] = m.device_total_bytes();
   gpu["peak_phase"] = to_string(m.peak_phase);
   nlohmann::json breakdown = nlohmann::json::object();
-  for (const BreakdownField& f : kComponents) breakdown[f.key] = m.*(f.member);
+  for (const CategoryInfo& f : kCategories) breakdown[f.json_key] = m.*(f.member);
   gpu["breakdown"] = breakdown;
   nlohmann::json phases = nlohmann::json::object();
   for (const PhaseMemory& p : m.phases)
@@ -86,8 +73,8 @@ MemoryBreakdown memory_from_json(const nlohmann::json& j, const std::string& whe
   m.cuda_context_bytes = read_bytes(gpu, "cuda_context_bytes", where, "memory.gpu.");
   m.fragmentation_bytes = read_bytes(gpu, "fragmentation_bytes", where, "memory.gpu.");
   if (gpu.contains("breakdown") && gpu.at("breakdown").is_object())
-    for (const BreakdownField& f : kComponents)
-      m.*(f.member) = read_bytes(gpu.at("breakdown"), f.key, where, "memory.gpu.breakdown.");
+    for (const CategoryInfo& f : kCategories)
+      m.*(f.member) = read_bytes(gpu.at("breakdown"), f.json_key, where, "memory.gpu.breakdown.");
   if (gpu.contains("phases") && gpu.at("phases").is_array()) {
     // Measurement files list phases in order: [{"phase": "forward_end", ...}, ...].
     for (const nlohmann::json& pj : gpu.at("phases")) {
