@@ -14,9 +14,13 @@
 //                                  |                                       |       | gradient to the step (host w/ offload)
 //   reduce buckets                 | reduce_bucket_size elements, x2 with  | 1, 2  | first gradient to backward end
 //                                  | overlap_comm                          |       |
-//   flat reduce bucket             | reduce_bucket_size elements           | 3     | the run
+//   flat reduce bucket             | reduce_bucket_size elements           | 3     | the run (from init)
 //   gathered params + prefetch     | one layer + stage3_prefetch_bucket_size| 3    | around a layer's forward and
-//                                  | (all-gather stream with overlap_comm) |       | backward
+//                                  | (all-gather stream with overlap_comm; |       | backward; from step 2 the
+//                                  | none on one rank with GPU partitions) |       | part reused within
+//                                  |                                       |       | max_reuse_distance stays
+//                                  |                                       |       | from forward to backward
+//   temp_grad_buffer_for_gpu_offload| largest parameter x 16-bit bytes     | 1, 2  | the run (offload_optimizer)
 //   fp32 gradient partition        | psi/N, stage 3: <= sub_group_size     | 1-3   | the step (1/2: + a flattened
 //                                  |                                       |       | 16-bit copy)
 //   fp32 .grad of each master      | psi (FP16_UnfusedOptimizer)           | 0     | the step
@@ -93,8 +97,8 @@ class DeepSpeedPolicy : public FrameworkPolicy {
 
   void before_forward(int step) override {
     // The coordinator records the module trace in step 1; from step 2 on it is COMPLETE and
-    // releases follow max_reuse_distance (deepspeed_gpu_buffers.h). The tied (or near) token
-    // embedding then stays gathered from its forward to the end of backward.
+    // releases follow max_reuse_distance (deepspeed_gpu_buffers.h). A token embedding the trace
+    // reuses within it (tied: the lm_head, after all blocks) stays gathered to backward's end.
     step_ = step;
     if (retaining() && retention_.embedding_elements > 0)
       embedding_kept_ = st_.t.alloc(Category::comm_buffers, "gathered params (kept for reuse)", "",
