@@ -36,6 +36,7 @@ struct TrainingSpec {
   int64_t prefetch_bucket_elems = 50'000'000;
   int64_t param_persistence_threshold = 100'000;
   int64_t max_live_parameters = 1'000'000'000;
+  int64_t max_reuse_distance = 1'000'000'000;  // stage3_max_reuse_distance
   int64_t sub_group_size = 1'000'000'000;
   int overlap_comm = -1;             // -1: DeepSpeed default (true for stage 3, else false)
   bool contiguous_gradients = true;

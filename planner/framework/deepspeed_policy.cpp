@@ -14,9 +14,13 @@
 //                                  |                                       |       | gradient to the step (host w/ offload)
 //   reduce buckets                 | reduce_bucket_size elements, x2 with  | 1, 2  | first gradient to backward end
 //                                  | overlap_comm                          |       |
-//   flat reduce bucket             | reduce_bucket_size elements           | 3     | the run
+//   flat reduce bucket             | reduce_bucket_size elements           | 3     | the run (from init)
 //   gathered params + prefetch     | one layer + stage3_prefetch_bucket_size| 3    | around a layer's forward and
-//                                  | (all-gather stream with overlap_comm) |       | backward
+//                                  | (all-gather stream with overlap_comm; |       | backward; from step 2 the
+//                                  | none on one rank with GPU partitions) |       | part reused within
+//                                  |                                       |       | max_reuse_distance stays
+//                                  |                                       |       | from forward to backward
+//   temp_grad_buffer_for_gpu_offload| largest parameter x 16-bit bytes     | 1, 2  | the run (offload_optimizer)
 //   fp32 gradient partition        | psi/N, stage 3: <= sub_group_size     | 1-3   | the step (1/2: + a flattened
 //                                  |                                       |       | 16-bit copy)
 //   fp32 .grad of each master      | psi (FP16_UnfusedOptimizer)           | 0     | the step
@@ -26,6 +30,7 @@
 
 #include <algorithm>
 
+#include "planner/memory/deepspeed_gpu_buffers.h"
 #include "planner/memory/term_scales.h"
 
 namespace zplan {
@@ -40,7 +45,9 @@ class DeepSpeedPolicy : public FrameworkPolicy {
  public:
   DeepSpeedPolicy(StepState& st)
       : FrameworkPolicy(st, zero_state_homes(st.s.zero_stage, st.s.offload_optimizer, st.s.offload_params, st.shards)),
-        stage_(st.s.zero_stage), overlap_comm_(st.tr.overlap_comm < 0 ? stage_ == 3 : st.tr.overlap_comm == 1) {}
+        stage_(st.s.zero_stage), overlap_comm_(st.tr.overlap_comm < 0 ? stage_ == 3 : st.tr.overlap_comm == 1),
+        retention_(zero3_reuse_retention(st.params, st.m.layers, st.m.tied_embeddings, st.tr.param_persistence_threshold,
+                                         st.tr.max_reuse_distance)) {}
 
   uint64_t resident_param_bytes(const ParamTensor& p) const override {
     const uint64_t whole = static_cast<uint64_t>(p.elements) * st_.recipe.param_bytes;
@@ -77,29 +84,42 @@ class DeepSpeedPolicy : public FrameworkPolicy {
     // per step (at the first gradient). With the optimizer offloaded it lives in host memory.
     if (homes_.gradient_accumulator.created == CreatedAt::init && homes_.gradient_accumulator.on_gpu())
       t.alloc(Category::grads, "16-bit gradient partition", "", gradient_partition_bytes());
+    // Stages 1/2 with the optimizer offloaded: temp_grad_buffer_for_gpu_offload, a 16-bit buffer of
+    // the largest parameter on the GPU for the run (stage_1_and_2.py __init__), even though the
+    // gradient partition itself lives in host memory.
+    if (stages_1_2() && st_.s.offload_optimizer)
+      t.alloc(Category::comm_buffers, "temp_grad_buffer_for_gpu_offload", "",
+              zero12_offload_gpu_grad_buffer_bytes(st_.params, st_.recipe.grad_bytes));
+    // Stage 3 keeps one flat reduce bucket for the run, created with the optimizer (stage3.py
+    // ipg_buckets' buffer, torch.empty(reduce_bucket_size) in __init__).
+    if (stage_ >= 3) reduce_bucket_ = t.alloc(Category::comm_buffers, "reduce bucket", "", bucket_bytes());
   }
 
-  void begin_layer(int64_t layer, Pass pass) override {
-    (void)pass;
-    gather(layer, &gathered_);
+  void before_forward(int step) override {
+    // The coordinator records the module trace in step 1; from step 2 on it is COMPLETE and
+    // releases follow max_reuse_distance (deepspeed_gpu_buffers.h). A token embedding the trace
+    // reuses within it (tied: the lm_head, after all blocks) stays gathered to backward's end.
+    step_ = step;
+    if (retaining() && retention_.embedding_elements > 0)
+      embedding_kept_ = st_.t.alloc(Category::comm_buffers, "gathered params (kept for reuse)", "",
+                                    static_cast<uint64_t>(retention_.embedding_elements) * st_.recipe.param_bytes, 1,
+                                    gather_stream());
   }
+
+  void begin_layer(int64_t layer, Pass pass) override { gather(layer, pass, &gathered_); }
   void end_layer(int64_t layer, Pass pass) override {
-    (void)layer, (void)pass;
     release(&gathered_);
+    // A block kept since its forward is released after its backward (no later use in the trace).
+    if (pass == Pass::backward && layer >= 0 && static_cast<size_t>(layer) < kept_.size())
+      st_.free_handle(kept_[static_cast<size_t>(layer)]);
   }
   // The lm_head's weight (wte when tied, gathered with the embedding in forward) around the head.
   void begin_head(Pass pass) override {
-    if (pass == Pass::backward || !st_.m.tied_embeddings) gather(-1, &head_gathered_);
+    if (pass == Pass::backward || !st_.m.tied_embeddings) gather(-1, pass, &head_gathered_);
   }
   void end_head(Pass pass) override {
     (void)pass;
     release(&head_gathered_);
-  }
-
-  void begin_backward() override {
-    if (reduce_bucket_ < 0 && stage_ >= 3)
-      // Stage 3 keeps one flat reduce bucket for the run (stage3.py __ipg_bucket_flat_buffer).
-      reduce_bucket_ = st_.t.alloc(Category::comm_buffers, "reduce bucket", "", bucket_bytes());
   }
 
   void gradient_ready(size_t index) override {
@@ -118,6 +138,7 @@ class DeepSpeedPolicy : public FrameworkPolicy {
     // The epilogue after backward releases the stage 1/2 buckets (_release_ipg_buffers).
     st_.t.free_all(staged_buckets_);
     staged_buckets_.clear();
+    st_.free_handle(embedding_kept_);
   }
 
   void optimizer_step(int step) override {
@@ -162,13 +183,34 @@ class DeepSpeedPolicy : public FrameworkPolicy {
     return static_cast<uint64_t>(b * test_term_scales().deepspeed_buckets);
   }
 
+  // Do gathers allocate? On one rank with the partitions on the GPU the coordinator takes
+  // _no_gather_coalesced: param.data = ds_tensor.to(device), the partition itself, no new memory
+  // (partition_parameters.py NoGatherCoalescedHandle). Offloaded partitions are copied in.
+  bool gathers_allocate() const {
+    return homes_.working_params.partitioned && (st_.shards > 1 || !homes_.working_params.on_gpu());
+  }
+  bool retaining() const { return gathers_allocate() && step_ >= 2; }
+  int gather_stream() const { return overlap_comm_ ? kAllGatherStream : 0; }
+
   // Stage 3: the layer's 16-bit parameters gathered, plus a prefetch bucket's worth of the next
-  // layer, around its forward and its backward.
-  void gather(int64_t layer, std::vector<int>* handles) {
-    if (!homes_.working_params.partitioned) return;
-    const int stream = overlap_comm_ ? kAllGatherStream : 0;
+  // layer, around its forward and its backward. From step 2 on, the part of a block that the
+  // trace reuses within max_reuse_distance stays gathered from its forward to its backward, and the
+  // kept embedding is not gathered again at the head.
+  void gather(int64_t layer, Pass pass, std::vector<int>* handles) {
+    if (!gathers_allocate()) return;
+    const int stream = gather_stream();
     const int bytes = st_.recipe.param_bytes;
-    handles->push_back(st_.t.alloc(Category::comm_buffers, "gathered params", "", st_.layer_bytes(layer, bytes), 1, stream));
+    uint64_t gathered = st_.layer_bytes(layer, bytes);
+    if (retaining() && layer < 0) gathered -= static_cast<uint64_t>(retention_.embedding_elements) * bytes;
+    if (retaining() && layer >= 0 && static_cast<size_t>(layer) < retention_.block_elements.size()) {
+      const uint64_t kept = static_cast<uint64_t>(retention_.block_elements[static_cast<size_t>(layer)]) * bytes;
+      kept_.resize(retention_.block_elements.size(), -1);
+      int& h = kept_[static_cast<size_t>(layer)];
+      if (pass == Pass::forward && kept > 0 && h < 0)
+        h = st_.t.alloc(Category::comm_buffers, "gathered params (kept for reuse)", "", kept, 1, stream);
+      if (h >= 0) gathered -= kept;
+    }
+    if (gathered > 0) handles->push_back(st_.t.alloc(Category::comm_buffers, "gathered params", "", gathered, 1, stream));
     const uint64_t prefetch = std::min<uint64_t>(st_.layer_bytes(layer + 1, bytes),
                                                  static_cast<uint64_t>(st_.tr.prefetch_bucket_elems) * bytes);
     if (prefetch > 0) handles->push_back(st_.t.alloc(Category::comm_buffers, "prefetched params", "", prefetch, 1, stream));
@@ -193,6 +235,10 @@ class DeepSpeedPolicy : public FrameworkPolicy {
 
   const int stage_;
   const bool overlap_comm_;
+  const Zero3Retention retention_;
+  int step_ = 0;
+  std::vector<int> kept_;      // per block: gathered parameters kept from forward to backward
+  int embedding_kept_ = -1;
   std::vector<int> gathered_, head_gathered_, staged_buckets_;
   int reduce_bucket_ = -1;
   int staged_partition_ = -1;  // stages 1/2: this step's 16-bit gradient partition

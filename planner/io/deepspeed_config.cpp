@@ -167,6 +167,7 @@ void read_zero(const Fields& z, int64_t h, StrategyPins& p, TrainingSpec& t) {
        static_cast<int64_t>(0.9 * static_cast<double>(h) * static_cast<double>(h)));
   size("stage3_param_persistence_threshold", "param_persistence_threshold", &t.param_persistence_threshold, 10 * h);
   size("stage3_max_live_parameters", "max_live_parameters", &t.max_live_parameters, std::nullopt);
+  size("stage3_max_reuse_distance", "max_reuse_distance", &t.max_reuse_distance, std::nullopt);
   size("sub_group_size", nullptr, &t.sub_group_size, std::nullopt);
   if (auto b = z.boolean("overlap_comm")) t.overlap_comm = *b ? 1 : 0;
   if (auto b = z.boolean("contiguous_gradients")) t.contiguous_gradients = *b;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "planner/memory/deepspeed_gpu_buffers.h"
 #include "planner/memory/pinned_host.h"
 
 namespace zplan {
@@ -60,11 +61,10 @@ std::vector<HostBuffer> deepspeed_offload_host_buffers(const std::vector<ParamTe
                                                        const OffloadShape& shape) {
   std::vector<HostBuffer> out;
   if (!shape.offload_optimizer && !shape.offload_params) return out;
-  int64_t total = 0, largest = 0;
-  for (const ParamTensor& t : tensors) {
-    total += t.elements;
-    largest = std::max(largest, t.elements);
-  }
+  int64_t total = 0;
+  for (const ParamTensor& t : tensors) total += t.elements;
+  // largest_param_numel counts a fused tensor (experts.gate_up_proj) whole, as transformers holds it.
+  const int64_t largest = largest_parameter_elements(tensors);
   const int64_t partition = ceil_div(total, shape.data_parallel);
   if (shape.zero_stage >= 3) zero3(out, tensors, partition, shape);
   else if (shape.offload_optimizer) zero12(out, partition, largest, shape);
