@@ -19,7 +19,7 @@ JSONL=$OUT/runtime_measurements.jsonl
 STEPS=${STEPS:-3}
 exec > >(tee -a "$LOG") 2>&1
 t_start=$(date +%s)
-echo "== check.sh $(date -u +%FT%TZ) on $(hostname)"
+echo "== check.sh $(date -u +%FT%TZ)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
 # ---- dependencies from the carried .deb files (never unpacked into /) ----

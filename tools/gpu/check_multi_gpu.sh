@@ -19,7 +19,7 @@ SEQ=${SEQ:-2048}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/check_multi_gpu_log.txt") 2>&1
 t_start=$(date +%s)
-echo "== check_multi_gpu.sh $(date -u +%FT%TZ) on $(hostname)"
+echo "== check_multi_gpu.sh $(date -u +%FT%TZ)"
 nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader || true
 D=$SCRATCH/deps
 mkdir -p $D
