@@ -1,4 +1,4 @@
-"""Convert measure_hf.py's hf_runs.jsonl into one run-record JSON per run (DESIGN.md contract).
+"""Convert measure_hf.py's hf_runs.jsonl into one run-record JSON per run (docs/run-records.md).
 
 Each record lands in tests/regression/measured/hf/<run id>.json with profile "hf",
 the scenario and strategy needed to predict the run again (the config dict as given

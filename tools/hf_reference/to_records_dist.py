@@ -1,4 +1,4 @@
-"""Convert measure_dist.py's dist_runs.jsonl into run records (DESIGN.md contract), one per run.
+"""Convert measure_dist.py's dist_runs.jsonl into run records (docs/run-records.md), one per run.
 
 Same shape as to_records.py's single-GPU records (tests/regression/measured/hf/*.json), with
 world_size = number of ranks, scenario.framework "fsdp2" | "ddp", scenario.gpus "2xh100-80gb" |
