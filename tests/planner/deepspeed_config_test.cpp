@@ -137,7 +137,7 @@ TEST_CASE("Qwen3-30B-A3B user, plan 2, ds_config_zero3_ulysses.json: ZeRO-3, Uly
   CHECK(s.training.contiguous_gradients);
 }
 
-TEST_CASE("Qwen3-30B-A3B user's Ulysses snippet: sequence_parallel.size 8 pins SP, nothing else about ZeRO") {
+TEST_CASE("the other Qwen3-30B-A3B user's Ulysses snippet: sequence_parallel.size 8 pins SP, nothing else about ZeRO") {
   const Scenario s = applied("ds_config_zero3_ulysses_dmsc.json", "qwen3-30b", "8xH100", 16384);
   CHECK(s.pins.sp_degree == 8);
   CHECK(s.pins.cpu_checkpointing == false);
