@@ -43,5 +43,5 @@ for t in "${targets[@]}"; do
   fi
   grep -E "^#[0-9]+ +DONE" "$build/fuzz_$t.log" || tail -1 "$build/fuzz_$t.log"
 done
-rm -f /tmp/zplan_fuzz_*
+rm -f "${TMPDIR:-/tmp}"/zplan_fuzz_*  # the inputs tests/fuzz/fuzz_common.h wrote
 exit $status

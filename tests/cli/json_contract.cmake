@@ -1,5 +1,6 @@
-# Checks that `zplan ... --format json` prints one JSON object with every field of DESIGN.md's
-# contract, of the right type (string(JSON) fails the script on a missing member).
+# Checks that `zplan ... --format json` prints one JSON object with every field of the CLI's JSON
+# contract (docs/cli.md, section "JSON"), of the right type (string(JSON) fails the script on a
+# missing member).
 string(REPLACE "|" ";" ARGS "${ARGS}")
 execute_process(COMMAND ${ZPLAN} ${ARGS} --format json RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT (rc EQUAL 0 OR rc EQUAL 3))

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <unistd.h>
@@ -15,9 +16,11 @@ namespace zplan_fuzz {
 
 inline std::string text(const uint8_t* data, size_t size) { return std::string(reinterpret_cast<const char*>(data), size); }
 
-// For readers that take a path: the input written to a file of this process.
+// For readers that take a path: the input written to a file of this process, in the temporary
+// directory ($TMPDIR, else /tmp), which tools/fuzz.sh cleans afterwards.
 inline std::string as_file(const std::string& content, const char* suffix) {
-  const std::string path = "/tmp/zplan_fuzz_" + std::to_string(getpid()) + suffix;
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("zplan_fuzz_" + std::to_string(getpid()) + suffix)).string();
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }

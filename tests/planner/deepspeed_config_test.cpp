@@ -1,4 +1,4 @@
-// DeepSpeed interop: the configs users wrote in the seed stories (tests/data/deepspeed/) parse to
+// DeepSpeed interop: the configs users wrote for their jobs (tests/data/deepspeed/) parse to
 // the pins they state, "auto" values resolve as the Hugging Face integration resolves them, a
 // config written for a searched plan reads back to the same Strategy and the same estimate, and
 // every malformed config is rejected naming the file and the field.
@@ -103,7 +103,7 @@ void check_round_trip(Scenario s, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("seed 001 ds_config_zero3_optimized.json: CPU checkpointing; number_checkpoints is a buffer count, not layers") {
+TEST_CASE("Qwen3-30B-A3B user, plan 1, ds_config_zero3_optimized.json: CPU checkpointing; number_checkpoints is a buffer count, not layers") {
   const Scenario s = applied("ds_config_zero3_optimized.json", "qwen3-30b", "8xH100", 16384);
   CHECK(s.pins.cpu_checkpointing == true);
   CHECK_FALSE(s.pins.checkpointed_layers);
@@ -114,7 +114,7 @@ TEST_CASE("seed 001 ds_config_zero3_optimized.json: CPU checkpointing; number_ch
   CHECK(s.training.framework == Framework::deepspeed);
 }
 
-TEST_CASE("seed 001 ds_config_zero3_ulysses.json: ZeRO-3, Ulysses 8, bf16, explicit buckets, auto batch") {
+TEST_CASE("Qwen3-30B-A3B user, plan 2, ds_config_zero3_ulysses.json: ZeRO-3, Ulysses 8, bf16, explicit buckets, auto batch") {
   const Scenario s = applied("ds_config_zero3_ulysses.json", "qwen3-30b", "8xH100", 16384);
   CHECK(s.pins.zero_stage == 3);
   CHECK(s.pins.offload_optimizer == false);
@@ -137,7 +137,7 @@ TEST_CASE("seed 001 ds_config_zero3_ulysses.json: ZeRO-3, Ulysses 8, bf16, expli
   CHECK(s.training.contiguous_gradients);
 }
 
-TEST_CASE("seed 000 Ulysses snippet: sequence_parallel.size 8 pins SP, nothing else about ZeRO") {
+TEST_CASE("the other Qwen3-30B-A3B user's Ulysses snippet: sequence_parallel.size 8 pins SP, nothing else about ZeRO") {
   const Scenario s = applied("ds_config_zero3_ulysses_dmsc.json", "qwen3-30b", "8xH100", 16384);
   CHECK(s.pins.sp_degree == 8);
   CHECK(s.pins.cpu_checkpointing == false);
@@ -145,7 +145,7 @@ TEST_CASE("seed 000 Ulysses snippet: sequence_parallel.size 8 pins SP, nothing e
   CHECK_FALSE(s.pins.zero_stage);
 }
 
-TEST_CASE("seed 004 ds_config_zero2.json: GPT-2 XL, ZeRO-2, fp16, micro-batch 1 x 32") {
+TEST_CASE("GPT-2 XL user's ds_config_zero2.json: GPT-2 XL, ZeRO-2, fp16, micro-batch 1 x 32") {
   const Scenario s = applied("ds_config_zero2.json", "gpt2-xl", "4xV100", 1024);
   CHECK(s.pins.zero_stage == 2);
   CHECK(s.pins.offload_optimizer == false);
@@ -159,7 +159,7 @@ TEST_CASE("seed 004 ds_config_zero2.json: GPT-2 XL, ZeRO-2, fp16, micro-batch 1 
   CHECK_FALSE(s.pins.checkpointed_layers);
 }
 
-TEST_CASE("seed 004 ZeRO-3 offload snippet: both offloads on") {
+TEST_CASE("GPT-2 XL user's ZeRO-3 offload snippet: both offloads on") {
   const Scenario s = applied("ds_config_zero3_offload.json", "gpt2-xl", "4xV100", 1024);
   CHECK(s.pins.zero_stage == 3);
   CHECK(s.pins.offload_optimizer == true);

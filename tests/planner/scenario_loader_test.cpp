@@ -1,4 +1,4 @@
-// Scenario loading tests: every configs/*.yaml loads with the pins its seed implies, and bad
+// Scenario loading tests: every configs/*.yaml loads with the pins its user story implies, and bad
 // scenarios are rejected with the file and the field in the message.
 #include <doctest/doctest.h>
 
@@ -37,7 +37,7 @@ TEST_CASE("every configs/*.yaml loads") {
   CHECK(n >= 5);
 }
 
-TEST_CASE("seed 000: Qwen3-30B-A3B, 8 x H100, 16K, ZeRO-3 with CPU checkpointing") {
+TEST_CASE("Qwen3-30B-A3B fine-tune on 8 x H100 at 16K: the user's ZeRO-3 + CPU checkpointing pins, and the free variant pins nothing") {
   const Scenario s = load_scenario(kConfigs + "qwen3-30b-a3b_h100x8_16k_cpu-ckpt.yaml");
   CHECK(s.model.name == "qwen3-30b-a3b");
   CHECK(s.cluster.world_size() == 8);
@@ -62,7 +62,7 @@ TEST_CASE("seed 000: Qwen3-30B-A3B, 8 x H100, 16K, ZeRO-3 with CPU checkpointing
   CHECK_FALSE(free.pins.sp_degree.has_value());
 }
 
-TEST_CASE("seeds 002-004") {
+TEST_CASE("GPT-2 XL with ZeRO-2 fp16 on 4 x V100, DDP pretraining on 3 x RTX 3080 with 12 GB RAM, Gemma-3-27B with offload on 4 x H100: each user's pins") {
   const Scenario g = load_scenario(kConfigs + "gpt2-xl_v100x4_zero2.yaml");
   CHECK(g.model.name == "gpt2-xl");
   CHECK(g.cluster.gpu.name == "v100-32gb");

@@ -4,7 +4,7 @@ transformers + PyTorch and appends one JSON line (tokens/s, peak allocated/reser
 Same work as zplan's runtime row (tools/gpu/measure_runtime.cpp): random weights built on the GPU
 from the public config dict in tools/hf_reference/matrix.py (a MoE model cut to --layers), random
 token ids, micro-batch 1, SDPA, and the bf16 recipe of zplan's runtime: bf16 parameters, fp32
-masters updated by fused AdamW (tools/hf_reference/measure_hf.py Bf16MasterOptimizer). Differences
+masters updated by fused AdamW (Bf16MasterOptimizer of tools/hf_reference/harness.py). Differences
 from zplan's runtime that remain: HF's checkpointing is torch.utils.checkpoint (non-reentrant, HF's
 default) where zplan's is reentrant; HF shifts the labels inside the loss (zplan's targets come
 shifted), the same tokens either way.
@@ -22,6 +22,7 @@ import argparse, inspect, json, os, sys, time, traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hf_reference"))
 import matrix  # noqa: E402
+from harness import Bf16MasterOptimizer, config_from_dict  # noqa: E402 - shared with measure_hf.py
 
 # bench model name -> (matrix.py config key, layer count override or None)
 MODELS = {"qwen3-1.7b": ("qwen3-1.7b", None), "qwen3-30b-a3b": ("qwen3-30b-a3b-2l", None)}
@@ -86,37 +87,13 @@ def build(a):
             loss_impl = "liger_fused_linear_cross_entropy"
         except (ImportError, AttributeError):  # no liger_kernel, or one without this model
             loss_impl = "chunked_py"
-    kw = {k: v for k, v in d.items() if k != "model_type"}
-    cfg = transformers.AutoConfig.for_model(d["model_type"], **kw)
+    cfg = config_from_dict(d)
     with torch.device("cuda"):
         model = transformers.AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa")
     model.train()
     if a.ckpt == "full":
         model.gradient_checkpointing_enable()
     return model, cfg, loss_impl
-
-
-class Bf16MasterOptimizer:
-    """bf16 params, fp32 masters updated by fused AdamW (zplan's runtime bf16 recipe)."""
-
-    def __init__(self, params, lr):
-        import torch
-        self.params = [p for p in params if p.requires_grad]
-        self.masters = [p.detach().to(torch.float32) for p in self.params]
-        self.opt = torch.optim.AdamW(self.masters, lr=lr, fused=True)
-
-    def step(self):
-        import torch
-        for p, m in zip(self.params, self.masters):
-            m.grad = p.grad.to(torch.float32) if p.grad is not None else None
-        self.opt.step()
-        with torch.no_grad():
-            for p, m in zip(self.params, self.masters):
-                p.copy_(m)
-        for m in self.masters:
-            m.grad = None
-        for p in self.params:
-            p.grad = None
 
 
 def main():
@@ -161,6 +138,7 @@ def main():
                 loss = ce.apply(h.reshape(-1, h.shape[-1]), model.lm_head.weight, ids[:, 1:].reshape(-1), chunks)
             loss.backward()
             opt.step()
+            opt.zero_grad()
             losses.append(loss.item())
             del loss
             torch.cuda.synchronize()

@@ -6,11 +6,11 @@
 # measured in the same run (a torch 8192^3 bf16 matmul loop). Then the long-context row: Qwen3-1.7B
 # at 131072 tokens with the plan `zplan --run` chooses, measured peak against predicted.
 #
-# Build: as tools/gpu/check.sh (carried .debs unpacked into /tmp/deps, the wheel's libtorch), only
+# Build: as tools/gpu/check.sh (carried .debs unpacked into $SCRATCH/deps, the wheel's libtorch), only
 # the zplan, zplan-run and zplan_measure_runtime targets.
-# Device-tool call (the .debs as for check.sh; see /work/shared/gpu-build recipe in docs/performance.md):
+# Device-tool call (the .debs as for check.sh; see the GPU build recipe in docs/performance.md):
 #   run(command="bash tools/gpu/bench_runtime_vs_hf.sh", carry=[".debs"], timeout_s=600)
-# Env: OUT (default /tmp/zplan_out); ROWS: which rows, any of
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out); ROWS: which rows, any of
 #   dense4k dense16k moe8k long128k long96k_llama trainer (default: the first four; split over two
 #   calls if 600 s is short:
 #   ROWS="dense4k dense16k" then ROWS="moe8k long128k"); STEPS (default 6: the first is warm-up,
@@ -22,7 +22,8 @@
 # A row that fails prints "!! ROW FAILED" with its exit status and the next row runs.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${OUT:-/tmp/zplan_out}
+SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
+OUT=${OUT:-$SCRATCH/out}
 mkdir -p "$OUT"
 LOG=$OUT/bench_log.txt
 JSONL=$OUT/bench.jsonl
@@ -37,12 +38,12 @@ python3 -c 'import torch, transformers; print("torch", torch.__version__, "cuda"
 python3 -c 'import liger_kernel; print("liger_kernel present")' 2>/dev/null || echo "liger_kernel not installed: HF chunked rows use bench_hf_train.py's own chunked loss"
 
 # ---- build (as check.sh) ----
-D=/tmp/deps
+D=$SCRATCH/deps
 mkdir -p $D
 for f in "$ROOT"/.debs/*.deb; do dpkg -x "$f" $D; done
 export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-B=/tmp/zplan-build
+B=$SCRATCH/build
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
 cmake -S "$ROOT" -B $B $GEN -DCMAKE_PREFIX_PATH="$TP;$D/usr" -DCMAKE_BUILD_TYPE=Release -DZPLAN_BUILD_TESTS=OFF \

@@ -1,28 +1,29 @@
 #!/bin/bash
 # check.sh: ONE script for the GPU machine (PyTorch 2.11 wheel's libtorch, CUDA). From the repo root:
 #   unpacks the carried Debian packages (.debs: yaml-cpp, CLI11, doctest, nlohmann-json, Eigen) into
-#   /tmp/deps, configures zplan against the wheel's libtorch (TORCH_CUDA_ARCH_LIST=9.0), builds the
+#   $SCRATCH/deps, configures zplan against the wheel's libtorch (TORCH_CUDA_ARCH_LIST=9.0), builds the
 #   runtime targets first and then everything else, runs ctest, then runs zplan_measure_runtime over
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, apt-get download the packages listed below into .debs/):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: OUT (default /tmp/zplan_out), MATRIX=quick|full|oom|cli|holdout (default full; oom: only the
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
 # holdout: `zplan --run` on configurations not measured before), STEPS (default 3).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${OUT:-/tmp/zplan_out}
+SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
+OUT=${OUT:-$SCRATCH/out}
 mkdir -p "$OUT"
 LOG=$OUT/check_log.txt
 JSONL=$OUT/runtime_measurements.jsonl
 STEPS=${STEPS:-3}
 exec > >(tee -a "$LOG") 2>&1
 t_start=$(date +%s)
-echo "== check.sh $(date -u +%FT%TZ) on $(hostname)"
+echo "== check.sh $(date -u +%FT%TZ)"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
 # ---- dependencies from the carried .deb files (never unpacked into /) ----
-D=/tmp/deps
+D=$SCRATCH/deps
 mkdir -p $D
 for f in "$ROOT"/.debs/*.deb; do dpkg -x "$f" $D; done
 export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
@@ -30,7 +31,7 @@ TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version.cuda)'
 
 # ---- configure + build (runtime targets first, so a broken unrelated target cannot hide them) ----
-B=/tmp/zplan-build
+B=$SCRATCH/build
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
 cmake -S "$ROOT" -B $B $GEN -DCMAKE_PREFIX_PATH="$TP;$D/usr" -DCMAKE_BUILD_TYPE=Release \
@@ -50,9 +51,9 @@ if [ "${MATRIX:-full}" = holdout ]; then
   hold() {  # name, then zplan flags
     local name=$1; shift
     echo "-- $name: zplan $*"
-    "$Z" "$@" --run --steps 3 --run-out "/tmp/$name.json" >"$OUT/$name.txt" 2>&1; echo "exit status $?"
+    "$Z" "$@" --run --steps 3 --run-out "$SCRATCH/$name.json" >"$OUT/$name.txt" 2>&1; echo "exit status $?"
     tail -14 "$OUT/$name.txt" | grep -E "peak allocated|peak reserved|OOM|not running" || true
-    [ -f "/tmp/$name.json" ] && python3 -c "import json,sys; r=json.load(open(sys.argv[1])); r['label']=sys.argv[2]; print(json.dumps(r))" "/tmp/$name.json" "$name" >> "$OUT/holdout_runs.jsonl"
+    [ -f "$SCRATCH/$name.json" ] && python3 -c "import json,sys; r=json.load(open(sys.argv[1])); r['label']=sys.argv[2]; print(json.dumps(r))" "$SCRATCH/$name.json" "$name" >> "$OUT/holdout_runs.jsonl"
     rm -f "$OUT/$name.txt"
   }
   hold llama-3.2-1b_s4096_mb1_ckpt8   --model llama-3.2-1b --gpus 1xH100 --seq 4096 --zero 0 --ckpt 8 --micro-batch 1 --precision bf16
@@ -74,9 +75,9 @@ if [ "${MATRIX:-full}" = cli ]; then
   "$Z" --model qwen3-0.6b --gpus 1xH100 --seq 2048 --zero 0 --ckpt 14 --micro-batch 2 --precision bf16 \
     --run --steps 3 --run-out "$OUT/run_cli_fit.json"; echo "exit status $? (expected 0)"
   echo "-- zplan --run with 74 GiB of the GPU taken by another process: must report OOM, exit 4"
-  python3 -c "import torch,time; x=torch.empty(int(74*2**30),dtype=torch.uint8,device='cuda'); open('/tmp/held','w').write('1'); time.sleep(60)" &
+  python3 -c "import torch,time; x=torch.empty(int(74*2**30),dtype=torch.uint8,device='cuda'); open('$SCRATCH/held','w').write('1'); time.sleep(60)" &
   HOLDER=$!
-  for _ in $(seq 60); do [ -f /tmp/held ] && break; sleep 0.5; done
+  for _ in $(seq 60); do [ -f "$SCRATCH/held" ] && break; sleep 0.5; done
   "$Z" --model qwen3-0.6b --gpus 1xH100 --seq 2048 --zero 0 --ckpt 14 --micro-batch 2 --precision bf16 \
     --run --steps 2 --run-out "$OUT/run_cli_oom.json"; echo "exit status $? (expected 4)"
   kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null

@@ -9,25 +9,26 @@
 #   2. Ulysses 2 with ZeRO-3 at 4x the tokens; the ZeRO-3 run under
 #      `torchrun --standalone --nproc_per_node 2 --no-python zplan-run`
 #   3. a rank killed in backward (ZPLAN_FAULT=kill:1:backward_peak): exit 4 within --comm-timeout
-# Env: OUT (default /tmp/zplan_out), MODEL (default qwen3-0.6b), SEQ (default 2048).
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MODEL (default qwen3-0.6b), SEQ (default 2048).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${OUT:-/tmp/zplan_out}
+SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
+OUT=${OUT:-$SCRATCH/out}
 MODEL=${MODEL:-qwen3-0.6b}
 SEQ=${SEQ:-2048}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/check_multi_gpu_log.txt") 2>&1
 t_start=$(date +%s)
-echo "== check_multi_gpu.sh $(date -u +%FT%TZ) on $(hostname)"
+echo "== check_multi_gpu.sh $(date -u +%FT%TZ)"
 nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader || true
-D=/tmp/deps
+D=$SCRATCH/deps
 mkdir -p $D
 for f in "$ROOT"/.debs/*.deb; do [ -f "$f" ] && dpkg -x "$f" $D; done
 export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 NCCL_INC=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "include"))' 2>/dev/null)
 echo "nccl.h from: ${NCCL_INC:-not found (the runtime will refuse several GPUs)}"
-B=/tmp/zplan-build-multi
+B=$SCRATCH/build-multi
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
 cmake -S "$ROOT" -B $B $GEN -DCMAKE_PREFIX_PATH="$TP;$D/usr" -DCMAKE_BUILD_TYPE=Release \
@@ -52,7 +53,7 @@ torchrun --standalone --nproc_per_node 2 --no-python $B/tools/zplan-run $FLAGS -
 echo "exit status ${PIPESTATUS[0]} (expected 0)"
 echo "-- a rank killed in backward: every rank stops, exit 4"
 t0=$(date +%s)
-ZPLAN_FAULT=kill:1:backward_peak "$Z" $FLAGS --zero 2 --run --run-out /tmp/fault.json 2>&1 | tail -6
+ZPLAN_FAULT=kill:1:backward_peak "$Z" $FLAGS --zero 2 --run --run-out "$SCRATCH/fault.json" 2>&1 | tail -6
 echo "exit status ${PIPESTATUS[0]} (expected 4) after $(( $(date +%s) - t0 )) s"
 python3 - "$OUT" <<'PY'
 import json, sys, glob, os

@@ -7,12 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEEPSPEED_VERSION=0.19.8
 mkdir -p .whl
-python3 -m pip download -q --no-deps --no-binary=:all: "deepspeed==$DEEPSPEED_VERSION" -d /tmp/deepspeed_sdist
-rm -rf /tmp/deepspeed_src && mkdir -p /tmp/deepspeed_src
-tar xzf "/tmp/deepspeed_sdist/deepspeed-$DEEPSPEED_VERSION.tar.gz" -C /tmp/deepspeed_src
+SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # the sdist and its unpacked source
+python3 -m pip download -q --no-deps --no-binary=:all: "deepspeed==$DEEPSPEED_VERSION" -d "$SCRATCH/deepspeed_sdist"
+rm -rf "$SCRATCH/deepspeed_src" && mkdir -p "$SCRATCH/deepspeed_src"
+tar xzf "$SCRATCH/deepspeed_sdist/deepspeed-$DEEPSPEED_VERSION.tar.gz" -C "$SCRATCH/deepspeed_src"
 python3 -m pip install -q wheel
 # DS_BUILD_OPS=0: no op is compiled here; the GPU machine's DeepSpeed builds them by JIT (nvcc, g++).
-(cd "/tmp/deepspeed_src/deepspeed-$DEEPSPEED_VERSION" &&
+(cd "$SCRATCH/deepspeed_src/deepspeed-$DEEPSPEED_VERSION" &&
   DS_BUILD_OPS=0 python3 -m pip wheel -q --no-deps --no-build-isolation . -w "$OLDPWD/.whl")
 platforms=(--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64)
 for pkg in pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \

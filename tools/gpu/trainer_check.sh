@@ -1,18 +1,19 @@
 #!/bin/bash
 # trainer_check.sh: `zplan --run` as a trainer on the GPU machine (not run yet: written on a
 # machine without a GPU). Run it after tools/gpu/check.sh in the same warm session, which leaves
-# the build in /tmp/zplan-build:
+# the build in $SCRATCH/build (SCRATCH defaults to ${TMPDIR:-/tmp}/zplan, as there):
 #   run(command="bash tools/gpu/trainer_check.sh", timeout_s=480)
 # What it shows, with qwen3-0.6b from random weights in bf16 on byte-level data (the repository's
 # docs through tools/tokenize_text.py --byte-level; ids < 256 are valid for any vocabulary):
 #   1. 200 steps with warm-up + cosine, clipping, held-out eval every 50 steps and a JSONL log:
 #      the training and held-out losses fall, the progress line shows the allocator's peak.
 #   2. SIGINT after 20 logged steps: exit 130 and a complete checkpoint; --resume reaches --steps.
-# Results go to $OUT (default /tmp/zplan_out): trainer_log.jsonl, trainer_check.txt.
+# Results go to $OUT (default $SCRATCH/out): trainer_log.jsonl, trainer_check.txt.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${OUT:-/tmp/zplan_out}
-B=${B:-/tmp/zplan-build}
+SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
+OUT=${OUT:-$SCRATCH/out}
+B=${B:-$SCRATCH/build}
 Z=$B/tools/zplan-run
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/trainer_check.txt") 2>&1

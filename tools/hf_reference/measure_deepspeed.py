@@ -19,18 +19,15 @@ Usage (GPU machine, after tools/gpu/install_deepspeed.sh):
   python3 tools/hf_reference/measure_deepspeed.py --deadline-s 300
   python3 tools/hf_reference/measure_deepspeed.py --filter 'z3_qwen3-0.6b' --list
 """
-import argparse, gc, json, os, re, statistics, subprocess, sys, time, traceback
+import argparse, gc, json, os, re, statistics, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matrix  # noqa: E402
-from measure_hf import device_used, mem  # noqa: E402 - the readings every harness shares
+import harness  # noqa: E402 - log, readings, model building and record fields shared by every harness
+from harness import (T0, breakdown_phases, device_used, error_text, log, mem,  # noqa: E402
+                     readings_with_outside, reset_peak, traceback_text)
 
-T0 = time.time()
-OUT = os.environ.get("OUT", "out")
-
-
-def log(msg):
-    print(f"[{time.time() - T0:7.1f}s] {msg}", flush=True)
+OUT = harness.out_dir()
 
 
 def run(model, seq, stage, recipe="bf16", mb=1, ckpt="off", loop="plain", offload_opt=False,
@@ -134,8 +131,7 @@ def build_model(r):
             d = json.load(f)
     else:
         d = dict(matrix.MODELS[r["model"]])
-    kw = {k: v for k, v in d.items() if k != "model_type"}
-    cfg = transformers.AutoConfig.for_model(d["model_type"], **kw)
+    cfg = harness.config_from_dict(d)
     dtype = torch.bfloat16 if r["recipe"] == "bf16" else torch.float16
     with torch.device("cuda"):
         model = transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa", dtype=dtype)
@@ -158,8 +154,7 @@ def plain_loop(r, rec):
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=cfg)
     del model, opt
     torch.cuda.synchronize()
-    rec["after_init"] = {**mem(), "device_used": device_used()}
-    rec["after_init"]["outside_allocator"] = rec["after_init"]["device_used"] - rec["after_init"]["reserved"]
+    rec["after_init"] = readings_with_outside()
     vocab = engine.module.config.vocab_size
     gen = torch.Generator(device="cuda").manual_seed(0)
     steps, out = [], None
@@ -171,18 +166,18 @@ def plain_loop(r, rec):
         ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         max_res = 0
         rec["phase"] = f"forward{step}"
-        torch.cuda.reset_peak_memory_stats()
+        reset_peak()
         ev0.record()
         out = engine(input_ids=ids, labels=ids)  # the previous step's `out` lives until here
         m = mem(); max_res = max(max_res, m["peak_reserved"])
         s["forward_end"], s["forward_peak"] = m["allocated"], m["peak"]
         rec["phase"] = f"backward{step}"
-        torch.cuda.reset_peak_memory_stats()
+        reset_peak()
         engine.backward(out.loss)
         m = mem(); max_res = max(max_res, m["peak_reserved"])
         s["after_backward"], s["backward_peak"] = m["allocated"], m["peak"]
         rec["phase"] = f"optimizer{step}"
-        torch.cuda.reset_peak_memory_stats()
+        reset_peak()
         engine.step()
         ev1.record()
         m = mem(); max_res = max(max_res, m["peak_reserved"])
@@ -201,12 +196,10 @@ def trainer_loop(r, rec):
         def on_step_begin(self, args, state, control, **kw):
             torch.cuda.synchronize()
             if not rec.get("after_init"):
-                rec["after_init"] = {**mem(), "device_used": device_used()}
-                rec["after_init"]["outside_allocator"] = (rec["after_init"]["device_used"] -
-                                                          rec["after_init"]["reserved"])
+                rec["after_init"] = readings_with_outside()
             self.s = {"step": state.global_step + 1, "start_allocated": torch.cuda.memory_allocated()}
             rec["steps"].append(self.s)
-            torch.cuda.reset_peak_memory_stats()
+            reset_peak()
             self.t = time.time()
 
         def on_step_end(self, args, state, control, **kw):
@@ -279,7 +272,7 @@ def measure(r, vers, capacity):
     rec = {"id": r["id"], "phase": "start", "oom": False}
     gc.collect()
     torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
+    reset_peak()
     rec["baseline_allocated"] = torch.cuda.memory_allocated()
     # Resident set before the model exists: Python, torch, transformers, DeepSpeed, CUDA context.
     import transformers  # noqa: F401 - imported before the reading, as the loops import it
@@ -292,8 +285,8 @@ def measure(r, vers, capacity):
         rec["oom"] = True
         rec["oom_message"] = str(e)[:700]
     except Exception as e:  # noqa: BLE001 - one failure must not stop the sweep
-        rec["error"] = f"{type(e).__name__}: {e}"[:1500]
-        rec["traceback"] = traceback.format_exc()[-3000:]
+        rec["error"] = error_text(e)
+        rec["traceback"] = traceback_text()
     rec["wall_seconds"] = time.time() - t
     record = to_record(r, rec, vers, capacity)
     gc.collect()
@@ -312,17 +305,7 @@ def to_record(r, rec, vers, capacity):
         gpu["outside_allocator_bytes"] = max(s["outside_allocator"] for s in steps)
         gpu["fragmentation_bytes"] = gpu["reserved_bytes"] - gpu["peak_bytes"]
         if r["loop"] == "plain":
-            ai = rec["after_init"]
-            gpu["phases"] = [
-                {"phase": "after_init", "allocated_bytes": ai["allocated"], "peak_allocated_bytes": ai["peak"]},
-                {"phase": "forward_end", "allocated_bytes": last["forward_end"],
-                 "peak_allocated_bytes": last["forward_peak"]},
-                {"phase": "backward_peak", "allocated_bytes": last["after_backward"],
-                 "peak_allocated_bytes": last["backward_peak"]},
-                {"phase": "optimizer_step", "allocated_bytes": last["after_optimizer"],
-                 "peak_allocated_bytes": last["optimizer_peak"]},
-                {"phase": "step_end", "allocated_bytes": last["after_optimizer"],
-                 "peak_allocated_bytes": last["step_peak"]}]
+            gpu["phases"] = breakdown_phases(rec, last)
     host = {"peak_bytes": max([s["host_rss"] for s in steps] or [0]),
             "baseline_bytes": rec.get("baseline_rss"), "high_water_bytes": rss_high_water_bytes(),
             "note": "peak_bytes: largest resident set at the end of a step; baseline_bytes: before the model "

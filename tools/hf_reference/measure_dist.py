@@ -22,27 +22,29 @@ Usage (GPU machine):
   torchrun --nproc_per_node 2 tools/hf_reference/measure_dist.py --dry-run   # CPU + gloo, tiny
 """
 import argparse, collections, contextlib, datetime, gc, inspect, json, os, re, statistics, sys
-import time, traceback
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matrix  # noqa: E402
+import harness  # noqa: E402 - log, readings, model building and record fields shared by every harness
+from harness import (T0, allocated, allocator_stats, decoder_layers, device_used, error_text,  # noqa: E402
+                     make_config, mem, oom_tried, readings_with_outside, reset_peak, short, sync,
+                     traceback_text)
 
-T0 = time.time()
-LOG = None
 RANK = int(os.environ.get("RANK", "0"))
 WORLD = int(os.environ.get("WORLD_SIZE", "1"))
 LOCAL_RANK = int(os.environ.get("LOCAL_RANK", "0"))
-DRY = False  # --dry-run: CPU, gloo, tiny configs, allocator readings are 0
+
+
+def dry():
+    """--dry-run: CPU, gloo, tiny configs, allocator readings are 0 (harness.set_dry_run)."""
+    return harness.DRY
 
 
 def log(msg, all_ranks=False):
     if RANK != 0 and not all_ranks:
         return
-    line = f"[{time.time() - T0:7.1f}s r{RANK}] {msg}"
-    print(line, flush=True)
-    if LOG:
-        LOG.write(line + "\n")
-        LOG.flush()
+    harness.log(msg, tag=f" r{RANK}")
 
 
 # ---------------------------------------------------------------- the run list
@@ -112,49 +114,16 @@ def estimate_seconds(r):
     return 2.5 + params / 1.5e9 + steps * (flops / 300e12 + 0.1) + (3.0 if r["history"] else 0)
 
 
-# ---------------------------------------------------------------- device readings
-def mem():
-    import torch
-    if DRY:
-        return {"allocated": 0, "peak": 0, "reserved": 0, "peak_reserved": 0}
-    return {"allocated": torch.cuda.memory_allocated(), "peak": torch.cuda.max_memory_allocated(),
-            "reserved": torch.cuda.memory_reserved(), "peak_reserved": torch.cuda.max_memory_reserved()}
-
-
-def allocated():
-    import torch
-    return 0 if DRY else torch.cuda.memory_allocated()
-
-
-def device_used():
-    import torch
-    if DRY:
-        return 0
-    free, total = torch.cuda.mem_get_info()
-    return total - free
-
-
-def reset_peak():
-    import torch
-    if not DRY:
-        torch.cuda.reset_peak_memory_stats()
-
-
-def sync():
-    import torch
-    if not DRY:
-        torch.cuda.synchronize()
-
-
+# ---------------------------------------------------------------- devices
 def dev():
     import torch
-    return torch.device("cpu") if DRY else torch.device("cuda", LOCAL_RANK)
+    return torch.device("cpu") if dry() else torch.device("cuda", LOCAL_RANK)
 
 
 def on_device():
     """Context that builds modules directly on this rank's GPU (CPU in a dry run, where
     torch may predate torch.device as a context manager)."""
-    return contextlib.nullcontext() if DRY else dev()
+    return contextlib.nullcontext() if dry() else dev()
 
 
 # ---------------------------------------------------------------- models
@@ -204,17 +173,6 @@ class TinyLM:
         return LM()
 
 
-def make_config(r):
-    import transformers
-    d = dict(matrix.MODELS[r["model"]])
-    if DRY:
-        d.update(matrix.TINY_OVERRIDES[r["model"]])
-    kw = {k: v for k, v in d.items() if k != "model_type"}
-    if hasattr(transformers.AutoConfig, "for_model"):
-        return d, transformers.AutoConfig.for_model(d["model_type"], **kw)
-    return d, transformers.CONFIG_MAPPING[d["model_type"]](**kw)
-
-
 def build_hf_model(r, rec):
     """fp32 model on this rank's device, use_cache off, train mode, checkpointing as asked."""
     import torch
@@ -222,12 +180,12 @@ def build_hf_model(r, rec):
     try:
         import transformers
     except ImportError:
-        if not DRY:
+        if not dry():
             raise
         rec["config_input"] = {"tiny_stand_in": True}
         with on_device():
             return TinyLM.make(), None
-    cfg_in, cfg = make_config(r)
+    cfg_in, cfg = make_config(r, tiny=dry())
     rec["config_input"] = cfg_in
     with on_device():
         model = transformers.AutoModelForCausalLM.from_config(
@@ -239,10 +197,6 @@ def build_hf_model(r, rec):
     rec["config"] = model.config.to_dict()
     rec["attn_implementation"] = model.config._attn_implementation
     return model, cfg
-
-
-def decoder_layers(model):
-    return list(model.model.layers)
 
 
 # ---------------------------------------------------------------- wrapping
@@ -266,7 +220,7 @@ def fsdp_wrap(model, reshard):
 
 def make_optimizer(params, kind):
     import torch
-    if DRY:
+    if dry():
         return torch.optim.AdamW(params, lr=1e-5, foreach=False)
     if kind == "fused":
         return torch.optim.AdamW(params, lr=1e-5, fused=True)
@@ -289,7 +243,7 @@ def probe_fsdp_fused():
         m(torch.randn(4, 64, device=dev())).sum().backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-        STATE["fsdp_optimizer"] = "fused" if not DRY else "plain (dry-run)"
+        STATE["fsdp_optimizer"] = "fused" if not dry() else "plain (dry-run)"
     except Exception as e:  # noqa: BLE001 - record and fall back
         STATE["fsdp_optimizer"] = "foreach"
         STATE["fsdp_fused_error"] = f"{type(e).__name__}: {e}"[:600]
@@ -412,22 +366,21 @@ def execute(r, rec, st):
         rec["local_param_elements"] = sum(p.to_local().numel() for p in model.parameters())
     else:
         from torch.nn.parallel import DistributedDataParallel as DDP
-        model = DDP(model, device_ids=None if DRY else [LOCAL_RANK], gradient_as_bucket_view=r["gabv"])
-        rec["optimizer"] = "fused" if not DRY else "plain (dry-run)"
+        model = DDP(model, device_ids=None if dry() else [LOCAL_RANK], gradient_as_bucket_view=r["gabv"])
+        rec["optimizer"] = "fused" if not dry() else "plain (dry-run)"
         opt = make_optimizer(model.parameters(), "fused")
         rec["local_param_elements"] = rec["num_params"]
     sync()
-    rec["after_init"] = {**mem(), "device_used": device_used()}
-    rec["after_init"]["outside_allocator"] = rec["after_init"]["device_used"] - rec["after_init"]["reserved"]
+    rec["after_init"] = readings_with_outside()
     gen = torch.Generator(device=dev()).manual_seed(1000 + RANK)  # each rank its own data
     steps, box = [], {"out": None}
     for step in range(1, 4):
-        ids = torch.randint(0, vocab, (r["mb"], r["seq"] if not DRY else 32), device=dev(), generator=gen)
+        ids = torch.randint(0, vocab, (r["mb"], r["seq"] if not dry() else 32), device=dev(), generator=gen)
         s = {"step": step, "start_allocated": allocated()}
         steps.append(s)
         rec["steps"] = steps
         st["phase"] = f"step{step}"
-        ev = [torch.cuda.Event(enable_timing=True) for _ in range(2)] if not DRY else None
+        ev = [torch.cuda.Event(enable_timing=True) for _ in range(2)] if not dry() else None
         t = time.time()
         if ev:
             ev[0].record()
@@ -448,11 +401,9 @@ def execute(r, rec, st):
     rec["reserved_bytes"] = max(s["max_reserved"] for s in steps)
     rec["step_seconds"] = statistics.median(sorted(s["step_seconds"] for s in steps[1:]))
     rec["tokens_per_second"] = WORLD * r["mb"] * r["seq"] / rec["step_seconds"]  # all ranks
-    if not DRY:
-        ms = torch.cuda.memory_stats()
-        rec["allocator"] = {k: ms.get(k) for k in ("num_alloc_retries", "num_ooms", "num_device_alloc",
-                                                   "num_device_free", "inactive_split_bytes.all.current")}
-    if r["history"] and not DRY:
+    if not dry():
+        rec["allocator"] = allocator_stats()
+    if r["history"] and not dry():
         st["phase"] = "history"
         ids = torch.randint(0, vocab, (r["mb"], r["seq"]), device=dev(), generator=gen)
         try:
@@ -475,8 +426,8 @@ def execute(r, rec, st):
         except getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError):
             raise
         except Exception as e:  # noqa: BLE001 - the 3 measured steps stay valid
-            rec["history_error"] = f"{type(e).__name__}: {e}"[:1500]
-            rec["history_traceback"] = traceback.format_exc()[-3000:]
+            rec["history_error"] = error_text(e)
+            rec["history_traceback"] = traceback_text()
     box.clear()
 
 
@@ -486,7 +437,7 @@ def run_one(r):
     rec = {"id": run_id(r), "run": r, "oom": False, "rank": RANK}
     st = {"phase": "start"}
     gc.collect()
-    if not DRY:
+    if not dry():
         torch.cuda.empty_cache()
     reset_peak()
     rec["baseline_allocated"] = allocated()
@@ -501,17 +452,16 @@ def run_one(r):
         rec["oom_message"] = str(e)[:700]
         rec["oom_allocated"] = allocated()
         rec["oom_reserved"] = mem()["reserved"]
-        m = re.search(r"Tried to allocate ([\d.]+ [GMK]iB)", str(e))
-        rec["oom_tried"] = m.group(1) if m else None
+        rec["oom_tried"] = oom_tried(e)
     except Exception as e:  # noqa: BLE001 - one failure must not stop the sweep
-        rec["error"] = f"{type(e).__name__}: {e}"[:1500]
+        rec["error"] = error_text(e)
         rec["error_phase"] = st["phase"]
-        rec["traceback"] = traceback.format_exc()[-3000:]
+        rec["traceback"] = traceback_text()
     if rec.get("error") or rec.get("oom_phase"):
         log(f"{rec['id']}: {rec.get('error') or rec.get('oom_message')}"[:600], all_ranks=True)
     rec["wall_seconds"] = time.time() - t
     gc.collect()
-    if not DRY:
+    if not dry():
         torch.cuda.empty_cache()
     reset_peak()
     dist.barrier()
@@ -559,13 +509,13 @@ def probe(out_dir):
         info["transformers"] = transformers.__version__
     except ImportError:
         info["transformers"] = None
-    if not DRY:
+    if not dry():
         info["gpu"] = torch.cuda.get_device_name()
         info["gpu_total_bytes"] = torch.cuda.mem_get_info()[1]
         lines.append(f"device {info['gpu']} total {info['gpu_total_bytes']} x{WORLD}")
     else:
         info["gpu"] = "cpu (dry-run)"
-    info["nccl"] = ".".join(map(str, torch.cuda.nccl.version())) if not DRY else None
+    info["nccl"] = ".".join(map(str, torch.cuda.nccl.version())) if not dry() else None
     env = {k: os.environ.get(k) for k in ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST",
                                           "NVSHMEM_DISABLE_NVLS", "PYTORCH_CUDA_ALLOC_CONF",
                                           "TORCH_NCCL_AVOID_RECORD_STREAMS")}
@@ -593,7 +543,7 @@ def probe(out_dir):
 
 def init_dist():
     import torch, torch.distributed as dist
-    if DRY:
+    if dry():
         dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=120))
         return {}
     torch.cuda.set_device(LOCAL_RANK)
@@ -616,21 +566,7 @@ def init_dist():
     return pre
 
 
-def short(rec):
-    g = 1 << 30
-    if rec.get("error"):
-        return f"ERROR in {rec['error_phase']}: {rec['error'][:300]}"
-    if rec["oom"]:
-        return f"OOM in {rec['oom_phase']} (tried {rec['oom_tried']})"
-    s = rec["steps"][-1]
-    peaks = "/".join(f"{x['peak_bytes'] / g:.2f}" for x in rec["per_rank"])
-    return (f"init {rec['after_init']['allocated'] / g:.2f} fwd_end {s['forward_end'] / g:.2f} "
-            f"peak {peaks} res {rec['reserved_bytes'] / g:.2f} out {s['outside_allocator'] / g:.2f} GiB "
-            f"step {rec['step_seconds'] * 1e3:.0f} ms")
-
-
 def main():
-    global LOG, DRY
     ap = argparse.ArgumentParser()
     ap.add_argument("--filter", default=None, help="regex over run ids")
     ap.add_argument("--deadline-s", type=float, default=1e9, help="skip runs that would end after this")
@@ -638,7 +574,7 @@ def main():
     ap.add_argument("--dry-run", action="store_true", help="CPU + gloo, tiny configs")
     ap.add_argument("--set", default="main", choices=("main", "holdout", "moe-history"), help="which run list")
     a = ap.parse_args()
-    DRY = a.dry_run
+    harness.set_dry_run(a.dry_run)
     runs = {"main": build_runs, "holdout": build_holdout_runs, "moe-history": build_moe_history_runs}[a.set]()
     if a.filter:
         runs = [r for r in runs if re.search(a.filter, run_id(r))]
@@ -650,10 +586,10 @@ def main():
         return
     import torch, torch.distributed as dist
     pre = init_dist()
-    out_dir = os.environ.get("OUT", "out")
+    out_dir = harness.out_dir()
     if RANK == 0:
         os.makedirs(out_dir, exist_ok=True)
-        LOG = open(os.path.join(out_dir, "log.txt"), "a")
+        harness.open_log(out_dir)
     log(f"{len(runs)} runs, estimated {est:.0f} s on 2 H100 (plus imports); world {WORLD}")
     probe_fsdp_fused()
     versions = probe(out_dir) if RANK == 0 else None

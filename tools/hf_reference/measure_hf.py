@@ -12,21 +12,14 @@ Usage (on the GPU machine):
   python3 tools/hf_reference/measure_hf.py --filter 'qwen3-0.6b_bf16_4096_mb1_ckpt-off$'
   python3 tools/hf_reference/measure_hf.py --list          # ids and time estimate, no GPU
 """
-import argparse, contextlib, gc, inspect, json, os, re, statistics, sys, time, traceback
+import argparse, contextlib, gc, inspect, json, os, re, statistics, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matrix  # noqa: E402
-
-T0 = time.time()
-LOG = None
-
-
-def log(msg):
-    line = f"[{time.time() - T0:7.1f}s] {msg}"
-    print(line, flush=True)
-    if LOG:
-        LOG.write(line + "\n")
-        LOG.flush()
+import harness  # noqa: E402 - log, readings, model building and record fields shared by every harness
+from harness import (T0, Bf16MasterOptimizer, allocator_stats, decoder_layers, device_used,  # noqa: E402
+                     error_text, log, make_config, mem, oom_tried, readings_with_outside, reset_peak,
+                     short, traceback_text)
 
 
 def estimate_seconds(r):
@@ -52,31 +45,6 @@ def estimate_seconds(r):
 
 
 # ---------------------------------------------------------------- model building
-def make_config(r, tiny=False):
-    import transformers
-    d = dict(matrix.MODELS[r["model"]])
-    if tiny:
-        d.update(matrix.TINY_OVERRIDES[r["model"]])
-    if d["model_type"] == "gpt2":
-        d["n_positions"] = max(d["n_positions"], r["seq"])
-    kw = {k: v for k, v in d.items() if k != "model_type"}
-    if hasattr(transformers.AutoConfig, "for_model"):
-        return d, transformers.AutoConfig.for_model(d["model_type"], **kw)
-    return d, transformers.CONFIG_MAPPING[d["model_type"]](**kw)
-
-
-def decoder_layers(model):
-    for path in ("model.layers", "transformer.h", "model.decoder.layers"):
-        obj = model
-        try:
-            for p in path.split("."):
-                obj = getattr(obj, p)
-            return list(obj)
-        except AttributeError:
-            continue
-    raise RuntimeError("decoder layer list not found")
-
-
 def build_model(r, cfg):
     import torch, transformers
     dtype = torch.float32 if r["recipe"] in ("amp-bf16", "fp32") else torch.bfloat16
@@ -112,32 +80,6 @@ def build_model(r, cfg):
     return model, layers, flags
 
 
-class Bf16MasterOptimizer:
-    """DeepSpeed BF16 recipe: bf16 params, fp32 master copies updated by fused AdamW.
-    fp32 grads are allocated after backward and freed after the step."""
-
-    def __init__(self, params, lr):
-        import torch
-        self.params = [p for p in params if p.requires_grad]
-        self.masters = [p.detach().to(torch.float32) for p in self.params]
-        self.opt = torch.optim.AdamW(self.masters, lr=lr, fused=True)
-
-    def step(self):
-        import torch
-        for p, m in zip(self.params, self.masters):
-            m.grad = p.grad.to(torch.float32) if p.grad is not None else None
-        self.opt.step()
-        with torch.no_grad():
-            for p, m in zip(self.params, self.masters):
-                p.copy_(m)
-        for m in self.masters:
-            m.grad = None
-
-    def zero_grad(self, set_to_none=True):
-        for p in self.params:
-            p.grad = None
-
-
 def make_optimizer(r, model):
     import torch
     if r["recipe"] == "bf16":
@@ -146,23 +88,6 @@ def make_optimizer(r, model):
 
 
 # ---------------------------------------------------------------- memory readings
-def mem():
-    import torch
-    return {"allocated": torch.cuda.memory_allocated(), "peak": torch.cuda.max_memory_allocated(),
-            "reserved": torch.cuda.memory_reserved(), "peak_reserved": torch.cuda.max_memory_reserved()}
-
-
-def device_used():
-    import torch
-    free, total = torch.cuda.mem_get_info()
-    return total - free
-
-
-def reset_peak():
-    import torch
-    torch.cuda.reset_peak_memory_stats()
-
-
 def autocast_ctx(r):
     import torch
     if r["recipe"] == "amp-bf16":
@@ -334,8 +259,7 @@ def execute(r, rec, st, tiny):
     rec["param_dtype"] = str(next(model.parameters()).dtype)
     opt = make_optimizer(r, model)
     torch.cuda.synchronize()
-    rec["after_init"] = {**mem(), "device_used": device_used()}
-    rec["after_init"]["outside_allocator"] = rec["after_init"]["device_used"] - rec["after_init"]["reserved"]
+    rec["after_init"] = readings_with_outside()
     vocab = model.config.vocab_size
     gen = torch.Generator(device="cuda").manual_seed(0)
     steps, out = [], None
@@ -379,9 +303,7 @@ def execute(r, rec, st, tiny):
     t = sorted(s["step_seconds"] for s in steps[1:])
     rec["step_seconds"] = statistics.median(t)
     rec["tokens_per_second"] = r["mb"] * r["seq"] / rec["step_seconds"]
-    ms = torch.cuda.memory_stats()
-    rec["allocator"] = {k: ms.get(k) for k in ("num_alloc_retries", "num_ooms", "num_device_alloc",
-                                               "num_device_free", "inactive_split_bytes.all.current")}
+    rec["allocator"] = allocator_stats()
     del out
     if r["analyze"]:
         st["phase"] = "analysis"
@@ -391,8 +313,8 @@ def execute(r, rec, st, tiny):
         except torch.OutOfMemoryError:
             raise
         except Exception as e:  # noqa: BLE001 - the measured steps stay valid
-            rec["analysis_error"] = f"{type(e).__name__}: {e}"[:1500]
-            rec["analysis_traceback"] = traceback.format_exc()[-3000:]
+            rec["analysis_error"] = error_text(e)
+            rec["analysis_traceback"] = traceback_text()
 
 
 def run_one(r, tiny=False):
@@ -417,12 +339,11 @@ def run_one(r, tiny=False):
         rec["oom_allocated"] = torch.cuda.memory_allocated()
         rec["oom_phase_peak"] = torch.cuda.max_memory_allocated()
         rec["oom_reserved"] = torch.cuda.memory_reserved()
-        m = re.search(r"Tried to allocate ([\d.]+ [GMK]iB)", str(e))
-        rec["oom_tried"] = m.group(1) if m else None
+        rec["oom_tried"] = oom_tried(e)
     except Exception as e:  # noqa: BLE001 - one failure must not stop the sweep
-        rec["error"] = f"{type(e).__name__}: {e}"[:1500]
+        rec["error"] = error_text(e)
         rec["error_phase"] = st["phase"]
-        rec["traceback"] = traceback.format_exc()[-3000:]
+        rec["traceback"] = traceback_text()
     rec["wall_seconds"] = time.time() - t
     gc.collect()
     torch.cuda.empty_cache()
@@ -467,22 +388,7 @@ def probe(out_dir):
             "transformers": transformers.__version__, "gpu": torch.cuda.get_device_name()}
 
 
-def short(rec):
-    g = 1 << 30
-    if rec.get("error"):
-        return f"ERROR in {rec['error_phase']}: {rec['error'][:300]}"
-    if rec["oom"]:
-        return f"OOM in {rec['oom_phase']} (tried {rec['oom_tried']})"
-    s = rec["steps"][-1]
-    sv = rec.get("saved_tensors", {}).get("median_layer_saved_bytes")
-    return (f"init {rec['after_init']['allocated']/g:.2f} fwd_end {s['forward_end']/g:.2f} "
-            f"peak {rec['peak_bytes']/g:.2f} res {rec['reserved_bytes']/g:.2f} GiB "
-            f"step {rec['step_seconds']*1e3:.0f} ms"
-            + (f" saved/layer {sv/2**20:.1f} MiB" if sv is not None else ""))
-
-
 def main():
-    global LOG
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", type=int, default=0, help="1 or 2; 0 = all parts")
     ap.add_argument("--filter", default=None, help="regex over run ids")
@@ -504,9 +410,9 @@ def main():
             print(f"{matrix.run_id(r):60s} part {r['part']} analyze {r['analyze']} ~{estimate_seconds(r):.1f}s")
         print(f"{len(runs)} runs, estimated {est:.0f} s")
         return
-    out_dir = os.environ.get("OUT", "out")
+    out_dir = harness.out_dir()
     os.makedirs(out_dir, exist_ok=True)
-    LOG = open(os.path.join(out_dir, "log.txt"), "a")
+    harness.open_log(out_dir)
     import torch
     log(f"{len(runs)} runs, estimated {est:.0f} s on an H100 (plus imports)")
     versions = probe(out_dir)

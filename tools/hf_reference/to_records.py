@@ -1,4 +1,4 @@
-"""Convert measure_hf.py's hf_runs.jsonl into one run-record JSON per run (DESIGN.md contract).
+"""Convert measure_hf.py's hf_runs.jsonl into one run-record JSON per run (docs/run-records.md).
 
 Each record lands in tests/regression/measured/hf/<run id>.json with profile "hf",
 the scenario and strategy needed to predict the run again (the config dict as given
@@ -9,9 +9,10 @@ peak reserved, per-phase readings of every step, memory outside the allocator, a
 Usage: python3 tools/hf_reference/to_records.py docs/measurements/hf_raw/call2/hf_runs.jsonl \
            [--probe docs/measurements/hf_raw/call2/probe.txt] [--out tests/regression/measured/hf]
 """
-import argparse, json, os, re
+import argparse, json, os, re, sys
 
-PHASES = ("after_init", "forward_end", "backward_peak", "optimizer_step", "step_end")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import breakdown_phases, gpu_profile  # noqa: E402 - record fields every harness shares
 
 
 def capacity_from_probe(path):
@@ -20,18 +21,6 @@ def capacity_from_probe(path):
         if m:
             return int(m.group(1))
     return None
-
-
-def breakdown_phases(rec, step):
-    """The steady step in MemoryBreakdown's phase order (allocated at the boundary, peak inside)."""
-    ai = rec["after_init"]
-    return [
-        {"phase": "after_init", "allocated_bytes": ai["allocated"], "peak_allocated_bytes": ai["peak"]},
-        {"phase": "forward_end", "allocated_bytes": step["forward_end"], "peak_allocated_bytes": step["forward_peak"]},
-        {"phase": "backward_peak", "allocated_bytes": step["after_backward"], "peak_allocated_bytes": step["backward_peak"]},
-        {"phase": "optimizer_step", "allocated_bytes": step["after_optimizer"], "peak_allocated_bytes": step["optimizer_peak"]},
-        {"phase": "step_end", "allocated_bytes": step["after_optimizer"], "peak_allocated_bytes": step["step_peak"]},
-    ]
 
 
 def to_record(rec, capacity):
@@ -44,10 +33,8 @@ def to_record(rec, capacity):
         "cpu_checkpointing": bool(r.get("ckpt_offload")), "sp_degree": 1,
         "micro_batch": r["mb"], "grad_accumulation": 1, "precision": r["recipe"],
     }
-    gpu_name = rec["versions"]["gpu"]
-    profile_name = "h200-141gb" if "H200" in gpu_name else "h100-80gb" if "H100" in gpu_name else gpu_name
     scenario = {
-        "gpus": "1x" + profile_name, "framework": "plain", "profile": "hf",
+        "gpus": "1x" + gpu_profile(rec["versions"]["gpu"]), "framework": "plain", "profile": "hf",
         "model_name": r["model"], "model_type": cfg_in.get("model_type"),
         "model_config": cfg_in, "model_config_resolved": rec.get("config"),
         "num_parameters": rec.get("num_params"), "num_layers": rec.get("num_layers"),

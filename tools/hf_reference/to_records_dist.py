@@ -1,4 +1,4 @@
-"""Convert measure_dist.py's dist_runs.jsonl into run records (DESIGN.md contract), one per run.
+"""Convert measure_dist.py's dist_runs.jsonl into run records (docs/run-records.md), one per run.
 
 Same shape as to_records.py's single-GPU records (tests/regression/measured/hf/*.json), with
 world_size = number of ranks, scenario.framework "fsdp2" | "ddp", scenario.gpus "2xh100-80gb" |
@@ -13,15 +13,11 @@ Usage: python3 tools/hf_reference/to_records_dist.py docs/measurements/hf_dist_r
 import argparse, json, os, re, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from to_records import breakdown_phases  # noqa: E402
+from harness import breakdown_phases, gpu_profile  # noqa: E402 - record fields every harness shares
 
 LOOP = ("out = model(input_ids=x, labels=x); out.loss.backward(); opt.step(); "
         "opt.zero_grad(set_to_none=True); `out` of step k lives until step k+1's forward returns; "
         "each rank its own micro-batch")
-
-
-def gpu_profile(name):
-    return "h200-141gb" if "H200" in name else "h100-80gb" if "H100" in name else name
 
 
 def zero_stage(r):

@@ -1,0 +1,210 @@
+"""What every measurement harness shares, so the reference data cannot drift between them.
+
+measure_hf.py (one GPU), measure_dist.py (FSDP2/DDP), measure_deepspeed.py and deepspeed_run.py
+(DeepSpeed), tools/gpu/bench_hf_train.py and the converters to_records*.py read the allocator, build
+models and write record fields through these functions only. torch and transformers are imported
+inside the functions that need them, so `--list`, `--help` and the converters run without them.
+
+Dry runs (measure_dist.py --dry-run: CPU + gloo) set DRY with set_dry_run(True): every allocator
+reading is then 0 and nothing touches CUDA.
+"""
+import os, re, time, traceback
+
+T0 = time.time()  # the harness's start: log time stamps and --deadline-s count from here
+DRY = False
+_LOG_FILE = None
+
+
+# ---------------------------------------------------------------- logging and output
+def out_dir():
+    """Where results go: $OUT, or ./out."""
+    return os.environ.get("OUT", "out")
+
+
+def open_log(directory):
+    """Also append every log line to DIRECTORY/log.txt (the console may be cut off)."""
+    global _LOG_FILE
+    _LOG_FILE = open(os.path.join(directory, "log.txt"), "a")
+
+
+def log(msg, tag=""):
+    """'[  12.3s<tag>] msg' on stdout, flushed, and in log.txt once open_log was called."""
+    line = f"[{time.time() - T0:7.1f}s{tag}] {msg}"
+    print(line, flush=True)
+    if _LOG_FILE:
+        _LOG_FILE.write(line + "\n")
+        _LOG_FILE.flush()
+
+
+def short(rec):
+    """One log line per run: the failure, or the last step's readings in GiB. Multi-rank runs
+    (a `per_rank` list) show each rank's peak and the memory outside the allocator."""
+    g = 1 << 30
+    if rec.get("error"):
+        return f"ERROR in {rec['error_phase']}: {rec['error'][:300]}"
+    if rec["oom"]:
+        return f"OOM in {rec['oom_phase']} (tried {rec['oom_tried']})"
+    s = rec["steps"][-1]
+    ranks = rec.get("per_rank")
+    peak = ("/".join(f"{x['peak_bytes'] / g:.2f}" for x in ranks) if ranks is not None
+            else f"{rec['peak_bytes'] / g:.2f}")
+    outside = f" out {s['outside_allocator'] / g:.2f}" if ranks is not None else ""
+    sv = rec.get("saved_tensors", {}).get("median_layer_saved_bytes")
+    return (f"init {rec['after_init']['allocated'] / g:.2f} fwd_end {s['forward_end'] / g:.2f} "
+            f"peak {peak} res {rec['reserved_bytes'] / g:.2f}{outside} GiB "
+            f"step {rec['step_seconds'] * 1e3:.0f} ms"
+            + (f" saved/layer {sv / 2**20:.1f} MiB" if sv is not None else ""))
+
+
+def error_text(e):
+    """An exception as a record field: type and message, cut to 1500 characters."""
+    return f"{type(e).__name__}: {e}"[:1500]
+
+
+def traceback_text():
+    """The current exception's traceback, its last 3000 characters."""
+    return traceback.format_exc()[-3000:]
+
+
+def oom_tried(e):
+    """'2.00 GiB' from torch's out-of-memory message, or None."""
+    m = re.search(r"Tried to allocate ([\d.]+ [GMK]iB)", str(e))
+    return m.group(1) if m else None
+
+
+# ---------------------------------------------------------------- allocator readings
+def set_dry_run(flag):
+    global DRY
+    DRY = bool(flag)
+
+
+def mem():
+    """The caching allocator's allocated and reserved bytes, now and peak since reset_peak()."""
+    import torch
+    if DRY:
+        return {"allocated": 0, "peak": 0, "reserved": 0, "peak_reserved": 0}
+    return {"allocated": torch.cuda.memory_allocated(), "peak": torch.cuda.max_memory_allocated(),
+            "reserved": torch.cuda.memory_reserved(), "peak_reserved": torch.cuda.max_memory_reserved()}
+
+
+def allocated():
+    import torch
+    return 0 if DRY else torch.cuda.memory_allocated()
+
+
+def device_used():
+    """Bytes in use on the device (total - free): the allocator's plus everything outside it."""
+    import torch
+    if DRY:
+        return 0
+    free, total = torch.cuda.mem_get_info()
+    return total - free
+
+
+def reset_peak():
+    import torch
+    if not DRY:
+        torch.cuda.reset_peak_memory_stats()
+
+
+def sync():
+    import torch
+    if not DRY:
+        torch.cuda.synchronize()
+
+
+def readings_with_outside():
+    """mem() plus device_used and outside_allocator (device_used - reserved): the after_init field."""
+    r = {**mem(), "device_used": device_used()}
+    r["outside_allocator"] = r["device_used"] - r["reserved"]
+    return r
+
+
+ALLOCATOR_STAT_KEYS = ("num_alloc_retries", "num_ooms", "num_device_alloc", "num_device_free",
+                       "inactive_split_bytes.all.current")
+
+
+def allocator_stats():
+    """The allocator counters a record keeps (retries, OOMs, cudaMalloc/cudaFree calls, inactive splits)."""
+    import torch
+    ms = torch.cuda.memory_stats()
+    return {k: ms.get(k) for k in ALLOCATOR_STAT_KEYS}
+
+
+# ---------------------------------------------------------------- models
+def config_from_dict(d):
+    """A transformers config from a matrix.py-style dict (model_type plus config fields)."""
+    import transformers
+    kw = {k: v for k, v in d.items() if k != "model_type"}
+    if hasattr(transformers.AutoConfig, "for_model"):
+        return transformers.AutoConfig.for_model(d["model_type"], **kw)
+    return transformers.CONFIG_MAPPING[d["model_type"]](**kw)
+
+
+def make_config(r, tiny=False):
+    """(the config dict as given, the transformers config) of run r's model; tiny: matrix.py's
+    TINY_OVERRIDES (smoke and dry runs). GPT-2's n_positions grows to the run's sequence."""
+    import matrix
+    d = dict(matrix.MODELS[r["model"]])
+    if tiny:
+        d.update(matrix.TINY_OVERRIDES[r["model"]])
+    if d["model_type"] == "gpt2":
+        d["n_positions"] = max(d["n_positions"], r["seq"])
+    return d, config_from_dict(d)
+
+
+def decoder_layers(model):
+    """The decoder layer list of a causal LM (Llama/Qwen/Gemma, GPT-2, OPT layouts)."""
+    for path in ("model.layers", "transformer.h", "model.decoder.layers"):
+        obj = model
+        try:
+            for p in path.split("."):
+                obj = getattr(obj, p)
+            return list(obj)
+        except AttributeError:
+            continue
+    raise RuntimeError("decoder layer list not found")
+
+
+class Bf16MasterOptimizer:
+    """DeepSpeed BF16 recipe (and zplan's runtime bf16 recipe): bf16 params, fp32 master copies
+    updated by fused AdamW. fp32 grads are allocated after backward and freed after the step."""
+
+    def __init__(self, params, lr):
+        import torch
+        self.params = [p for p in params if p.requires_grad]
+        self.masters = [p.detach().to(torch.float32) for p in self.params]
+        self.opt = torch.optim.AdamW(self.masters, lr=lr, fused=True)
+
+    def step(self):
+        import torch
+        for p, m in zip(self.params, self.masters):
+            m.grad = p.grad.to(torch.float32) if p.grad is not None else None
+        self.opt.step()
+        with torch.no_grad():
+            for p, m in zip(self.params, self.masters):
+                p.copy_(m)
+        for m in self.masters:
+            m.grad = None
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.params:
+            p.grad = None
+
+
+# ---------------------------------------------------------------- record fields
+def gpu_profile(name):
+    """zplan's GPU profile for a device name: h200-141gb, h100-80gb, else the name itself."""
+    return "h200-141gb" if "H200" in name else "h100-80gb" if "H100" in name else name
+
+
+def breakdown_phases(rec, step):
+    """The steady step in MemoryBreakdown's phase order (allocated at the boundary, peak inside)."""
+    ai = rec["after_init"]
+    return [
+        {"phase": "after_init", "allocated_bytes": ai["allocated"], "peak_allocated_bytes": ai["peak"]},
+        {"phase": "forward_end", "allocated_bytes": step["forward_end"], "peak_allocated_bytes": step["forward_peak"]},
+        {"phase": "backward_peak", "allocated_bytes": step["after_backward"], "peak_allocated_bytes": step["backward_peak"]},
+        {"phase": "optimizer_step", "allocated_bytes": step["after_optimizer"], "peak_allocated_bytes": step["optimizer_peak"]},
+        {"phase": "step_end", "allocated_bytes": step["after_optimizer"], "peak_allocated_bytes": step["step_peak"]},
+    ]
