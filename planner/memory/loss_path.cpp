@@ -21,17 +21,21 @@ ChunkedLossHeld chunked_loss_forward(Timeline& t, const ChunkedLossShape& s) {
   held.grad_head = t.alloc(Category::logits, "loss path: grad of lm_head (chunked)", "",
                            s.vocab * s.hidden * static_cast<uint64_t>(s.head_grad_bytes));
   // One chunk (the largest; every chunk repeats the same events): at::mm's logits, their fp32
-  // copy, the gradient built in place in the copy and cast back; the matmuls into d h and d W
+  // copy, at::logsumexp's `(self - maxes).exp_()` (ATen ReduceOps.cpp: an fp32 [n, V] beside its
+  // input), the gradient built in place in the copy and cast back; the matmuls into d h and d W
   // write into the held tensors.
   const uint64_t nv = loss_chunk_tokens(s.tokens, s.chunks) * s.vocab;
+  auto logsumexp_temp = [&] { t.free(t.alloc(Category::logits, "loss path: chunk logsumexp exp(z - max)", "", nv * kFp32)); };
   if (s.compute_bytes == kFp32) {
     const int z = t.alloc(Category::logits, "loss path: chunk logits (fp32)", "", nv * kFp32);
+    logsumexp_temp();
     t.free(z);
     return held;
   }
   const int logits = t.alloc(Category::logits, "loss path: chunk logits", "", nv * static_cast<uint64_t>(s.compute_bytes));
   const int upcast = t.alloc(Category::logits, "loss path: chunk logits.float() / its gradient", "", nv * kFp32);
   t.free(logits);
+  logsumexp_temp();
   const int cast = t.alloc(Category::logits, "loss path: chunk gradient cast", "", nv * static_cast<uint64_t>(s.compute_bytes));
   t.free(upcast);
   t.free(cast);

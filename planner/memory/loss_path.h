@@ -5,7 +5,7 @@
 // | moment | alive (beyond the activations) | bytes |
 // |---|---|---|
 // | forward, the loss call | d h [N, C] and d W [V, C], held until backward | c·N·C + w·V·C (w: head weight dtype) |
-// | one chunk | its logits [n, V] c, their fp32 copy (the gradient is built in place in it), then the gradient cast to c | (c + 4)·n·V at most (4·n·V for fp32) |
+// | one chunk | its logits [n, V] c, their fp32 copy (the gradient is built in place in it), at::logsumexp's fp32 exp(z - max) beside the copy, then the gradient cast to c | max(c + 4, 8)·n·V at most (8·n·V for fp32) |
 // | forward end | d h and d W; lm_head's input is not kept (no logits in backward) | c·N·C + w·V·C |
 // | backward | d h becomes the hidden states' gradient, d W the head's .grad (same storage) | — |
 //
@@ -46,9 +46,9 @@ ChunkedLossHeld chunked_loss_forward(Timeline& t, const ChunkedLossShape& s);
 // Tokens per chunk the plan search aims at. A chunk's GEMMs ([n, C] x [C, V]) read the whole
 // [V, C] weight (and d W) once each, so they do about n FLOPs per byte read: at 2048 tokens that is
 // above the compute/bandwidth ridge of the GPUs in hardware/gpus (about 150-600 FLOP/byte), while
-// one chunk's transient stays (c + 4)·2048·V bytes (1.7 GiB for a 151,936-token vocabulary in
-// bf16). Smaller chunks would save little memory and pay for re-reading the weight (the step-time
-// model charges each chunk's GEMMs by the roofline, planner/cost/step_terms.cpp).
+// one chunk's transient stays 8·2048·V bytes (2.3 GiB for a 151,936-token vocabulary). Smaller
+// chunks would save little memory and pay for re-reading the weight (the step-time model charges
+// each chunk's GEMMs by the roofline, planner/cost/step_terms.cpp).
 constexpr int64_t kOfferedLossChunkTokens = 2048;
 
 // The chunk count the plan search offers besides the plain path: ceil(T / 2048) for T tokens of

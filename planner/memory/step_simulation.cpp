@@ -15,6 +15,7 @@
 #include "planner/framework/framework_policy.h"
 #include "planner/memory/activations.h"
 #include "planner/memory/loss_path.h"
+#include "planner/memory/runtime_layer_order.h"
 
 namespace zplan {
 namespace {
@@ -38,6 +39,7 @@ class StepSkeleton {
       std::vector<TensorRow> others;
       for (const TensorRow& r : b.saved) (r.name.rfind("autocast", 0) == 0 ? ckpt_casts_[kind] : others).push_back(r);
       ckpt_transient_[kind] = largest_rows(others, 3);
+      order_[kind] = runtime_layer_order(m, i, c, b);
     }
     checkpoint_rows_ = checkpointed_block_saved(m, c);
     // The stem: inputs and RoPE tables live through the step; the final norm and lm_head input
@@ -107,7 +109,17 @@ class StepSkeleton {
         // Inside the checkpointed forward nothing is kept; the largest intermediates still exist
         // briefly. Autocast's cached weight casts live until the autocast region ends.
         alloc_rows(ckpt_casts_[block_kind(i)], Category::activations, &autocast_cache);
-        alloc_rows(ckpt_transient_[block_kind(i)], Category::working, &transient);
+        const RuntimeLayerOrder& o = order_[block_kind(i)];
+        if (o.modelled) {
+          // zplan's runtime (runtime_layer_order.h): with CPU checkpointing the layer's input is
+          // still on the GPU while the layer runs; its MLP expression is the peak.
+          if (s_.cpu_checkpointing) alloc_rows(checkpoint_rows_, Category::working, &transient);
+          std::vector<int> mlp;
+          alloc_rows(o.nograd_mlp_peak, Category::working, &mlp);
+          t_.free_all(mlp);
+        } else {
+          alloc_rows(ckpt_transient_[block_kind(i)], Category::working, &transient);
+        }
       } else {
         alloc_rows(b.saved, Category::activations, &saved);
       }
@@ -214,6 +226,11 @@ class StepSkeleton {
       std::vector<int> recomputed, transient;
       policy_->begin_layer(i, Pass::backward);
       const BlockActivations& b = block(i);
+      if (order_[block_kind(i)].modelled) {
+        backward_layer_in_order(i);
+        policy_->end_layer(i, Pass::backward);
+        continue;
+      }
       if (checkpointed(i)) {
         if (s_.cpu_checkpointing) alloc_rows(checkpoint_rows_, Category::activations, &recomputed);
         alloc_rows(b.saved, Category::activations, &recomputed);
@@ -236,6 +253,46 @@ class StepSkeleton {
     t_.free_all(stem_handles_);
     stem_handles_.clear();
     t_.end_phase(Phase::backward_peak, step);
+  }
+
+  // A layer of zplan's runtime whose op order is modelled (runtime_layer_order.h): the recompute
+  // of a checkpointed layer (its input back from the host with CPU checkpointing, every saved row,
+  // the output CheckpointFn::backward holds), then the MLP's nodes, then the attention half's.
+  void backward_layer_in_order(int64_t i) {
+    const BlockActivations& b = block(i);
+    const RuntimeLayerOrder& o = order_[block_kind(i)];
+    std::vector<int>& kept = layer_handles_[static_cast<size_t>(i)];
+    std::vector<int> saved, held, transient;  // saved: one handle per row of b.saved
+    if (checkpointed(i)) {
+      if (s_.cpu_checkpointing) alloc_rows(checkpoint_rows_, Category::activations, &held);
+      alloc_rows(b.saved, Category::activations, &saved);
+      alloc_rows({o.recompute_output}, Category::activations, &held);
+      alloc_rows(b.forward_transient, Category::working, &transient);
+      t_.free_all(transient);
+      transient.clear();
+    } else {
+      saved.swap(kept);
+    }
+    auto free_rows = [&](const std::vector<std::string>& names) {
+      for (size_t k = 0; k < b.saved.size(); ++k)
+        if (saved[k] >= 0 && std::find(names.begin(), names.end(), b.saved[k].name) != names.end()) {
+          t_.free(saved[k]);
+          saved[k] = -1;
+        }
+    };
+    free_rows(o.freed_before_mlp_grads);
+    alloc_rows(o.mlp_backward, Category::working, &transient);
+    t_.free_all(transient);
+    transient.clear();
+    free_rows(o.mlp_saved);
+    alloc_rows(o.attention_backward, Category::working, &transient);
+    grads_of_layer(i);
+    t_.free_all(transient);
+    for (int h : saved)
+      if (h >= 0) t_.free(h);
+    t_.free_all(held);
+    t_.free_all(kept);
+    kept.clear();
   }
 
   // ---------------- optimizer ----------------
@@ -264,6 +321,7 @@ class StepSkeleton {
   std::vector<std::vector<int>> layer_handles_;
   std::array<BlockActivations, 4> blocks_;  // by block_kind()
   std::array<std::vector<TensorRow>, 4> ckpt_casts_, ckpt_transient_;
+  std::array<RuntimeLayerOrder, 4> order_;  // zplan's runtime, by block_kind()
   std::vector<TensorRow> checkpoint_rows_;
   int held_logits_ = -1, log_softmax_ = -1;
   ChunkedLossHeld chunked_loss_;  // Strategy::loss_chunks > 1: d h and d W held from forward to backward

@@ -138,7 +138,8 @@ zplan_cli_test(hardware_json 0 ARGS --model qwen3-1.7b --seq 4096 --gpus h100,a1
 zplan_cli_test(hardware_nothing_fits 3 ARGS --model llama-3.1-70b --seq 131072 --gpus rtx3080-20gb, --max-gpus 32 --sp 1
                MATCH "no GPU type and count up to 32 fits")
 # The loss path as a plan dimension (issue 20): at 128K tokens only the chunked loss fits one H200,
-# and --explain shows its branch beside checkpointing and CPU checkpointing.
+# and --explain shows its branch beside checkpointing and CPU checkpointing. Since the runtime's layer order
+# is modelled (planner/memory/runtime_layer_order.h) the peak leaves room for one layer without recompute: 27/28.
 zplan_cli_test(explain_loss_path 0 ARGS --model qwen3-1.7b --gpus 1xH200 --seq 131072 --profile zplan --framework plain
                --zero 0 --offload-optimizer none --offload-params none --sp 1 --explain
-               MATCH "chunked loss path \\(64 chunks[^\n]*with CPU checkpointing[^\n]*\n[^\n]*fits.*chosen: ZeRO-0, ckpt 28/28 \\(CPU\\)[^\n]*loss in 64 chunks")
+               MATCH "chunked loss path \\(64 chunks[^\n]*with CPU checkpointing[^\n]*\n[^\n]*fits.*chosen: ZeRO-0, ckpt 27/28 \\(CPU\\)[^\n]*loss in 64 chunks")

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include "commands.h"
 #include <optional>
@@ -101,8 +102,10 @@ std::string held_out_table(const std::vector<ValidationRow>& rows, const std::st
   std::string o = "## Each set at its first comparison and now\n\nPeak allocated, mean / max |error|; first "
                   "comparison = before any change the set prompted (" + path + " cites where each was recorded).\n\n"
                   "| set | runs | first comparison | now | reserved mean abs error |\n|---|---:|---:|---:|---:|\n";
+  std::set<std::string> shown;
   for (const ProfileSummary& s : summarize(rows)) {
     if (s.group.empty()) continue;
+    shown.insert(s.group);
     const nlohmann::json f = sets.value(s.group, nlohmann::json::object());
     char buf[300];
     std::snprintf(buf, sizeof buf, "| %s%s | %zu | %s / %s | %.1f%% / %.1f%% | %.1f%% |\n", s.group.c_str(),
@@ -111,6 +114,12 @@ std::string held_out_table(const std::vector<ValidationRow>& rows, const std::st
                   f.empty() ? "=" : pct(f.value("max", nlohmann::json())).c_str(), 100 * s.mean_abs_error,
                   100 * s.max_abs_error, 100 * s.mean_abs_reserved_error);
     o += buf;
+  }
+  // A first comparison whose runs are not (yet) records here: its error then, nothing now.
+  for (const auto& [name, f] : sets.items()) {
+    if (shown.count(name)) continue;
+    o += "| " + name + " (no run record here) | 0 | " + pct(f.value("mean", nlohmann::json())) + " / " +
+         pct(f.value("max", nlohmann::json())) + " | – | – |\n";
   }
   return o + "\n(`=`: a calibration set — the model was built against it, so its first comparison is not a test.)\n\n";
 }
