@@ -27,7 +27,13 @@ struct AllocEvent {
 class Timeline {
  public:
   // Names are kept only when asked for (reports); the search runs without them. 
-  explicit Timeline(bool record_names = true) : record_names_(record_names) {}
+  // A step of a large model appends thousands of events: reserving up front avoids regrowing the
+  // vectors (perf put 8% of the plan search in their reallocation). Untouched capacity costs no page.
+  explicit Timeline(bool record_names = true) : record_names_(record_names) {
+    events_.reserve(16384);
+    live_.reserve(8192);
+    if (record_names_) names_.reserve(8192);
+  }
   // Allocates `count` tensors of `bytes` each, named base + suffix; returns a handle for free().
   // Zero bytes: no event.
   int alloc(Category category, const std::string& base, const char* suffix, uint64_t bytes, int64_t count = 1,
