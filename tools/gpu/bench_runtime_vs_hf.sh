@@ -11,7 +11,7 @@
 # Device-tool call (the .debs as for check.sh; see the GPU build recipe in docs/performance.md):
 #   run(command="bash tools/gpu/bench_runtime_vs_hf.sh", carry=[".debs"], timeout_s=600)
 # Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out); ROWS: which rows, any of
-#   dense4k dense16k moe8k long128k long96k_llama trainer (default: the first four; split over two
+#   dense4k dense16k moe8k long128k long96k_llama long64k_llama trainer (default: the first four; split over two
 #   calls if 600 s is short:
 #   ROWS="dense4k dense16k" then ROWS="moe8k long128k"); STEPS (default 6: the first is warm-up,
 #   tokens/s is the mean of the others); DEADLINE_S (default 570: later rows are skipped, loudly).
@@ -109,9 +109,10 @@ for row in $ROWS; do
     moe8k)    both qwen3-30b-a3b-4l_s8192 "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" 8 ;;
     long128k) lrow long128k --model qwen3-1.7b --seq 131072 ;;
     long96k_llama) lrow long96k_llama --model llama-3.2-1b --seq 98304 ;;
+    long64k_llama) lrow long64k_llama --model llama-3.2-1b --seq 65536 ;;
     trainer)
       if ! late trainer; then B=$B OUT=$OUT bash "$ROOT/tools/gpu/trainer_check.sh" || echo "!! ROW FAILED: trainer exit status $?"; fi ;;
-    *) echo "!! unknown row '$row' (expected dense4k dense16k moe8k long128k long96k_llama trainer)" ;;
+    *) echo "!! unknown row '$row' (expected dense4k dense16k moe8k long128k long96k_llama long64k_llama trainer)" ;;
   esac
 done
 
