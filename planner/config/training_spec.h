@@ -30,7 +30,7 @@ struct TrainingSpec {
   ExpertsImpl experts = ExpertsImpl::grouped_mm;
   bool use_cache = false;            // HF config.use_cache left on while training (a KV cache per layer)
   bool hold_outputs = true;          // the loop keeps `outputs` (and its logits) until the next forward
-  // DeepSpeed buffer sizes (elements); defaults are DeepSpeed's own (DESIGN.md).
+  // DeepSpeed buffer sizes (elements); defaults are DeepSpeed's own (docs/memory-model.md §2).
   int64_t reduce_bucket_elems = 500'000'000;
   int64_t allgather_bucket_elems = 500'000'000;
   int64_t prefetch_bucket_elems = 50'000'000;

@@ -1,5 +1,5 @@
 // MemoryBreakdown <-> JSON, the one encoding shared by predictions (`--format json`), run records
-// written by the runtime, and the regression reader. Keys follow DESIGN.md's contract.
+// written by the runtime, and the regression reader. Keys follow the JSON contract in docs/cli.md.
 #pragma once
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,5 @@
 // Host RAM per node: per-process baseline, the transient full-model copy while loading, offloaded
-// optimizer state and parameters, CPU checkpoints and pinned staging buffers (DESIGN.md, "Host RAM";
+// optimizer state and parameters, CPU checkpoints and pinned staging buffers (docs/memory-model.md §6, Host RAM;
 // DeepSpeed issues #5290, #1891).
 #pragma once
 #include "planner/config/cluster_spec.h"

@@ -1,5 +1,5 @@
-// Timeline: a training step as a sequence of allocation and free events (DESIGN.md "a timeline, not
-// a sum"). The step simulation (step_simulation.cpp) appends events at tensor granularity in the
+// Timeline: a training step as a sequence of allocation and free events (docs/memory-model.md §1: a timeline, not
+// a sum). The step simulation (step_simulation.cpp) appends events at tensor granularity in the
 // order the framework allocates them; simulate() replays them, rounding each request as PyTorch's
 // caching allocator does, and reports the peak, the composition at the peak and per-phase values.
 #pragma once

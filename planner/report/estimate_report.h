@@ -1,4 +1,4 @@
-// Reports of one Estimate: the JSON object of the CLI contract (DESIGN.md) and a readable text /
+// Reports of one Estimate: the JSON object of the CLI contract (docs/cli.md "JSON") and a readable text /
 // Markdown table (component, bytes, share of capacity, verdict with headroom, phases).
 #pragma once
 #include <string>

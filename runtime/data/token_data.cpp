@@ -43,6 +43,11 @@ bool read_sidecar(const std::string& sidecar, TokenFormat* format) {
       throw InputError(sidecar, key, "expected a non-negative integer");
     (std::string(key) == "eos" ? format->eos_id : format->vocab) = j[key].get<int64_t>();
   }
+  if (j.contains("documents")) {
+    if (!j["documents"].is_number_integer() || j["documents"].get<int64_t>() < 0)
+      throw InputError(sidecar, "documents", "expected a non-negative integer");
+    format->declared_documents = j["documents"].get<int64_t>();
+  }
   return true;
 }
 

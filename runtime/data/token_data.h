@@ -23,6 +23,9 @@ struct TokenFormat {
   int bytes_per_token = 2;   // 2 (uint16) or 4 (uint32)
   int64_t eos_id = -1;       // -1: no document separator declared
   int64_t vocab = -1;        // -1: the sidecar does not say which tokenizer vocabulary it used
+  // The sidecar's "documents" (information only, -1 when absent): without an eos id the file does
+  // not mark where they end, so the runtime cannot count them itself and reports this number.
+  int64_t declared_documents = -1;
 };
 
 // The format of `path`: its sidecar (if any) merged with the flags. dtype_flag is "" or

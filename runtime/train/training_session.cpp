@@ -52,11 +52,18 @@ TrainingSession::TrainingSession(const ModelSpec& model, const TrainingSpec& tra
   if (!options.data_path.empty()) {
     data_ = open_token_file(options.data_path, t, model, seq_tokens_);
     sampler_ = std::make_unique<SequenceSampler>(*data_, seq_tokens_, options.seed);
-    if (options.verbose)
-      std::fprintf(stderr, "[zplan-run] data %s: %lld uint%d tokens, %lld documents%s, %lld sequences of %lld per epoch\n",
-                   data_->path().c_str(), static_cast<long long>(data_->size()), 8 * data_->format().bytes_per_token,
-                   static_cast<long long>(data_->documents()), data_->format().eos_id < 0 ? " (no eos id declared)" : "",
-                   static_cast<long long>(sampler_->windows_per_epoch()), static_cast<long long>(seq_tokens_));
+    if (options.verbose) {
+      // Without an eos id the file marks no document ends: report the sidecar's count, if any, as its.
+      const TokenFormat& f = data_->format();
+      const std::string documents =
+          f.eos_id >= 0 ? std::to_string(data_->documents()) + " documents"
+          : f.declared_documents >= 0 ? std::to_string(f.declared_documents) + " documents (per the sidecar; no eos id marks their ends)"
+                                      : "documents not marked (no eos id declared)";
+      std::fprintf(stderr, "[zplan-run] data %s: %lld uint%d tokens, %s, %lld sequences of %lld per epoch\n",
+                   data_->path().c_str(), static_cast<long long>(data_->size()), 8 * f.bytes_per_token,
+                   documents.c_str(), static_cast<long long>(sampler_->windows_per_epoch()),
+                   static_cast<long long>(seq_tokens_));
+    }
   } else if (!t.data_dtype.empty() || t.eos_id >= 0) {
     throw InputError(t.data_dtype.empty() ? "--eos" : "--data-dtype", "", "describes --data, which was not given");
   }

@@ -54,6 +54,12 @@ TEST_CASE("data: uint32 token files hold ids above 65535, described by a sidecar
   CHECK_THROWS_WITH_AS(rt::resolve_token_format(path, "", -1), doctest::Contains("field 'vocabulary'"), InputError);
   write_text(path + ".json", R"({"eos": 1})");
   CHECK_THROWS_WITH_AS(rt::resolve_token_format(path, "", -1), doctest::Contains("field 'dtype'"), InputError);
+  // "documents" is information: kept for the report when no eos marks boundaries, checked for type.
+  write_text(path + ".json", R"({"dtype": "uint32", "eos": null, "documents": 259})");
+  CHECK(rt::resolve_token_format(path, "", -1).declared_documents == 259);
+  CHECK(rt::resolve_token_format(path, "", -1).eos_id == -1);
+  write_text(path + ".json", R"({"dtype": "uint32", "documents": "many"})");
+  CHECK_THROWS_WITH_AS(rt::resolve_token_format(path, "", -1), doctest::Contains("field 'documents'"), InputError);
   write_text(path + ".json", R"({"dtype": "int8"})");
   CHECK_THROWS_WITH_AS(rt::resolve_token_format(path, "", -1), doctest::Contains("uint16 or uint32"), InputError);
   std::remove((path + ".json").c_str());

@@ -98,7 +98,7 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
 
 namespace {
 
-// The stack a scenario predicts (DESIGN.md): --profile or the scenario file wins; otherwise --run
+// The stack a scenario predicts (docs/cli.md "What is trained, and on what"): --profile or the scenario file wins; otherwise --run
 // predicts zplan's runtime and everything else Hugging Face transformers under the framework.
 void resolve_profile(const ScenarioOptions& o, bool run, Scenario& s) {
   if (!o.profile.empty()) {

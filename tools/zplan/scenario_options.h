@@ -1,5 +1,5 @@
 // Flags shared by `zplan` (plan), `zplan check` and `zplan --run`: what is trained, on what, and the
-// strategy dimensions the user pins (DESIGN.md CLI contract). build_scenario() turns them into a
+// strategy dimensions the user pins (docs/cli.md "Strategy pins"). build_scenario() turns them into a
 // Scenario; every bad value becomes an InputError naming the flag (exit 2).
 #pragma once
 #include <optional>
