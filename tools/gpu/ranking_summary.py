@@ -118,6 +118,7 @@ def summarize_scenario(plan_line, runs, out):
         note = ", ".join(x for x in (tag, notes[i]) if x)
         print(f"  {i:2d}  {strategy_text(s, layers):58s} {step:7.2f} {tps:10.0f} {prank[i]:4d} {meas} {mr} {err:>9s} "
               f"{peak / GIB:8.1f}/{mp:>9s}  {note}", file=out)
+    print("  (plan 0 is the chosen plan, the others the search's next best in its order; ranks are among these plans)", file=out)
     n_measured = sum(v is not None for v in measured)
     if n_measured == 0:
         print("  no plan measured", file=out)
