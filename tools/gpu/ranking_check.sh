@@ -11,12 +11,14 @@
 # Device-tool call (the .debs as for tools/gpu/check.sh):
 #   run(command="bash tools/gpu/ranking_check.sh", carry=[".debs"], timeout_s=600)
 # If 600 s is short (a cold build takes 3-4 min), split over two calls:
-#   SCENARIOS="q06b_4k q06b_16k q17b_8k" then SCENARIOS="llama1b_32k moe4l_4k".
-# Env: SCENARIOS (default: all five, see the case below); TOP (default 5 plans per scenario); STEPS
-#   (default 4: the first warms up, the run record's step time is the mean of the others);
-#   DEADLINE_S (default 500: runs not started by then are skipped, loudly); SCRATCH (default
-#   ${TMPDIR:-/tmp}/zplan), OUT (default $SCRATCH/out); DRY_RUN=1: no build and no GPU, print the
-#   commands, with ZPLAN (default build/release/tools/zplan) asked for the plans.
+#   SCENARIOS="q06b_8k q06b_16k q4b_4k" then SCENARIOS="llama1b_32k moe4l_4k".
+# Env: SCENARIOS (default: the five below whose top plans differ most, in recompute, micro-batch and
+#   loss path rather than by one recomputed layer; q06b_4k and q17b_8k can be named too); TOP
+#   (default 5 plans per scenario); STEPS (default 4: the first warms up, the run record's step time
+#   is the mean of the others); DEADLINE_S (default 500: runs not started by then are skipped,
+#   loudly); SCRATCH (default ${TMPDIR:-/tmp}/zplan), OUT (default $SCRATCH/out); DRY_RUN=1: no
+#   build and no GPU, print the commands, with ZPLAN (default build/release/tools/zplan) asked for
+#   the plans.
 # Output ($OUT): ranking.jsonl (one line per scenario's plan JSON and per run, with its run record),
 # ranking_log.txt (everything printed), build_rest.txt. Summary again, anywhere:
 #   python3 tools/gpu/ranking_summary.py summary ranking.jsonl [the other call's ranking.jsonl]
@@ -25,7 +27,7 @@ set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}
 OUT=${OUT:-$SCRATCH/out}
-SCENARIOS=${SCENARIOS:-q06b_4k q06b_16k q17b_8k llama1b_32k moe4l_4k}
+SCENARIOS=${SCENARIOS:-q06b_8k q06b_16k q4b_4k llama1b_32k moe4l_4k}
 TOP=${TOP:-5}
 STEPS=${STEPS:-4}
 DEADLINE_S=${DEADLINE_S:-500}
@@ -96,12 +98,14 @@ scenario() {  # name, then the scenario's zplan flags (model, sequence, batch)
 for sc in $SCENARIOS; do
   case $sc in
     q06b_4k)     scenario q06b_4k --model qwen3-0.6b --seq 4096 ;;
+    q06b_8k)     scenario q06b_8k --model qwen3-0.6b --seq 8192 ;;
     q06b_16k)    scenario q06b_16k --model qwen3-0.6b --seq 16384 ;;
     q17b_8k)     scenario q17b_8k --model qwen3-1.7b --seq 8192 ;;
+    q4b_4k)      scenario q4b_4k --model qwen3-4b --seq 4096 ;;
     llama1b_32k) scenario llama1b_32k --model llama-3.2-1b --seq 32768 ;;
     # A global batch of 8 sequences keeps each MoE step (the runtime's expert loop) short.
     moe4l_4k)    scenario moe4l_4k --model "$MOE4L" --seq 4096 --global-batch 8 ;;
-    *) echo "!! unknown scenario '$sc' (expected q06b_4k q06b_16k q17b_8k llama1b_32k moe4l_4k)" ;;
+    *) echo "!! unknown scenario '$sc' (expected q06b_4k q06b_8k q06b_16k q17b_8k q4b_4k llama1b_32k moe4l_4k)" ;;
   esac
 done
 
