@@ -18,11 +18,12 @@
 #   is the mean of the others); DEADLINE_S (default 500: runs not started by then are skipped,
 #   loudly); SCRATCH (default ${TMPDIR:-/tmp}/zplan), OUT (default $SCRATCH/out); DRY_RUN=1: no
 #   build and no GPU, print the commands, with ZPLAN (default build/release/tools/zplan) asked for
-#   the plans.
+#   the plans; ZPLAN set without DRY_RUN: that zplan (zplan-run beside it) runs the plans, no build.
 # Output ($OUT): ranking.jsonl (one line per scenario's plan JSON and per run, with its run record),
 # ranking_log.txt (everything printed), build_rest.txt. Summary again, anywhere:
 #   python3 tools/gpu/ranking_summary.py summary ranking.jsonl [the other call's ranking.jsonl]
-# Status: not run on a GPU yet (written and tested with DRY_RUN=1 on a CPU machine).
+# Status: not run on a GPU yet. Tested on a CPU machine: DRY_RUN=1, and the whole flow with
+#   ZPLAN=build/release/tools/zplan SCENARIOS=tiny STEPS=2 (GPT-2 trained on the CPU, about 2 minutes).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}
@@ -44,6 +45,8 @@ echo "== ranking_check.sh $(date -u +%FT%TZ) scenarios: $SCENARIOS; top $TOP; $S
 if [ "$DRY_RUN" = 1 ]; then
   Z=${ZPLAN:-$ROOT/build/release/tools/zplan}
   [ -x "$Z" ] || { echo "!! DRY_RUN=1 needs a zplan binary: build it (cmake --build build/release --target zplan) or set ZPLAN"; exit 2; }
+elif [ -n "${ZPLAN:-}" ]; then
+  Z=$ZPLAN  # built elsewhere (with zplan-run beside it): no build, e.g. SCENARIOS=tiny on a CPU machine
 else
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
   rm -f "$OUT/build_rest.txt"
@@ -85,9 +88,9 @@ scenario() {  # name, then the scenario's zplan flags (model, sequence, batch)
       echo "   plan $i: zplan $* --gpus $GPUS $flags --run --steps $STEPS"
       rm -f "$rec"
       # shellcheck disable=SC2086
-      timeout 120 "$Z" "$@" --gpus $GPUS $flags --run --steps "$STEPS" --run-out "$rec" >"$SCRATCH/ranking_run.txt" 2>&1
+      timeout 120 "$Z" "$@" --gpus $GPUS $flags --run --steps "$STEPS" --run-out "$rec" </dev/null >"$SCRATCH/ranking_run.txt" 2>&1
       st=$?
-      grep -E "step time|tokens/s|OOM|not running|error|failed" "$SCRATCH/ranking_run.txt" | tail -4
+      grep -E "tokens/s|peak allocated|OOM|not running|error|failed" "$SCRATCH/ranking_run.txt" | tail -4
       (( st != 0 )) && echo "!! $name plan $i: exit status $st (3: does not fit; 4: the run failed; 124: timed out)"
       python3 "$SUMMARY" run-line "$name" "$i" "$st" "$rec" >>"$JSONL"
     fi
@@ -105,6 +108,8 @@ for sc in $SCENARIOS; do
     llama1b_32k) scenario llama1b_32k --model llama-3.2-1b --seq 32768 ;;
     # A global batch of 8 sequences keeps each MoE step (the runtime's expert loop) short.
     moe4l_4k)    scenario moe4l_4k --model "$MOE4L" --seq 4096 --global-batch 8 ;;
+    # The script's own test without a GPU (ZPLAN=build/release/tools/zplan SCENARIOS=tiny): GPT-2 on the CPU.
+    tiny)        scenario tiny --model gpt2 --seq 128 --global-batch 2 ;;
     *) echo "!! unknown scenario '$sc' (expected q06b_4k q06b_8k q06b_16k q17b_8k q4b_4k llama1b_32k moe4l_4k)" ;;
   esac
 done
