@@ -150,6 +150,8 @@ zplan_cli_test(profile_zplan_runtime_only 0 ARGS --model qwen3-1.7b --gpus 1xH20
                MATCH "strategy: ZeRO-0, [^\n]*loss in [0-9]+ chunks" NOMATCH "offload-optimizer|offload-params|ZeRO-[123]")
 zplan_cli_test(hardware_profile_zplan_runtime_only 0 ARGS --model qwen3-1.7b --seq 131072 --gpus h200,h100 --max-gpus 2 --profile zplan
                --objective time MATCH "Chosen: [12]xh200" NOMATCH "opt-offload|param-offload|\\+offload")
+zplan_cli_test(explain_profile_zplan_no_offload_branch 0 ARGS --model qwen3-1.7b --gpus 2xH200 --seq 131072 --profile zplan --explain
+               MATCH "Decision tree.*Ulysses sequence parallelism 2" NOMATCH "optimizer offload")
 # The ranking check (tools/gpu/ranking_check.sh): its summary on synthetic measurements (ranks, the 5%
 # verdicts of the chosen and the fastest predicted plan, an OOM run, a skipped one), and the script's
 # dry run: the plans the search returns, each with every strategy field pinned for `zplan --run`.
