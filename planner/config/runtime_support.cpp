@@ -9,6 +9,19 @@ bool runtime_runs_sp_degree(const ModelSpec& m, int degree) {
   return degree <= 1 || m.kv_heads <= 0 || m.kv_heads % degree == 0 || degree % m.kv_heads == 0;
 }
 
+void pin_search_to_runtime(Scenario& s) {
+  if (s.training.profile != Profile::zplan) return;
+  StrategyPins& p = s.pins;
+  const int world = s.cluster.world_size();
+  if (!p.zero_stage && world == 1) p.zero_stage = 0;
+  if (!p.offload_optimizer && !kRuntimeSupport.offload_optimizer) p.offload_optimizer = false;
+  if (!p.offload_params && !kRuntimeSupport.offload_params) p.offload_params = false;
+  bool every_sp_runs = true;
+  for (int d = 2; d <= world; ++d)
+    if (world % d == 0 && s.model.heads % d == 0 && !runtime_runs_sp_degree(s.model, d)) every_sp_runs = false;
+  if (!p.sp_degree && (world == 1 || !every_sp_runs)) p.sp_degree = 1;
+}
+
 StrategyCheck check_runtime_support(const ModelSpec& m, const TrainingSpec& t, const Strategy& s, bool cuda, int world) {
   using D = StrategyDimension;
   const int p = s.sp_degree;

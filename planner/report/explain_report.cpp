@@ -97,7 +97,9 @@ std::vector<ExplainStep> explain_steps(const Scenario& s, const Plan& plan, cons
     lcc.loss_chunks = chunks;
     add(what + " with CPU checkpointing of all layers", lcc);
   }
-  if (base.zero_stage >= 1 || s.cluster.world_size() > 1) {
+  // Not where optimizer offload is pinned off (--offload-optimizer none, or --profile zplan: the
+  // runtime has none, planner/config/runtime_support.h).
+  if ((base.zero_stage >= 1 || s.cluster.world_size() > 1) && s.pins.offload_optimizer.value_or(true)) {
     Strategy off = full;
     off.zero_stage = std::max(base.zero_stage, 2);
     off.offload_optimizer = true;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "planner/config/runtime_support.h"
 #include "planner/input_error.h"
 #include "planner/io/calibration_loader.h"
 #include "planner/io/hardware_loader.h"
@@ -14,6 +15,15 @@
 
 namespace zplan {
 namespace {
+
+// The scenario on one candidate cluster. --profile zplan offers only what the runtime executes,
+// and that depends on the GPU count (ZeRO 0 on one GPU, Ulysses degrees), so it is pinned here.
+Scenario scenario_on(const Scenario& base, const ClusterSpec& cluster) {
+  Scenario s = base;
+  s.cluster = cluster;
+  pin_search_to_runtime(s);
+  return s;
+}
 
 Precision search_precision(const Scenario& s, const GpuSpec& gpu) {
   if (s.pins.precision) return *s.pins.precision;
@@ -95,8 +105,7 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
         continue;
       }
       // Layouts whose model states alone overflow the device are pruned by search_plan itself.
-      Scenario s = base;
-      s.cluster = c.cluster;
+      const Scenario s = scenario_on(base, c.cluster);
       const double limit = static_cast<double>(gpu.memory_bytes) * (1.0 - options.search.estimate.margin);
       const int64_t psi = count_parameters(base.model).total;
       for (const Strategy& layout : search_layouts(s)) {
@@ -146,8 +155,7 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
   for (const Job& job : jobs) {
     HardwareCandidate& c = candidates[job.candidate];
     if (job.value >= best) continue;  // pruned: reported below as not searched
-    Scenario on_cluster = base;
-    on_cluster.cluster = c.cluster;
+    const Scenario on_cluster = scenario_on(base, c.cluster);
     SearchOptions so = options.search;
     so.objective = Objective::throughput;
     so.suggest = false;
@@ -186,8 +194,7 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
   out.feasible = !out.ranked.empty();
   if (out.feasible) {  // the chosen hardware again, with its runner-up plans for the report
     HardwareCandidate& c = out.ranked.front();
-    Scenario s = base;
-    s.cluster = c.cluster;
+    const Scenario s = scenario_on(base, c.cluster);
     SearchOptions so = options.search;
     so.objective = Objective::throughput;
     so.estimate.cost = cost_options_for(c.cluster.gpu, s.training.profile, options.calibration);

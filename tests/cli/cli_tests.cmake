@@ -143,3 +143,28 @@ zplan_cli_test(hardware_nothing_fits 3 ARGS --model llama-3.1-70b --seq 131072 -
 zplan_cli_test(explain_loss_path 0 ARGS --model qwen3-1.7b --gpus 1xH200 --seq 131072 --profile zplan --framework plain
                --zero 0 --offload-optimizer none --offload-params none --sp 1 --explain
                MATCH "chunked loss path \\(64 chunks[^\n]*with CPU checkpointing[^\n]*\n[^\n]*fits.*chosen: ZeRO-0, ckpt 27/28 \\(CPU\\)[^\n]*loss in 64 chunks")
+# --profile zplan predicts zplan's runtime with or without --run, so its search offers only what the
+# runtime executes (planner/config/runtime_support.h, pin_search_to_runtime): at 128K tokens on one
+# H200 it chose ZeRO-3 with optimizer and parameter offload, which the runtime cannot run.
+zplan_cli_test(profile_zplan_runtime_only 0 ARGS --model qwen3-1.7b --gpus 1xH200 --seq 131072 --profile zplan
+               MATCH "strategy: ZeRO-0, [^\n]*loss in [0-9]+ chunks" NOMATCH "offload-optimizer|offload-params|ZeRO-[123]")
+zplan_cli_test(hardware_profile_zplan_runtime_only 0 ARGS --model qwen3-1.7b --seq 131072 --gpus h200,h100 --max-gpus 2 --profile zplan
+               --objective time MATCH "Chosen: [12]xh200" NOMATCH "opt-offload|param-offload|\\+offload")
+zplan_cli_test(explain_profile_zplan_no_offload_branch 0 ARGS --model qwen3-1.7b --gpus 2xH200 --seq 131072 --profile zplan --explain
+               MATCH "Decision tree.*Ulysses sequence parallelism 2" NOMATCH "optimizer offload")
+# The ranking check (tools/gpu/ranking_check.sh): its summary on synthetic measurements (ranks, the 5%
+# verdicts of the chosen and the fastest predicted plan, an OOM run, a skipped one), and the script's
+# dry run: the plans the search returns, each with every strategy field pinned for `zplan --run`.
+find_program(ZPLAN_PYTHON3 python3)
+if(ZPLAN_PYTHON3)
+  add_test(NAME cli_ranking_summary COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/ranking_summary.py summary
+           ${CMAKE_CURRENT_SOURCE_DIR}/data/ranking/ranking_fixture.jsonl)
+  set_tests_properties(cli_ranking_summary PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+    "status 4 \\(OOM\\).*skipped.*chosen \\(plan 0\\) at -20.0% of the fastest measured: NOT within 5%.*fastest predicted \\(plan 3\\) at \\+0.0%.*fastest measured: plan 1, 15300.*chosen \\(plan 0\\) at -2.0%[^\n]*: WITHIN 5%.*in 1 of 2 scenarios")
+  add_test(NAME cli_ranking_check_dry_run COMMAND ${CMAKE_COMMAND} -E env DRY_RUN=1 ZPLAN=$<TARGET_FILE:zplan>
+           SCRATCH=${CMAKE_CURRENT_BINARY_DIR}/ranking OUT=${CMAKE_CURRENT_BINARY_DIR}/ranking/out "SCENARIOS=q06b_16k moe4l_4k"
+           bash ${PROJECT_SOURCE_DIR}/tools/gpu/ranking_check.sh)
+  set_tests_properties(cli_ranking_check_dry_run PROPERTIES LABELS cli WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    PASS_REGULAR_EXPRESSION "plan 4: [^\n]*--seq 16384 --gpus 1xH200 --framework plain --zero 0 --offload-optimizer none --offload-params none --sp 1 --ckpt [0-9]+ [^\n]*--loss-chunks [0-9]+ --micro-batch [0-9]+ --grad-accum [0-9]+ --precision bf16 --run --steps 4.*== moe4l_4k: [^\n]*qwen3-30b-a3b-4l.yaml.*\n   4  ZeRO-0, ckpt [0-9]/4"
+    FAIL_REGULAR_EXPRESSION "--offload-optimizer cpu|--offload-params cpu|!!")
+endif()

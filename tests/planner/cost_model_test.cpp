@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "test_scenarios.h"
+#include "planner/config/runtime_support.h"
 #include "planner/cost/calibration.h"
 #include "planner/estimate.h"
 #include "planner/input_error.h"
@@ -198,6 +199,7 @@ void check_pruning_is_exact(const Scenario& s, const std::vector<GpuSpec>& gpus,
       for (int n : gpu_counts(max_gpus)) {
         Scenario c = s;
         c.cluster = cluster_of(g, n);
+        pin_search_to_runtime(c);  // what the hardware search offers on this count (--profile zplan)
         SearchOptions so = o.search;
         so.estimate.cost = cost_options_for(g, s.training.profile, nullptr);
         const Plan p = search_plan(c, so);

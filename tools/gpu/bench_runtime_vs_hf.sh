@@ -6,8 +6,8 @@
 # measured in the same run (a torch 8192^3 bf16 matmul loop). Then the long-context row: Qwen3-1.7B
 # at 131072 tokens with the plan `zplan --run` chooses, measured peak against predicted.
 #
-# Build: as tools/gpu/check.sh (carried .debs unpacked into $SCRATCH/deps, the wheel's libtorch), only
-# the zplan, zplan-run and zplan_measure_runtime targets.
+# Build: tools/gpu/build_runtime.sh (as tools/gpu/check.sh: carried .debs unpacked into $SCRATCH/deps, the
+# wheel's libtorch), only the zplan, zplan-run and zplan_measure_runtime targets.
 # Device-tool call (the .debs as for check.sh; see the GPU build recipe in docs/performance.md):
 #   run(command="bash tools/gpu/bench_runtime_vs_hf.sh", carry=[".debs"], timeout_s=600)
 # Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out); ROWS: which rows, any of
@@ -37,19 +37,11 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 python3 -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
 python3 -c 'import liger_kernel; print("liger_kernel present")' 2>/dev/null || echo "liger_kernel not installed: HF chunked rows use bench_hf_train.py's own chunked loss"
 
-# ---- build (as check.sh) ----
-D=$SCRATCH/deps
-mkdir -p $D
-for f in "$ROOT"/.debs/*.deb; do dpkg -x "$f" $D; done
-export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-B=$SCRATCH/build
-GEN=""
-command -v ninja >/dev/null && GEN="-G Ninja"
-cmake -S "$ROOT" -B $B $GEN -DCMAKE_PREFIX_PATH="$TP;$D/usr" -DCMAKE_BUILD_TYPE=Release -DZPLAN_BUILD_TESTS=OFF \
-  -DTORCH_CUDA_ARCH_LIST=9.0 -DZPLAN_BUILD_RUNTIME=ON >"$OUT/build_rest.txt" 2>&1
-cmake --build $B -j16 --target zplan zplan-run zplan_measure_runtime >>"$OUT/build_rest.txt" 2>&1 \
-  || { echo "!! BUILD FAILED (tail of build_rest.txt):"; tail -30 "$OUT/build_rest.txt"; exit 1; }
+# ---- build (as check.sh: tools/gpu/build_runtime.sh) ----
+rm -f "$OUT/build_rest.txt"
+# shellcheck source=tools/gpu/build_runtime.sh
+source "$ROOT/tools/gpu/build_runtime.sh"
+build_runtime zplan zplan-run zplan_measure_runtime
 echo "build seconds $(( $(date +%s) - t_start ))"
 M=$B/runtime/zplan_measure_runtime
 Z=$B/tools/zplan

@@ -73,30 +73,16 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     s.training.profile = Profile::zplan;
   }
   if (cmd.run && s.training.framework != Framework::plain && s.cluster.world_size() == 1) s.training.framework = Framework::plain;
-  if (cmd.run) {
-    // Search only what the runtime executes (docs/runtime.md): ZeRO 0-3 data parallelism over the
-    // plan's GPUs (one GPU: stage 0, the others are the same run), Ulysses in groups of any degree
-    // the search offers (it divides GPUs, heads and tokens) unless one of them has KV heads the
-    // runtime cannot split or replicate evenly, no offload. What the user pinned stays pinned, and
-    // the runtime says clearly if it cannot run it.
-    StrategyPins& p = s.pins;
-    const int world = s.cluster.world_size();
-    if (!p.zero_stage && world == 1) p.zero_stage = 0;
-    if (!p.offload_optimizer && !kRuntimeSupport.offload_optimizer) p.offload_optimizer = false;
-    if (!p.offload_params && !kRuntimeSupport.offload_params) p.offload_params = false;
-    bool every_sp_runs = true;
-    for (int d = 2; d <= world; ++d)
-      if (world % d == 0 && s.model.heads % d == 0 && !runtime_runs_sp_degree(s.model, d)) every_sp_runs = false;
-    if (!p.sp_degree && (world == 1 || !every_sp_runs)) p.sp_degree = 1;
-  }
   const bool emitting = !o.emit_deepspeed.empty();
   // The Hugging Face Trainer recomputes all layers or none (--gradient_checkpointing) and cannot
   // move checkpoints to the host, so a config it launches is planned with those choices only.
   if (emitting && !s.pins.cpu_checkpointing) s.pins.cpu_checkpointing = false;
   // Nor has it a chunked loss (zplan's runtime's, planner/memory/loss_path.h).
   if (emitting && !s.pins.loss_chunks) s.pins.loss_chunks = 0;
+  if (hardware_search_requested(o)) return run_hardware_search(cmd, s);  // pins per candidate cluster
+  // --profile zplan (and so --run) searches only what the runtime executes (docs/runtime.md).
+  pin_search_to_runtime(s);
   const bool predict_one = check_only || all_pinned(s.pins);
-  if (hardware_search_requested(o)) return run_hardware_search(cmd, s);
   const EstimateOptions eopts = estimate_options(o, s);
   Plan plan;
   if (predict_one) {
