@@ -28,6 +28,11 @@ struct GpuSpec {
   double price_per_gpu_hour = 0;     // US dollars per GPU-hour on demand (an assumption; 0 = unknown)
 };
 
+// Host memory bandwidth per GPU when a cluster profile gives none: the share of one GPU in an
+// NVIDIA DGX H100/H200 host, 2 x Xeon Platinum 8480C with 8 DDR5-4800 channels each (Intel ark:
+// 307.2 GB/s per socket) = 614.4 GB/s for 8 GPUs.
+constexpr double kAssumedHostMemoryBwPerGpuGbPerS = 76.8;
+
 struct ClusterSpec {
   std::string name;                  // e.g. "8xh100" or a hardware/clusters file name
   std::string source;
@@ -37,6 +42,8 @@ struct ClusterSpec {
   uint64_t host_ram_bytes = 0;       // per node
   std::string host_ram_origin;       // where host_ram_bytes came from, printed with the plan
   int cpu_cores = 0;                 // per node
+  double host_memory_bw_gb_per_s = 0; // per node, GB/s (1e9): what the CPU optimizer streams through;
+                                      // 0 = unknown, kAssumedHostMemoryBwPerGpuGbPerS per GPU
   double inter_node_bw_gb_per_s = 25; // per node, GB/s (200 Gb/s IB), used when nodes > 1
 
   int world_size() const { return gpus_per_node * nodes; }

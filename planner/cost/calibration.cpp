@@ -15,7 +15,8 @@ double lower_bound(size_t term) {
   switch (term) {
     case kKernelTerm:
     case kMicroStepTerm:
-    case kHostSyncTerm: return 0.0;
+    case kHostSyncTerm:
+    case kZero3HookTerm: return 0.0;
     default: return 1.0;
   }
 }

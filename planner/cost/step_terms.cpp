@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "planner/cost/deepspeed_step.h"
 #include "planner/framework/sharding_policy.h"
 #include "planner/memory/activations.h"
 #include "planner/memory/exec_context.h"
@@ -150,7 +151,8 @@ void add(Pass& into, const Pass& p, double times) {
 }  // namespace
 
 const char* step_term_name(size_t term) {
-  static const char* names[kStepTermCount] = {"matmul", "attention", "memory_bound", "optimizer", "kernels", "micro_steps", "comm", "offload", "host_syncs"};
+  static const char* names[kStepTermCount] = {"matmul", "attention",  "memory_bound",  "optimizer",    "kernels",    "micro_steps",
+                                              "comm",   "offload",    "host_syncs",    "offload_step", "zero3_hooks"};
   return term < kStepTermCount ? names[term] : "?";
 }
 
@@ -255,16 +257,13 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
     const double per_token = static_cast<double>(2 * m.q_dim() + 2 * m.kv_dim()) * rc.compute_bytes;
     out.total[kCommTerm] += 2.0 * per_token * tokens * ga * static_cast<double>(m.layers) * (sp - 1) / sp / bw;
   }
-  // Offload: gradients down and parameters up over PCIe, CPU Adam on the rank's shard; parameter
-  // offload streams the weights in for forward and backward; CPU checkpoints go out and back.
+  // DeepSpeed's offloaded step (CPU Adam, its PCIe copies, parameter offload's weight streams) and
+  // ZeRO-3's module hooks (Hugging Face module tree): planner/cost/deepspeed_step.h.
+  out.total[kOffloadStepTerm] = offloaded_step_seconds(m, cluster, training, s, k);
+  if (s.zero_stage >= 3 && training.framework == Framework::deepspeed && training.profile == Profile::hf)
+    out.total[kZero3HookTerm] = zero3_hooked_module_passes(m, s);
+  // CPU checkpoints go out and back over PCIe.
   const double pcie = std::max(1.0, cluster.gpu.pcie_bw_gb_per_s) * 1e9;
-  const double shard = psi / world;
-  if (!homes.optimizer_states.on_gpu()) {
-    const int cores_per_rank = std::max(1, cluster.cpu_cores / std::max(1, cluster.gpus_per_node));
-    out.total[kOffloadTerm] += shard / (k.cpu_adam_params_per_second_per_core * cores_per_rank);
-    out.total[kOffloadTerm] += shard * (rc.grad_bytes + rc.param_bytes) / pcie;
-  }
-  if (!homes.working_params.on_gpu()) out.total[kOffloadTerm] += 2.0 * psi * rc.param_bytes * ga / world / pcie;
   if (s.cpu_checkpointing) {
     const ExecContext c = make_exec_context(training, s, cluster.world_size());
     const double ckpt = static_cast<double>(sum_bytes(checkpointed_block_saved(m, c), c.tokens_per_rank(), c.micro_batch)) *

@@ -21,8 +21,11 @@ enum StepTerm : size_t {
   kKernelTerm,        // count: kernels launched per step (framework dispatch + launch latency each)
   kMicroStepTerm,     // count: forward/backward passes per step (loop, loss and sync overhead each)
   kCommTerm,          // seconds: exposed collective traffic at the link's datasheet bandwidth
-  kOffloadTerm,       // seconds: PCIe transfers at datasheet bandwidth + CPU Adam at its nominal rate
+  kOffloadTerm,       // seconds: CPU-checkpoint copies over PCIe at datasheet bandwidth
   kHostSyncTerm,      // count: host-device synchronisations inside a pass (the GPU drains, the CPU waits)
+  kOffloadStepTerm,   // seconds: DeepSpeed's offloaded step (CPU Adam at host memory bandwidth, its PCIe
+                      // copies, ZeRO-3 parameter offload's weight streams), deepspeed_step.h
+  kZero3HookTerm,     // count: module passes under DeepSpeed ZeRO-3's pre/post hooks (deepspeed_step.h)
   kStepTermCount
 };
 using StepTermVector = std::array<double, kStepTermCount>;
@@ -46,8 +49,13 @@ struct StepMechanisms {
                                               // (a guess: the records hold too few multi-GPU runs to fit it)
   double cpu_checkpoint_exposed_share = 0.5;  // share of CPU-checkpoint copies (out and back) not hidden
                                               // (a guess, as comm_overlap; DeepSpeed copies on the compute stream)
-  // ---- rates ----
-  double cpu_adam_params_per_second_per_core = 0.15e9;  // DeepSpeed CPUAdam (AVX2/AVX512) per core
+  // ---- the CPU optimizer (DeepSpeedCPUAdam, csrc/includes/cpu_adam.h Step_AVX) ----
+  double cpu_adam_bytes_per_param = 28.0;     // reads fp32 param, grad, exp_avg, exp_avg_sq (16 B), writes
+                                              // param and both moments (12 B): it streams host memory
+  double cpu_adam_params_per_second_per_core = 1.0e9;  // arithmetic ceiling per core: 16 (AVX-512) lanes
+                                              // per ~16 cycles (one vsqrtps and one vdivps, reciprocal
+                                              // throughput ~6 and ~5 cycles, uops.info) at ~2 GHz, halved
+                                              // for AVX2; on server hosts memory bandwidth binds first
   // ---- work of a training pass relative to its forward ----
   double training_passes_per_forward = 3.0;   // forward + input-gradient + weight-gradient GEMMs (and
                                               // memory-bound ops, kernels) per layer

@@ -16,6 +16,8 @@ StepTermVector term_weights(const CostOptions& o) {
   w[kCommTerm] = 1.0 / o.link_efficiency;
   w[kOffloadTerm] = 1.0 / o.offload_efficiency;
   w[kHostSyncTerm] = o.host_sync_seconds;
+  w[kOffloadStepTerm] = 1.0 / o.offload_step_efficiency;
+  w[kZero3HookTerm] = o.zero3_hook_seconds;
   return w;
 }
 
@@ -29,6 +31,8 @@ CostOptions with_term_weights(CostOptions o, const StepTermVector& w) {
   o.link_efficiency = 1.0 / w[kCommTerm];
   o.offload_efficiency = 1.0 / w[kOffloadTerm];
   o.host_sync_seconds = w[kHostSyncTerm];
+  o.offload_step_efficiency = 1.0 / w[kOffloadStepTerm];
+  o.zero3_hook_seconds = w[kZero3HookTerm];
   return o;
 }
 
@@ -41,9 +45,9 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, cons
   t.optimizer_seconds = w[kOptimizerTerm] * terms.total[kOptimizerTerm];
   t.memory_bound_seconds = w[kMemoryBoundTerm] * terms.total[kMemoryBoundTerm] + t.optimizer_seconds;
   t.overhead_seconds = w[kKernelTerm] * terms.total[kKernelTerm] + w[kMicroStepTerm] * terms.total[kMicroStepTerm] +
-                       w[kHostSyncTerm] * terms.total[kHostSyncTerm];
+                       w[kHostSyncTerm] * terms.total[kHostSyncTerm] + w[kZero3HookTerm] * terms.total[kZero3HookTerm];
   t.comm_seconds = w[kCommTerm] * terms.total[kCommTerm];
-  t.offload_seconds = w[kOffloadTerm] * terms.total[kOffloadTerm];
+  t.offload_seconds = w[kOffloadTerm] * terms.total[kOffloadTerm] + w[kOffloadStepTerm] * terms.total[kOffloadStepTerm];
   for (size_t i = 0; i < kStepTermCount; ++i) t.recompute_seconds += w[i] * terms.recompute[i];
   for (size_t i = 0; i < kStepTermCount; ++i) t.step_seconds += w[i] * terms.total[i];
   t.model_flops_per_token = terms.model_flops_per_token;

@@ -15,10 +15,11 @@ namespace zplan {
 struct StepTime {
   double compute_seconds = 0;      // matmuls and attention (recompute included)
   double memory_bound_seconds = 0; // norms, activations, loss path, casts, optimizer (recompute included)
-  double overhead_seconds = 0;     // kernel launches and per-micro-step overhead
+  double overhead_seconds = 0;     // kernel launches, per-micro-step overhead, host syncs, ZeRO-3 hooks
   double recompute_seconds = 0;    // part of the above spent re-running checkpointed layers
   double comm_seconds = 0;         // exposed (not overlapped) collective time
-  double offload_seconds = 0;      // PCIe transfers + CPU optimizer not hidden behind compute
+  double offload_seconds = 0;      // PCIe transfers + CPU optimizer not hidden behind compute (DeepSpeed's
+                                   // offloaded step included)
   double optimizer_seconds = 0;    // GPU optimizer step (part of memory_bound_seconds)
   double step_seconds = 0;
   double tokens_per_second = 0;    // whole cluster
@@ -39,6 +40,11 @@ struct CostOptions {
   double link_efficiency = 0.70;            // achieved fraction of NVLink/IB bandwidth (NCCL busbw)
   double offload_efficiency = 0.80;         // achieved fraction of PCIe bandwidth and CPU Adam rate
   double host_sync_seconds = 50e-6;         // a sync drains the GPU's queue: the launch pipeline is exposed
+  double offload_step_efficiency = 1.0;     // achieved fraction of host memory and PCIe bandwidth in DeepSpeed's
+                                            // offloaded step (pinned buffers; 1 = the profiles' rates, not fitted)
+  double zero3_hook_seconds = 0.40e-3;      // DeepSpeed ZeRO-3, per module and pass (pre + post hook: fetch,
+                                            // trace, release): estimated from the last step of the 4 "dev"
+                                            // ZeRO-3 records, scored on the 3 held out (docs/cost-model.md)
   // Mechanism constants inside the terms (not fitted: overlaps, rates, pass and byte counts;
   // each with its source in step_terms.h): compute/copy overlap is comm_overlap and
   // cpu_checkpoint_exposed_share there; the optimizer pass's bytes per parameter are

@@ -5,7 +5,8 @@
 // Calibration YAML keys: gpu (a hardware profile name or alias), note (free text), profiles: a map
 // from "hf"/"zplan" to {runs, matmul_efficiency, attention_efficiency, memory_bw_efficiency, optimizer_traffic_factor,
 // kernel_overhead_seconds, micro_step_overhead_seconds, link_efficiency, offload_efficiency,
-// host_sync_seconds, fitted (list of term names)}. Efficiencies in (0, 1], overheads >= 0.
+// host_sync_seconds, offload_step_efficiency and zero3_hook_seconds (optional: the defaults when
+// absent), fitted (list of term names)}. Efficiencies in (0, 1], overheads >= 0.
 #pragma once
 #include <optional>
 #include <string>

@@ -56,7 +56,7 @@ const std::vector<std::string> kGpuKeys = {
     "fp16_tflops", "fp32_tflops", "supports_bf16", "compute_capability", "intra_node_link", "intra_node_bw_gb_per_s",
     "pcie_bw_gb_per_s", "price_per_gpu_hour_usd"};
 const std::vector<std::string> kClusterKeys = {"name", "gpu", "gpus_per_node", "nodes", "host_ram_bytes",
-                                               "cpu_cores", "inter_node_bw_gb_per_s"};
+                                               "cpu_cores", "inter_node_bw_gb_per_s", "host_memory_bw_gb_per_s"};
 
 std::string file_stem(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -148,6 +148,8 @@ ClusterSpec parse_cluster_node(const FieldReader& r) {
   c.host_ram_origin = "from " + r.where();
   c.cpu_cores = static_cast<int>(r.required_int("cpu_cores", 1, 100'000));
   c.inter_node_bw_gb_per_s = r.optional_double("inter_node_bw_gb_per_s", 0.001, 1e6).value_or(c.inter_node_bw_gb_per_s);
+  // Absent: the step-time model assumes kAssumedHostMemoryBwPerGpuGbPerS per GPU (cluster_spec.h).
+  c.host_memory_bw_gb_per_s = r.optional_double("host_memory_bw_gb_per_s", 0.001, 1e6).value_or(0.0);
   return c;
 }
 

@@ -7,7 +7,8 @@
 // price_per_gpu_hour_usd (optional, > 0: on-demand US dollars per GPU-hour, an assumption).
 // Cluster YAML keys: name, gpu (a GPU name, alias or .yaml path), gpus_per_node, nodes (default 1),
 // host_ram_bytes (per node; an integer or a size such as 512GiB), cpu_cores (per node),
-// inter_node_bw_gb_per_s (optional). Unknown keys are rejected.
+// inter_node_bw_gb_per_s (optional), host_memory_bw_gb_per_s (optional, per node: the CPU
+// optimizer's bandwidth; absent: kAssumedHostMemoryBwPerGpuGbPerS per GPU). Unknown keys are rejected.
 #pragma once
 #include <cstdint>
 #include <string>

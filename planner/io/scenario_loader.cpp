@@ -18,7 +18,7 @@ const std::vector<std::string> kScenarioKeys = {
 // DeepSpeed's buffer sizes and switches, under the names of its zero_optimization block.
 const std::vector<std::string> kDeepSpeedKeys = {
     "reduce_bucket_size", "allgather_bucket_size", "stage3_prefetch_bucket_size", "stage3_param_persistence_threshold",
-    "stage3_max_live_parameters", "sub_group_size", "overlap_comm", "contiguous_gradients"};
+    "stage3_max_live_parameters", "stage3_max_reuse_distance", "sub_group_size", "overlap_comm", "contiguous_gradients"};
 const std::vector<std::string> kStrategyKeys = {"zero", "offload_optimizer", "offload_params", "ckpt", "cpu_ckpt",
                                                 "sp", "micro_batch", "grad_accum", "precision", "loss_chunks"};
 
@@ -96,6 +96,7 @@ void read_deepspeed_buffers(const FieldReader& d, TrainingSpec& t) {
   size("stage3_prefetch_bucket_size", &t.prefetch_bucket_elems);
   size("stage3_param_persistence_threshold", &t.param_persistence_threshold);
   size("stage3_max_live_parameters", &t.max_live_parameters);
+  size("stage3_max_reuse_distance", &t.max_reuse_distance);
   size("sub_group_size", &t.sub_group_size);
   if (auto b = d.optional_bool("overlap_comm")) t.overlap_comm = *b ? 1 : 0;
   if (auto b = d.optional_bool("contiguous_gradients")) t.contiguous_gradients = *b;

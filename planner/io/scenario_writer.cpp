@@ -76,6 +76,7 @@ std::string scenario_to_yaml(const Scenario& s) {
     << "  stage3_prefetch_bucket_size: " << t.prefetch_bucket_elems << "\n"
     << "  stage3_param_persistence_threshold: " << t.param_persistence_threshold << "\n"
     << "  stage3_max_live_parameters: " << t.max_live_parameters << "\n"
+    << "  stage3_max_reuse_distance: " << t.max_reuse_distance << "\n"
     << "  sub_group_size: " << t.sub_group_size << "\n";
   if (t.overlap_comm >= 0) o << "  overlap_comm: " << (t.overlap_comm ? "true" : "false") << "\n";
   o << "  contiguous_gradients: " << (t.contiguous_gradients ? "true" : "false") << "\n";

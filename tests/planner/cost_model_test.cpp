@@ -42,6 +42,8 @@ CostOptions unusual_constants() {
   o.attention_efficiency = 0.9;
   o.kernel_overhead_seconds = 60e-6;
   o.micro_step_overhead_seconds = 0.02;
+  o.offload_step_efficiency = 0.5;
+  o.zero3_hook_seconds = 1e-3;
   o.calibration = "test";
   return o;
 }
@@ -150,6 +152,15 @@ TEST_CASE("calibration files round-trip; bad ones name the file and field") {
   CHECK_THROWS_AS(parse_calibration_yaml("gpu: h900\nprofiles: {hf: {}}\n", "c.yaml"), InputError);
   CHECK_THROWS_AS(parse_calibration_yaml("gpu: h100\nprofile: {}\n", "c.yaml"), InputError);
   CHECK_THROWS_AS(load_calibration("no/such/calibration.yaml"), InputError);
+  // Files fitted before the DeepSpeed terms existed lack their keys: those keep the defaults.
+  std::string older = text;
+  for (const char* key : {"    offload_step_efficiency: 0.5\n", "    zero3_hook_seconds: 0.001\n"}) {
+    REQUIRE(older.find(key) != std::string::npos);
+    older.erase(older.find(key), std::string(key).size());
+  }
+  const CostOptions kept = parse_calibration_yaml(older, "old.yaml").profiles.at(Profile::hf).constants;
+  CHECK(kept.zero3_hook_seconds == CostOptions{}.zero3_hook_seconds);
+  CHECK(kept.offload_step_efficiency == CostOptions{}.offload_step_efficiency);
   // A calibration applies to its own GPU only; other GPUs stay uncalibrated.
   CHECK(cost_options_for(load_gpu("a100-40gb"), Profile::hf, &c).calibration.empty());
   CHECK(cost_options_for(load_gpu("h100"), Profile::hf, &c).matmul_efficiency == doctest::Approx(0.25));

@@ -120,6 +120,12 @@ TEST_CASE("load_cluster: names, NxGPU, files and errors") {
   CHECK(c.world_size() == 16);
   CHECK(c.host_ram_bytes == 1024 * GiB);
   CHECK(c.inter_node_bw_gb_per_s == 25);
+  CHECK(c.host_memory_bw_gb_per_s == 0);          // unknown: the step-time model assumes a per-GPU share
+  CHECK(load_cluster("8xh200").host_memory_bw_gb_per_s == doctest::Approx(614.4));
+  CHECK(parse_cluster_yaml("gpu: H100\ngpus_per_node: 8\nhost_ram_bytes: 1\ncpu_cores: 1\nhost_memory_bw_gb_per_s: 300\n", "c.yaml")
+            .host_memory_bw_gb_per_s == 300);
+  CHECK_THROWS_WITH_AS(parse_cluster_yaml("gpu: H100\ngpus_per_node: 8\nhost_ram_bytes: 1\ncpu_cores: 1\nhost_memory_bw_gb_per_s: -1\n", "c.yaml"),
+                       doctest::Contains("c.yaml: field 'host_memory_bw_gb_per_s'"), InputError);
 
   CHECK_THROWS_WITH_AS(parse_cluster_yaml("gpu: H1000\ngpus_per_node: 8\nhost_ram_bytes: 1\ncpu_cores: 1\n", "c.yaml"),
                        doctest::Contains("c.yaml: field 'gpu': unknown GPU"), InputError);

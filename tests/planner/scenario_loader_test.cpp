@@ -156,6 +156,12 @@ TEST_CASE("bad scenarios name the file and the field") {
   // deepspeed: holds DeepSpeed's buffer sizes under their zero_optimization names; others are typos.
   CHECK(load_scenario(write_scenario("ds.yaml", kBase + "deepspeed:\n  reduce_bucket_size: 2e8\n")).training.reduce_bucket_elems ==
         200'000'000);
+  // stage3_max_reuse_distance (which ZeRO-3 parameters stay gathered from forward to backward)
+  // is read, and --print-config writes it back.
+  const Scenario reuse = load_scenario(write_scenario("ds3.yaml", kBase + "deepspeed:\n  stage3_max_reuse_distance: 0\n"));
+  CHECK(reuse.training.max_reuse_distance == 0);
+  CHECK(TrainingSpec{}.max_reuse_distance != 0);
+  CHECK(load_scenario(write_scenario("ds4.yaml", scenario_to_yaml(reuse))).training.max_reuse_distance == 0);
   CHECK_THROWS_WITH_AS(load_scenario(write_scenario("ds2.yaml", kBase + "deepspeed:\n  reduce_bucket_sise: 2e8\n")),
                        doctest::Contains("field 'deepspeed.reduce_bucket_sise': unknown key; did you mean reduce_bucket_size"),
                        InputError);

@@ -193,9 +193,32 @@ class Bf16MasterOptimizer:
 
 
 # ---------------------------------------------------------------- record fields
+def _gpu_profile_names():
+    """(profile name, [device names]) of every hardware/gpus/*.yaml: its display_name and aliases."""
+    import glob
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "hardware", "gpus")
+    out = []
+    for path in sorted(glob.glob(os.path.join(root, "*.yaml"))):
+        fields = {}
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"^(name|display_name|aliases):\s*(.*?)\s*(#.*)?$", line)
+                if m:
+                    fields[m.group(1)] = m.group(2)
+        names = [fields.get("display_name", "")]
+        names += [a.strip().strip('"') for a in fields.get("aliases", "").strip("[]").split(",")]
+        out.append((fields.get("name", ""), [n for n in names if n]))
+    return out
+
+
 def gpu_profile(name):
-    """zplan's GPU profile for a device name: h200-141gb, h100-80gb, else the name itself."""
-    return "h200-141gb" if "H200" in name else "h100-80gb" if "H100" in name else name
+    """zplan's GPU profile for a CUDA device name (torch.cuda.get_device_name()): the profile whose
+    display_name or alias is the device name (case-insensitive), else the device name itself, which
+    zplan then reports as an unknown GPU instead of predicting it as another one."""
+    for profile, names in _gpu_profile_names():
+        if any(n.lower() == name.strip().lower() for n in names):
+            return profile
+    return name
 
 
 def breakdown_phases(rec, step):

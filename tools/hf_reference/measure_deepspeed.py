@@ -317,7 +317,7 @@ def to_record(r, rec, vers, capacity):
         "trainer": "transformers.Trainer with TrainingArguments(deepspeed=config); the loop keeps only the loss"}
     cfg = ds_config(r)
     scenario = {
-        "gpus": str(r.get("world", 1)) + "x" + ("h200-141gb" if "H200" in vers["gpu"] else "h100-80gb"),
+        "gpus": str(r.get("world", 1)) + "x" + harness.gpu_profile(vers["gpu"]),
         "framework": "deepspeed", "profile": "hf", "model_name": r["model"],
         "model_config": rec.get("config_input"), "num_parameters": rec.get("num_params"),
         "seq": r["seq"], "attention": "sdpa", "use_cache": False,
