@@ -58,3 +58,15 @@ if(ZPLAN_PYTHON3 AND TARGET zplan-run)
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/ctrl_c_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR})
   set_tests_properties(runtime_cli_ctrl_c PROPERTIES LABELS runtime TIMEOUT 300)
 endif()
+
+# Hugging Face checkpoints in and out (runtime/io/): its own binary, so editing it rebuilds little.
+zplan_add_test(hf_checkpoint_tests SOURCES ${CMAKE_CURRENT_LIST_DIR}/hf_checkpoint_test.cpp LABELS runtime LIBS zplan_runtime)
+
+# --init-from with a bad checkpoint: exit 2 naming the file (tests/data/hf/bad_checkpoint: a
+# safetensors file cut inside its header; its config.json has 4 KV heads where tiny-qwen3.json has 2).
+set(BADCK ${PROJECT_SOURCE_DIR}/tests/data/hf/bad_checkpoint)
+zplan_cli_test(run_init_from_truncated 2 ARGS --init-from ${BADCK} --gpus 1xH100 --seq 32 --precision bf16
+               --micro-batch 1 --run --steps 1 MATCH "bad_checkpoint/model.safetensors: truncated")
+zplan_cli_test(run_init_from_config_mismatch 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
+               --init-from ${BADCK} --gpus 1xH100 --seq 32 --precision bf16 --micro-batch 1 --run --steps 1
+               MATCH "bad_checkpoint/config.json: field 'kv_heads'")
