@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "planner/input_error.h"
 #include "planner/io/hf_config.h"
 #include "planner/io/hf_config_writer.h"
@@ -90,4 +92,13 @@ TEST_CASE("safetensors header: written headers parse, damaged files are named") 
   const std::string shape = "[3,5]";
   wrong.replace(wrong.find(shape), shape.size(), "[3,6]");
   CHECK(message(wrong).find("field 'a': holds 30 bytes, but BF16 [3,6] needs 36") != std::string::npos);
+}
+
+TEST_CASE("transformers 5 configs give the RoPE base inside rope_parameters") {
+  nlohmann::json c = {{"model_type", "llama"}, {"hidden_size", 64}, {"num_hidden_layers", 2},
+                      {"num_attention_heads", 4}, {"vocab_size", 128}, {"intermediate_size", 128},
+                      {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 500000.0}}}};
+  CHECK(model_from_hf_config(c, "v5.json").rope_theta == 500000.0);
+  c["rope_theta"] = 10000.0;  // both: the top-level key (as zplan writes them, equal)
+  CHECK(model_from_hf_config(c, "v5.json").rope_theta == 10000.0);
 }
