@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -27,6 +28,12 @@ std::string safetensors_dtype(at::ScalarType t) {
     case at::kBFloat16: return "BF16";
     case at::kHalf: return "F16";
     case at::kDouble: return "F64";
+    case at::kLong: return "I64";
+    case at::kInt: return "I32";
+    case at::kShort: return "I16";
+    case at::kChar: return "I8";
+    case at::kByte: return "U8";
+    case at::kBool: return "BOOL";
     default: return "F32";
   }
 }

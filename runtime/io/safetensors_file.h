@@ -14,7 +14,8 @@
 
 namespace zplan::rt {
 
-// BF16/F16/F32 <-> at::ScalarType; InputError(path, name) for a dtype the runtime does not read.
+// Reading: BF16/F16/F32/F64 -> at::ScalarType, InputError(path, name) for any other dtype.
+// Writing: the safetensors name of any dtype the writer meets.
 at::ScalarType scalar_type_of(const std::string& st_dtype, const std::string& path, const std::string& name);
 std::string safetensors_dtype(at::ScalarType t);
 

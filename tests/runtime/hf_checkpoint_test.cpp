@@ -4,6 +4,8 @@
 // missing or unexpected tensor, config.json disagreeing with the model) -> InputError naming them.
 #include "tests/runtime/torch_doctest.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
