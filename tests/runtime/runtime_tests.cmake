@@ -48,6 +48,9 @@ if(ZPLAN_GLOO_INCLUDE_DIR)
   # The trainer's one-rank features are refused on several ranks (exit 2), not run wrongly.
   zplan_cli_test(run_two_ranks_refuses_clip_grad 2 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16
                  --micro-batch 2 --zero 1 --run --steps 1 --clip-grad 1 MATCH "--clip-grad.*run on one GPU")
+  zplan_cli_test(run_two_ranks_refuses_save_hf 2 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16
+                 --micro-batch 2 --zero 3 --run --steps 1 --save-hf ${CMAKE_CURRENT_BINARY_DIR}/never_written
+                 MATCH "--save-hf.*run on one GPU")
 endif()
 
 # zplan-run as a trainer, black-box: Ctrl-C (SIGINT) writes a complete checkpoint and exits 130,
