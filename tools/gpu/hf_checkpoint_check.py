@@ -100,7 +100,7 @@ def main():
             src = os.path.join(a.work, "hf_" + tag)
             torch.manual_seed(SEED)
             model = AutoModelForCausalLM.from_config(config_for(family), dtype=TORCH_DTYPE[dtype])
-            model.save_pretrained(src, safe_serialization=True)
+            model.save_pretrained(src)  # safetensors, transformers 5's only format
             del model
             flags = ["--init-from", src, "--gpus", "1xH100", "--seq", str(SEQ), "--micro-batch", "1", "--zero", "0",
                      "--ckpt", "none", "--precision", dtype, "--run", "--eval-data", os.path.join(a.work, "eval.bin"),
