@@ -60,6 +60,9 @@ if(ZPLAN_PYTHON3 AND TARGET zplan-run)
   add_test(NAME runtime_cli_ctrl_c
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/ctrl_c_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR})
   set_tests_properties(runtime_cli_ctrl_c PROPERTIES LABELS runtime TIMEOUT 300)
+  add_test(NAME runtime_cli_hf_roundtrip
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hf_roundtrip_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(runtime_cli_hf_roundtrip PROPERTIES LABELS runtime TIMEOUT 300)
 endif()
 
 # Hugging Face checkpoints in and out (runtime/io/): its own binary, so editing it rebuilds little.
