@@ -92,6 +92,8 @@ class JsonFields {
     }
     return out;
   }
+  const json* object(const char* key) const { return has(key) && obj_.at(key).is_object() ? &obj_.at(key) : nullptr; }
+  const std::string& source() const { return source_; }
   const std::vector<std::string>& missing() const { return missing_; }
   // Heads that do not split the hidden size leave no whole head size: the model cannot be built.
   void require_divides(const char* heads_key, int64_t heads, const char* hidden_key, int64_t hidden) const {
@@ -177,6 +179,14 @@ ModelSpec gpt2_from(JsonFields& f) {
   return m;
 }
 
+// rope_parameters.rope_theta (transformers 5's config.json), else `fallback`.
+double rope_parameters_theta(const JsonFields& f, double fallback) {
+  const json* p = f.object("rope_parameters");
+  if (p == nullptr || !p->contains("rope_theta")) return fallback;
+  JsonFields inner(*p, f.source(), f.name("rope_parameters."));
+  return inner.number_or("rope_theta", fallback, 1.0, 1e12);
+}
+
 // llama, mistral, qwen2, qwen3, qwen3_moe, qwen2_moe, mixtral, phi3, granite, smollm3, gemma3_text:
 // the Llama-shaped decoders (RMSNorm, q/k/v/o projections, RoPE, gated MLP or MoE). Granite's
 // scalar multipliers and SmolLM3's RoPE-free layers change no tensor sizes.
@@ -206,7 +216,8 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
   m.position = PositionKind::rope;
   // The configuration classes' defaults when the key is absent (public configs carry it).
   const double theta_default = type == "smollm3" ? 2e6 : (gemma || type == "mixtral") ? 1e6 : 1e4;
-  m.rope_theta = f.number_or("rope_theta", theta_default, 1.0, 1e12);
+  // transformers 5 writes the base inside rope_parameters (rope_theta at the top level is older).
+  m.rope_theta = f.number_or("rope_theta", rope_parameters_theta(f, theta_default), 1.0, 1e12);
   m.tied_embeddings = f.boolean_or("tie_word_embeddings", gemma);  // only Gemma ties by default
   m.qk_norm = qwen3 || gemma;
   m.sandwich_norm = gemma;

@@ -23,7 +23,7 @@ void check_schedule(const LrSchedule& s) {
   if (s.warmup_steps < 0) throw InputError("--warmup-steps", "", "must be >= 0");
   if (s.min_lr >= 0.0 && s.min_lr > s.peak_lr)
     throw InputError("--min-lr", "", "must be <= --lr (the cosine decays from --lr down to --min-lr)");
-  if (s.total_steps < 1) throw InputError("--steps", "", "must be >= 1");
+  if (s.total_steps < 0) throw InputError("--steps", "", "must be >= 0 (0: no training step)");
 }
 
 }  // namespace zplan::rt

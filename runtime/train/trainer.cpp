@@ -116,8 +116,9 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   // checkpoints and resume would read and write one rank's shard) run on one rank in this version.
   const TrainerOptions& tro = options.trainer;
   if (env.world_size > 1 && (tro.clip_grad > 0 || !tro.eval_path.empty() || !tro.checkpoint_path.empty() ||
-                             !tro.resume_path.empty() || tro.checkpoint_every > 0 || !tro.log_jsonl.empty()))
-    throw InputError("--run", "", "--clip-grad, --eval-data, --checkpoint, --checkpoint-every, --resume and --log-jsonl "
+                             !tro.resume_path.empty() || tro.checkpoint_every > 0 || !tro.log_jsonl.empty() ||
+                             !tro.save_hf.empty()))
+    throw InputError("--run", "", "--clip-grad, --eval-data, --checkpoint, --checkpoint-every, --resume, --save-hf and --log-jsonl "
                                   "run on one GPU in this version; drop them for a run on " +
                                   std::to_string(env.world_size) + " ranks");
   rt::TrainingSession session(model_spec, training, strategy, options);  // data, schedule, log, resume
@@ -175,6 +176,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   try {
     enter(Phase::after_init);
     model = std::make_unique<rt::TransformerModel>(model_spec, build);
+    session.load_initial_weights(*model);  // --init-from, before ZeRO shards the weights and masters copy them
     std::vector<at::Tensor> leaves;
     for (const auto& p : model->params()) leaves.push_back(p.tensor);
     if (world > 1) {

@@ -30,6 +30,9 @@ struct TrainerOptions {
   std::string checkpoint_path;  // --checkpoint
   int checkpoint_every = 0;     // --checkpoint-every
   std::string resume_path;      // --resume: continue from this checkpoint (step, weights, optimizer, data position)
+  // Hugging Face checkpoints (runtime/io/hf_checkpoint_reader.h, hf_checkpoint_writer.h).
+  std::string init_from;        // --init-from DIR: start from these weights (config.json + safetensors)
+  std::string save_hf;          // --save-hf DIR: write the trained model for from_pretrained at the end
 };
 
 // What the trainer reports beyond memory and losses.

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "planner/input_error.h"
+#include "runtime/io/hf_checkpoint_writer.h"
 #include "runtime/model/chunked_loss.h"
 #include "runtime/train/grad_clip.h"
 
@@ -79,7 +80,21 @@ TrainingSession::TrainingSession(const ModelSpec& model, const TrainingSpec& tra
       throw InputError("--steps", "", std::to_string(options.steps) + " is not beyond the checkpoint's step " +
                                           std::to_string(head.step) + " (--steps counts from the start of training)");
   }
+  if (!t.init_from.empty()) {
+    if (!t.resume_path.empty())
+      throw InputError("--init-from", "", "and --resume both give the weights; a resumed run continues from its checkpoint");
+    init_from_ = std::make_unique<HfCheckpointReader>(t.init_from, model);  // fail before building the model
+  }
   log_.emplace(t.log_jsonl, options.verbose);
+}
+
+void TrainingSession::load_initial_weights(TransformerModel& model) {
+  if (!init_from_) return;
+  init_from_->copy_into(model.params());
+  if (options_.verbose)
+    std::fprintf(stderr, "[zplan-run] weights from %s (%lld tensors)\n", options_.trainer.init_from.c_str(),
+                 static_cast<long long>(init_from_->tensors_read()));
+  init_from_.reset();  // unmaps the files
 }
 
 NamedTensors TrainingSession::state_tensors(TransformerModel& model, MixedAdamW& optimizer) const {
@@ -161,9 +176,8 @@ bool TrainingSession::after_step(int step, double loss, bool applied, double sec
   report.peak_allocated_bytes = peak_allocated_bytes;
   const TrainerOptions& t = options_.trainer;
   if (eval_data_ && ((t.eval_every > 0 && done % t.eval_every == 0) || done == options_.steps)) {
-    const at::Device device = model.params().front().tensor.device();
-    report.eval_loss = evaluate(model, device);
-    outcome_.eval_losses.emplace_back(done, *report.eval_loss);
+    record_eval(done, model);
+    report.eval_loss = outcome_.eval_losses.back().second;
   }
   log_->record(report);
   if (t.checkpoint_every > 0 && done % t.checkpoint_every == 0 && done != options_.steps)
@@ -176,10 +190,25 @@ bool TrainingSession::after_step(int step, double loss, bool applied, double sec
   return true;
 }
 
+void TrainingSession::record_eval(int step, TransformerModel& model) {
+  const double loss = evaluate(model, model.params().front().tensor.device());
+  outcome_.eval_losses.emplace_back(step, loss);
+  // Full precision, for comparisons with other implementations (tools/gpu/hf_checkpoint_check.sh).
+  if (options_.verbose) std::fprintf(stderr, "[zplan-run] eval loss at step %d: %.9g\n", step, loss);
+}
+
 void TrainingSession::finish(TransformerModel& model, MixedAdamW& optimizer) {
   interrupt_.reset();
   if (!outcome_.interrupted && !options_.trainer.checkpoint_path.empty() && outcome_.steps_done > outcome_.first_step)
     write_checkpoint(options_.trainer.checkpoint_path, outcome_.steps_done, model, optimizer);
+  // --steps 0: no step evaluated the held-out file, so evaluate the weights as they are.
+  if (eval_data_ && options_.steps == outcome_.first_step) record_eval(outcome_.steps_done, model);
+  if (!outcome_.interrupted && !options_.trainer.save_hf.empty()) {
+    save_hf_checkpoint(options_.trainer.save_hf, model_, model.params());
+    if (options_.verbose)
+      std::fprintf(stderr, "[zplan-run] Hugging Face checkpoint at step %d written to %s\n", outcome_.steps_done,
+                   options_.trainer.save_hf.c_str());
+  }
 }
 
 void TrainingSession::write_checkpoint(const std::string& path, int steps_done, TransformerModel& model,

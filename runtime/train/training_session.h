@@ -1,11 +1,13 @@
 // training_session.h: everything run_training does besides measuring memory, behind a few hooks
 // so the measuring loop in trainer.cpp stays readable:
 //   constructor            reads and checks --data / --eval-data (InputError: exit 2), opens --log-jsonl
+//   load_initial_weights   --init-from: the Hugging Face checkpoint's weights (checked in the constructor)
 //   start()                --resume: weights, optimizer state, step and data position; returns the first step
 //   next_batch()           the next [B, T] sequences of the shuffled token file
 //   before_optimizer_step  sets the step's learning rate (schedule.h), clips (grad_clip.h)
 //   after_step()           evaluation, progress line + JSONL, periodic checkpoint, Ctrl-C
-//   finish()               the final checkpoint (--checkpoint)
+//   finish()               the final checkpoint (--checkpoint), --save-hf; with --steps 0 the one
+//                          evaluation of --eval-data (the loss of given weights on given tokens)
 #pragma once
 
 #include <memory>
@@ -14,6 +16,7 @@
 #include "planner/config/model_spec.h"
 #include "planner/config/training_spec.h"
 #include "runtime/data/sequence_sampler.h"
+#include "runtime/io/hf_checkpoint_reader.h"
 #include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
 #include "runtime/train/checkpoint.h"
@@ -31,6 +34,7 @@ class TrainingSession {
  public:
   TrainingSession(const ModelSpec& model, const TrainingSpec& training, const Strategy& strategy,
                   const RunOptions& options);
+  void load_initial_weights(TransformerModel& model);
   int start(TransformerModel& model, MixedAdamW& optimizer);
   bool has_data() const { return sampler_ != nullptr; }
   void next_batch(int64_t batch, at::Device device, at::Tensor* ids, at::Tensor* targets);
@@ -43,6 +47,7 @@ class TrainingSession {
 
  private:
   double evaluate(TransformerModel& model, at::Device device);
+  void record_eval(int step, TransformerModel& model);  // evaluates, prints and keeps the loss
   void write_checkpoint(const std::string& path, int steps_done, TransformerModel& model,
                         MixedAdamW& optimizer);
   NamedTensors state_tensors(TransformerModel& model, MixedAdamW& optimizer) const;
@@ -54,6 +59,7 @@ class TrainingSession {
   LrSchedule schedule_;
   std::unique_ptr<TokenFile> data_, eval_data_;
   std::unique_ptr<SequenceSampler> sampler_;
+  std::unique_ptr<HfCheckpointReader> init_from_;
   std::optional<ProgressLog> log_;
   std::optional<InterruptGuard> interrupt_;
   std::optional<double> grad_norm_;

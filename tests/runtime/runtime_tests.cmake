@@ -48,6 +48,9 @@ if(ZPLAN_GLOO_INCLUDE_DIR)
   # The trainer's one-rank features are refused on several ranks (exit 2), not run wrongly.
   zplan_cli_test(run_two_ranks_refuses_clip_grad 2 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16
                  --micro-batch 2 --zero 1 --run --steps 1 --clip-grad 1 MATCH "--clip-grad.*run on one GPU")
+  zplan_cli_test(run_two_ranks_refuses_save_hf 2 ARGS --model ${TINY} --gpus 2xH100 --seq 32 --precision bf16
+                 --micro-batch 2 --zero 3 --run --steps 1 --save-hf ${CMAKE_CURRENT_BINARY_DIR}/never_written
+                 MATCH "--save-hf.*run on one GPU")
 endif()
 
 # zplan-run as a trainer, black-box: Ctrl-C (SIGINT) writes a complete checkpoint and exits 130,
@@ -57,4 +60,19 @@ if(ZPLAN_PYTHON3 AND TARGET zplan-run)
   add_test(NAME runtime_cli_ctrl_c
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/ctrl_c_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR})
   set_tests_properties(runtime_cli_ctrl_c PROPERTIES LABELS runtime TIMEOUT 300)
+  add_test(NAME runtime_cli_hf_roundtrip
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hf_roundtrip_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(runtime_cli_hf_roundtrip PROPERTIES LABELS runtime TIMEOUT 300)
 endif()
+
+# Hugging Face checkpoints in and out (runtime/io/): its own binary, so editing it rebuilds little.
+zplan_add_test(hf_checkpoint_tests SOURCES ${CMAKE_CURRENT_LIST_DIR}/hf_checkpoint_test.cpp LABELS runtime LIBS zplan_runtime)
+
+# --init-from with a bad checkpoint: exit 2 naming the file (tests/data/hf/bad_checkpoint: a
+# safetensors file cut inside its header; its config.json has 4 KV heads where tiny-qwen3.json has 2).
+set(BADCK ${PROJECT_SOURCE_DIR}/tests/data/hf/bad_checkpoint)
+zplan_cli_test(run_init_from_truncated 2 ARGS --init-from ${BADCK} --gpus 1xH100 --seq 32 --precision bf16
+               --micro-batch 1 --run --steps 1 MATCH "bad_checkpoint/model.safetensors: truncated")
+zplan_cli_test(run_init_from_config_mismatch 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
+               --init-from ${BADCK} --gpus 1xH100 --seq 32 --precision bf16 --micro-batch 1 --run --steps 1
+               MATCH "bad_checkpoint/config.json: field 'kv_heads'")

@@ -2,6 +2,7 @@
 // print it as text / Markdown / JSON (/ HTML), optionally write a DeepSpeed config, optionally run.
 #include <cstdio>
 #include <fstream>
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
@@ -58,6 +59,12 @@ Plan search_for_trainer(Scenario s, const SearchOptions& so) {
 int run_plan(PlanCommand& cmd, bool check_only) {
   const ScenarioOptions& o = cmd.scenario;
   if (cmd.run && o.framework == "deepspeed") return run_with_deepspeed(cmd);  // the user's stack
+  // --init-from DIR alone: the checkpoint's config.json is the model (with --model or a scenario
+  // file, the runtime checks that config.json agrees with it).
+  if (!cmd.trainer.init_from.empty() && !std::filesystem::is_directory(cmd.trainer.init_from))
+    throw InputError("--init-from", "", cmd.trainer.init_from + " is not a directory (expected a Hugging Face checkpoint "
+                                        "directory: config.json and model.safetensors)");
+  if (!cmd.trainer.init_from.empty() && o.model.empty() && o.config.empty()) cmd.scenario.model = cmd.trainer.init_from;
   Scenario s = build_scenario(o, cmd.run);  // bad input fails here, before any hand-over
   if (cmd.run) {
     int rc = hand_over_to_runtime(cmd);

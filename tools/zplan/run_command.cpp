@@ -55,7 +55,7 @@ int start_local_ranks_if_needed(PlanCommand& cmd, const Scenario& s) {
     throw InputError("--nodes", "", "a run over several nodes needs a launcher on each node, e.g. "
                      "torchrun --nnodes " + std::to_string(s.cluster.nodes) + " --nproc_per_node " +
                      std::to_string(s.cluster.gpus_per_node) + " --no-python zplan-run <the same flags>");
-  if (cmd.steps < 1 || cmd.steps > 100000) throw InputError("--steps", "", "expected 1..100000");
+  if (cmd.steps < 0 || cmd.steps > 100000) throw InputError("--steps", "", "expected 0..100000 (0: evaluate or export the initial weights)");
   rt::LocalLaunch l;
   l.program = "/proc/self/exe";
   l.args = cmd.argv_tail;
@@ -73,7 +73,7 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   ro.learning_rate = cmd.learning_rate;
   ro.seed = cmd.seed;
   ro.trainer = cmd.trainer;
-  if (cmd.steps < 1 || cmd.steps > 100000) throw InputError("--steps", "", "expected 1..100000");
+  if (cmd.steps < 0 || cmd.steps > 100000) throw InputError("--steps", "", "expected 0..100000 (0: evaluate or export the initial weights)");
   if (cmd.comm_timeout < 1) throw InputError("--comm-timeout", "", "expected seconds >= 1");
   const rt::LaunchEnv env = rt::launch_env_from_environment();
   if (env.rank == 0)

@@ -21,6 +21,10 @@ void add_trainer_flags(CLI::App& app, PlanCommand& cmd) {
   app.add_option("--checkpoint", t.checkpoint_path, "--run: write the training state here at the end, every --checkpoint-every steps and on Ctrl-C");
   app.add_option("--checkpoint-every", t.checkpoint_every, "--run: checkpoint every N steps (needs --checkpoint)");
   app.add_option("--resume", t.resume_path, "--run: continue from this checkpoint up to --steps in total");
+  app.add_option("--init-from", t.init_from, "--run: start from the weights of this Hugging Face checkpoint directory "
+                 "(config.json + model.safetensors or sharded); without --model it is also the model");
+  app.add_option("--save-hf", t.save_hf, "--run: write the trained model to this directory for "
+                 "transformers' from_pretrained (config.json + model.safetensors; one GPU)");
 }
 
 }  // namespace zplan
