@@ -106,6 +106,11 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     // Softmax keeps its output; the matmul with v keeps the 16-bit probabilities, or the dropout
     // output, whose bool mask dropout keeps.
     add_qkv(saved, fused_qkv, cb, qd, kd, qd);
+    // Without GQA repeat_kv returns v itself, a view of Phi-3's fused qkv_proj output; matmul
+    // flattens it to [B*NH, T, HD] without a copy only when B = 1 (and no all-to-all made it anew),
+    // and then keeps the whole projection output.
+    if (m.qkv_projection == QkvProjection::fused && m.kv_heads == m.heads && c.micro_batch == 1 && sp == 1)
+      saved.add("attn.qkv_proj_rest", cb * (qd + kd));
     const int softmax_bytes = (m.attention_softmax_fp32 || c.autocast || c.profile == Profile::zplan) ? kFp32 : cb;
     saved.add_per_sequence("attn.softmax_out", softmax_bytes * scores);
     if (m.attention_dropout > 0) {
@@ -136,9 +141,10 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     // Flash SDPA keeps q, k, v (16-bit: autocast casts fp32 RoPE outputs), out and the fp32
     // log-sum-exp [B, NH, T]; with GQA it reads un-repeated k/v (enable_gqa).
     add_qkv(saved, fused_qkv, cb, qd, kd, kd_attn);
-    // Phi-3's v is a view of the fused qkv_proj output: SDPA keeping v keeps the whole tensor.
-    // (zplan's runtime projects q, k, v separately.)
-    if (m.qkv_projection == QkvProjection::fused && c.profile == Profile::hf) saved.add("attn.qkv_proj_rest", cb * (qd + kd));
+    // Phi-3's v is a view of the fused qkv_proj output (q and k become new tensors at RoPE):
+    // SDPA keeping v keeps the whole tensor, in transformers and in zplan's runtime alike.
+    // (Ulysses' all-to-all makes new q, k, v first.)
+    if (m.qkv_projection == QkvProjection::fused && sp == 1) saved.add("attn.qkv_proj_rest", cb * (qd + kd));
     saved.add("attn.out", cb * qd);
     saved.add("attn.lse", kFp32 * m.heads);
     // Ulysses: the all-to-all back to sequence-sharded layout allocates o_proj's input.
@@ -183,6 +189,12 @@ void add_dense_mlp(BlockActivations& b, const ModelSpec& m, int64_t ffn, const s
     saved.add(prefix + ".half_a", cb * ffn);
     saved.add(prefix + ".one_plus_tanh", tanh_bytes * ffn);
     saved.add(prefix + ".act_out", cb * ffn);
+  } else if (m.fused_gate_up_proj && prefix == "mlp") {
+    // Phi-3: gate, up = gate_up_proj(x).chunk(2); down(up * act(gate)). act keeps the gate half
+    // and mul the up half, two views that keep the one [2F] output; mul keeps act's output too.
+    saved.add(prefix + ".gate_up_out", 2 * cb * ffn);
+    saved.add(prefix + ".act_out", cb * ffn);
+    saved.add(prefix + ".product", cb * ffn);
   } else {
     // down(act(gate(x)) * up(x)): act keeps gate's output, mul keeps act's and up's outputs,
     // down keeps the product.
@@ -224,10 +236,12 @@ void add_moe_mlp(BlockActivations& b, const ModelSpec& m, int norm_out_bytes, co
     bwd.add_fixed("moe.select_backward_full", c.param_bytes * 2 * Fe * C * E);
   }
   bwd.add("moe.expert_grads", 3 * eb * Fe * K);
-  if (m.moe.shared_experts > 0) {  // (zplan's runtime rejects shared experts)
-    // Qwen2-MoE: shared_expert(h) * sigmoid(shared_expert_gate(h)); the multiply keeps both.
+  if (m.moe.shared_experts > 0) {
+    // A dense MLP on the same input (its matmul input is the router's, kept once above).
     add_dense_mlp(b, m, m.moe.shared_expert_ffn, "moe.shared", c);
-    saved.add("moe.shared_gate", cb * C + 2 * kFp32);
+    // Qwen2-MoE: sigmoid(shared_expert_gate(h)) * shared_expert(h); the multiply keeps the
+    // shared expert's output [t, C] and the sigmoid's [t, 1] (sigmoid's backward reads it too).
+    if (m.moe.shared_expert_gate) saved.add("moe.shared_gate", cb * C + cb);
   }
 }
 

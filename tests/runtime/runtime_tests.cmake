@@ -50,6 +50,18 @@ if(ZPLAN_GLOO_INCLUDE_DIR)
                  --micro-batch 2 --zero 1 --run --steps 1 --clip-grad 1 MATCH "--clip-grad.*run on one GPU")
 endif()
 
+# The families beyond Llama/Qwen3 (Phi-3's fused projections, Qwen2-MoE's shared expert) run end
+# to end on one CPU rank; a sequence longer than a sliding window (tiny-phi3's 32) is refused.
+set(HFRUN ${PROJECT_SOURCE_DIR}/tests/data/hf/run)
+zplan_cli_test(run_phi3_fused 0 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH100 --seq 32 --precision bf16
+               --micro-batch 2 --ckpt 1 --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_phi3.json
+               MATCH "wrote run record")
+zplan_cli_test(run_qwen2_moe_shared 0 ARGS --model ${HFRUN}/tiny-qwen2-moe.json --gpus 1xH100 --seq 32
+               --precision bf16 --micro-batch 2 --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_qwen2_moe.json
+               MATCH "wrote run record")
+zplan_cli_test(run_refuses_beyond_sliding_window 2 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH100 --seq 64
+               --precision bf16 --run --steps 1 MATCH "sliding window of 32")
+
 # zplan-run as a trainer, black-box: Ctrl-C (SIGINT) writes a complete checkpoint and exits 130,
 # --resume continues, bad token files exit 2 (needs python3 for tools/tokenize_text.py).
 find_program(ZPLAN_PYTHON3 python3)
