@@ -189,9 +189,11 @@ void add_dense_mlp(BlockActivations& b, const ModelSpec& m, int64_t ffn, const s
     saved.add(prefix + ".half_a", cb * ffn);
     saved.add(prefix + ".one_plus_tanh", tanh_bytes * ffn);
     saved.add(prefix + ".act_out", cb * ffn);
-  } else if (m.fused_gate_up_proj && prefix == "mlp") {
+  } else if (m.fused_gate_up_proj && prefix == "mlp" && c.profile == Profile::zplan) {
     // Phi-3: gate, up = gate_up_proj(x).chunk(2); down(up * act(gate)). act keeps the gate half
     // and mul the up half, two views that keep the one [2F] output; mul keeps act's output too.
+    // transformers does the same, but the hf profile keeps the two-row form its Phi-3 records
+    // were validated with (same bytes; one allocation moves its reserved prediction, unmeasured).
     saved.add(prefix + ".gate_up_out", 2 * cb * ffn);
     saved.add(prefix + ".act_out", cb * ffn);
     saved.add(prefix + ".product", cb * ffn);
