@@ -37,13 +37,6 @@ StrategyCheck check_runtime_support(const ModelSpec& m, const TrainingSpec& t, c
   if (s.grad_accumulation < 1) return StrategyProblem{D::batch, "--grad-accum", "must be >= 1"};
   if (t.seq_len < 1) return StrategyProblem{D::scenario, "--seq", "must be >= 1"};
   if (StrategyCheck problem = check_loss_path(s, t)) return problem;  // --loss-chunks: 0..tokens of one sequence on one rank
-  // A sliding window only masks once the sequence is longer than it; the runtime has no banded
-  // mask, so it refuses those sequences rather than attend over all of them.
-  for (int64_t i = 0; i < m.layers; ++i)
-    if (m.layer_slides(i, t.seq_len))
-      return StrategyProblem{D::scenario, "--seq", "exceeds the model's sliding window of " + std::to_string(m.sliding_window) +
-                                                      " tokens; the runtime has no windowed attention, use --seq <= " +
-                                                      std::to_string(m.sliding_window) + " or --profile hf"};
   if (m.position == PositionKind::learned && t.seq_len > m.max_positions)
     return StrategyProblem{D::scenario, "--seq", "exceeds the model's " + std::to_string(m.max_positions) + " learned positions"};
   return std::nullopt;

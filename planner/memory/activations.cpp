@@ -123,7 +123,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     fwd.add_per_sequence("attn.scores", cb * scores);
     fwd.add_per_sequence("attn.scores_fp32", kFp32 * scores);
     bwd.add_per_sequence("attn.grad_probs", (kFp32 + 2 * cb) * scores);
-  } else if (cb == kFp32 && m.kv_heads < m.heads) {
+  } else if (cb == kFp32 && m.kv_heads < m.heads && !(sliding && c.profile == Profile::zplan)) {
     // fp32 with GQA: flash has no fp32 and the memory-efficient kernel no enable_gqa, so SDPA runs
     // its math path, keeping q, k, v, the fp32 softmax [NH, T, T] and its output (copied
     // contiguous for o_proj). Without GQA the efficient kernel takes fp32 and keeps what flash
@@ -139,12 +139,16 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     bwd.add_per_sequence("attn.grad_probs", 2 * kFp32 * scores);
   } else {
     // Flash SDPA keeps q, k, v (16-bit: autocast casts fp32 RoPE outputs), out and the fp32
-    // log-sum-exp [B, NH, T]; with GQA it reads un-repeated k/v (enable_gqa).
-    add_qkv(saved, fused_qkv, cb, qd, kd, kd_attn);
+    // log-sum-exp [B, NH, T]; with GQA it reads un-repeated k/v (enable_gqa). zplan's runtime under
+    // a sliding-window mask repeats k and v first (no enable_gqa with a mask), so SDPA (the
+    // efficient kernel, which takes a bias and fp32) keeps the repeated copies.
+    const bool repeated_kv = sliding && c.profile == Profile::zplan;
+    add_qkv(saved, fused_qkv, cb, qd, kd, repeated_kv ? qd : kd_attn);
     // Phi-3's v is a view of the fused qkv_proj output (q and k become new tensors at RoPE):
     // SDPA keeping v keeps the whole tensor, in transformers and in zplan's runtime alike.
-    // (Ulysses' all-to-all makes new q, k, v first.)
-    if (m.qkv_projection == QkvProjection::fused && sp == 1) saved.add("attn.qkv_proj_rest", cb * (qd + kd));
+    // (Ulysses' all-to-all, or repeat_kv's copy, makes a new v first.)
+    if (m.qkv_projection == QkvProjection::fused && sp == 1 && !(repeated_kv && m.kv_heads < m.heads))
+      saved.add("attn.qkv_proj_rest", cb * (qd + kd));
     saved.add("attn.out", cb * qd);
     saved.add("attn.lse", kFp32 * m.heads);
     // Ulysses: the all-to-all back to sequence-sharded layout allocates o_proj's input.
@@ -154,7 +158,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
       // that it keeps, and GQA without enable_gqa (transformers only uses it mask-free) keeps a
       // repeated copy of the KV heads.
       saved.add_per_sequence("attn.sliding_mask", cb * seq * seq);
-      saved.add("attn.kv_repeated", cb * std::max<int64_t>(0, qd - kd_attn));
+      if (!repeated_kv) saved.add("attn.kv_repeated", cb * std::max<int64_t>(0, qd - kd_attn));
     }
     // Flash backward: dq/dk/dv, an fp32 dq accumulator and the fp32 softmax row sums.
     bwd.add("attn.grad_out", cb * qd);
@@ -275,8 +279,7 @@ BlockActivations block_activations(const ModelSpec& m, int64_t layer, const Exec
   // ---- attention half ----
   const int ln1 = add_norm(saved, "input_norm", m, C, rb, c);
   add_matmul_input(saved, "attn.qkv_input", C, ln1, fused_qkv ? 1 : 3, c);
-  // zplan's runtime attends causally over the whole sequence (no window); transformers masks.
-  add_attention(b, m, c, c.profile == Profile::hf && m.layer_slides(layer, c.seq_len));
+  add_attention(b, m, c, m.layer_slides(layer, c.seq_len));
   int attn_out_bytes = cb;  // o_proj output
   if (m.sandwich_norm) attn_out_bytes = add_norm(saved, "post_attn_norm", m, C, cb, c);
   if (m.hidden_dropout > 0) saved.add("attn.resid_dropout_mask", C);  // bool mask
@@ -322,6 +325,12 @@ BlockActivations stem_activations(const ModelSpec& m, const ExecContext& c) {
   if (m.position == PositionKind::rope) saved.add("rope.cos_sin", 2 * rb * m.head_dim);
   if (m.hidden_dropout > 0) saved.add("embedding.dropout_mask", m.hidden);
   if (c.attention == Attention::eager) saved.add_per_sequence("attn.causal_mask", rb * c.seq_len * c.seq_len);
+  // zplan's runtime keeps the boolean [B, 1, T, T] sliding-window mask of an SDPA forward until
+  // the next forward (transformers makes one too; the hf profile was validated without it).
+  bool slides = false;
+  for (int64_t i = 0; i < m.layers; ++i) slides |= m.layer_slides(i, c.seq_len);
+  if (slides && c.attention != Attention::eager && c.profile == Profile::zplan)
+    saved.add_per_sequence("attn.sliding_mask_bool", c.seq_len * c.seq_len);
   const int out = add_norm(saved, "final_norm", m, m.hidden, rb, c);
   add_matmul_input(saved, "lm_head.input", m.hidden, out, 1, c);
   if (c.autocast) saved.add_fixed("autocast.lm_head_cast", 2 * m.vocab * m.hidden);

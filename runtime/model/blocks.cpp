@@ -144,22 +144,42 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope) {
   return (x * cos) + (rotated * sin);  // q_embed = (q * cos) + (rotate_half(q) * sin)
 }
 
-at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device device) {
+namespace {
+
+// true where query i must not see key j: j > i, or (window > 0) i - j >= window.
+at::Tensor masked_positions(int64_t tokens, int64_t window, at::Device device) {
+  const at::Tensor ones = at::ones({tokens, tokens}, at::TensorOptions().device(device).dtype(at::kBool));
+  at::Tensor masked = ones.triu(1);
+  if (window > 0 && window < tokens) masked = masked.logical_or(ones.tril(-window));
+  return masked;
+}
+
+}  // namespace
+
+at::Tensor sliding_mask_bool(int64_t batch, int64_t tokens, int64_t window, at::Device device) {
+  at::NoGradGuard no_grad;
+  return masked_positions(tokens, window, device).logical_not().expand({batch, 1, tokens, tokens});
+}
+
+at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device device, int64_t window) {
   at::NoGradGuard no_grad;
   // torch.finfo(dtype).min above the diagonal, 0 elsewhere (HF's 4D float mask, one per model).
   const double min_value = dtype == at::kHalf ? -65504.0
                            : dtype == at::kBFloat16 ? -3.3895313892515355e38
                                                     : -static_cast<double>(std::numeric_limits<float>::max());
   const auto opts = at::TensorOptions().device(device);
-  at::Tensor upper = at::ones({tokens, tokens}, opts.dtype(at::kBool)).triu(1);
-  return at::zeros({tokens, tokens}, opts.dtype(dtype)).masked_fill(upper, min_value);
+  return at::zeros({tokens, tokens}, opts.dtype(dtype)).masked_fill(masked_positions(tokens, window, device), min_value);
 }
 
 at::Tensor attention_core(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                           double scale, bool use_sdpa, const at::Tensor& causal_mask,
-                          double dropout_p) {
+                          double dropout_p, const at::Tensor& sdpa_mask) {
   at::Tensor out;  // [B, NH, T, HD]
-  if (use_sdpa) {
+  if (use_sdpa && sdpa_mask.defined()) {
+    // use_gqa_in_sdpa is false with a mask: key_states = repeat_kv(key, n_rep) (and value) first.
+    const int64_t n_rep = q.size(1) / k.size(1);
+    out = compat::sdpa_masked(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), sdpa_mask, scale, dropout_p);
+  } else if (use_sdpa) {
     out = compat::sdpa_causal(q, k, v, scale, dropout_p);
   } else {
     const int64_t n_rep = q.size(1) / k.size(1);

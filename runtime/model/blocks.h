@@ -53,10 +53,17 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope);
 // eager: HF eager_attention_forward (repeat_kv, matmul*scale + additive causal mask, fp32 softmax
 // cast back, dropout, matmul). `causal_mask` is the [T, T] additive mask in the compute dtype
 // (eager only). dropout_p > 0: SDPA's dropout_p / HF's dropout on the attention probabilities.
+// sdpa_mask (sdpa only): a boolean [B, 1, T, T] mask (true = attend) for sliding-window layers:
+// k and v are repeated to NH heads and SDPA runs without is_causal, as HF does with a mask.
 at::Tensor attention_core(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                           double scale, bool use_sdpa, const at::Tensor& causal_mask,
-                          double dropout_p = 0.0);
-at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device device);
+                          double dropout_p = 0.0, const at::Tensor& sdpa_mask = at::Tensor());
+// window > 0: also masks keys `window` or more tokens behind the query (transformers'
+// sliding_window_overlay: key > query - window), so each query sees at most `window` tokens.
+at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device device,
+                                int64_t window = 0);
+// The same window as a boolean [B, 1, T, T] mask, true where a query attends (sdpa).
+at::Tensor sliding_mask_bool(int64_t batch, int64_t tokens, int64_t window, at::Device device);
 
 // ---- MLPs ----
 // LlamaMLP: down(act(gate(x)) * up(x)); act = silu (swiglu) or gelu tanh (geglu).

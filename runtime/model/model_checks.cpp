@@ -1,5 +1,5 @@
-// model_checks.cpp: what zplan's runtime model can build and run (declared in transformer.h), so
-// that a spec it does not implement is refused with the field to blame rather than run wrongly.
+// model_checks.cpp: what zplan's runtime model can build (declared in transformer.h), so that a
+// spec it does not implement is refused with the field to blame rather than run wrongly.
 #include <string>
 
 #include "planner/input_error.h"
@@ -48,17 +48,6 @@ void check_runtime_supports(const ModelSpec& spec) {
   for (int64_t i = 0; i < spec.layers; ++i)
     if (!spec.layer_is_sparse(i) && spec.ffn <= 0)
       throw InputError(where, "ffn", "dense layers need ffn > 0");
-}
-
-void check_runtime_sequence(const ModelSpec& spec, int64_t tokens) {
-  // The runtime attends causally over the whole sequence; with a window shorter than it, the model
-  // (Mistral v0.1, Phi-3, Gemma's local layers) would attend differently, so it is refused.
-  for (int64_t i = 0; i < spec.layers; ++i)
-    if (spec.layer_slides(i, tokens))
-      throw InputError(where_of(spec), "sliding_window",
-                       std::to_string(tokens) + " tokens exceed the model's sliding window of " +
-                           std::to_string(spec.sliding_window) +
-                           "; the runtime has no windowed attention (use sequences <= the window)");
 }
 
 }  // namespace zplan::rt

@@ -110,6 +110,7 @@ bool is_gpt2_layout(const ModelSpec& spec) { return spec.qkv_projection == QkvPr
 
 DecoderLayer::DecoderLayer(const ModelSpec& spec, int64_t index, LayerWeights weights)
     : spec_(&spec),
+      index_(index),
       gpt2_layout_(is_gpt2_layout(spec)),
       sparse_(spec.layer_is_sparse(index)),
       eps_(spec.norm_eps),
@@ -164,8 +165,10 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
     v = ulysses_seq_to_heads(v, *ctx.sp);
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  at::Tensor out = attention_core(q, k, v, scale, ctx.use_sdpa, ctx.causal_mask,
-                                  ctx.attention_dropout);  // [B, T, NH, HD]
+  const bool slides = spec_->layer_slides(index_, ctx.tokens);  // masked as HF only when T > window
+  at::Tensor out = attention_core(q, k, v, scale, ctx.use_sdpa, slides ? ctx.sliding_mask : ctx.causal_mask,
+                                  ctx.attention_dropout, slides && ctx.use_sdpa ? ctx.sliding_mask : at::Tensor());
+  // [B, T, NH, HD]
   if (ulysses) out = ulysses_heads_to_seq(out.transpose(1, 2), *ctx.sp).transpose(1, 2);
   out = out.reshape({b, t, -1}).contiguous();
   out = gpt2_layout_ ? conv1d_hf(out, w_.o_w, w_.o_b) : linear_hf(out, w_.o_w, w_.o_b, by_ref);
@@ -270,7 +273,6 @@ at::Tensor TransformerModel::forward(const at::Tensor& ids) {
 at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
   const int64_t b = ids.size(0), t = ids.size(1);
   const int64_t t_full = t * opt_.sp.degree, first = opt_.sp.rank * t;  // Ulysses: this rank's slice
-  check_runtime_sequence(spec_, t_full);
   ctx_ = ForwardContext{};
   if (opt_.sp.degree > 1) ctx_.sp = &opt_.sp;
   ctx_.use_sdpa = opt_.use_sdpa;
@@ -284,8 +286,15 @@ at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
       ctx_.rope.sin = ctx_.rope.sin.narrow(1, first, t).contiguous();
     }
   }
-  // Eager attention runs over all T_full tokens (after Ulysses' exchange).
-  if (!opt_.use_sdpa) ctx_.causal_mask = causal_mask_additive(t_full, opt_.dtype, opt_.device);
+  // Eager attention runs over all T_full tokens (after Ulysses' exchange). Each mask exists only
+  // when some layer uses it.
+  ctx_.tokens = t_full;
+  bool any_slides = false, any_global = false;
+  for (int64_t i = 0; i < spec_.layers; ++i) (spec_.layer_slides(i, t_full) ? any_slides : any_global) = true;
+  if (!opt_.use_sdpa && any_global) ctx_.causal_mask = causal_mask_additive(t_full, opt_.dtype, opt_.device);
+  if (any_slides)
+    ctx_.sliding_mask = opt_.use_sdpa ? sliding_mask_bool(b, t_full, spec_.sliding_window, opt_.device)
+                                      : causal_mask_additive(t_full, opt_.dtype, opt_.device, spec_.sliding_window);
 
   const int64_t outer = spec_.layers;
   const auto hooks_address = reinterpret_cast<int64_t>(hooks_);

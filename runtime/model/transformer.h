@@ -1,7 +1,7 @@
 // transformer.h: a decoder-only language model built from a ModelSpec (the same struct the planner
 // predicts from): GPT-2 style (LayerNorm, learned positions, Conv1D, gelu_new), Llama/Qwen3 style
 // (RMSNorm, RoPE, GQA, q/k norm, SwiGLU; Phi-3's fused qkv_proj and gate_up_proj), Qwen3-MoE
-// sparse layers and Qwen2-MoE's gated shared expert, with activation
+// sparse layers and Qwen2-MoE's gated shared expert, sliding-window layers (Mistral), with activation
 // checkpointing of the first N layers (optionally keeping the checkpointed inputs in pinned host
 // memory) and Hugging Face's ForCausalLMLoss.
 #pragma once
@@ -53,7 +53,11 @@ struct BuildOptions {
 // Per-forward tensors shared by all layers (HF computes them once in the model's forward).
 struct ForwardContext {
   RopeTables rope;         // cos/sin [B, T, HD] (rope models)
-  at::Tensor causal_mask;  // [T, T] additive mask (eager attention only)
+  at::Tensor causal_mask;  // [T, T] additive mask (eager attention, layers without a window)
+  // Sliding-window layers (spec.layer_slides at T_full tokens): the additive [T, T] mask with the
+  // window (eager) or the boolean [B, 1, T, T] one (sdpa), once per forward as HF makes them.
+  at::Tensor sliding_mask;
+  int64_t tokens = 0;      // T_full: the sequence attention runs over
   bool use_sdpa = false;
   double hidden_dropout = 0.0;     // GPT-2 resid/embd dropout (saves a bool mask)
   double attention_dropout = 0.0;  // on the attention probabilities (SDPA keeps an RNG state)
@@ -93,6 +97,7 @@ class DecoderLayer {
   at::Tensor mlp(const at::Tensor& x, const ForwardContext& ctx) const;
 
   const ModelSpec* spec_;
+  int64_t index_;
   bool gpt2_layout_;
   bool sparse_;
   double eps_;
@@ -151,8 +156,5 @@ at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& targets);
 
 // Throws InputError when the runtime cannot build `spec` (Gemma's blocks, ...): model_checks.cpp.
 void check_runtime_supports(const ModelSpec& spec);
-// Throws InputError when sequences of `tokens` need attention the runtime lacks (a sliding window
-// shorter than them).
-void check_runtime_sequence(const ModelSpec& spec, int64_t tokens);
 
 }  // namespace zplan::rt

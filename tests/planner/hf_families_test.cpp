@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "planner/io/hf_config.h"
+#include "planner/io/model_loader.h"
 #include "planner/memory/activations.h"
 #include "planner/memory/params.h"
 
@@ -71,4 +72,20 @@ TEST_CASE("Qwen2-MoE has routed and shared experts in every sparse layer") {
   // Active parameters: 4 of 60 routed experts plus the shared expert and everything else.
   const ParamCounts pc = count_parameters(m);
   CHECK(pc.active_per_token < pc.total / 4);
+}
+
+TEST_CASE("Mistral beyond its sliding window: zplan's runtime keeps SDPA's bias and repeated k, v") {
+  const ModelSpec m = load_model("mistral-7b");  // window 4096, 32 query and 8 KV heads
+  TrainingSpec t;
+  t.profile = Profile::zplan;
+  Strategy s;
+  auto bytes = [&](int64_t seq) {
+    t.seq_len = seq;
+    const ExecContext c = make_exec_context(t, s, 1);
+    return sum_bytes(block_activations(m, 0, c).saved, seq, 1);
+  };
+  const uint64_t qd = static_cast<uint64_t>(m.q_dim()), kd = static_cast<uint64_t>(m.kv_dim());
+  // Per token at 4096 (no mask) against 8192 (masked): k, v repeated to NH heads (2·(qd-kd) more)
+  // and the bf16 [T, T] bias per sequence.
+  CHECK(bytes(8192) - 2 * bytes(4096) == 2ull * 8192 * 8192 + 2ull * 8192 * 2 * (qd - kd));
 }
