@@ -1,5 +1,5 @@
 // Hugging Face families added beyond the built-in models: Phi-3 (fused qkv_proj) and Qwen2-MoE
-// (shared expert), read from config.json fixtures in tests/data/hf/.
+// (shared expert), read from config.json fixtures in tests/data/hf/, and Mistral's sliding window.
 #include <doctest/doctest.h>
 
 #include "planner/io/hf_config.h"
