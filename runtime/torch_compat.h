@@ -43,6 +43,19 @@ inline at::Tensor sdpa_causal(const at::Tensor& q, const at::Tensor& k, const at
 #endif
 }
 
+// Attention under an explicit boolean mask (true = attend) of [B, 1, T, T], as transformers'
+// sdpa_attention_forward calls it for sliding-window layers: no is_causal, no enable_gqa (k and v
+// arrive repeated to NH heads). SDPA turns the mask into a q-dtype bias that its backward keeps.
+inline at::Tensor sdpa_masked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              const at::Tensor& mask, double scale, double dropout_p) {
+#if ZPLAN_HAVE_SDPA
+  return at::scaled_dot_product_attention(q, k, v, mask, dropout_p, /*is_causal=*/false, scale);
+#else
+  (void)q; (void)k; (void)v; (void)mask; (void)scale; (void)dropout_p;
+  TORCH_CHECK(false, "zplan runtime: SDPA needs libtorch >= 2.0; use the eager attention path");
+#endif
+}
+
 inline bool have_sdpa() { return ZPLAN_HAVE_SDPA != 0; }
 
 }  // namespace zplan::compat

@@ -35,6 +35,9 @@ struct MoeSpec {
   // ---- shared experts (DeepSeek / Qwen2-MoE style); 0 for Qwen3-MoE ----
   int shared_experts = 0;
   int64_t shared_expert_ffn = 0;  // inner size of the whole shared-expert MLP
+  // Qwen2-MoE scales the shared expert's output by sigmoid(shared_expert_gate(x)), an nn.Linear
+  // [1, C] per sparse layer; DeepSeek adds it unscaled.
+  bool shared_expert_gate = false;
   // ---- which layers are sparse ----
   int first_dense_layers = 0;     // leading layers with a dense MLP (DeepSeek first_k_dense_replace)
   int sparse_step = 1;            // layer i (0-based) is sparse when (i+1) % sparse_step == 0

@@ -249,6 +249,7 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
     m.moe.dense_layers = f.int_list("mlp_only_layers");
     m.moe.shared_expert_ffn = f.integer_or("shared_expert_intermediate_size", 0, 0);
     m.moe.shared_experts = m.moe.shared_expert_ffn > 0 ? 1 : 0;
+    m.moe.shared_expert_gate = m.moe.shared_experts > 0;  // Qwen2MoeSparseMoeBlock.shared_expert_gate
   } else if (type == "mixtral") {
     m.ffn = f.integer("intermediate_size", true).value_or(0);
     m.moe.num_experts = static_cast<int>(f.integer("num_local_experts", true).value_or(0));

@@ -54,7 +54,7 @@ const std::vector<std::string> kModelKeys = {
     "attention_softmax_fp32"};
 const std::vector<std::string> kMoeKeys = {
     "num_experts", "experts_per_token", "expert_ffn", "normalize_topk", "shared_experts",
-    "shared_expert_ffn", "first_dense_layers", "sparse_step", "dense_layers"};
+    "shared_expert_ffn", "shared_expert_gate", "first_dense_layers", "sparse_step", "dense_layers"};
 
 ModelSpec parse_model_node(const FieldReader& r, std::vector<std::string>* aliases) {
   r.reject_unknown(kModelKeys);
@@ -113,6 +113,7 @@ ModelSpec parse_model_node(const FieldReader& r, std::vector<std::string>* alias
     m.moe.normalize_topk = moe.optional_bool("normalize_topk").value_or(true);
     m.moe.shared_experts = static_cast<int>(moe.optional_int("shared_experts", 0, kMaxExperts).value_or(0));
     m.moe.shared_expert_ffn = moe.optional_int("shared_expert_ffn", 0, 100 * kMaxHidden).value_or(0);
+    m.moe.shared_expert_gate = moe.optional_bool("shared_expert_gate").value_or(false);
     m.moe.first_dense_layers = static_cast<int>(moe.optional_int("first_dense_layers", 0, kMaxLayers).value_or(0));
     m.moe.sparse_step = static_cast<int>(moe.optional_int("sparse_step", 1, kMaxLayers).value_or(1));
     for (int64_t i : moe.optional_int_list("dense_layers", 0, kMaxLayers))
@@ -256,6 +257,8 @@ void validate_model(const ModelSpec& m) {
                      "expected > 0 exactly when moe.shared_experts > 0 (got shared_experts " +
                          std::to_string(m.moe.shared_experts) + ", shared_expert_ffn " +
                          std::to_string(m.moe.shared_expert_ffn) + ")");
+  if (m.moe.shared_expert_gate && m.moe.shared_experts == 0)
+    throw InputError(w, "moe.shared_expert_gate", "expected only with moe.shared_experts > 0");
   for (int i : m.moe.dense_layers) check_range("moe.dense_layers", i, 0, m.layers - 1);
   if (m.sparse_layer_count() == 0)
     throw InputError(w, "moe", "no layer is sparse with these first_dense_layers/sparse_step/dense_layers");

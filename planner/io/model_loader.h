@@ -12,7 +12,8 @@
 //   sliding_window_pattern, hidden_dropout, attention_dropout (probabilities, default 0),
 //   aliases: [other names], and for MoE models a nested map
 //   moe: {num_experts, experts_per_token, expert_ffn, normalize_topk, shared_experts,
-//         shared_expert_ffn, first_dense_layers, sparse_step, dense_layers: [i, ...]}.
+//         shared_expert_ffn, shared_expert_gate (Qwen2-MoE's sigmoid gate), first_dense_layers,
+//         sparse_step, dense_layers: [i, ...]}.
 // Unknown keys are rejected (a typo would otherwise silently keep a default).
 #pragma once
 #include <string>

@@ -106,6 +106,11 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     // Softmax keeps its output; the matmul with v keeps the 16-bit probabilities, or the dropout
     // output, whose bool mask dropout keeps.
     add_qkv(saved, fused_qkv, cb, qd, kd, qd);
+    // Without GQA repeat_kv returns v itself, a view of Phi-3's fused qkv_proj output; matmul
+    // flattens it to [B*NH, T, HD] without a copy only when B = 1 (and no all-to-all made it anew),
+    // and then keeps the whole projection output.
+    if (m.qkv_projection == QkvProjection::fused && m.kv_heads == m.heads && c.micro_batch == 1 && sp == 1)
+      saved.add("attn.qkv_proj_rest", cb * (qd + kd));
     const int softmax_bytes = (m.attention_softmax_fp32 || c.autocast || c.profile == Profile::zplan) ? kFp32 : cb;
     saved.add_per_sequence("attn.softmax_out", softmax_bytes * scores);
     if (m.attention_dropout > 0) {
@@ -118,7 +123,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     fwd.add_per_sequence("attn.scores", cb * scores);
     fwd.add_per_sequence("attn.scores_fp32", kFp32 * scores);
     bwd.add_per_sequence("attn.grad_probs", (kFp32 + 2 * cb) * scores);
-  } else if (cb == kFp32 && m.kv_heads < m.heads) {
+  } else if (cb == kFp32 && m.kv_heads < m.heads && !(sliding && c.profile == Profile::zplan)) {
     // fp32 with GQA: flash has no fp32 and the memory-efficient kernel no enable_gqa, so SDPA runs
     // its math path, keeping q, k, v, the fp32 softmax [NH, T, T] and its output (copied
     // contiguous for o_proj). Without GQA the efficient kernel takes fp32 and keeps what flash
@@ -134,11 +139,16 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     bwd.add_per_sequence("attn.grad_probs", 2 * kFp32 * scores);
   } else {
     // Flash SDPA keeps q, k, v (16-bit: autocast casts fp32 RoPE outputs), out and the fp32
-    // log-sum-exp [B, NH, T]; with GQA it reads un-repeated k/v (enable_gqa).
-    add_qkv(saved, fused_qkv, cb, qd, kd, kd_attn);
-    // Phi-3's v is a view of the fused qkv_proj output: SDPA keeping v keeps the whole tensor.
-    // (zplan's runtime projects q, k, v separately.)
-    if (m.qkv_projection == QkvProjection::fused && c.profile == Profile::hf) saved.add("attn.qkv_proj_rest", cb * (qd + kd));
+    // log-sum-exp [B, NH, T]; with GQA it reads un-repeated k/v (enable_gqa). zplan's runtime under
+    // a sliding-window mask repeats k and v first (no enable_gqa with a mask), so SDPA (the
+    // efficient kernel, which takes a bias and fp32) keeps the repeated copies.
+    const bool repeated_kv = sliding && c.profile == Profile::zplan;
+    add_qkv(saved, fused_qkv, cb, qd, kd, repeated_kv ? qd : kd_attn);
+    // Phi-3's v is a view of the fused qkv_proj output (q and k become new tensors at RoPE):
+    // SDPA keeping v keeps the whole tensor, in transformers and in zplan's runtime alike.
+    // (Ulysses' all-to-all, or repeat_kv's copy, makes a new v first.)
+    if (m.qkv_projection == QkvProjection::fused && sp == 1 && !(repeated_kv && m.kv_heads < m.heads))
+      saved.add("attn.qkv_proj_rest", cb * (qd + kd));
     saved.add("attn.out", cb * qd);
     saved.add("attn.lse", kFp32 * m.heads);
     // Ulysses: the all-to-all back to sequence-sharded layout allocates o_proj's input.
@@ -148,7 +158,7 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
       // that it keeps, and GQA without enable_gqa (transformers only uses it mask-free) keeps a
       // repeated copy of the KV heads.
       saved.add_per_sequence("attn.sliding_mask", cb * seq * seq);
-      saved.add("attn.kv_repeated", cb * std::max<int64_t>(0, qd - kd_attn));
+      if (!repeated_kv) saved.add("attn.kv_repeated", cb * std::max<int64_t>(0, qd - kd_attn));
     }
     // Flash backward: dq/dk/dv, an fp32 dq accumulator and the fp32 softmax row sums.
     bwd.add("attn.grad_out", cb * qd);
@@ -183,6 +193,14 @@ void add_dense_mlp(BlockActivations& b, const ModelSpec& m, int64_t ffn, const s
     saved.add(prefix + ".half_a", cb * ffn);
     saved.add(prefix + ".one_plus_tanh", tanh_bytes * ffn);
     saved.add(prefix + ".act_out", cb * ffn);
+  } else if (m.fused_gate_up_proj && prefix == "mlp" && c.profile == Profile::zplan) {
+    // Phi-3: gate, up = gate_up_proj(x).chunk(2); down(up * act(gate)). act keeps the gate half
+    // and mul the up half, two views that keep the one [2F] output; mul keeps act's output too.
+    // transformers does the same, but the hf profile keeps the two-row form its Phi-3 records
+    // were validated with (same bytes; one allocation moves its reserved prediction, unmeasured).
+    saved.add(prefix + ".gate_up_out", 2 * cb * ffn);
+    saved.add(prefix + ".act_out", cb * ffn);
+    saved.add(prefix + ".product", cb * ffn);
   } else {
     // down(act(gate(x)) * up(x)): act keeps gate's output, mul keeps act's and up's outputs,
     // down keeps the product.
@@ -224,10 +242,12 @@ void add_moe_mlp(BlockActivations& b, const ModelSpec& m, int norm_out_bytes, co
     bwd.add_fixed("moe.select_backward_full", c.param_bytes * 2 * Fe * C * E);
   }
   bwd.add("moe.expert_grads", 3 * eb * Fe * K);
-  if (m.moe.shared_experts > 0) {  // (zplan's runtime rejects shared experts)
-    // Qwen2-MoE: shared_expert(h) * sigmoid(shared_expert_gate(h)); the multiply keeps both.
+  if (m.moe.shared_experts > 0) {
+    // A dense MLP on the same input (its matmul input is the router's, kept once above).
     add_dense_mlp(b, m, m.moe.shared_expert_ffn, "moe.shared", c);
-    saved.add("moe.shared_gate", cb * C + 2 * kFp32);
+    // Qwen2-MoE: sigmoid(shared_expert_gate(h)) * shared_expert(h); the multiply keeps the
+    // shared expert's output [t, C] and the sigmoid's [t, 1] (sigmoid's backward reads it too).
+    if (m.moe.shared_expert_gate) saved.add("moe.shared_gate", cb * C + cb);
   }
 }
 
@@ -259,8 +279,7 @@ BlockActivations block_activations(const ModelSpec& m, int64_t layer, const Exec
   // ---- attention half ----
   const int ln1 = add_norm(saved, "input_norm", m, C, rb, c);
   add_matmul_input(saved, "attn.qkv_input", C, ln1, fused_qkv ? 1 : 3, c);
-  // zplan's runtime attends causally over the whole sequence (no window); transformers masks.
-  add_attention(b, m, c, c.profile == Profile::hf && m.layer_slides(layer, c.seq_len));
+  add_attention(b, m, c, m.layer_slides(layer, c.seq_len));
   int attn_out_bytes = cb;  // o_proj output
   if (m.sandwich_norm) attn_out_bytes = add_norm(saved, "post_attn_norm", m, C, cb, c);
   if (m.hidden_dropout > 0) saved.add("attn.resid_dropout_mask", C);  // bool mask
@@ -306,6 +325,12 @@ BlockActivations stem_activations(const ModelSpec& m, const ExecContext& c) {
   if (m.position == PositionKind::rope) saved.add("rope.cos_sin", 2 * rb * m.head_dim);
   if (m.hidden_dropout > 0) saved.add("embedding.dropout_mask", m.hidden);
   if (c.attention == Attention::eager) saved.add_per_sequence("attn.causal_mask", rb * c.seq_len * c.seq_len);
+  // zplan's runtime keeps the boolean [B, 1, T, T] sliding-window mask of an SDPA forward until
+  // the next forward (transformers makes one too; the hf profile was validated without it).
+  bool slides = false;
+  for (int64_t i = 0; i < m.layers; ++i) slides |= m.layer_slides(i, c.seq_len);
+  if (slides && c.attention != Attention::eager && c.profile == Profile::zplan)
+    saved.add_per_sequence("attn.sliding_mask_bool", c.seq_len * c.seq_len);
   const int out = add_norm(saved, "final_norm", m, m.hidden, rb, c);
   add_matmul_input(saved, "lm_head.input", m.hidden, out, 1, c);
   if (c.autocast) saved.add_fixed("autocast.lm_head_cast", 2 * m.vocab * m.hidden);

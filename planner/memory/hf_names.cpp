@@ -43,6 +43,7 @@ std::string block_module(const ModelSpec& m, TensorRole role) {
     case TensorRole::shared_gate: return "mlp.shared_expert.gate_proj";
     case TensorRole::shared_up: return "mlp.shared_expert.up_proj";
     case TensorRole::shared_down: return "mlp.shared_expert.down_proj";
+    case TensorRole::shared_expert_gate: return "mlp.shared_expert_gate";
     default: return "";  // not a block tensor
   }
 }

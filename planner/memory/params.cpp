@@ -87,10 +87,12 @@ void add_experts(TableBuilder& t, const ModelSpec& m, const std::string& p, int6
     t.add(p + "experts.gate", TensorRole::expert_gate, l, {E, FE, C}, false, true);  // [E, FE, C]
   t.add(p + "experts.up", TensorRole::expert_up, l, {E, FE, C}, false, true);        // [E, FE, C]
   t.add(p + "experts.down", TensorRole::expert_down, l, {E, C, FE}, false, true);    // [E, C, FE]
-  // Shared experts (DeepSeek / Qwen2-MoE): one dense MLP of the combined inner size. Qwen2-MoE's
-  // scalar shared_expert_gate [1, C] is not modelled (C parameters per layer).
-  if (m.moe.shared_experts > 0 && m.moe.shared_expert_ffn > 0)
+  // Shared experts (DeepSeek / Qwen2-MoE): one dense MLP of the combined inner size, and
+  // Qwen2-MoE's gate on its output, nn.Linear(C, 1).
+  if (m.moe.shared_experts > 0 && m.moe.shared_expert_ffn > 0) {
     add_dense_mlp(t, m, p + "shared.", m.moe.shared_expert_ffn, l, true);
+    if (m.moe.shared_expert_gate) t.add(p + "shared_gate", TensorRole::shared_expert_gate, l, {1, C});  // [1, C]
+  }
 }
 
 }  // namespace
@@ -158,6 +160,7 @@ std::string table_key(const ModelSpec& m) {
                     static_cast<int64_t>(m.sandwich_norm), static_cast<int64_t>(m.moe.num_experts),
                     static_cast<int64_t>(m.moe.experts_per_token), m.moe.expert_ffn,
                     static_cast<int64_t>(m.moe.shared_experts), m.moe.shared_expert_ffn,
+                    static_cast<int64_t>(m.moe.shared_expert_gate),
                     static_cast<int64_t>(m.moe.first_dense_layers), static_cast<int64_t>(m.moe.sparse_step)})
     k += "|" + std::to_string(v);
   for (int d : m.moe.dense_layers) k += "," + std::to_string(d);

@@ -29,6 +29,7 @@ enum class TensorRole {
   router,                               // MoE router [E, C]
   expert_gate, expert_up, expert_down,  // all E routed experts of one kind
   shared_fc, shared_proj, shared_gate, shared_up, shared_down,  // shared-expert MLP
+  shared_expert_gate,  // Qwen2-MoE's sigmoid gate on the shared expert [1, C]
   final_norm,          // ln_f / model.norm
   lm_head,             // [V, C], absent when tied to the embedding
 };

@@ -1,5 +1,5 @@
-// blocks.cpp: op-for-op ports of transformers 5.17's modelling code (llama, qwen3, qwen3_moe, gpt2,
-// integrations/moe.py). Comments quote the HF line each statement mirrors where the order of ops
+// blocks.cpp: op-for-op ports of transformers 5.17's modelling code (llama, qwen3, qwen3_moe,
+// qwen2_moe, phi3, gpt2, integrations/moe.py). Comments quote the HF line each statement mirrors where the order of ops
 // matters for what autograd saves; docs/runtime.md lists the saved tensors per block.
 #include "runtime/model/blocks.h"
 
@@ -144,22 +144,42 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope) {
   return (x * cos) + (rotated * sin);  // q_embed = (q * cos) + (rotate_half(q) * sin)
 }
 
-at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device device) {
+namespace {
+
+// true where query i must not see key j: j > i, or (window > 0) i - j >= window.
+at::Tensor masked_positions(int64_t tokens, int64_t window, at::Device device) {
+  const at::Tensor ones = at::ones({tokens, tokens}, at::TensorOptions().device(device).dtype(at::kBool));
+  at::Tensor masked = ones.triu(1);
+  if (window > 0 && window < tokens) masked = masked.logical_or(ones.tril(-window));
+  return masked;
+}
+
+}  // namespace
+
+at::Tensor sliding_mask_bool(int64_t batch, int64_t tokens, int64_t window, at::Device device) {
+  at::NoGradGuard no_grad;
+  return masked_positions(tokens, window, device).logical_not().expand({batch, 1, tokens, tokens});
+}
+
+at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device device, int64_t window) {
   at::NoGradGuard no_grad;
   // torch.finfo(dtype).min above the diagonal, 0 elsewhere (HF's 4D float mask, one per model).
   const double min_value = dtype == at::kHalf ? -65504.0
                            : dtype == at::kBFloat16 ? -3.3895313892515355e38
                                                     : -static_cast<double>(std::numeric_limits<float>::max());
   const auto opts = at::TensorOptions().device(device);
-  at::Tensor upper = at::ones({tokens, tokens}, opts.dtype(at::kBool)).triu(1);
-  return at::zeros({tokens, tokens}, opts.dtype(dtype)).masked_fill(upper, min_value);
+  return at::zeros({tokens, tokens}, opts.dtype(dtype)).masked_fill(masked_positions(tokens, window, device), min_value);
 }
 
 at::Tensor attention_core(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                           double scale, bool use_sdpa, const at::Tensor& causal_mask,
-                          double dropout_p) {
+                          double dropout_p, const at::Tensor& sdpa_mask) {
   at::Tensor out;  // [B, NH, T, HD]
-  if (use_sdpa) {
+  if (use_sdpa && sdpa_mask.defined()) {
+    // use_gqa_in_sdpa is false with a mask: key_states = repeat_kv(key, n_rep) (and value) first.
+    const int64_t n_rep = q.size(1) / k.size(1);
+    out = compat::sdpa_masked(q, repeat_kv(k, n_rep), repeat_kv(v, n_rep), sdpa_mask, scale, dropout_p);
+  } else if (use_sdpa) {
     out = compat::sdpa_causal(q, k, v, scale, dropout_p);
   } else {
     const int64_t n_rep = q.size(1) / k.size(1);
@@ -183,6 +203,16 @@ at::Tensor gated_mlp(const at::Tensor& x, const at::Tensor& gate_w, const at::Te
   return linear_hf(act * linear_hf(x, up_w, none, save_params), down_w, none, save_params);
 }
 
+at::Tensor fused_gated_mlp(const at::Tensor& x, const at::Tensor& gate_up_w, const at::Tensor& down_w,
+                           bool gelu_tanh, bool save_params) {
+  const at::Tensor none;
+  // up_states = self.gate_up_proj(hidden_states); gate, up_states = up_states.chunk(2, dim=-1)
+  const std::vector<at::Tensor> halves = linear_hf(x, gate_up_w, none, save_params).chunk(2, -1);
+  const at::Tensor act = gelu_tanh ? at::gelu(halves[0], "tanh") : at::silu(halves[0]);
+  // up_states = up_states * self.activation_fn(gate); return self.down_proj(up_states)
+  return linear_hf(halves[1] * act, down_w, none, save_params);
+}
+
 at::Tensor gpt2_mlp(const at::Tensor& x, const at::Tensor& fc_w, const at::Tensor& fc_b,
                     const at::Tensor& proj_w, const at::Tensor& proj_b) {
   return conv1d_hf(gelu_new(conv1d_hf(x, fc_w, fc_b)), proj_w, proj_b);
@@ -196,6 +226,15 @@ RouterOutput moe_router(const at::Tensor& x2d, const at::Tensor& router_w, int64
   at::Tensor weights = std::get<0>(top);                        // [N, K] fp32
   if (normalize) weights.div_(weights.sum(-1, true));           // router_top_value /= sum
   return RouterOutput{weights.to(logits.scalar_type()), std::get<1>(top)};
+}
+
+at::Tensor moe_shared_expert(const at::Tensor& x2d, const at::Tensor& gate_w, const at::Tensor& up_w,
+                             const at::Tensor& down_w, const at::Tensor& shared_expert_gate_w,
+                             bool save_params) {
+  const at::Tensor out = gated_mlp(x2d, gate_w, up_w, down_w, /*gelu_tanh=*/false, save_params);
+  if (!shared_expert_gate_w.defined()) return out;
+  // F.sigmoid(self.shared_expert_gate(hidden_states)) * shared_expert_output
+  return at::sigmoid(linear_hf(x2d, shared_expert_gate_w, at::Tensor(), save_params)) * out;
 }
 
 at::Tensor grouped_linear(const at::Tensor& input, const at::Tensor& weight,

@@ -53,20 +53,30 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope);
 // eager: HF eager_attention_forward (repeat_kv, matmul*scale + additive causal mask, fp32 softmax
 // cast back, dropout, matmul). `causal_mask` is the [T, T] additive mask in the compute dtype
 // (eager only). dropout_p > 0: SDPA's dropout_p / HF's dropout on the attention probabilities.
+// sdpa_mask (sdpa only): a boolean [B, 1, T, T] mask (true = attend) for sliding-window layers:
+// k and v are repeated to NH heads and SDPA runs without is_causal, as HF does with a mask.
 at::Tensor attention_core(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                           double scale, bool use_sdpa, const at::Tensor& causal_mask,
-                          double dropout_p = 0.0);
-at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device device);
+                          double dropout_p = 0.0, const at::Tensor& sdpa_mask = at::Tensor());
+// window > 0: also masks keys `window` or more tokens behind the query (transformers'
+// sliding_window_overlay: key > query - window), so each query sees at most `window` tokens.
+at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device device,
+                                int64_t window = 0);
+// The same window as a boolean [B, 1, T, T] mask, true where a query attends (sdpa).
+at::Tensor sliding_mask_bool(int64_t batch, int64_t tokens, int64_t window, at::Device device);
 
 // ---- MLPs ----
 // LlamaMLP: down(act(gate(x)) * up(x)); act = silu (swiglu) or gelu tanh (geglu).
 at::Tensor gated_mlp(const at::Tensor& x, const at::Tensor& gate_w, const at::Tensor& up_w,
                      const at::Tensor& down_w, bool gelu_tanh, bool save_params = false);
+// Phi3MLP: gate, up = gate_up_proj(x).chunk(2, -1); down(up * act(gate)). gate_up_w [2F, C].
+at::Tensor fused_gated_mlp(const at::Tensor& x, const at::Tensor& gate_up_w, const at::Tensor& down_w,
+                           bool gelu_tanh, bool save_params = false);
 // GPT2MLP: c_proj(gelu_new(c_fc(x))), Conv1D layout.
 at::Tensor gpt2_mlp(const at::Tensor& x, const at::Tensor& fc_w, const at::Tensor& fc_b,
                     const at::Tensor& proj_w, const at::Tensor& proj_b);
 
-// ---- mixture of experts (Qwen3-MoE, transformers 5.17 default experts_implementation) ----
+// ---- mixture of experts (Qwen3-MoE, Qwen2-MoE; transformers 5.17 default experts_implementation) ----
 // Router (Qwen3MoeTopKRouter): linear -> softmax in fp32 -> top-k -> renormalise -> cast back.
 struct RouterOutput {
   at::Tensor weights;  // [N, K] in the router logits' dtype
@@ -79,6 +89,11 @@ RouterOutput moe_router(const at::Tensor& x2d, const at::Tensor& router_w, int64
 // x2d [N, C]; gate_up [E, 2F, C]; down [E, C, F]. Returns [N, C].
 at::Tensor moe_experts_grouped(const at::Tensor& x2d, const RouterOutput& route,
                                const at::Tensor& gate_up, const at::Tensor& down);
+// Qwen2MoeSparseMoeBlock's shared expert: a SwiGLU MLP on x2d [N, C], scaled by
+// sigmoid(shared_expert_gate(x2d)) when gate_w [1, C] is defined. Returns [N, C].
+at::Tensor moe_shared_expert(const at::Tensor& x2d, const at::Tensor& gate_w, const at::Tensor& up_w,
+                             const at::Tensor& down_w, const at::Tensor& shared_expert_gate_w,
+                             bool save_params = false);
 // Grouped linear over rows sorted by expert: out[rows of e] = in[rows of e] @ weight[e]^T.
 // input [S, in], weight [E, out, in], rows_per_expert (host) sums to S. A custom autograd
 // function that saves (input, weight) like torch._grouped_mm, so the weight gradient is one

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <mutex>
 
-#include "planner/input_error.h"
 #include "planner/memory/params.h"
 #include "runtime/model/weight_slots.h"
 
@@ -107,46 +106,11 @@ bool is_gpt2_layout(const ModelSpec& spec) { return spec.qkv_projection == QkvPr
 
 }  // namespace
 
-void check_runtime_supports(const ModelSpec& spec) {
-  const std::string where = spec.source.empty() ? "model " + spec.name : spec.source;
-  auto positive = [&](int64_t v, const char* field) {
-    if (v <= 0) throw InputError(where, field, "must be > 0 for the runtime");
-  };
-  positive(spec.layers, "layers");
-  positive(spec.hidden, "hidden");
-  positive(spec.heads, "heads");
-  positive(spec.kv_heads, "kv_heads");
-  positive(spec.head_dim, "head_dim");
-  positive(spec.vocab, "vocab");
-  if (spec.heads % spec.kv_heads != 0)
-    throw InputError(where, "kv_heads", "must divide heads (" + std::to_string(spec.heads) + ")");
-  if (spec.sandwich_norm || spec.scaled_embeddings || spec.norm == NormKind::gemma_rms_norm)
-    throw InputError(where, "family", "Gemma-style blocks (sandwich norms, scaled embeddings, Gemma's "
-                                      "RMSNorm) are not implemented by the runtime yet; use --profile hf");
-  if (spec.qkv_projection == QkvProjection::fused || spec.fused_gate_up_proj)
-    throw InputError(where, "qkv_projection", "fused qkv_proj / gate_up_proj (Phi-3) are not implemented "
-                                              "by the runtime; use --profile hf");
-  if (spec.mlp == MlpKind::gelu_mlp && !is_gpt2_layout(spec))
-    throw InputError(where, "mlp", "the runtime's GELU MLP is GPT-2's Conv1D one (qkv_projection c_attn)");
-  if (spec.is_moe() && spec.moe.shared_experts > 0)
-    throw InputError(where, "moe.shared_experts", "shared experts are not implemented by the runtime");
-  if (spec.is_moe() && (spec.moe.experts_per_token <= 0 || spec.moe.expert_ffn <= 0))
-    throw InputError(where, "moe", "experts_per_token and expert_ffn must be > 0");
-  if (is_gpt2_layout(spec) && spec.heads * spec.head_dim != spec.hidden)
-    throw InputError(where, "head_dim", "GPT-2 layout needs heads * head_dim == hidden");
-  if (spec.position == PositionKind::learned && spec.max_positions <= 0)
-    throw InputError(where, "max_positions", "learned positions need max_positions > 0");
-  if (spec.position == PositionKind::rope && spec.head_dim % 2 != 0)
-    throw InputError(where, "head_dim", "RoPE needs an even head_dim");
-  for (int64_t i = 0; i < spec.layers; ++i)
-    if (!spec.layer_is_sparse(i) && spec.ffn <= 0)
-      throw InputError(where, "ffn", "dense layers need ffn > 0");
-}
-
 // ---------------------------------------------------------------------------- DecoderLayer
 
 DecoderLayer::DecoderLayer(const ModelSpec& spec, int64_t index, LayerWeights weights)
     : spec_(&spec),
+      index_(index),
       gpt2_layout_(is_gpt2_layout(spec)),
       sparse_(spec.layer_is_sparse(index)),
       eps_(spec.norm_eps),
@@ -167,16 +131,22 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
     k = parts[1].view({b, t, -1, hd}).transpose(1, 2);
     v = parts[2].view({b, t, -1, hd}).transpose(1, 2);
   } else {
+    // Phi-3: qkv = self.qkv_proj(x); q, k, v = qkv[..., :NH*HD], the next KV*HD, the rest. v
+    // stays a view of qkv (what attention keeps of it keeps all of qkv: docs/memory-model.md).
+    at::Tensor qkv;
+    if (w_.qkv_w.defined()) qkv = linear_hf(x, w_.qkv_w, w_.qkv_b, by_ref);
+    const int64_t qd = spec_->q_dim(), kd = spec_->kv_dim();
     // q_norm(q_proj(x).view(hidden_shape)).transpose(1, 2)
-    q = linear_hf(x, w_.q_w, w_.q_b, by_ref).view({b, t, -1, hd});
-    k = linear_hf(x, w_.k_w, w_.k_b, by_ref).view({b, t, -1, hd});
+    q = (qkv.defined() ? qkv.narrow(-1, 0, qd) : linear_hf(x, w_.q_w, w_.q_b, by_ref)).view({b, t, -1, hd});
+    k = (qkv.defined() ? qkv.narrow(-1, qd, kd) : linear_hf(x, w_.k_w, w_.k_b, by_ref)).view({b, t, -1, hd});
     if (spec_->qk_norm) {
       q = rms_norm_hf(q, w_.q_norm_w, eps_);
       k = rms_norm_hf(k, w_.k_norm_w, eps_);
     }
     q = q.transpose(1, 2);
     k = k.transpose(1, 2);
-    v = linear_hf(x, w_.v_w, w_.v_b, by_ref).view({b, t, -1, hd}).transpose(1, 2);
+    v = (qkv.defined() ? qkv.narrow(-1, qd + kd, kd) : linear_hf(x, w_.v_w, w_.v_b, by_ref))
+            .view({b, t, -1, hd}).transpose(1, 2);
   }
   if (spec_->position == PositionKind::rope) {
     q = apply_rope(q, ctx.rope);
@@ -195,8 +165,10 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
     v = ulysses_seq_to_heads(v, *ctx.sp);
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  at::Tensor out = attention_core(q, k, v, scale, ctx.use_sdpa, ctx.causal_mask,
-                                  ctx.attention_dropout);  // [B, T, NH, HD]
+  const bool slides = spec_->layer_slides(index_, ctx.tokens);  // masked as HF only when T > window
+  at::Tensor out = attention_core(q, k, v, scale, ctx.use_sdpa, slides ? ctx.sliding_mask : ctx.causal_mask,
+                                  ctx.attention_dropout, slides && ctx.use_sdpa ? ctx.sliding_mask : at::Tensor());
+  // [B, T, NH, HD]
   if (ulysses) out = ulysses_heads_to_seq(out.transpose(1, 2), *ctx.sp).transpose(1, 2);
   out = out.reshape({b, t, -1}).contiguous();
   out = gpt2_layout_ ? conv1d_hf(out, w_.o_w, w_.o_b) : linear_hf(out, w_.o_w, w_.o_b, by_ref);
@@ -207,11 +179,19 @@ at::Tensor DecoderLayer::mlp(const at::Tensor& x, const ForwardContext& ctx) con
   const bool by_ref = ctx.save_params_by_reference;
   if (sparse_) {
     const at::Tensor x2d = x.view({-1, x.size(-1)});
+    at::Tensor shared;  // Qwen2-MoE computes its shared expert first
+    if (w_.shared_gate_w.defined())
+      shared = moe_shared_expert(x2d, w_.shared_gate_w, w_.shared_up_w, w_.shared_down_w,
+                                 w_.shared_expert_gate_w, by_ref);
     RouterOutput route = moe_router(x2d, w_.router_w, spec_->moe.experts_per_token,
                                     spec_->moe.normalize_topk, by_ref);
-    return moe_experts_grouped(x2d, route, w_.experts_gate_up, w_.experts_down).reshape(x.sizes());
+    at::Tensor out = moe_experts_grouped(x2d, route, w_.experts_gate_up, w_.experts_down);
+    if (shared.defined()) out.add_(shared);  // expert_output += shared_expert_output
+    return out.reshape(x.sizes());
   }
   if (spec_->mlp == MlpKind::gelu_mlp) return gpt2_mlp(x, w_.fc_w, w_.fc_b, w_.proj_w, w_.proj_b);
+  if (w_.gate_up_w.defined())
+    return fused_gated_mlp(x, w_.gate_up_w, w_.down_w, spec_->mlp == MlpKind::geglu, by_ref);
   return gated_mlp(x, w_.gate_w, w_.up_w, w_.down_w, spec_->mlp == MlpKind::geglu, by_ref);
 }
 
@@ -306,8 +286,15 @@ at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
       ctx_.rope.sin = ctx_.rope.sin.narrow(1, first, t).contiguous();
     }
   }
-  // Eager attention runs over all T_full tokens (after Ulysses' exchange).
-  if (!opt_.use_sdpa) ctx_.causal_mask = causal_mask_additive(t_full, opt_.dtype, opt_.device);
+  // Eager attention runs over all T_full tokens (after Ulysses' exchange). Each mask exists only
+  // when some layer uses it.
+  ctx_.tokens = t_full;
+  bool any_slides = false, any_global = false;
+  for (int64_t i = 0; i < spec_.layers; ++i) (spec_.layer_slides(i, t_full) ? any_slides : any_global) = true;
+  if (!opt_.use_sdpa && any_global) ctx_.causal_mask = causal_mask_additive(t_full, opt_.dtype, opt_.device);
+  if (any_slides)
+    ctx_.sliding_mask = opt_.use_sdpa ? sliding_mask_bool(b, t_full, spec_.sliding_window, opt_.device)
+                                      : causal_mask_additive(t_full, opt_.dtype, opt_.device, spec_.sliding_window);
 
   const int64_t outer = spec_.layers;
   const auto hooks_address = reinterpret_cast<int64_t>(hooks_);

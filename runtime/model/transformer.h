@@ -1,6 +1,7 @@
 // transformer.h: a decoder-only language model built from a ModelSpec (the same struct the planner
 // predicts from): GPT-2 style (LayerNorm, learned positions, Conv1D, gelu_new), Llama/Qwen3 style
-// (RMSNorm, RoPE, GQA, q/k norm, SwiGLU) and Qwen3-MoE sparse layers, with activation
+// (RMSNorm, RoPE, GQA, q/k norm, SwiGLU; Phi-3's fused qkv_proj and gate_up_proj), Qwen3-MoE
+// sparse layers and Qwen2-MoE's gated shared expert, sliding-window layers (Mistral), with activation
 // checkpointing of the first N layers (optionally keeping the checkpointed inputs in pinned host
 // memory) and Hugging Face's ForCausalLMLoss.
 #pragma once
@@ -52,7 +53,11 @@ struct BuildOptions {
 // Per-forward tensors shared by all layers (HF computes them once in the model's forward).
 struct ForwardContext {
   RopeTables rope;         // cos/sin [B, T, HD] (rope models)
-  at::Tensor causal_mask;  // [T, T] additive mask (eager attention only)
+  at::Tensor causal_mask;  // [T, T] additive mask (eager attention, layers without a window)
+  // Sliding-window layers (spec.layer_slides at T_full tokens): the additive [T, T] mask with the
+  // window (eager) or the boolean [B, 1, T, T] one (sdpa), once per forward as HF makes them.
+  at::Tensor sliding_mask;
+  int64_t tokens = 0;      // T_full: the sequence attention runs over
   bool use_sdpa = false;
   double hidden_dropout = 0.0;     // GPT-2 resid/embd dropout (saves a bool mask)
   double attention_dropout = 0.0;  // on the attention probabilities (SDPA keeps an RNG state)
@@ -65,12 +70,16 @@ struct LayerWeights {
   at::Tensor ln1_w, ln1_b, ln2_w, ln2_b;         // [C]
   at::Tensor c_attn_w, c_attn_b;                 // GPT-2 Conv1D [C, 3C], [3C]
   at::Tensor q_w, q_b, k_w, k_b, v_w, v_b;       // [NH*HD, C], [KV*HD, C] (+ biases)
+  at::Tensor qkv_w, qkv_b;                       // Phi-3 qkv_proj [NH*HD + 2*KV*HD, C] (+ bias)
   at::Tensor o_w, o_b;                           // [C, NH*HD] (GPT-2 c_proj Conv1D [C, C])
   at::Tensor q_norm_w, k_norm_w;                 // [HD] (Qwen3)
   at::Tensor fc_w, fc_b, proj_w, proj_b;         // GPT-2 MLP Conv1D [C, F], [F], [F, C], [C]
   at::Tensor gate_w, up_w, down_w;               // gated MLP [F, C], [F, C], [C, F]
+  at::Tensor gate_up_w;                          // Phi-3 gate_up_proj [2F, C] (gate rows first)
   at::Tensor router_w;                           // MoE router [E, C]
   at::Tensor experts_gate_up, experts_down;      // [E, 2F', C], [E, C, F']
+  at::Tensor shared_gate_w, shared_up_w, shared_down_w;  // shared expert [FS, C], [FS, C], [C, FS]
+  at::Tensor shared_expert_gate_w;               // Qwen2-MoE's gate on the shared expert [1, C]
 };
 
 class DecoderLayer {
@@ -88,6 +97,7 @@ class DecoderLayer {
   at::Tensor mlp(const at::Tensor& x, const ForwardContext& ctx) const;
 
   const ModelSpec* spec_;
+  int64_t index_;
   bool gpt2_layout_;
   bool sparse_;
   double eps_;
@@ -144,7 +154,7 @@ class TransformerModel {
 // logits [B, T, V] (any dtype); targets [B, T] int64 (already shifted, -100 = ignored).
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& targets);
 
-// Throws InputError when the runtime cannot build `spec` (family, dropout, shared experts...).
+// Throws InputError when the runtime cannot build `spec` (Gemma's blocks, ...): model_checks.cpp.
 void check_runtime_supports(const ModelSpec& spec);
 
 }  // namespace zplan::rt

@@ -11,7 +11,8 @@ namespace zplan::rt {
 char init_kind(const ParamTensor& row);
 
 // The LayerWeights member that holds HF tensor `t` of a block, whose first table row is `row` (a
-// fused q|k|v is GPT-2's c_attn, a fused expert gate|up the experts' gate_up_proj). Throws
+// fused q|k|v is GPT-2's c_attn or Phi-3's qkv_proj, a fused gate|up Phi-3's gate_up_proj or the
+// experts' gate_up_proj). Throws
 // std::logic_error for a tensor the runtime has no module for (check_runtime_supports refuses
 // such specs first).
 at::Tensor& layer_slot(LayerWeights& w, const ParamTensor& row, const HfTensor& t);

@@ -72,6 +72,14 @@ TEST_CASE("zplan's runtime refuses offloads and uneven KV-head splits, and runs 
   CHECK(check_runtime_support(m, t, s, false, 8)->flag == "--precision");  // fp16 needs CUDA
 }
 
+TEST_CASE("the runtime runs sequences longer than a sliding window (it masks the window)") {
+  const ModelSpec m = load_model("mistral-7b");  // sliding_window 4096 on every layer
+  TrainingSpec t;
+  Strategy s;
+  t.seq_len = 8192;
+  CHECK(check_runtime_support(m, t, s, true, 1) == std::nullopt);
+}
+
 TEST_CASE("the JSON breakdown has one key per memory category and reads back into the same field") {
   MemoryBreakdown m;
   uint64_t bytes = 1000;

@@ -123,3 +123,11 @@ TEST_CASE("phi-3: fused qkv_proj and gate_up_proj along the output dimension") {
   CHECK(s.at("model.layers.0.mlp.gate_up_proj.weight") == Shape{2 * 8192, 3072});
   CHECK(s.at("model.layers.0.mlp.down_proj.weight") == Shape{3072, 8192});
 }
+
+TEST_CASE("qwen2-moe: the shared expert and its sigmoid gate [1, C] in every sparse layer") {
+  const std::map<std::string, Shape> s =
+      hf_shapes(load_hf_config_file(std::string(ZPLAN_SOURCE_DIR) + "/tests/data/hf/qwen1.5-moe-a2.7b.json"));
+  CHECK(s.at("model.layers.23.mlp.shared_expert.gate_proj.weight") == Shape{5632, 2048});
+  CHECK(s.at("model.layers.23.mlp.shared_expert.down_proj.weight") == Shape{2048, 5632});
+  CHECK(s.at("model.layers.23.mlp.shared_expert_gate.weight") == Shape{1, 2048});
+}

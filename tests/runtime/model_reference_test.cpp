@@ -1,6 +1,7 @@
-// Forward and backward of each block family (GPT-2, Llama/Qwen2, Qwen3, Qwen3-MoE) against a
-// reference written here from the papers' formulas with plain tensor ops (explicit rotation angles,
-// per-head GQA index mapping, masked softmax, a per-token MoE loop), sharing only the parameters.
+// Forward and backward of each block family (GPT-2, Llama/Qwen2, Qwen3, Phi-3, Qwen3-MoE,
+// Qwen2-MoE) against a reference written here from the papers' formulas with plain tensor ops
+// (explicit rotation angles, per-head GQA index mapping, masked softmax, a per-token MoE loop,
+// fused weights as separate row ranges), sharing only the parameters.
 #include "tests/runtime/torch_doctest.h"
 
 #include <cmath>
@@ -44,14 +45,18 @@ at::Tensor ref_rope(const at::Tensor& x, double base) {
   return at::cat({x1 * c - x2 * s, x2 * c + x1 * s}, -1);
 }
 
-// q [B, NH, T, HD], k/v [B, KV, T, HD]: query head h reads kv head h / (NH / KV).
-at::Tensor ref_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+// q [B, NH, T, HD], k/v [B, KV, T, HD]: query head h reads kv head h / (NH / KV). window > 0:
+// query i sees keys i - window + 1 .. i.
+at::Tensor ref_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t window = 0) {
   const int64_t nh = q.size(1), kvh = k.size(1), t = q.size(2), hd = q.size(3);
   const at::Tensor map = at::arange(nh, at::kLong).floor_divide(nh / kvh);
   const at::Tensor kk = k.index_select(1, map), vv = v.index_select(1, map);
   at::Tensor scores = at::matmul(q, kk.transpose(-1, -2)) / std::sqrt(static_cast<double>(hd));
-  const at::Tensor future = at::ones({t, t}, at::kBool).triu(1);
-  scores = scores.masked_fill(future, -std::numeric_limits<double>::infinity());
+  const at::Tensor pos = at::arange(t, at::kLong);
+  const at::Tensor behind = pos.unsqueeze(1) - pos.unsqueeze(0);  // i - j
+  at::Tensor hidden = behind.lt(0);
+  if (window > 0) hidden = hidden.logical_or(behind.ge(window));
+  scores = scores.masked_fill(hidden, -std::numeric_limits<double>::infinity());
   return at::matmul(at::softmax(scores, -1), vv);  // [B, NH, T, HD]
 }
 
@@ -73,12 +78,19 @@ at::Tensor ref_moe(const at::Tensor& x, const Params& p, const std::string& pre,
     const at::Tensor probs = at::softmax(at::mv(p.at(pre + "mlp.gate.weight"), xn), 0);
     auto top = at::topk(probs, k);
     at::Tensor w = std::get<0>(top);
-    w = w / w.sum();
+    if (s.moe.normalize_topk) w = w / w.sum();
     at::Tensor acc = at::zeros({c});
     for (int64_t j = 0; j < k; ++j) {
       const int64_t e = std::get<1>(top)[j].item<int64_t>();
       const at::Tensor g = at::mv(gu[e].narrow(0, 0, f), xn), u = at::mv(gu[e].narrow(0, f, f), xn);
       acc = acc + w[j] * at::mv(dn[e], ref_silu(g) * u);
+    }
+    if (s.moe.shared_experts > 0) {  // Qwen2-MoE: + sigmoid(g . x) * down(silu(gate x) * up x)
+      const std::string sh = pre + "mlp.shared_expert.";
+      const at::Tensor inner = ref_silu(at::mv(p.at(sh + "gate_proj.weight"), xn)) * at::mv(p.at(sh + "up_proj.weight"), xn);
+      const at::Tensor shared = at::mv(p.at(sh + "down_proj.weight"), inner);
+      const std::string gate = pre + "mlp.shared_expert_gate.weight";
+      acc = acc + (s.moe.shared_expert_gate ? at::sigmoid(at::dot(p.at(gate)[0], xn)) * shared : shared);
     }
     rows.push_back(acc);
   }
@@ -99,6 +111,19 @@ at::Tensor ref_forward(const ModelSpec& s, const Params& p, const at::Tensor& id
     at::Tensor y = at::matmul(h, p.at(n + ".weight").t());
     return p.count(n + ".bias") ? y + p.at(n + ".bias") : y;
   };
+  // Phi-3's fused weights as separate projections: output rows [first, first + rows) of `n`.
+  auto lin_rows = [&](const at::Tensor& h, const std::string& n, int64_t first, int64_t rows) {
+    at::Tensor y = at::matmul(h, p.at(n + ".weight").narrow(0, first, rows).t());
+    return p.count(n + ".bias") ? y + p.at(n + ".bias").narrow(0, first, rows) : y;
+  };
+  const bool fused = s.qkv_projection == QkvProjection::fused;
+  const int64_t qd = s.q_dim(), kd = s.kv_dim();
+  auto proj = [&](const at::Tensor& h, const std::string& pre, const char* which) {  // q, k or v
+    const std::string w(which);
+    if (!fused) return lin(h, pre + "self_attn." + w + "_proj");
+    const int64_t first = w == "q" ? 0 : w == "k" ? qd : qd + kd;
+    return lin_rows(h, pre + "self_attn.qkv_proj", first, w == "q" ? qd : kd);
+  };
   for (int64_t i = 0; i < s.layers; ++i) {
     const std::string pre = (gpt2 ? "transformer.h." : "model.layers.") + std::to_string(i) + ".";
     const at::Tensor h = norm(x, pre + (gpt2 ? "ln_1" : "input_layernorm"));
@@ -109,8 +134,8 @@ at::Tensor ref_forward(const ModelSpec& s, const Params& p, const at::Tensor& id
       k = heads(qkv.narrow(-1, c, c), hd);
       v = heads(qkv.narrow(-1, 2 * c, c), hd);
     } else {
-      q = lin(h, pre + "self_attn.q_proj").view({b, t, -1, hd});
-      k = lin(h, pre + "self_attn.k_proj").view({b, t, -1, hd});
+      q = proj(h, pre, "q").view({b, t, -1, hd});
+      k = proj(h, pre, "k").view({b, t, -1, hd});
       if (s.qk_norm) {
         q = ref_rms(q, p.at(pre + "self_attn.q_norm.weight"), s.norm_eps);
         k = ref_rms(k, p.at(pre + "self_attn.k_norm.weight"), s.norm_eps);
@@ -118,9 +143,10 @@ at::Tensor ref_forward(const ModelSpec& s, const Params& p, const at::Tensor& id
       const double base = s.rope_theta;
       q = ref_rope(q.permute({0, 2, 1, 3}), base);
       k = ref_rope(k.permute({0, 2, 1, 3}), base);
-      v = heads(lin(h, pre + "self_attn.v_proj"), hd);
+      v = heads(proj(h, pre, "v"), hd);
     }
-    const at::Tensor a = ref_attention(q, k, v).permute({0, 2, 1, 3}).reshape({b, t, -1});
+    const int64_t window = s.layer_slides(i, t) ? s.sliding_window : 0;
+    const at::Tensor a = ref_attention(q, k, v, window).permute({0, 2, 1, 3}).reshape({b, t, -1});
     x = x + (gpt2 ? at::matmul(a, p.at(pre + "attn.c_proj.weight")) + p.at(pre + "attn.c_proj.bias")
                   : lin(a, pre + "self_attn.o_proj"));
     const at::Tensor h2 = norm(x, pre + (gpt2 ? "ln_2" : "post_attention_layernorm"));
@@ -129,6 +155,9 @@ at::Tensor ref_forward(const ModelSpec& s, const Params& p, const at::Tensor& id
     } else if (gpt2) {
       const at::Tensor up = at::matmul(h2, p.at(pre + "mlp.c_fc.weight")) + p.at(pre + "mlp.c_fc.bias");
       x = x + at::matmul(at::gelu(up, "tanh"), p.at(pre + "mlp.c_proj.weight")) + p.at(pre + "mlp.c_proj.bias");
+    } else if (s.fused_gate_up_proj) {  // gate_up_proj: the gate's F rows, then the up's
+      const std::string gu = pre + "mlp.gate_up_proj";
+      x = x + lin(ref_silu(lin_rows(h2, gu, 0, s.ffn)) * lin_rows(h2, gu, s.ffn, s.ffn), pre + "mlp.down_proj");
     } else {
       x = x + lin(ref_silu(lin(h2, pre + "mlp.gate_proj")) * lin(h2, pre + "mlp.up_proj"), pre + "mlp.down_proj");
     }
@@ -196,6 +225,21 @@ TEST_CASE("runtime: Qwen3-MoE block (router, top-k, sorted grouped experts) matc
   check_against_reference(test::tiny_moe());
 }
 
+TEST_CASE("runtime: Phi-3 block (fused qkv_proj and gate_up_proj) matches separate projections") {
+  check_against_reference(test::tiny_phi3());
+  ModelSpec gqa = test::tiny_phi3();  // Phi-3-medium's layout: fewer KV heads in the fused qkv_proj
+  gqa.kv_heads = 2;
+  check_against_reference(gqa);
+}
+
+TEST_CASE("runtime: Qwen2-MoE block (gated shared expert, unnormalised top-k) matches a per-token loop") {
+  check_against_reference(test::tiny_qwen2_moe());
+  ModelSpec ungated = test::tiny_qwen2_moe();  // a shared expert added unscaled
+  ungated.moe.shared_expert_gate = false;
+  ungated.moe.normalize_topk = true;
+  check_against_reference(ungated);
+}
+
 TEST_CASE("runtime: RMSNorm upcasts 16-bit input to fp32 and returns the input dtype") {
   const at::Tensor x = at::randn({2, 3, 8}).to(at::kBFloat16);
   const at::Tensor w = at::ones({8}, at::kBFloat16);
@@ -231,6 +275,29 @@ TEST_CASE("runtime: unsupported model features are rejected with InputError nami
   s.sandwich_norm = true;
   CHECK_THROWS_WITH_AS(rt::check_runtime_supports(s), doctest::Contains("Gemma"), InputError);
   s = test::tiny_moe();
-  s.moe.shared_experts = 1;
-  CHECK_THROWS_WITH_AS(rt::check_runtime_supports(s), doctest::Contains("shared_experts"), InputError);
+  s.mlp = MlpKind::geglu;
+  CHECK_THROWS_WITH_AS(rt::check_runtime_supports(s), doctest::Contains("SwiGLU"), InputError);
+}
+
+TEST_CASE("runtime: sliding-window layers (Mistral v0.1, Phi-3) match a banded-mask reference") {
+  ModelSpec s = test::tiny_llama();
+  s.sliding_window = 5;  // every layer slides; the reference's 12 tokens exceed the window
+  check_against_reference(s);
+  s = test::tiny_phi3();
+  s.sliding_window = 7;
+  check_against_reference(s);
+  // And the window matters: with the window the logits differ from full causal attention.
+  at::manual_seed(5);
+  TransformerModel windowed(s, rt::BuildOptions{});
+  ModelSpec full = s;
+  full.sliding_window = 0;
+  TransformerModel global(full, rt::BuildOptions{});
+  {
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < global.params().size(); ++i) global.params()[i].tensor.copy_(windowed.params()[i].tensor);
+  }
+  const at::Tensor ids = at::randint(0, s.vocab, {1, 12}, at::kLong);
+  const at::Tensor a = windowed.forward(ids), b = global.forward(ids);
+  CHECK(at::allclose(a.narrow(1, 0, 7), b.narrow(1, 0, 7), 1e-5, 1e-6));  // the first 7 see no more
+  CHECK_FALSE(at::allclose(a.narrow(1, 7, 5), b.narrow(1, 7, 5), 1e-3, 1e-4));
 }

@@ -53,6 +53,19 @@ if(ZPLAN_GLOO_INCLUDE_DIR)
                  MATCH "--save-hf.*run on one GPU")
 endif()
 
+# The families beyond Llama/Qwen3 (Phi-3's fused projections, Qwen2-MoE's shared expert) run end
+# to end on one CPU rank, also beyond tiny-phi3's sliding window of 32 tokens.
+set(HFRUN ${PROJECT_SOURCE_DIR}/tests/data/hf/run)
+zplan_cli_test(run_phi3_fused 0 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH100 --seq 32 --precision bf16
+               --micro-batch 2 --ckpt 1 --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_phi3.json
+               MATCH "wrote run record")
+zplan_cli_test(run_qwen2_moe_shared 0 ARGS --model ${HFRUN}/tiny-qwen2-moe.json --gpus 1xH100 --seq 32
+               --precision bf16 --micro-batch 2 --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_qwen2_moe.json
+               MATCH "wrote run record")
+zplan_cli_test(run_beyond_sliding_window 0 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH100 --seq 64
+               --precision bf16 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_window.json
+               MATCH "wrote run record")
+
 # zplan-run as a trainer, black-box: Ctrl-C (SIGINT) writes a complete checkpoint and exits 130,
 # --resume continues, bad token files exit 2 (needs python3 for tools/tokenize_text.py).
 find_program(ZPLAN_PYTHON3 python3)

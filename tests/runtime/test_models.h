@@ -40,4 +40,21 @@ inline ModelSpec tiny_moe() {
   return s;
 }
 
+inline ModelSpec tiny_phi3() {  // fused qkv_proj [(NH + 2KV)*HD, C] and gate_up_proj [2F, C]
+  ModelSpec s = tiny_qwen3();
+  s.name = "tiny-phi3"; s.family = "phi3";
+  s.qk_norm = false; s.kv_heads = 4; s.head_dim = 8; s.rope_theta = 1e4; s.norm_eps = 1e-5;
+  s.qkv_projection = QkvProjection::fused; s.fused_gate_up_proj = true;
+  return s;
+}
+
+inline ModelSpec tiny_qwen2_moe() {  // Qwen1.5/2-MoE: biased qkv, shared expert with a sigmoid gate
+  ModelSpec s = tiny_moe();
+  s.name = "tiny-qwen2-moe"; s.family = "qwen2_moe";
+  s.qk_norm = false; s.qkv_bias = true;
+  s.moe.normalize_topk = false;  // Qwen1.5-MoE-A2.7B's norm_topk_prob
+  s.moe.shared_experts = 1; s.moe.shared_expert_ffn = 40; s.moe.shared_expert_gate = true;
+  return s;
+}
+
 }  // namespace zplan::test

@@ -6,9 +6,10 @@
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, apt-get download the packages listed below into .debs/):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout (default full; oom: only the
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
-# holdout: `zplan --run` on configurations not measured before), STEPS (default 3).
+# holdout: `zplan --run` on configurations not measured before; families: truncated Phi-3,
+# Qwen1.5-MoE and Mistral beyond its window), STEPS (default 3).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
@@ -94,27 +95,43 @@ run() {  # label, then measure_runtime flags
   timeout 90 "$M" --label "$label" --steps "$STEPS" --out "$JSONL" "$@" 2>&1 | grep -v "^\[zplan-run\] step [2-9]" \
     || echo "!! $label exited with status $?"
 }
+# The default rows run unless MATRIX is oom or families.
+default_rows=true
+case "${MATRIX:-full}" in oom|families) default_rows=false ;; esac
+# ---- MATRIX=families: the families issue 21 added to the runtime, truncated to one GPU, for the
+# predicted-vs-measured peak (NOT RUN YET on the GPU): Phi-3 (fused qkv_proj/gate_up_proj; v a
+# view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert) and
+# Mistral's sliding window ----
+if [ "${MATRIX:-full}" = families ]; then
+  H=$ROOT/tests/data/hf
+  run "phi-3-mini-8l_s4096_mb1_ckpt0"       --model $H/phi-3-mini-4k.json --layers 8 --seq 4096 --micro-batch 1 --ckpt none
+  run "phi-3-mini-8l_s4096_mb1_ckpt8"       --model $H/phi-3-mini-4k.json --layers 8 --seq 4096 --micro-batch 1 --ckpt all
+  run "qwen1.5-moe-a2.7b-4l_s4096_mb1_ckpt0" --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 4096 --micro-batch 1 --ckpt none
+  run "qwen1.5-moe-a2.7b-4l_s4096_mb1_ckpt4" --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 4096 --micro-batch 1 --ckpt all
+  # Mistral v0.1 beyond its 4096-token window: the masked SDPA path (repeated k/v, [B,1,T,T] bias)
+  run "mistral-7b-4l_s8192_mb1_ckpt0"       --model mistral-7b --layers 4 --seq 8192 --micro-batch 1 --ckpt none
+fi
 if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
   run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none
   run "oom_qwen3-30b-a3b-2l_s32768"  --model qwen3-30b-a3b --layers 2 --seq 32768 --ckpt none
   run "oom_qwen3-30b-a3b-2l_s26624"  --model qwen3-30b-a3b --layers 2 --seq 26624 --ckpt none
   run "qwen3-0.6b_s2048_mb2_ga2_ckpt0" --model qwen3-0.6b --seq 2048 --micro-batch 2 --grad-accum 2 --ckpt none
 fi
-[ "${MATRIX:-full}" = oom ] || for mb in 1 4; do
+$default_rows && for mb in 1 4; do
   run "qwen3-0.6b_s2048_mb${mb}_ckpt0"      --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt none
   run "qwen3-0.6b_s2048_mb${mb}_ckpt14"     --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt half
   run "qwen3-0.6b_s2048_mb${mb}_ckpt28"     --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt all
   run "qwen3-0.6b_s2048_mb${mb}_ckpt28_cpu" --model qwen3-0.6b --seq 2048 --micro-batch $mb --ckpt all --cpu-ckpt
 done
-[ "${MATRIX:-full}" = oom ] || for mb in 1 4; do
+$default_rows && for mb in 1 4; do
   run "gpt2-xl_s1024_mb${mb}_ckpt0"      --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt none
   run "gpt2-xl_s1024_mb${mb}_ckpt24"     --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt half
   run "gpt2-xl_s1024_mb${mb}_ckpt48"     --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt all
   run "gpt2-xl_s1024_mb${mb}_ckpt48_cpu" --model gpt2-xl --seq 1024 --micro-batch $mb --ckpt all --cpu-ckpt
 done
-[ "${MATRIX:-full}" = oom ] || run "qwen3-30b-a3b-2l_s4096_mb1_ckpt0"  --model qwen3-30b-a3b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
-[ "${MATRIX:-full}" = oom ] || run "qwen3-30b-a3b-2l_s16384_mb1_ckpt0" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt none
-[ "${MATRIX:-full}" = oom ] || run "qwen3-30b-a3b-2l_s16384_mb1_ckpt2" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt all
+$default_rows && run "qwen3-30b-a3b-2l_s4096_mb1_ckpt0"  --model qwen3-30b-a3b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
+$default_rows && run "qwen3-30b-a3b-2l_s16384_mb1_ckpt0" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt none
+$default_rows && run "qwen3-30b-a3b-2l_s16384_mb1_ckpt2" --model qwen3-30b-a3b --layers 2 --seq 16384 --micro-batch 1 --ckpt all
 if [ "${MATRIX:-full}" = full ]; then
   run "qwen3-0.6b_s2048_mb1_ckpt0_fp16" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision fp16
   run "qwen3-0.6b_s2048_mb1_ckpt0_fp32" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision fp32
