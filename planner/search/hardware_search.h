@@ -24,6 +24,7 @@ struct HardwareSearchOptions {
   int max_gpus = 64;
   const Calibration* calibration = nullptr;  // --calibration; built-in calibrations otherwise
   double tokens = 0;                  // --tokens: print time and cost to train this many
+  bool prune = true;                  // false: search every candidate in full (benchmarks, tests)
 };
 
 struct HardwareCandidate {
@@ -31,6 +32,7 @@ struct HardwareCandidate {
   double price_per_gpu_hour = 0;
   bool calibrated = false;
   double bound_tokens_per_second = 0;  // optimistic throughput bound used for pruning (best layout's)
+  double screened_bound_tokens_per_second = 0;  // tighter: the fastest candidate its screen passed, once screened
   std::vector<std::pair<Strategy, double>> layouts;  // each layout with its throughput bound
   bool searched = false;
   std::string skipped;                 // why it was not searched (memory, bound), when not
