@@ -196,6 +196,7 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
     Lazy& z = lazies[job.candidate];
     if (options.prune && job.value >= best) {  // pruned: reported below as not searched
       pruned_at[job.candidate] = job.value;
+      c.pruned_bound_tokens_per_second = c.screened_bound_tokens_per_second > 0 ? c.screened_bound_tokens_per_second : c.bound_tokens_per_second;
       continue;
     }
     Plan p;
