@@ -2,6 +2,7 @@
 // [--tokens 2e9]`: search GPU type and count as well as the strategy (planner/search/hardware_search.h),
 // print the ranking, the chosen plan, and with --explain why the chosen hardware beats the next.
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "commands.h"
@@ -128,6 +129,9 @@ int run_hardware_search(const PlanCommand& cmd, const Scenario& base) {
   // Unset: the cheapest (the mission's "cheapest feasible configuration"); time/throughput: the fastest.
   hs.objective = o.objective == "time" || o.objective == "throughput" ? HardwareObjective::time : HardwareObjective::cost;
   hs.max_gpus = max_gpus_or_default(o);
+  // Benchmarks only (tools/bench_planner.sh): every candidate searched in full, no branch and bound.
+  // The chosen hardware and plan are the same; the ranking lists every feasible candidate.
+  hs.prune = std::getenv("ZPLAN_EXHAUSTIVE_HARDWARE_SEARCH") == nullptr;
   const std::optional<Calibration> calibration = user_calibration(o);
   hs.calibration = calibration ? &*calibration : nullptr;
   const std::vector<GpuSpec> gpus = hardware_list(o);
