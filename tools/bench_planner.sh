@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Wall time of whole zplan processes (start-up included), median of 15 runs each, side by side:
 # a pinned prediction against its 50 ms target and the mission's plan search against 200 ms; then
-# the in-process figures of zplan_bench. Also the --gpus auto hardware search against 1 s. Usage: bash tools/bench_planner.sh [build dir]
+# the in-process figures of zplan_bench. Also the --gpus auto hardware search against 1 s, with and
+# without its pruning. Usage: bash tools/bench_planner.sh [build dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/release}/tools
