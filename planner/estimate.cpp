@@ -1,9 +1,11 @@
 // Orchestrates one prediction (see estimate.h): timeline -> allocated peak and phases, caching
 // allocator replay -> reserved, outside-allocator overheads, host RAM, step time, verdict.
 #include "planner/estimate.h"
+#include "planner/memory/timeline_cache.h"
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "planner/config/validate.h"
 #include "planner/format.h"
@@ -53,8 +55,13 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
   e.strategy = s;
   e.parameters = model_tables(m).counts.total;
   const ExecContext c = make_exec_context(training, s, cluster.world_size());
-  const Timeline timeline = build_step_timeline(m, training, s, c, !options.fast);
-  const TimelineResult tr = simulate(timeline);
+  // The screen needs only the simulated peak, which a cache may already hold (timeline_cache.h);
+  // the full estimate also replays the timeline through the caching allocator.
+  TimelineCache* cache = options.fast ? options.timeline_cache : nullptr;
+  const TimelineResult* cached = cache ? cache->find(s, cluster.world_size()) : nullptr;
+  std::optional<Timeline> timeline;
+  if (!cached) timeline.emplace(build_step_timeline(m, training, s, c, !options.fast));
+  const TimelineResult tr = cached ? *cached : cache ? cache->put(s, cluster.world_size(), simulate(*timeline)) : simulate(*timeline);
 
   MemoryBreakdown& mb = e.memory;
   for (const CategoryInfo& k : kCategories) mb.*(k.member) = tr.at_peak[static_cast<size_t>(k.category)];
@@ -80,7 +87,7 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
     ar.peak_reserved_bytes = ar.peak_allocated_bytes = tr.peak_bytes;
     ar.out_of_memory = tr.peak_bytes > ao.device_limit_bytes;
   } else {
-    ar = replay_caching_allocator(timeline, ao);
+    ar = replay_caching_allocator(*timeline, ao);
   }
   e.alloc_retries = ar.alloc_retries;
   // Reserved is never below allocated: the replay's own accounting can serve a request from a cached

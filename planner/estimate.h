@@ -12,6 +12,8 @@
 
 namespace zplan {
 
+class TimelineCache;
+
 struct EstimateOptions {
   // Fraction of device memory that must stay free at the peak whatever the band (--margin); the
   // verdict asks for max(band, margin x capacity). 0 by default: the band is the measured margin.
@@ -24,6 +26,9 @@ struct EstimateOptions {
   // Search screening: no tensor names and no caching-allocator replay (reserved = allocated, so the
   // free memory is an upper bound). Finalists are always re-estimated in full.
   bool fast = false;
+  // With `fast`: peak-memory results shared between estimates of one model and training spec
+  // (planner/memory/timeline_cache.h); none when null.
+  TimelineCache* timeline_cache = nullptr;
 };
 
 struct Estimate {

@@ -5,12 +5,16 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
+#include <queue>
+#include <tuple>
 
 #include "planner/config/runtime_support.h"
 #include "planner/input_error.h"
 #include "planner/io/calibration_loader.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/memory/params.h"
+#include "planner/memory/timeline_cache.h"
 #include "planner/memory/precision_recipe.h"
 
 namespace zplan {
@@ -56,6 +60,27 @@ uint64_t model_state_bytes(const ModelSpec& m, Precision p) {
                                (r.param_bytes + r.grad_bytes + r.master_bytes + r.optimizer_bytes));
 }
 
+// One candidate's layouts as the branch and bound refines them: each layout's step-time bound
+// until it is screened, then the screen's (the fastest candidate that passed it).
+struct Lazy {
+  Scenario scenario;                                // on the candidate's cluster
+  SearchOptions options;                            // its search (cost constants of its GPU)
+  std::vector<Strategy> layouts;                    // search_layouts() order
+  std::vector<double> bounds;                       // 0: not even one sequence's logits fit
+  std::vector<std::optional<ScreenedSpace>> parts;  // once screened
+  double bound_of(size_t i) const { return bounds[i]; }
+  void screen(size_t i) {
+    screen_layout(scenario, options, layouts[i], parts[i].emplace());
+    bounds[i] = screened_throughput_bound(*parts[i]);
+  }
+  size_t top() const {  // the layout that sets the candidate's bound
+    size_t best = 0;
+    for (size_t i = 1; i < layouts.size(); ++i)
+      if (bound_of(i) > bound_of(best)) best = i;
+    return best;
+  }
+};
+
 }  // namespace
 
 std::vector<int> gpu_counts(int max_gpus) {
@@ -84,6 +109,8 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
   HardwarePlan out;
   const bool by_cost = options.objective == HardwareObjective::cost;
   std::vector<HardwareCandidate> candidates;
+  std::vector<Lazy> lazies;  // beside candidates
+  TimelineCache timelines;   // the screen's peaks, shared by GPU types of one count
   int smallest_minimum = std::numeric_limits<int>::max();
   std::string smallest_gpu;
   for (const GpuSpec& gpu : gpus) {
@@ -108,7 +135,11 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
       const Scenario s = scenario_on(base, c.cluster);
       const double limit = static_cast<double>(gpu.memory_bytes) * (1.0 - options.search.estimate.margin);
       const int64_t psi = count_parameters(base.model).total;
+      Lazy z;
       for (const Strategy& layout : search_layouts(s)) {
+        z.layouts.push_back(layout);
+        z.bounds.push_back(0);
+        z.parts.emplace_back();
         const double states = static_cast<double>(model_state_bytes_per_rank(psi, layout, n));
         const double logits_per_sequence = static_cast<double>(base.training.seq_len) / layout.sp_degree *
                                            static_cast<double>(base.model.vocab) * 2.0;
@@ -118,13 +149,21 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
         const double bound = layout_bound(s, c.cluster, layout, cost, largest);
         c.layouts.push_back({layout, bound});
         c.bound_tokens_per_second = std::max(c.bound_tokens_per_second, bound);
+        z.bounds.back() = bound;
       }
       if (c.layouts.empty()) {
         c.skipped = "model states plus one sequence's logits overflow the GPU in every layout";
         out.others.push_back(c);
         continue;
       }
+      z.scenario = s;
+      z.options = options.search;
+      z.options.objective = Objective::throughput;
+      z.options.suggest = false;  // only the chosen hardware, which fits, is reported in full
+      z.options.estimate.cost = cost;
+      z.options.estimate.timeline_cache = &timelines;  // one model and training spec: base's
       candidates.push_back(c);
+      lazies.push_back(std::move(z));
     }
   }
   bool any_large_enough = !candidates.empty();
@@ -132,43 +171,67 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
   if (!any_large_enough)
     throw InputError("--max-gpus", "", base.model.name + " needs at least " + std::to_string(smallest_minimum) + " x " + smallest_gpu +
                                            " to hold its model states (GPU memory plus host RAM); --max-gpus is " + std::to_string(options.max_gpus));
-  auto bound_value = [&](const HardwareCandidate& c) {
-    return by_cost ? dollars_per_million(c.price_per_gpu_hour, c.cluster.world_size(), c.bound_tokens_per_second) : -c.bound_tokens_per_second;
+  auto value_of = [&](const HardwareCandidate& c, double tokens_per_second) {
+    return by_cost ? dollars_per_million(c.price_per_gpu_hour, c.cluster.world_size(), tokens_per_second) : -tokens_per_second;
   };
   auto value = [&](const HardwareCandidate& c) { return by_cost ? c.dollars_per_million_tokens : -c.tokens_per_second; };
-  // Every candidate in one queue, best bound first (fewer GPUs first among equal bounds: the cost
-  // bound barely depends on the count). A candidate whose bound cannot beat the best plan found,
-  // on any hardware, is not searched. Each searched candidate gets the plan `zplan --gpus` would
-  // recommend on it (search_plan: its ranking rule, which may prefer more free memory within the
-  // step-time model's error), so the hardware chosen is judged by the plan that would be run.
+  // Branch and bound. Every candidate enters one queue with its bound, best first (fewer GPUs first
+  // among equal bounds: the cost bound barely depends on the count): the best of its layouts'
+  // bounds. Popped, the layout that sets the bound is screened (search.h's screen_layout: no
+  // allocator replay), which replaces the layout's step-time bound by the fastest candidate that
+  // passed the screen: still optimistic (every plan that fits passes it), but it counts the
+  // recompute, offload and batch limits that memory forces; the candidate goes back in with its
+  // new bound. Once the bound is set by a screened layout, the candidate's search is finished (its
+  // other layouts screened, the whole space merged in search_plan's order). A candidate whose bound
+  // cannot beat the best plan found, on any hardware, is not searched further. Each searched
+  // candidate gets the plan `zplan --gpus` would recommend on it (search_plan: its ranking rule,
+  // which may prefer more free memory within the step-time model's error, and is never faster than
+  // the fastest feasible plan), so the hardware chosen is judged by the plan that would be run.
   struct Job {
-    size_t candidate;
     double value;  // the bound in the objective's units, smaller is better
+    int world;
+    size_t candidate;
+    bool operator>(const Job& o) const { return std::tie(value, world, candidate) > std::tie(o.value, o.world, o.candidate); }
   };
-  std::vector<Job> jobs;
-  for (size_t i = 0; i < candidates.size(); ++i) jobs.push_back({i, bound_value(candidates[i])});
-  std::stable_sort(jobs.begin(), jobs.end(), [&](const Job& a, const Job& b) {
-    if (a.value != b.value) return a.value < b.value;
-    return candidates[a.candidate].cluster.world_size() < candidates[b.candidate].cluster.world_size();
-  });
+  std::priority_queue<Job, std::vector<Job>, std::greater<Job>> queue;
+  for (size_t i = 0; i < candidates.size(); ++i)
+    queue.push({value_of(candidates[i], candidates[i].bound_tokens_per_second), candidates[i].cluster.world_size(), i});
+  std::vector<double> pruned_at(candidates.size(), 0);  // the bound that pruned each candidate
   double best = std::numeric_limits<double>::infinity();
-  for (const Job& job : jobs) {
+  while (!queue.empty()) {
+    const Job job = queue.top();
+    queue.pop();
     HardwareCandidate& c = candidates[job.candidate];
-    if (job.value >= best) continue;  // pruned: reported below as not searched
-    const Scenario on_cluster = scenario_on(base, c.cluster);
-    SearchOptions so = options.search;
-    so.objective = Objective::throughput;
-    so.suggest = false;
-    so.alternatives = 0;  // runners-up are re-estimated in full; only the chosen hardware's are reported
-    so.estimate.cost = cost_options_for(c.cluster.gpu, base.training.profile, options.calibration);
-    ++out.searched;
-    c.searched = true;
-    Plan p;
-    try {
-      p = search_plan(on_cluster, so);
-    } catch (const InputError&) {
+    Lazy& z = lazies[job.candidate];
+    if (options.prune && job.value >= best) {  // pruned: reported below as not searched
+      pruned_at[job.candidate] = job.value;
+      c.pruned_bound_tokens_per_second = c.screened_bound_tokens_per_second > 0 ? c.screened_bound_tokens_per_second : c.bound_tokens_per_second;
       continue;
     }
+    Plan p;
+    try {
+      if (const size_t top = z.top(); z.bound_of(top) > 0 && !z.parts[top]) {
+        z.screen(top);
+        c.screened_bound_tokens_per_second = z.bound_of(z.top());
+        // Nothing passed the screen in any layout: finish the (cheap) search for its closest miss.
+        if (c.screened_bound_tokens_per_second > 0) {
+          queue.push({value_of(c, c.screened_bound_tokens_per_second), job.world, job.candidate});
+          continue;
+        }
+      }
+      std::vector<ScreenedSpace> parts;
+      for (size_t i = 0; i < z.layouts.size(); ++i) {
+        if (!z.parts[i]) z.screen(i);
+        parts.push_back(std::move(*z.parts[i]));
+      }
+      p = search_plan(z.scenario, z.options, merge_screened(std::move(parts)));
+    } catch (const InputError&) {
+      ++out.searched;
+      c.searched = true;
+      continue;
+    }
+    ++out.searched;
+    c.searched = true;
     out.layouts_searched += static_cast<int>(c.layouts.size());
     c.plan = p;  // when infeasible: the closest miss, for "what would be needed"
     if (!p.feasible) continue;
@@ -182,7 +245,7 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
       char buf[200];
       std::snprintf(buf, sizeof buf, by_cost ? "pruned: even its bound, $%.3f per million tokens, is no better than the best found"
                                              : "pruned: even its bound, %.0f tokens/s, is no better than the best found",
-                    by_cost ? bound_value(c) : -bound_value(c));
+                    by_cost ? pruned_at[i] : -pruned_at[i]);
       c.skipped = buf;
     }
     (c.plan.feasible ? out.ranked : out.others).push_back(c);
@@ -192,16 +255,6 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
     return a.cluster.world_size() < b.cluster.world_size();
   });
   out.feasible = !out.ranked.empty();
-  if (out.feasible) {  // the chosen hardware again, with its runner-up plans for the report
-    HardwareCandidate& c = out.ranked.front();
-    const Scenario s = scenario_on(base, c.cluster);
-    SearchOptions so = options.search;
-    so.objective = Objective::throughput;
-    so.estimate.cost = cost_options_for(c.cluster.gpu, s.training.profile, options.calibration);
-    c.plan = search_plan(s, so);
-    c.tokens_per_second = c.plan.chosen.time.tokens_per_second;
-    c.dollars_per_million_tokens = dollars_per_million(c.price_per_gpu_hour, c.cluster.world_size(), c.tokens_per_second);
-  }
   if (!out.feasible) {
     // What would be needed: the candidate that came closest, and by how much it missed.
     const HardwareCandidate* closest = nullptr;

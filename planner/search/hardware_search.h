@@ -3,9 +3,10 @@
 // (GPU, count, plan) triples by dollars per million tokens (cost) or tokens per second (time).
 // Counts whose GPU memory plus host RAM cannot hold the model states are skipped. Every
 // (GPU, count, layout) triple gets an optimistic throughput bound (the layout's step time at the
-// largest micro-batch whose logits fit, without recompute); triples are searched best bound first,
-// with the layout pinned, until no bound can beat the best plan found (branch and bound), so the
-// answer is the exhaustive search's. docs/cost-model.md.
+// largest micro-batch whose logits fit, without recompute), tightened to the screen's (search.h)
+// when the triple is screened; candidates are refined and searched best bound first until no bound
+// can beat the best plan found (branch and bound), so the answer is the exhaustive search's.
+// docs/cost-model.md.
 #pragma once
 #include <string>
 #include <utility>
@@ -24,6 +25,7 @@ struct HardwareSearchOptions {
   int max_gpus = 64;
   const Calibration* calibration = nullptr;  // --calibration; built-in calibrations otherwise
   double tokens = 0;                  // --tokens: print time and cost to train this many
+  bool prune = true;                  // false: search every candidate in full (benchmarks, tests)
 };
 
 struct HardwareCandidate {
@@ -31,6 +33,8 @@ struct HardwareCandidate {
   double price_per_gpu_hour = 0;
   bool calibrated = false;
   double bound_tokens_per_second = 0;  // optimistic throughput bound used for pruning (best layout's)
+  double screened_bound_tokens_per_second = 0;  // tighter: the fastest candidate its screen passed, once screened
+  double pruned_bound_tokens_per_second = 0;    // the bound that pruned it, when pruned
   std::vector<std::pair<Strategy, double>> layouts;  // each layout with its throughput bound
   bool searched = false;
   std::string skipped;                 // why it was not searched (memory, bound), when not

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <set>
 #include <tuple>
@@ -176,108 +177,133 @@ StrategyKey key_of(const Strategy& st) {
           st.sp_degree, st.micro_batch, st.grad_accumulation, static_cast<int>(st.precision), st.loss_chunks};
 }
 
-// One batch shape with its checkpointing choice (CPU or not): the counts first..L all pass the
-// screen, and throughput falls as the count grows (each recomputed layer adds a forward).
-struct Family {
-  Strategy base;
-  int64_t first = 0;
-};
+}  // namespace
+
+namespace {
+
+// The screen (no allocator replay: reserved taken as allocated) can only be more optimistic than
+// the full estimate: reserved >= allocated, so its free memory and its band are upper and lower
+// bounds. A candidate it rejects cannot fit; one it passes is estimated in full before it counts.
+Estimate screened(const Scenario& s, const SearchOptions& options, ScreenedSpace& space, const Strategy& st) {
+  EstimateOptions screen = options.estimate;
+  screen.fast = true;
+  ++space.evaluated;
+  Estimate e = estimate(s.model, s.cluster, s.training, st, screen);
+  if (!e.feasible) space.infeasible.push_back(e);
+  return e;
+}
 
 }  // namespace
 
-Plan search_plan(const Scenario& s, const SearchOptions& options) {
-  Plan plan;
-  std::vector<Estimate> infeasible;
+void screen_layout(const Scenario& s, const SearchOptions& options, Strategy st, ScreenedSpace& space) {
   const int64_t L = s.model.layers;
-  EstimateOptions screen = options.estimate;
-  screen.fast = true;
-  // The screen (no allocator replay: reserved taken as allocated) can only be more optimistic than
-  // the full estimate: reserved >= allocated, so its free memory and its band are upper and lower
-  // bounds. A candidate it rejects cannot fit; one it passes is estimated in full before it counts.
-  auto screened = [&](const Strategy& st) {
-    ++plan.evaluated;
-    Estimate e = estimate(s.model, s.cluster, s.training, st, screen);
-    if (!e.feasible) infeasible.push_back(e);
-    return e;
-  };
-  std::map<StrategyKey, Estimate> full_cache;
-  std::vector<Estimate> feasible;
-  auto full = [&](const Strategy& st) -> const Estimate& {
-    auto it = full_cache.find(key_of(st));
-    if (it != full_cache.end()) return it->second;
-    ++plan.evaluated;
-    Estimate e = estimate(s.model, s.cluster, s.training, st, options.estimate);
-    (e.feasible ? feasible : infeasible).push_back(e);
-    return full_cache.emplace(key_of(st), e).first->second;
-  };
-
+  auto screened = [&](const Strategy& x) { return zplan::screened(s, options, space, x); };
+  std::vector<ScreenedSpace::Family>& families = space.families;
+  const size_t first_family = families.size();
   // 1. Families and the smallest checkpointed-layer count that passes the screen (allocated memory
   //    falls as the count grows, so the screen is monotonic in it and bisection finds the edge).
-  std::vector<Family> families;
-  auto add_family = [&](Strategy st) {
+  auto add_family = [&](Strategy x) {
     bool any = false;
     for (bool cpu : cpu_ckpt_choices(s)) {
-      st.cpu_checkpointing = cpu;
+      x.cpu_checkpointing = cpu;
       if (s.pins.checkpointed_layers) {
         if (cpu && *s.pins.checkpointed_layers == 0) continue;
-        st.checkpointed_layers = *s.pins.checkpointed_layers;
-        if (screened(st).feasible) families.push_back({st, st.checkpointed_layers}), any = true;
+        x.checkpointed_layers = *s.pins.checkpointed_layers;
+        if (screened(x).feasible) families.push_back({x, x.checkpointed_layers}), any = true;
         continue;
       }
       const int64_t lowest = cpu ? 1 : 0;
-      st.checkpointed_layers = L;
-      if (!screened(st).feasible) continue;
+      x.checkpointed_layers = L;
+      if (!screened(x).feasible) continue;
       any = true;
       int64_t lo = lowest - 1, hi = L;  // hi passes; lo fails (lowest - 1: nothing below the range)
       while (hi - lo > 1) {
-        st.checkpointed_layers = (lo + hi) / 2;
-        if (screened(st).feasible) hi = st.checkpointed_layers;
-        else lo = st.checkpointed_layers;
+        x.checkpointed_layers = (lo + hi) / 2;
+        if (screened(x).feasible) hi = x.checkpointed_layers;
+        else lo = x.checkpointed_layers;
       }
-      families.push_back({st, hi});
+      families.push_back({x, hi});
     }
     return any;
   };
   const int64_t psi = count_parameters(s.model).total;
   const uint64_t limit = static_cast<uint64_t>(static_cast<double>(s.cluster.gpu.memory_bytes) *
                                                std::min(1.0 - options.estimate.margin, options.estimate.memory_fraction));
-  for (Strategy st : layouts(s)) {
-    // A layout whose model states alone exceed the device cannot fit at any batch or recompute.
-    const uint64_t states = model_state_bytes_per_rank(psi, st, s.cluster.world_size());
-    if (states > limit) {
-      plan.rejected_layouts.push_back({st, "model states alone need " + format_bytes(states) + " per GPU", states - limit});
-      continue;
-    }
-    // Micro-batches in increasing order: memory grows with it, so once nothing fits at one size
-    // no larger size will.
-    for (auto [mb, ga] : batch_choices(s, st.sp_degree)) {
-      st.micro_batch = mb;
-      st.grad_accumulation = ga;
-      if (!add_family(st)) break;
-    }
+  // A layout whose model states alone exceed the device cannot fit at any batch or recompute.
+  const uint64_t states = model_state_bytes_per_rank(psi, st, s.cluster.world_size());
+  if (states > limit) {
+    space.rejected_layouts.push_back({st, "model states alone need " + format_bytes(states) + " per GPU", states - limit});
+    return;
   }
-
+  // Micro-batches in increasing order: memory grows with it, so once nothing fits at one size
+  // no larger size will.
+  for (auto [mb, ga] : batch_choices(s, st.sp_degree)) {
+    st.micro_batch = mb;
+    st.grad_accumulation = ga;
+    if (!add_family(st)) break;
+  }
   // 2. Every screened candidate with its predicted throughput (the step-time model alone: cheap).
-  struct Candidate {
-    Strategy strategy;
-    double tokens_per_second;
-    size_t family;
-  };
-  std::vector<Candidate> candidates;
-  for (size_t f = 0; f < families.size(); ++f) {
-    Strategy st = families[f].base;
+  for (size_t f = first_family; f < families.size(); ++f) {
+    Strategy x = families[f].base;
     const int64_t last = s.pins.checkpointed_layers ? families[f].first : L;
     for (int64_t n = families[f].first; n <= last; ++n) {
-      st.checkpointed_layers = n;
-      candidates.push_back({st, estimate_step_time(s.model, s.cluster, s.training, st, options.estimate.cost).tokens_per_second, f});
+      x.checkpointed_layers = n;
+      space.candidates.push_back({x, estimate_step_time(s.model, s.cluster, s.training, x, options.estimate.cost).tokens_per_second, f});
     }
   }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.tokens_per_second > b.tokens_per_second; });
+}
+
+ScreenedSpace merge_screened(std::vector<ScreenedSpace> parts) {
+  ScreenedSpace space;
+  for (ScreenedSpace& part : parts) {
+    const size_t offset = space.families.size();
+    space.families.insert(space.families.end(), part.families.begin(), part.families.end());
+    for (ScreenedSpace::Candidate& c : part.candidates) space.candidates.push_back({c.strategy, c.tokens_per_second, c.family + offset});
+    std::move(part.infeasible.begin(), part.infeasible.end(), std::back_inserter(space.infeasible));
+    space.rejected_layouts.insert(space.rejected_layouts.end(), part.rejected_layouts.begin(), part.rejected_layouts.end());
+    space.evaluated += part.evaluated;
+  }
+  std::stable_sort(space.candidates.begin(), space.candidates.end(), [](const ScreenedSpace::Candidate& a, const ScreenedSpace::Candidate& b) {
+    return a.tokens_per_second > b.tokens_per_second;
+  });
+  return space;
+}
+
+ScreenedSpace screen_space(const Scenario& s, const SearchOptions& options) {
+  std::vector<ScreenedSpace> parts;
+  for (const Strategy& layout : layouts(s)) screen_layout(s, options, layout, parts.emplace_back());
+  return merge_screened(std::move(parts));
+}
+
+double screened_throughput_bound(const ScreenedSpace& space) {
+  double best = 0;
+  for (const ScreenedSpace::Candidate& c : space.candidates) best = std::max(best, c.tokens_per_second);
+  return best;
+}
+
+Plan search_plan(const Scenario& s, const SearchOptions& options) { return search_plan(s, options, screen_space(s, options)); }
+
+Plan search_plan(const Scenario& s, const SearchOptions& options, ScreenedSpace space) {
+  Plan plan;
+  const int64_t L = s.model.layers;
+  std::vector<Estimate>& infeasible = space.infeasible;
+  const std::vector<ScreenedSpace::Candidate>& candidates = space.candidates;
+  plan.rejected_layouts = std::move(space.rejected_layouts);
+  auto screened = [&](const Strategy& st) { return zplan::screened(s, options, space, st); };
+  std::map<StrategyKey, Estimate> full_cache;
+  std::vector<Estimate> feasible;
+  auto full = [&](const Strategy& st) -> const Estimate& {
+    auto it = full_cache.find(key_of(st));
+    if (it != full_cache.end()) return it->second;
+    ++space.evaluated;
+    Estimate e = estimate(s.model, s.cluster, s.training, st, options.estimate);
+    (e.feasible ? feasible : infeasible).push_back(e);
+    return full_cache.emplace(key_of(st), e).first->second;
+  };
 
   // 3. The fastest feasible candidate: estimate in full in throughput order until one fits.
   double fastest = -1;
-  for (const Candidate& c : candidates)
+  for (const ScreenedSpace::Candidate& c : candidates)
     if (full(c.strategy).feasible) {
       fastest = c.tokens_per_second;
       break;
@@ -289,7 +315,7 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
   if (fastest >= 0) {
     const double floor = options.objective == Objective::memory ? 0.0 : tie_floor(fastest);
     std::map<size_t, std::vector<Strategy>> tie_by_family;  // counts in the tie, ascending
-    for (const Candidate& c : candidates)
+    for (const ScreenedSpace::Candidate& c : candidates)
       if (c.tokens_per_second >= floor) tie_by_family[c.family].push_back(c.strategy);
     struct Bound {
       uint64_t free_bytes;
@@ -320,12 +346,13 @@ Plan search_plan(const Scenario& s, const SearchOptions& options) {
   }
   // 5. Runners-up to show: a few more of the fastest candidates, in full (the choice is made).
   size_t extra = 0;
-  for (const Candidate& c : candidates) {
+  for (const ScreenedSpace::Candidate& c : candidates) {
     if (feasible.size() > options.alternatives || extra >= options.alternatives) break;
     if (full_cache.count(key_of(c.strategy))) continue;
     ++extra;
     full(c.strategy);
   }
+  plan.evaluated = space.evaluated;
   rank_feasible(feasible, options.objective);
   std::sort(infeasible.begin(), infeasible.end(), [](const Estimate& a, const Estimate& b) { return over_bytes(a) < over_bytes(b); });
   for (size_t i = 0; i < infeasible.size() && i < 8; ++i)

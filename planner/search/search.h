@@ -43,6 +43,40 @@ std::vector<Strategy> enumerate_candidates(const Scenario& s);
 
 Plan search_plan(const Scenario& s, const SearchOptions& options);
 
+// The first half of search_plan(): every layout's batch shapes screened (no allocator replay) with
+// the fewest checkpointed layers that pass, and every passing candidate with its step-time
+// throughput, fastest first. Kept so that a caller can bound a search before finishing it.
+struct ScreenedSpace {
+  struct Family {      // one batch shape and CPU-checkpointing choice: counts first..L pass the screen
+    Strategy base;
+    int64_t first = 0;
+  };
+  struct Candidate {
+    Strategy strategy;
+    double tokens_per_second;
+    size_t family;
+  };
+  std::vector<Family> families;
+  std::vector<Candidate> candidates;        // fastest first
+  std::vector<Estimate> infeasible;         // rejected by the screen
+  std::vector<Rejection> rejected_layouts;  // model states alone do not fit
+  int64_t evaluated = 0;
+};
+ScreenedSpace screen_space(const Scenario& s, const SearchOptions& options);
+
+// One layout's share of screen_space(), appended to `part` (candidates not sorted). screen_space()
+// is merge_screened() of every layout of search_layouts() screened so, in that order; a caller may
+// screen layouts in any order and merge them in that one.
+void screen_layout(const Scenario& s, const SearchOptions& options, Strategy layout, ScreenedSpace& part);
+ScreenedSpace merge_screened(std::vector<ScreenedSpace> parts);
+
+// No plan search_plan() can choose is faster than this: every plan that fits passes the screen and
+// is one of its candidates. 0 when no candidate passes. Also of one layout's part.
+double screened_throughput_bound(const ScreenedSpace& space);
+
+// search_plan() finished from its screened space (same result as search_plan(s, options)).
+Plan search_plan(const Scenario& s, const SearchOptions& options, ScreenedSpace space);
+
 // The layouts search_plan() tries (precision, ZeRO stage, offloads, SP degree; batch and
 // checkpointing unset), pins respected. A search with one layout pinned covers exactly that layout.
 std::vector<Strategy> search_layouts(const Scenario& s);

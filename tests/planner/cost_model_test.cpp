@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "test_scenarios.h"
 #include "planner/config/runtime_support.h"
@@ -196,6 +197,11 @@ TEST_CASE("the search ranks with the calibrated step time: brute force agrees") 
 
 namespace {
 
+std::tuple<int, bool, bool, int64_t, bool, int, int64_t, int64_t, int64_t> key_of(const Strategy& s) {
+  return {s.zero_stage, s.offload_optimizer, s.offload_params, s.checkpointed_layers, s.cpu_checkpointing, s.sp_degree,
+          s.loss_chunks, s.micro_batch, s.grad_accumulation};
+}
+
 void check_pruning_is_exact(const Scenario& s, const std::vector<GpuSpec>& gpus, int max_gpus) {
   for (HardwareObjective objective : {HardwareObjective::cost, HardwareObjective::time}) {
     HardwareSearchOptions o;
@@ -214,6 +220,12 @@ void check_pruning_is_exact(const Scenario& s, const std::vector<GpuSpec>& gpus,
         SearchOptions so = o.search;
         so.estimate.cost = cost_options_for(g, s.training.profile, nullptr);
         const Plan p = search_plan(c, so);
+        if (c.cluster.name == hp.ranked.front().cluster.name) {
+          // The layout-by-layout screen, merged, is search_plan's own search of that hardware.
+          CHECK(key_of(p.chosen.strategy) == key_of(hp.ranked.front().plan.chosen.strategy));
+          CHECK(p.evaluated == hp.ranked.front().plan.evaluated);
+          CHECK(p.alternatives.size() == hp.ranked.front().plan.alternatives.size());
+        }
         if (!p.feasible) continue;
         const double tps = p.chosen.time.tokens_per_second;
         best = std::min(best, objective == HardwareObjective::cost ? g.price_per_gpu_hour * n / 3600.0 / tps * 1e6 : -tps);
@@ -222,7 +234,23 @@ void check_pruning_is_exact(const Scenario& s, const std::vector<GpuSpec>& gpus,
     const double got = objective == HardwareObjective::cost ? chosen.dollars_per_million_tokens : -chosen.tokens_per_second;
     CHECK(got == doctest::Approx(best));
     // Bounds are bounds: no searched candidate beat its own optimistic throughput.
-    for (const HardwareCandidate& c : hp.ranked) CHECK(c.tokens_per_second <= c.bound_tokens_per_second * (1 + 1e-9));
+    for (const HardwareCandidate& c : hp.ranked) {
+      CHECK(c.tokens_per_second <= c.bound_tokens_per_second * (1 + 1e-9));
+      if (c.screened_bound_tokens_per_second > 0) CHECK(c.tokens_per_second <= c.screened_bound_tokens_per_second * (1 + 1e-9));
+    }
+    // The search without pruning (every candidate screened and searched in full) chooses the same
+    // hardware and plan, and every candidate the pruned search ranked gets the same plan there.
+    HardwareSearchOptions all = o;
+    all.prune = false;
+    const HardwarePlan every = search_hardware(s, gpus, all);
+    REQUIRE(every.feasible);
+    CHECK(every.ranked.front().cluster.name == chosen.cluster.name);
+    CHECK(key_of(every.ranked.front().plan.chosen.strategy) == key_of(chosen.plan.chosen.strategy));
+    CHECK(every.ranked.front().plan.evaluated == chosen.plan.evaluated);
+    CHECK(every.ranked.size() >= hp.ranked.size());
+    for (const HardwareCandidate& c : hp.ranked)
+      for (const HardwareCandidate& e : every.ranked)
+        if (e.cluster.name == c.cluster.name) CHECK(e.tokens_per_second == c.tokens_per_second);
   }
 }
 
@@ -233,6 +261,8 @@ TEST_CASE("hardware search: pruning returns what the exhaustive search returns")
                          {load_gpu("h100"), load_gpu("a100-80gb"), load_gpu("l40s"), load_gpu("rtx4090")}, 8);
   // Long sequences: the logits bound on the micro-batch decides which layouts are searched.
   check_pruning_is_exact(scenario("qwen3-0.6b", "1xH100", 32768), {load_gpu("rtx4090"), load_gpu("l40s")}, 4);
+  // Calibrated and uncalibrated GPUs, one with 141 GB: screens shared across GPU types of a count.
+  check_pruning_is_exact(scenario("llama-3.2-1b", "1xH100", 8192), {load_gpu("h100"), load_gpu("h200"), load_gpu("a100-40gb")}, 4);
 }
 
 TEST_CASE("hardware search: model-state memory sets the fewest GPUs; below it, bad input") {

@@ -2,6 +2,7 @@
 // [--tokens 2e9]`: search GPU type and count as well as the strategy (planner/search/hardware_search.h),
 // print the ranking, the chosen plan, and with --explain why the chosen hardware beats the next.
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "commands.h"
@@ -35,6 +36,23 @@ std::string why_first_beats_second(const HardwarePlan& hp, bool by_cost) {
                   a.cluster.world_size(), b.cluster.world_size(),
                   a.price_per_gpu_hour * a.cluster.world_size() / (b.price_per_gpu_hour * b.cluster.world_size()));
     o << buf;
+  } else {
+    // The runner-up was never searched: its bound, which no plan on it can beat, already loses.
+    const HardwareCandidate* next = nullptr;
+    for (const HardwareCandidate& c : hp.others)
+      if (c.pruned_bound_tokens_per_second > 0 &&
+          (!next || (by_cost ? c.price_per_gpu_hour * c.cluster.world_size() / c.pruned_bound_tokens_per_second <
+                                   next->price_per_gpu_hour * next->cluster.world_size() / next->pruned_bound_tokens_per_second
+                             : c.pruned_bound_tokens_per_second > next->pruned_bound_tokens_per_second)))
+        next = &c;
+    if (next) {
+      const double bound_dollars = next->price_per_gpu_hour * next->cluster.world_size() / 3600.0 / next->pruned_bound_tokens_per_second * 1e6;
+      std::snprintf(buf, sizeof buf,
+                    "%s beats %s (next best bound, not searched): $%.3f vs at best $%.3f per million tokens, %.0f vs at most %.0f tokens/s.\n",
+                    a.cluster.name.c_str(), next->cluster.name.c_str(), a.dollars_per_million_tokens, bound_dollars,
+                    a.tokens_per_second, next->pruned_bound_tokens_per_second);
+      o << buf;
+    }
   }
   o << "Ranked by " << (by_cost ? "dollars per million tokens" : "tokens per second") << "; the others:\n";
   for (const HardwareCandidate& c : hp.others) {
@@ -111,6 +129,9 @@ int run_hardware_search(const PlanCommand& cmd, const Scenario& base) {
   // Unset: the cheapest (the mission's "cheapest feasible configuration"); time/throughput: the fastest.
   hs.objective = o.objective == "time" || o.objective == "throughput" ? HardwareObjective::time : HardwareObjective::cost;
   hs.max_gpus = max_gpus_or_default(o);
+  // Benchmarks only (tools/bench_planner.sh): every candidate searched in full, no branch and bound.
+  // The chosen hardware and plan are the same; the ranking lists every feasible candidate.
+  hs.prune = std::getenv("ZPLAN_EXHAUSTIVE_HARDWARE_SEARCH") == nullptr;
   const std::optional<Calibration> calibration = user_calibration(o);
   hs.calibration = calibration ? &*calibration : nullptr;
   const std::vector<GpuSpec> gpus = hardware_list(o);
