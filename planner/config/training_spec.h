@@ -2,6 +2,7 @@
 // it is laid out on the cluster: ZeRO stage, offloads, recompute, sequence parallelism, precision).
 // Strategy flags on the CLI pin a dimension; unpinned dimensions are searched (planner/search/).
 #pragma once
+#include <tuple>
 #include <cstdint>
 #include <string>
 
@@ -53,6 +54,14 @@ struct Strategy {
   int64_t micro_batch = 1;           // sequences per rank per micro-step
   int64_t grad_accumulation = 1;     // micro-steps per optimizer step
   Precision precision = Precision::bf16;
+
+  bool operator==(const Strategy& o) const {
+    return std::tie(zero_stage, offload_optimizer, offload_params, checkpointed_layers, cpu_checkpointing, sp_degree,
+                    loss_chunks, micro_batch, grad_accumulation, precision) ==
+           std::tie(o.zero_stage, o.offload_optimizer, o.offload_params, o.checkpointed_layers, o.cpu_checkpointing,
+                    o.sp_degree, o.loss_chunks, o.micro_batch, o.grad_accumulation, o.precision);
+  }
+  bool operator!=(const Strategy& o) const { return !(*this == o); }
 };
 
 const char* to_string(Precision p);

@@ -121,17 +121,18 @@ std::string explain_to_text(const Scenario& s, const Plan& plan, const EstimateO
   o << (md ? "\n**Chosen:** " : " └─ chosen: ") << strategy_summary(plan.chosen.strategy, s.model.layers) << "\n";
   if (plan.feasible) {
     // The rule of planner/search/selection.h, with the numbers it was applied to.
-    double fastest = plan.chosen.time.tokens_per_second;
-    const Estimate* fastest_plan = &plan.chosen;
-    for (const Estimate& a : plan.alternatives)
-      if (a.time.tokens_per_second > fastest) fastest = a.time.tokens_per_second, fastest_plan = &a;
+    // The search's own fastest feasible plan (the alternatives shown are ranked by the tie rule, so
+    // the fastest need not be among them); a plan made without a search has only itself.
+    const bool searched = plan.fastest_tokens_per_second > 0;
+    const double fastest = searched ? plan.fastest_tokens_per_second : plan.chosen.time.tokens_per_second;
+    const Strategy& fastest_strategy = searched ? plan.fastest_strategy : plan.chosen.strategy;
     char pct[16];
     std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * kStepTimeModelError);
     o << (md ? "\n" : "      ") << "because, of " << plan.evaluated << " evaluated candidates, ";
-    if (fastest_plan == &plan.chosen)
+    if (fastest_strategy == plan.chosen.strategy)
       o << "it has the highest predicted throughput (" << static_cast<long long>(fastest) << " tokens/s)";
     else
-      o << "the fastest feasible plan is " << strategy_summary(fastest_plan->strategy, s.model.layers) << " at "
+      o << "the fastest feasible plan is " << strategy_summary(fastest_strategy, s.model.layers) << " at "
         << static_cast<long long>(fastest) << " tokens/s, and the step-time model's measured error (" << pct
         << ") cannot tell plans within that of it apart; among those this one leaves the most memory free ("
         << static_cast<long long>(plan.chosen.time.tokens_per_second) << " tokens/s)";

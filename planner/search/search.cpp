@@ -304,8 +304,10 @@ Plan search_plan(const Scenario& s, const SearchOptions& options, ScreenedSpace 
   // 3. The fastest feasible candidate: estimate in full in throughput order until one fits.
   double fastest = -1;
   for (const ScreenedSpace::Candidate& c : candidates)
-    if (full(c.strategy).feasible) {
+    if (const Estimate& e = full(c.strategy); e.feasible) {
       fastest = c.tokens_per_second;
+      plan.fastest_strategy = e.strategy;
+      plan.fastest_tokens_per_second = e.time.tokens_per_second;
       break;
     }
 

@@ -34,6 +34,10 @@ struct Plan {
   std::vector<Rejection> rejected;   // the best-ranked infeasible candidates (for --explain)
   std::vector<Rejection> rejected_layouts;  // layouts pruned because model states alone do not fit
   int64_t evaluated = 0;             // candidates estimated
+  // The fastest feasible candidate, which the tie rule (selection.h) measures the others against;
+  // it need not be among the alternatives shown, which are ranked by that rule.
+  Strategy fastest_strategy;
+  double fastest_tokens_per_second = 0;
   std::vector<std::string> suggestions;  // what would make it fit, when nothing does
 };
 

@@ -4,6 +4,8 @@
 // calibrated function (brute force agrees), and the pruned hardware search equals an exhaustive one.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <limits>
 #include <tuple>
@@ -180,15 +182,21 @@ TEST_CASE("the search ranks with the calibrated step time: brute force agrees") 
   const StepTime direct = estimate_step_time(s.model, s.cluster, s.training, plan.chosen.strategy, o.estimate.cost);
   CHECK(plan.chosen.time.step_seconds == doctest::Approx(direct.step_seconds));
   size_t feasible = 0;
+  double fastest_tokens_per_second = 0;
   for (const Strategy& st : enumerate_candidates(s)) {
     const Estimate e = estimate(s.model, s.cluster, s.training, st, o.estimate);
     if (!e.feasible) continue;
     ++feasible;
+    fastest_tokens_per_second = std::max(fastest_tokens_per_second, e.time.tokens_per_second);
     // The chosen plan is within the step-time model's error of the fastest feasible one
     // (planner/search/selection.h: inside that window more free memory wins).
     CHECK(tie_floor(e.time.tokens_per_second) <= plan.chosen.time.tokens_per_second * 1.005);
   }
   CHECK(feasible > 0);
+  // The fastest feasible plan the search reports (--explain measures the tie against it) is the
+  // brute force's, not merely the fastest of the alternatives it shows.
+  CHECK(plan.fastest_tokens_per_second == doctest::Approx(fastest_tokens_per_second).epsilon(0.005));
+  CHECK(estimate(s.model, s.cluster, s.training, plan.fastest_strategy, o.estimate).feasible);
   // Under the defaults the ranking differs in seconds: the calibration is really used.
   SearchOptions d = o;
   d.estimate.cost = CostOptions{};
