@@ -67,28 +67,8 @@ TEST_CASE("runtime parameters equal the planner's table for every built-in model
       CHECK(spec.sandwich_norm);  // only Gemma's blocks are refused among the built-ins
       continue;
     }
-    rt::BuildOptions opt;
-    opt.device = at::kMeta;
-    const rt::TransformerModel model(spec, opt);
-    const std::vector<ParamTensor> table = parameter_tensors(spec);
-    const std::vector<HfTensor> expected = hf_tensors(table);
-    REQUIRE(model.params().size() == expected.size());
-    for (size_t i = 0; i < expected.size(); ++i) {
-      CAPTURE(expected[i].name);
-      CHECK(model.params()[i].name == expected[i].name);
-      CHECK(model.params()[i].tensor.sizes().vec() == expected[i].shape);
-    }
-    const ParamCounts counts = count_parameters(spec);
-    CHECK(model.param_count() == static_cast<uint64_t>(counts.total));
-    CHECK(model.param_count() == static_cast<uint64_t>(spec.published_parameters));
-    // Per decoder layer (the ZeRO-3 gather unit), from the runtime's hook groups.
-    const std::vector<std::vector<size_t>> groups = model.param_groups();
-    REQUIRE(groups.size() == static_cast<size_t>(spec.layers + 1));
-    for (int64_t l = 0; l < spec.layers; ++l) {
-      int64_t n = 0;
-      for (size_t i : groups[static_cast<size_t>(l)]) n += model.params()[i].tensor.numel();
-      CHECK(n == counts.per_layer[static_cast<size_t>(l)]);
-    }
+    check_parity(spec);  // names, shapes, total and per-layer counts against the planner's table
+    CHECK(count_parameters(spec).total == spec.published_parameters);
     ++built;
   }
   CHECK(built == static_cast<int>(builtin_model_names().size()) - 2);  // all but the two Gemma-3
