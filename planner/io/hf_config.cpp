@@ -241,7 +241,9 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
     // Qwen MoE: routed experts in every decoder_sparse_step-th layer (mlp_only_layers dense);
     // Qwen2-MoE adds one shared expert MLP, gated by a sigmoid, next to them.
     m.ffn = f.integer_or("intermediate_size", type == "qwen3_moe" ? 6144 : 5632, 0);  // dense layers only
-    m.moe.num_experts = static_cast<int>(f.integer("num_experts", true).value_or(0));
+    // transformers 5 serialises Qwen3-MoE's num_experts under its attribute_map name num_local_experts.
+    const char* experts_key = !f.has("num_experts") && f.has("num_local_experts") ? "num_local_experts" : "num_experts";
+    m.moe.num_experts = static_cast<int>(f.integer(experts_key, true).value_or(0));
     m.moe.experts_per_token = static_cast<int>(f.integer("num_experts_per_tok", true).value_or(0));
     m.moe.expert_ffn = f.integer("moe_intermediate_size", true).value_or(0);
     m.moe.normalize_topk = f.boolean_or("norm_topk_prob", false);

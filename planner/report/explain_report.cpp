@@ -127,14 +127,14 @@ std::string explain_to_text(const Scenario& s, const Plan& plan, const EstimateO
     const double fastest = searched ? plan.fastest_tokens_per_second : plan.chosen.time.tokens_per_second;
     const Strategy& fastest_strategy = searched ? plan.fastest_strategy : plan.chosen.strategy;
     char pct[16];
-    std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * kStepTimeModelError);
+    std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * kPlanRankingError);
     o << (md ? "\n" : "      ") << "because, of " << plan.evaluated << " evaluated candidates, ";
     if (fastest_strategy == plan.chosen.strategy)
       o << "it has the highest predicted throughput (" << static_cast<long long>(fastest) << " tokens/s)";
     else
       o << "the fastest feasible plan is " << strategy_summary(fastest_strategy, s.model.layers) << " at "
-        << static_cast<long long>(fastest) << " tokens/s, and the step-time model's measured error (" << pct
-        << ") cannot tell plans within that of it apart; among those this one leaves the most memory free ("
+        << static_cast<long long>(fastest) << " tokens/s, and the step-time model's error between plans (" << pct
+        << ", measured) cannot tell plans within that of it apart; among those this one leaves the most memory free ("
         << static_cast<long long>(plan.chosen.time.tokens_per_second) << " tokens/s)";
     o << ". It leaves " << format_bytes(plan.chosen.free_bytes) << " free at the peak against "
       << uncertainty_text(plan.chosen) << ".\n";

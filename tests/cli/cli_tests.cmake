@@ -139,10 +139,11 @@ zplan_cli_test(hardware_nothing_fits 3 ARGS --model llama-3.1-70b --seq 131072 -
                MATCH "no GPU type and count up to 32 fits")
 # The loss path as a plan dimension (issue 20): at 128K tokens only the chunked loss fits one H200,
 # and --explain shows its branch beside checkpointing and CPU checkpointing. Since the runtime's layer order
-# is modelled (planner/memory/runtime_layer_order.h) the peak leaves room for one layer without recompute: 27/28.
+# is modelled (planner/memory/runtime_layer_order.h) the peak leaves room for layers without recompute; of the
+# plans within the ranking's 2% (planner/search/selection.h) the one with most memory free is chosen.
 zplan_cli_test(explain_loss_path 0 ARGS --model qwen3-1.7b --gpus 1xH200 --seq 131072 --profile zplan --framework plain
                --zero 0 --offload-optimizer none --offload-params none --sp 1 --explain
-               MATCH "chunked loss path \\(64 chunks[^\n]*with CPU checkpointing[^\n]*\n[^\n]*fits.*chosen: ZeRO-0, ckpt 27/28 \\(CPU\\)[^\n]*loss in 64 chunks")
+               MATCH "chunked loss path \\(64 chunks[^\n]*with CPU checkpointing[^\n]*\n[^\n]*fits.*chosen: ZeRO-0, ckpt 2[0-9]/28[^\n]*loss in 64 chunks")
 # --profile zplan predicts zplan's runtime with or without --run, so its search offers only what the
 # runtime executes (planner/config/runtime_support.h, pin_search_to_runtime): at 128K tokens on one
 # H200 it chose ZeRO-3 with optimizer and parameter offload, which the runtime cannot run.

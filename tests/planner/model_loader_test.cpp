@@ -95,6 +95,8 @@ TEST_CASE("Hugging Face fixtures give the same counts as the built-ins") {
       {"llama-3.1-8b.json", "llama-3.1-8b"},
       {"qwen3-8b.json", "qwen3-8b"},
       {"qwen3-30b-a3b.json", "qwen3-30b-a3b"},
+      // as transformers 5 saves it: num_experts under its alias num_local_experts, rope inside rope_parameters
+      {"qwen3-30b-a3b-transformers5.json", "qwen3-30b-a3b"},
       {"gemma-3-27b-it.json", "gemma-3-27b"},
       {"gemma-3-1b-it.json", "gemma-3-1b"},
       {"mistral-7b-v0.1.json", "mistral-7b"},

@@ -31,7 +31,7 @@ void check_no_better_candidate(const Scenario& s) {
     CAPTURE(st.sp_degree);
     // The chosen plan is within the step-time model's error of the fastest feasible one
     // (planner/search/selection.h), so nothing feasible is faster than best / (1 - error).
-    CHECK(e.time.tokens_per_second <= best / (1.0 - kStepTimeModelError) * 1.000001);
+    CHECK(e.time.tokens_per_second <= best / (1.0 - kPlanRankingError) * 1.000001);
   }
   CHECK(feasible > 0);
 }

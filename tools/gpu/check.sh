@@ -35,7 +35,7 @@ python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version
 B=$SCRATCH/build
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
-cmake -S "$ROOT" -B $B $GEN -DCMAKE_PREFIX_PATH="$TP;$D/usr" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$ROOT" -B $B $GEN -DCMAKE_PREFIX_PATH="$TP;$D/usr" -DCMAKE_BUILD_TYPE=Release -DZPLAN_BUILD_TESTS=ON \
   -DTORCH_CUDA_ARCH_LIST=9.0 -DZPLAN_BUILD_RUNTIME=ON 2>&1 | grep -v "^-- Looking\|^-- Performing\|^-- Check" 
 cmake --build $B -j16 --target zplan_runtime runtime_tests zplan_measure_runtime || { echo "RUNTIME BUILD FAILED"; exit 1; }
 echo "runtime build seconds $(( $(date +%s) - t_start ))"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # ranking_check.sh: does the search's ranking pick the winner (issue 22, item 3)? For each scenario,
-# `zplan ... --gpus 1xH200 --profile zplan --format json` gives the chosen plan and the next best
+# `zplan ... --gpus $GPUS --profile zplan --format json` gives the chosen plan and the next best
 # ("alternatives"); each of the top TOP plans is then trained with zplan's runtime, every strategy
 # field pinned (`zplan --run --steps STEPS`, one run record each), and tools/gpu/ranking_summary.py
 # prints per scenario each plan's predicted and measured tokens/s and rank, and whether the chosen
@@ -14,7 +14,7 @@
 #   SCENARIOS="q06b_8k q06b_16k q4b_4k" then SCENARIOS="llama1b_32k moe4l_4k".
 # Env: SCENARIOS (default: the five below whose top plans differ most, in recompute, micro-batch and
 #   loss path rather than by one recomputed layer; q06b_4k and q17b_8k can be named too); TOP
-#   (default 5 plans per scenario); STEPS (default 4: the first warms up, the run record's step time
+#   (default 5 plans per scenario); GPUS (default: 1xH100 or 1xH200, the lent card); STEPS (default 4: the first warms up, the run record's step time
 #   is the mean of the others); DEADLINE_S (default 500: runs not started by then are skipped,
 #   loudly); SCRATCH (default ${TMPDIR:-/tmp}/zplan), OUT (default $SCRATCH/out); DRY_RUN=1: no
 #   build and no GPU, print the commands, with ZPLAN (default build/release/tools/zplan) asked for
@@ -33,7 +33,15 @@ TOP=${TOP:-5}
 STEPS=${STEPS:-4}
 DEADLINE_S=${DEADLINE_S:-500}
 DRY_RUN=${DRY_RUN:-0}
-GPUS=1xH200
+# GPUS: the cluster the plans are made for; default: the lent GPU as nvidia-smi names it (1xH100 or 1xH200),
+# so plans are made for the card they run on.
+GPUS=${GPUS:-}
+if [ -z "$GPUS" ]; then
+  case "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)" in
+    *H100*) GPUS=1xH100 ;;
+    *) GPUS=1xH200 ;;
+  esac
+fi
 SUMMARY=$ROOT/tools/gpu/ranking_summary.py
 mkdir -p "$OUT" "$SCRATCH"
 JSONL=$OUT/ranking.jsonl

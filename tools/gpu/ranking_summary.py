@@ -78,7 +78,8 @@ def verdict(name, i, measured, best):
 
 
 def summarize_scenario(plan_line, runs, out):
-    """Prints one scenario; returns (chosen within 5% or None when not judged, all plans measured)."""
+    """Prints one scenario; returns (chosen within 5% or None when not judged, all plans measured,
+    each measured plan's throughput error minus the scenario's mean error)."""
     pj = plan_line["plan"]
     layers = pj["model"]["layers"]
     plans = plans_of(pj, plan_line["top"])
@@ -122,7 +123,7 @@ def summarize_scenario(plan_line, runs, out):
     n_measured = sum(v is not None for v in measured)
     if n_measured == 0:
         print("  no plan measured", file=out)
-        return None, False
+        return None, False, []
     best = mrank.index(1)
     print(f"  fastest measured: plan {best}, {measured[best]:.0f} tokens/s"
           + ("" if n_measured == len(plans) else f" (only {n_measured} of {len(plans)} plans measured)"), file=out)
@@ -134,9 +135,13 @@ def summarize_scenario(plan_line, runs, out):
     agree = sum((predicted[a] > predicted[b]) == (measured[a] > measured[b]) for a, b in pairs)
     if pairs:
         print(f"  pairs of plans ordered as predicted: {agree} of {len(pairs)}", file=out)
+    # The step-time model's error between plans (planner/search/selection.h, kPlanRankingError): what
+    # is left of each plan's error once the error all plans of the scenario share is taken out.
+    errors = [predicted[i] / measured[i] - 1 for i in range(len(plans)) if measured[i] is not None]
+    deviations = [e - sum(errors) / len(errors) for e in errors] if len(errors) > 1 else []
     if measured[0] is None:
-        return None, n_measured == len(plans)
-    return measured[0] / measured[best] - 1 >= -WITHIN, n_measured == len(plans)
+        return None, n_measured == len(plans), deviations
+    return measured[0] / measured[best] - 1 >= -WITHIN, n_measured == len(plans), deviations
 
 
 def summary(paths, out=sys.stdout):
@@ -154,8 +159,10 @@ def summary(paths, out=sys.stdout):
                 elif j["kind"] == "skipped":
                     print(f"== {j['scenario']}: skipped ({j['why']})", file=out)
     judged = within = complete = 0
+    deviations = []
     for p in plan_lines:
-        ok, all_measured = summarize_scenario(p, runs.get(p["scenario"], {}), out)
+        ok, all_measured, dev = summarize_scenario(p, runs.get(p["scenario"], {}), out)
+        deviations += dev
         if ok is not None:
             judged += 1
             within += ok
@@ -164,6 +171,11 @@ def summary(paths, out=sys.stdout):
     print(f"Ranking check: the chosen plan is within {100 * WITHIN:.0f}% of the fastest measured in {within} of "
           f"{judged} scenarios with a measured chosen plan ({complete} with every plan measured; "
           f"{len(plan_lines)} planned)", file=out)
+    if deviations:
+        rms = (sum(d * d for d in deviations) / len(deviations)) ** 0.5
+        print(f"Step-time error between plans (each plan's throughput error minus its scenario's mean): "
+              f"RMS {100 * rms:.1f}%, at most {100 * max(abs(d) for d in deviations):.1f}% over {len(deviations)} plans",
+              file=out)
 
 
 def main(argv):
