@@ -10,6 +10,7 @@
 
 #include "planner/input_error.h"
 #include "planner/io/hf_config_writer.h"
+#include "runtime/io/remove_tree.h"
 #include "runtime/io/safetensors_file.h"
 
 namespace zplan::rt {
@@ -75,7 +76,7 @@ void save_hf_checkpoint(const std::string& dir, const ModelSpec& spec, const std
   const fs::path old = parent / ("." + target.filename().string() + ".old-" + pid);
   std::error_code ec;
   if (fs::exists(target) && !fs::is_directory(target)) throw InputError(dir, "", "exists and is not a directory");
-  fs::remove_all(tmp, ec);
+  remove_tree(tmp.string());  // not fs::remove_all: remove_tree.h says why
   if (!fs::create_directories(tmp, ec) || ec)
     throw InputError(dir, "", "cannot create the temporary directory " + tmp.string() + ": " + ec.message());
   try {
@@ -99,9 +100,9 @@ void save_hf_checkpoint(const std::string& dir, const ModelSpec& spec, const std
       throw InputError(dir, "", "cannot rename " + tmp.string() + " to it");
     }
     sync_path(parent);
-    if (had_old) fs::remove_all(old, ec);
+    if (had_old) remove_tree(old.string());
   } catch (...) {
-    fs::remove_all(tmp, ec);
+    remove_tree(tmp.string());
     throw;
   }
 }

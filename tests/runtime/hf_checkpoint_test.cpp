@@ -15,6 +15,7 @@
 #include "planner/io/hf_config_writer.h"
 #include "runtime/io/hf_checkpoint_reader.h"
 #include "runtime/io/hf_checkpoint_writer.h"
+#include "runtime/io/remove_tree.h"
 #include "runtime/io/safetensors_file.h"
 #include "tests/runtime/test_models.h"
 
@@ -36,10 +37,10 @@ struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag) {
     path = fs::temp_directory_path() / ("zplan_hf_test_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
+    remove_tree(path.string());
     fs::create_directories(path);
   }
-  ~TempDir() { fs::remove_all(path); }
+  ~TempDir() { remove_tree(path.string()); }  // not fs::remove_all: runtime/io/remove_tree.h
   std::string str(const std::string& child = "") const { return (child.empty() ? path : path / child).string(); }
 };
 
