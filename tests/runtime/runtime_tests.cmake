@@ -81,6 +81,12 @@ if(ZPLAN_PYTHON3 AND TARGET zplan-run)
   add_test(NAME runtime_cli_hf_roundtrip
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hf_roundtrip_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR})
   set_tests_properties(runtime_cli_hf_roundtrip PROPERTIES LABELS runtime TIMEOUT 300)
+  # Gemma 3: its config keys (rope_local_base_freq, rope_scaling, query_pre_attn_scalar,
+  # layer_types) must come back from the written config.json and give the same loss.
+  add_test(NAME runtime_cli_hf_roundtrip_gemma3
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hf_roundtrip_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR}
+                   tiny-gemma3 gemma3_text)
+  set_tests_properties(runtime_cli_hf_roundtrip_gemma3 PROPERTIES LABELS runtime TIMEOUT 300)
 endif()
 
 # Hugging Face checkpoints in and out (runtime/io/): its own binary, so editing it rebuilds little.
