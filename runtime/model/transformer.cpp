@@ -141,7 +141,7 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
     // q_norm(q_proj(x).view(hidden_shape)).transpose(1, 2)
     q = (qkv.defined() ? qkv.narrow(-1, 0, qd) : linear_hf(x, w_.q_w, w_.q_b, by_ref)).view({b, t, -1, hd});
     k = (qkv.defined() ? qkv.narrow(-1, qd, kd) : linear_hf(x, w_.k_w, w_.k_b, by_ref)).view({b, t, -1, hd});
-    if (spec_->qk_norm) {  // Gemma norms after the transpose: the same values and saved bytes
+    if (spec_->qk_norm) {  // HF Gemma norms after the transpose instead: same values, same saved bytes
       q = norm(q, w_.q_norm_w, at::Tensor());
       k = norm(k, w_.k_norm_w, at::Tensor());
     }
