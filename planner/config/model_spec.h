@@ -71,6 +71,14 @@ struct ModelSpec {
   bool composite_gelu = false;
   PositionKind position = PositionKind::rope;
   double rope_theta = 10000.0;    // RoPE base frequency (HF rope_theta); unused for learned positions
+  // Gemma 3: sliding-window layers rotate with their own base (rope_local_base_freq, 10000);
+  // 0 = every layer uses rope_theta.
+  double rope_local_theta = 0.0;
+  // Linear RoPE scaling (rope_scaling {rope_type: linear, factor}) on the layers that use
+  // rope_theta: inv_freq / factor (Gemma 3 4B-27B: 8). 1 = none.
+  double rope_linear_factor = 1.0;
+  // Attention scores are scaled by query_pre_attn_scalar^-0.5 (Gemma); 0 = head_dim^-0.5.
+  double query_pre_attn_scalar = 0.0;
   QkvProjection qkv_projection = QkvProjection::separate;
   bool fused_gate_up_proj = false; // one gate_up_proj nn.Linear [2F, C] for the gated MLP (Phi-3)
   // Eager attention's softmax runs in fp32 and is cast back (Llama's softmax(dtype=float32));
@@ -95,12 +103,15 @@ struct ModelSpec {
   // True when layer `i` (0-based) uses routed experts rather than a dense MLP.
   bool layer_is_sparse(int64_t i) const;
   int64_t sparse_layer_count() const;
-  // True when layer `i` (0-based) uses a sliding window shorter than `seq` tokens (then attention
-  // needs an explicit mask instead of the causal flag).
-  bool layer_slides(int64_t i, int64_t seq) const {
-    if (sliding_window <= 0 || seq <= sliding_window) return false;
+  // True when layer `i` (0-based) is a sliding-window layer (HF layer_types "sliding_attention"),
+  // whatever the sequence length: Gemma 3 picks its RoPE base by this.
+  bool layer_is_local(int64_t i) const {
+    if (sliding_window <= 0) return false;
     return sliding_window_pattern <= 0 || (i + 1) % sliding_window_pattern != 0;
   }
+  // True when layer `i` (0-based) uses a sliding window shorter than `seq` tokens (then attention
+  // needs an explicit mask instead of the causal flag).
+  bool layer_slides(int64_t i, int64_t seq) const { return seq > sliding_window && layer_is_local(i); }
   int64_t q_dim() const { return heads * head_dim; }
   int64_t kv_dim() const { return kv_heads * head_dim; }
 };

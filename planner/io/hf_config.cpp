@@ -92,6 +92,7 @@ class JsonFields {
     }
     return out;
   }
+  const json& raw(const char* key) const { return obj_.at(key); }
   const json* object(const char* key) const { return has(key) && obj_.at(key).is_object() ? &obj_.at(key) : nullptr; }
   const std::string& source() const { return source_; }
   const std::vector<std::string>& missing() const { return missing_; }
@@ -187,6 +188,54 @@ double rope_parameters_theta(const JsonFields& f, double fallback) {
   return inner.number_or("rope_theta", fallback, 1.0, 1e12);
 }
 
+// A linear RoPE scaling dict ({rope_type|type: linear, factor}) -> factor; default/absent -> 1.
+// Other scalings would change the runtime's rotation, so they are refused rather than ignored.
+double linear_rope_factor(const JsonFields& f, const char* key) {
+  const json* p = f.object(key);
+  if (p == nullptr) return 1.0;
+  JsonFields inner(*p, f.source(), f.name(key) + ".");
+  const std::string type = inner.string_or("rope_type", inner.string_or("type", "default"));
+  if (type == "default") return 1.0;
+  if (type != "linear")
+    throw InputError(f.source(), f.name(key) + ".rope_type", "Gemma 3 is modelled with linear or default RoPE, got \"" + type + "\"");
+  return inner.number_or("factor", 1.0, 1.0, 1e6);
+}
+
+// Gemma 3: sliding layers rotate with rope_local_base_freq, global ones with rope_theta (scaled
+// by rope_scaling); scores are scaled by query_pre_attn_scalar^-0.5. transformers 5 writes the
+// bases per layer type: rope_parameters {full_attention: {...}, sliding_attention: {...}}.
+void gemma_rope_and_scale(const JsonFields& f, ModelSpec& m) {
+  m.query_pre_attn_scalar = f.number_or("query_pre_attn_scalar", 256.0, 1.0, 1e9);
+  m.rope_local_theta = f.number_or("rope_local_base_freq", 10000.0, 1.0, 1e12);
+  m.rope_linear_factor = linear_rope_factor(f, "rope_scaling");
+  // Newer configs list layer_types instead of the pattern: every pattern-th layer is full_attention.
+  if (f.has("layer_types") && f.object("layer_types") == nullptr) {
+    const json& types = f.raw("layer_types");
+    int pattern = 0;
+    for (size_t i = 0; types.is_array() && i < types.size() && pattern == 0; ++i)
+      if (types[i] == "full_attention") pattern = static_cast<int>(i + 1);
+    for (size_t i = 0; i < (types.is_array() ? types.size() : 1); ++i) {
+      const bool full = pattern > 0 && (i + 1) % static_cast<size_t>(pattern) == 0;
+      if (!types.is_array() || types[i] != (full ? "full_attention" : "sliding_attention"))
+        throw InputError(f.source(), f.name("layer_types"),
+                         "expected sliding_attention layers with every N-th full_attention, got " + types.dump());
+    }
+    m.sliding_window_pattern = pattern;
+  }
+  const json* per_type = f.object("rope_parameters");
+  if (per_type == nullptr) return;
+  const JsonFields types(*per_type, f.source(), f.name("rope_parameters."));
+  if (const json* full = types.object("full_attention")) {
+    const JsonFields g(*full, f.source(), types.name("full_attention."));
+    m.rope_theta = g.number_or("rope_theta", m.rope_theta, 1.0, 1e12);
+    if (!f.has("rope_scaling")) m.rope_linear_factor = linear_rope_factor(types, "full_attention");
+  }
+  if (const json* local = types.object("sliding_attention")) {
+    const JsonFields l(*local, f.source(), types.name("sliding_attention."));
+    m.rope_local_theta = l.number_or("rope_theta", m.rope_local_theta, 1.0, 1e12);
+  }
+}
+
 // llama, mistral, qwen2, qwen3, qwen3_moe, qwen2_moe, mixtral, phi3, granite, smollm3, gemma3_text:
 // the Llama-shaped decoders (RMSNorm, q/k/v/o projections, RoPE, gated MLP or MoE). Granite's
 // scalar multipliers and SmolLM3's RoPE-free layers change no tensor sizes.
@@ -228,6 +277,7 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
   const bool slides = gemma || type == "mistral" || type == "phi3" || f.boolean_or("use_sliding_window", false);
   if (slides) m.sliding_window = f.integer_or("sliding_window", gemma ? 4096 : 0, 0);
   if (gemma) m.sliding_window_pattern = static_cast<int>(f.integer_or("sliding_window_pattern", 6, 0));
+  if (gemma) gemma_rope_and_scale(f, m);
   m.attention_dropout = f.probability_or("attention_dropout", 0.0);  // these types have no hidden dropout
   // Qwen2 hard-codes q/k/v biases; the others have attention_bias (default false), which also puts
   // a bias on o_proj (C per layer, not modelled).

@@ -48,6 +48,33 @@ nlohmann::json gpt2_config(const ModelSpec& m) {
           {"bos_token_id", m.vocab - 1}, {"eos_token_id", m.vocab - 1}};
 }
 
+// Gemma3TextConfig's own keys, in both the 4.5x form (rope_local_base_freq, rope_scaling,
+// sliding_window_pattern) and transformers 5's (layer_types, rope_parameters per layer type).
+void gemma_keys(const ModelSpec& m, nlohmann::json& c) {
+  const double local_theta = m.rope_local_theta > 0 ? m.rope_local_theta : m.rope_theta;
+  const nlohmann::json scaling = m.rope_linear_factor != 1.0
+                                     ? nlohmann::json{{"rope_type", "linear"}, {"factor", m.rope_linear_factor}}
+                                     : nlohmann::json(nullptr);
+  nlohmann::json full = {{"rope_type", "default"}, {"rope_theta", m.rope_theta}};
+  if (m.rope_linear_factor != 1.0) full = {{"rope_type", "linear"}, {"factor", m.rope_linear_factor}, {"rope_theta", m.rope_theta}};
+  c["rope_parameters"] = {{"full_attention", full},
+                          {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", local_theta}}}};
+  c["rope_local_base_freq"] = local_theta;
+  c["rope_scaling"] = scaling;
+  c["query_pre_attn_scalar"] = m.query_pre_attn_scalar > 0 ? m.query_pre_attn_scalar : static_cast<double>(m.head_dim);
+  c["hidden_activation"] = "gelu_pytorch_tanh";
+  c["sliding_window_pattern"] = m.sliding_window_pattern;
+  nlohmann::json types = nlohmann::json::array();
+  for (int64_t i = 0; i < m.layers; ++i) types.push_back(m.layer_is_local(i) ? "sliding_attention" : "full_attention");
+  c["layer_types"] = types;
+  c["final_logit_softcapping"] = nullptr;  // Gemma 3 has none (Gemma 2 had)
+  c["attn_logit_softcapping"] = nullptr;
+  c["attention_bias"] = m.qkv_bias;
+  c["pad_token_id"] = 0;
+  c["bos_token_id"] = 2;
+  c["eos_token_id"] = 1;
+}
+
 nlohmann::json decoder_config(const ModelSpec& m, const std::string& type) {
   nlohmann::json c = {{"hidden_size", m.hidden}, {"num_hidden_layers", m.layers}, {"num_attention_heads", m.heads},
                       {"num_key_value_heads", m.kv_heads}, {"head_dim", m.head_dim}, {"intermediate_size", m.ffn},
@@ -67,6 +94,7 @@ nlohmann::json decoder_config(const ModelSpec& m, const std::string& type) {
     c["sliding_window"] = nullptr;
     if (type.rfind("qwen", 0) == 0) c["use_sliding_window"] = false;
   }
+  if (type == "gemma3_text") gemma_keys(m, c);
   if (type == "qwen3_moe" || type == "qwen2_moe") {
     c["num_experts"] = m.moe.num_experts;
     c["num_experts_per_tok"] = m.moe.experts_per_token;
@@ -130,6 +158,13 @@ void check_hf_config_matches(const ModelSpec& c, const ModelSpec& m, const std::
   same_bool("out_bias", c.out_bias, m.out_bias);
   same_real("norm_eps", c.norm_eps, m.norm_eps);
   if (c.position == PositionKind::rope) same_real("rope_theta", c.rope_theta, m.rope_theta);
+  same_real("rope_local_theta", c.rope_local_theta, m.rope_local_theta);
+  same_real("rope_linear_factor", c.rope_linear_factor, m.rope_linear_factor);
+  same_real("query_pre_attn_scalar", c.query_pre_attn_scalar, m.query_pre_attn_scalar);
+  if (hf_model_type(m) == "gemma3_text") {  // which layers slide decides Gemma's RoPE base too
+    same_int("sliding_window", c.sliding_window, m.sliding_window);
+    same_int("sliding_window_pattern", c.sliding_window_pattern, m.sliding_window_pattern);
+  }
   same_int("moe.num_experts", c.moe.num_experts, m.moe.num_experts);
   same_int("moe.experts_per_token", c.moe.experts_per_token, m.moe.experts_per_token);
   same_int("moe.expert_ffn", c.moe.expert_ffn, m.moe.expert_ffn);

@@ -51,7 +51,7 @@ const std::vector<std::string> kModelKeys = {
     "qk_norm", "qkv_bias", "out_bias", "sandwich_norm", "scaled_embeddings", "hidden_dropout",
     "sliding_window", "sliding_window_pattern", "composite_gelu",
     "attention_dropout", "moe", "norm_eps", "rope_theta", "qkv_projection", "fused_gate_up_proj",
-    "attention_softmax_fp32"};
+    "attention_softmax_fp32", "rope_local_theta", "rope_linear_factor", "query_pre_attn_scalar"};
 const std::vector<std::string> kMoeKeys = {
     "num_experts", "experts_per_token", "expert_ffn", "normalize_topk", "shared_experts",
     "shared_expert_ffn", "shared_expert_gate", "first_dense_layers", "sparse_step", "dense_layers"};
@@ -82,6 +82,9 @@ ModelSpec parse_model_node(const FieldReader& r, std::vector<std::string>* alias
   const std::string pos = r.optional_choice("position", {"rope", "learned"}).value_or("rope");
   m.position = pos == "learned" ? PositionKind::learned : PositionKind::rope;
   m.rope_theta = r.optional_double("rope_theta", 1.0, 1e12).value_or(10000.0);  // transformers' default base
+  m.rope_local_theta = r.optional_double("rope_local_theta", 1.0, 1e12).value_or(0.0);  // 0: rope_theta everywhere
+  m.rope_linear_factor = r.optional_double("rope_linear_factor", 1.0, 1e6).value_or(1.0);
+  m.query_pre_attn_scalar = r.optional_double("query_pre_attn_scalar", 1.0, 1e9).value_or(0.0);  // 0: head_dim
   const std::string qkv =
       r.optional_choice("qkv_projection", {"separate", "fused", "c_attn"}).value_or("separate");
   m.qkv_projection = qkv == "c_attn" ? QkvProjection::c_attn

@@ -6,6 +6,8 @@
 //   head_dim (default hidden/heads), ffn, vocab, max_positions (required for learned positions),
 //   norm (rms_norm|layer_norm|gemma_rms_norm), norm_eps (default 1e-5 for layer_norm, else 1e-6),
 //   mlp (swiglu|gelu_mlp|geglu), position (rope|learned), rope_theta (default 10000),
+//   rope_local_theta (sliding layers' base, default 0 = rope_theta), rope_linear_factor (default 1),
+//   query_pre_attn_scalar (attention scale^-2, default 0 = head_dim),
 //   qkv_projection (separate|fused|c_attn, default separate), tied_embeddings, qk_norm, qkv_bias,
 //   out_bias, sandwich_norm, scaled_embeddings, fused_gate_up_proj, composite_gelu (booleans,
 //   default false), attention_softmax_fp32 (default true), sliding_window,

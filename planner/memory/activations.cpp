@@ -323,6 +323,13 @@ BlockActivations stem_activations(const ModelSpec& m, const ExecContext& c) {
   const int rb = c.residual_bytes;
   saved.add("input_ids_and_labels", 2 * kIndexBytes);
   if (m.position == PositionKind::rope) saved.add("rope.cos_sin", 2 * rb * m.head_dim);
+  // Gemma 3's sliding layers rotate with a second table (rope_local_theta), which zplan's runtime
+  // keeps next to the first for the whole forward (transformers makes one too; the hf profile was
+  // validated without it).
+  bool local_rope = false;
+  for (int64_t i = 0; i < m.layers; ++i) local_rope |= m.rope_local_theta > 0 && m.layer_is_local(i);
+  if (local_rope && m.position == PositionKind::rope && c.profile == Profile::zplan)
+    saved.add("rope.local_cos_sin", 2 * rb * m.head_dim);
   if (m.hidden_dropout > 0) saved.add("embedding.dropout_mask", m.hidden);
   if (c.attention == Attention::eager) saved.add_per_sequence("attn.causal_mask", rb * c.seq_len * c.seq_len);
   // zplan's runtime keeps the boolean [B, 1, T, T] sliding-window mask of an SDPA forward until

@@ -16,7 +16,7 @@ RuntimeLayerOrder runtime_layer_order(const ModelSpec& m, int64_t layer, const E
   // Only the runtime's own gated MLP (gated_mlp in blocks.cpp) is written out op by op; the
   // runtime has no autocast (its recipes are bf16/fp16/fp32 without AMP).
   const bool gated = m.mlp == MlpKind::swiglu || m.mlp == MlpKind::geglu;
-  if (c.profile != Profile::zplan || c.autocast || !gated || m.layer_is_sparse(layer) || m.sandwich_norm) return o;
+  if (c.profile != Profile::zplan || c.autocast || !gated || m.layer_is_sparse(layer)) return o;
   const int64_t C = m.hidden;
   const int residual = std::max(c.residual_bytes, c.compute_bytes);
   // Forward without autograd: h (x + attention) and every tensor of the MLP's one expression
@@ -28,6 +28,11 @@ RuntimeLayerOrder runtime_layer_order(const ModelSpec& m, int64_t layer, const E
   // Backward: down's node releases its input (the product) before the multiply's node makes
   // d act and d up next to d product (the row mlp.grads, 3·cb·F).
   o.freed_before_mlp_grads.push_back("mlp.product");
+  // Gemma's post_feedforward_layernorm runs on down's output once the MLP's expression has ended
+  // (below its peak), and its backward nodes run first: their fp32 rows go before the MLP's grads.
+  if (m.sandwich_norm)
+    for (const TensorRow& r : b.saved)
+      if (r.name.rfind("post_mlp_norm.", 0) == 0) o.freed_before_mlp_grads.push_back(r.name);
   for (const TensorRow& r : b.saved)
     if (is_mlp_row(r) && r.name != "mlp.product") o.mlp_saved.push_back(r.name);
   for (const TensorRow& r : b.backward_transient) (is_mlp_row(r) ? o.mlp_backward : o.attention_backward).push_back(r);

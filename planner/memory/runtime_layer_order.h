@@ -11,6 +11,10 @@
 // | backward, the attention half | the saved rows less the MLP's (their nodes have run), the residual, norm and attention gradients | (rows in activations.cpp) |
 // | backward of a checkpointed layer | + the recomputed output, CheckpointFn::backward's `out`, held until its torch::autograd::backward returns | rb·C |
 //
+// Gemma's sandwich layer (DecoderLayer::forward with sandwich_norm) has the same two moments: its
+// post-MLP norm runs after the MLP expression, and its backward nodes (run first) release their
+// fp32 rows before the MLP multiply's node.
+//
 // The autograd engine releases a node's saved tensors once the node has run (retain_graph false),
 // and runs the MLP's nodes before the attention's (reverse creation order). Other layer kinds (GPT-2's
 // composite GELU, MoE) and the Hugging Face profile keep the block tables' bound: the whole

@@ -121,13 +121,14 @@ at::Tensor gelu_new(const at::Tensor& x) {
 }
 
 RopeTables rope_tables(int64_t batch, int64_t tokens, int64_t head_dim, double theta,
-                       at::ScalarType dtype, at::Device device) {
+                       at::ScalarType dtype, at::Device device, double linear_factor) {
   at::NoGradGuard no_grad;  // @torch.no_grad() on the rotary forward
   const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
   // inv_freq = 1 / base ** (arange(0, dim, 2) / dim)
   at::Tensor exponents = at::arange(0, head_dim, 2, f32.dtype(at::kLong)).to(at::kFloat) /
                          static_cast<double>(head_dim);
   at::Tensor inv_freq = at::pow(theta, exponents).reciprocal();                 // [HD/2]
+  if (linear_factor != 1.0) inv_freq = inv_freq / linear_factor;               // inv_freq /= factor
   at::Tensor positions = at::arange(tokens, f32).unsqueeze(0).expand({batch, tokens});  // [B, T]
   at::Tensor inv = inv_freq.unsqueeze(0).unsqueeze(2).expand({batch, -1, 1});   // [B, HD/2, 1]
   at::Tensor freqs = at::matmul(inv, positions.unsqueeze(1)).transpose(1, 2);   // [B, T, HD/2]

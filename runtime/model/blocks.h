@@ -38,12 +38,13 @@ at::Tensor gelu_new(const at::Tensor& x);
 
 // ---- rotary embeddings ----
 // LlamaRotaryEmbedding.forward: cos/sin [B, T, HD] in `dtype`, computed in fp32 without autograd.
+// linear_factor != 1: linear scaling (_compute_linear_scaling_rope_parameters: inv_freq / factor).
 struct RopeTables {
   at::Tensor cos;  // [B, T, HD]
   at::Tensor sin;  // [B, T, HD]
 };
 RopeTables rope_tables(int64_t batch, int64_t tokens, int64_t head_dim, double theta,
-                       at::ScalarType dtype, at::Device device);
+                       at::ScalarType dtype, at::Device device, double linear_factor = 1.0);
 // apply_rotary_pos_emb for one of q/k: x [B, H, T, HD] -> x*cos + rotate_half(x)*sin.
 at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope);
 

@@ -26,9 +26,11 @@ void check_runtime_supports(const ModelSpec& spec) {
   const bool gpt2_layout = spec.qkv_projection == QkvProjection::c_attn;
   if (spec.heads % spec.kv_heads != 0)
     throw InputError(where, "kv_heads", "must divide heads (" + std::to_string(spec.heads) + ")");
-  if (spec.sandwich_norm || spec.scaled_embeddings || spec.norm == NormKind::gemma_rms_norm)
-    throw InputError(where, "family", "Gemma-style blocks (sandwich norms, scaled embeddings, Gemma's "
-                                      "RMSNorm) are not implemented by the runtime yet; use --profile hf");
+  // Sandwich norms have no bias slot (Gemma's RMSNorm, or Llama's); GPT-2's LayerNorm would.
+  if (spec.sandwich_norm && spec.norm == NormKind::layer_norm)
+    throw InputError(where, "sandwich_norm", "needs an RMSNorm (norm rms_norm or gemma_rms_norm)");
+  if (spec.rope_linear_factor != 1.0 && spec.position != PositionKind::rope)
+    throw InputError(where, "rope_linear_factor", "needs position rope");
   if (spec.fused_gate_up_proj && spec.mlp == MlpKind::gelu_mlp)
     throw InputError(where, "fused_gate_up_proj", "needs a gated MLP (swiglu or geglu)");
   if (spec.mlp == MlpKind::gelu_mlp && !gpt2_layout)

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "planner/memory/params.h"
+#include "runtime/model/gemma_blocks.h"
 #include "runtime/model/weight_slots.h"
 
 namespace zplan::rt {
@@ -117,6 +118,7 @@ DecoderLayer::DecoderLayer(const ModelSpec& spec, int64_t index, LayerWeights we
       w_(std::move(weights)) {}
 
 at::Tensor DecoderLayer::norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
+  if (spec_->norm == NormKind::gemma_rms_norm) return gemma_rms_norm(x, w, eps_);
   return spec_->norm == NormKind::rms_norm ? rms_norm_hf(x, w, eps_) : layer_norm_hf(x, w, b, eps_);
 }
 
@@ -139,9 +141,9 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
     // q_norm(q_proj(x).view(hidden_shape)).transpose(1, 2)
     q = (qkv.defined() ? qkv.narrow(-1, 0, qd) : linear_hf(x, w_.q_w, w_.q_b, by_ref)).view({b, t, -1, hd});
     k = (qkv.defined() ? qkv.narrow(-1, qd, kd) : linear_hf(x, w_.k_w, w_.k_b, by_ref)).view({b, t, -1, hd});
-    if (spec_->qk_norm) {
-      q = rms_norm_hf(q, w_.q_norm_w, eps_);
-      k = rms_norm_hf(k, w_.k_norm_w, eps_);
+    if (spec_->qk_norm) {  // HF Gemma norms after the transpose instead: same values, same saved bytes
+      q = norm(q, w_.q_norm_w, at::Tensor());
+      k = norm(k, w_.k_norm_w, at::Tensor());
     }
     q = q.transpose(1, 2);
     k = k.transpose(1, 2);
@@ -149,8 +151,9 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
             .view({b, t, -1, hd}).transpose(1, 2);
   }
   if (spec_->position == PositionKind::rope) {
-    q = apply_rope(q, ctx.rope);
-    k = apply_rope(k, ctx.rope);
+    const RopeTables& rope = uses_local_rope(*spec_, index_) ? ctx.rope_local : ctx.rope;
+    q = apply_rope(q, rope);
+    k = apply_rope(k, rope);
   }
   const bool ulysses = ctx.sp != nullptr && ctx.sp->degree > 1;
   if (ulysses) {
@@ -164,7 +167,7 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
     k = ulysses_seq_to_heads(k, *ctx.sp);
     v = ulysses_seq_to_heads(v, *ctx.sp);
   }
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  const double scale = attention_scale(*spec_);
   const bool slides = spec_->layer_slides(index_, ctx.tokens);  // masked as HF only when T > window
   at::Tensor out = attention_core(q, k, v, scale, ctx.use_sdpa, slides ? ctx.sliding_mask : ctx.causal_mask,
                                   ctx.attention_dropout, slides && ctx.use_sdpa ? ctx.sliding_mask : at::Tensor());
@@ -200,6 +203,11 @@ at::Tensor DecoderLayer::dropout(const at::Tensor& x, const ForwardContext& ctx)
 }
 
 at::Tensor DecoderLayer::forward(const at::Tensor& x, const ForwardContext& ctx) const {
+  if (spec_->sandwich_norm) {  // Gemma: post_attention_layernorm / post_feedforward_layernorm
+    // before each residual add, pre_feedforward_layernorm (ln2) before the MLP.
+    const at::Tensor h = x + norm(attention(norm(x, w_.ln1_w, w_.ln1_b), ctx), w_.post_attn_norm_w, at::Tensor());
+    return h + norm(mlp(norm(h, w_.ln2_w, w_.ln2_b), ctx), w_.post_mlp_norm_w, at::Tensor());
+  }
   // residual = h; h = input_layernorm(h); h = self_attn(h); h = residual + h; (same for the MLP)
   at::Tensor h = x + attention(norm(x, w_.ln1_w, w_.ln1_b), ctx);
   return h + dropout(mlp(norm(h, w_.ln2_w, w_.ln2_b), ctx), ctx);  // GPT2MLP ends with its dropout
@@ -232,7 +240,7 @@ TransformerModel::TransformerModel(const ModelSpec& spec, const BuildOptions& op
   for (const HfTensor& t : hf_tensors(table)) {
     const ParamTensor& row = table[t.rows.front()];
     building_group_ = row.layer < 0 ? spec_.layers : row.layer;
-    at::Tensor p = add_param(t.name, t.shape, init_kind(row));
+    at::Tensor p = add_param(t.name, t.shape, gemma_norm_init(spec_, init_kind(row)));
     if (row.layer >= 0) {
       layer_slot(weights[static_cast<size_t>(row.layer)], row, t) = p;
     } else if (row.role == TensorRole::token_embedding) {
@@ -280,10 +288,14 @@ at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
   ctx_.attention_dropout = training_ ? spec_.attention_dropout : 0.0;
   ctx_.save_params_by_reference = release_params_;
   if (spec_.position == PositionKind::rope) {
-    ctx_.rope = rope_tables(b, t_full, spec_.head_dim, spec_.rope_theta, opt_.dtype, opt_.device);
-    if (t_full != t) {
-      ctx_.rope.cos = ctx_.rope.cos.narrow(1, first, t).contiguous();
-      ctx_.rope.sin = ctx_.rope.sin.narrow(1, first, t).contiguous();
+    ctx_.rope = rope_tables(b, t_full, spec_.head_dim, spec_.rope_theta, opt_.dtype, opt_.device,
+                            spec_.rope_linear_factor);
+    if (needs_local_rope(spec_))  // Gemma 3: rotary_emb_local (rope_local_base_freq, no scaling)
+      ctx_.rope_local = rope_tables(b, t_full, spec_.head_dim, spec_.rope_local_theta, opt_.dtype, opt_.device);
+    for (RopeTables* r : {&ctx_.rope, &ctx_.rope_local}) {
+      if (t_full == t || !r->cos.defined()) continue;
+      r->cos = r->cos.narrow(1, first, t).contiguous();
+      r->sin = r->sin.narrow(1, first, t).contiguous();
     }
   }
   // Eager attention runs over all T_full tokens (after Ulysses' exchange). Each mask exists only
@@ -299,7 +311,8 @@ at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
   const int64_t outer = spec_.layers;
   const auto hooks_address = reinterpret_cast<int64_t>(hooks_);
   if (hooks_) hooks_->before_forward(outer);
-  at::Tensor x = at::embedding(wte_, ids);  // [B, T, C]
+  at::Tensor x = spec_.scaled_embeddings ? gemma_scaled_embedding(wte_, ids, spec_.hidden)
+                                         : at::embedding(wte_, ids);  // [B, T, C]
   if (wpe_.defined()) {
     const at::Tensor pos = at::arange(first, first + t, ids.options().dtype(at::kLong)).unsqueeze(0);
     x = x + at::embedding(wpe_, pos);       // inputs_embeds + position_embeds
@@ -327,6 +340,7 @@ at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
     }
   }
   if (hooks_) hooks_->after_forward(outer);
+  if (spec_.norm == NormKind::gemma_rms_norm) return gemma_rms_norm(x, lnf_w_, spec_.norm_eps);
   return spec_.norm == NormKind::rms_norm ? rms_norm_hf(x, lnf_w_, spec_.norm_eps)
                                           : layer_norm_hf(x, lnf_w_, lnf_b_, spec_.norm_eps);
 }

@@ -1,7 +1,8 @@
 // transformer.h: a decoder-only language model built from a ModelSpec (the same struct the planner
 // predicts from): GPT-2 style (LayerNorm, learned positions, Conv1D, gelu_new), Llama/Qwen3 style
 // (RMSNorm, RoPE, GQA, q/k norm, SwiGLU; Phi-3's fused qkv_proj and gate_up_proj), Qwen3-MoE
-// sparse layers and Qwen2-MoE's gated shared expert, sliding-window layers (Mistral), with activation
+// sparse layers and Qwen2-MoE's gated shared expert, sliding-window layers (Mistral), Gemma 3
+// (gemma_blocks.h: sandwich norms, (1 + w) RMSNorm, scaled embeddings, local/global RoPE), with activation
 // checkpointing of the first N layers (optionally keeping the checkpointed inputs in pinned host
 // memory) and Hugging Face's ForCausalLMLoss.
 #pragma once
@@ -53,6 +54,7 @@ struct BuildOptions {
 // Per-forward tensors shared by all layers (HF computes them once in the model's forward).
 struct ForwardContext {
   RopeTables rope;         // cos/sin [B, T, HD] (rope models)
+  RopeTables rope_local;   // Gemma 3's sliding layers: rope_local_theta, unscaled (else undefined)
   at::Tensor causal_mask;  // [T, T] additive mask (eager attention, layers without a window)
   // Sliding-window layers (spec.layer_slides at T_full tokens): the additive [T, T] mask with the
   // window (eager) or the boolean [B, 1, T, T] one (sdpa), once per forward as HF makes them.
@@ -68,6 +70,7 @@ struct ForwardContext {
 // One decoder layer's parameters; undefined tensors are absent for this architecture.
 struct LayerWeights {
   at::Tensor ln1_w, ln1_b, ln2_w, ln2_b;         // [C]
+  at::Tensor post_attn_norm_w, post_mlp_norm_w;  // Gemma's sandwich norms [C]
   at::Tensor c_attn_w, c_attn_b;                 // GPT-2 Conv1D [C, 3C], [3C]
   at::Tensor q_w, q_b, k_w, k_b, v_w, v_b;       // [NH*HD, C], [KV*HD, C] (+ biases)
   at::Tensor qkv_w, qkv_b;                       // Phi-3 qkv_proj [NH*HD + 2*KV*HD, C] (+ bias)

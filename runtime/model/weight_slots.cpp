@@ -16,6 +16,8 @@ at::Tensor& layer_slot(LayerWeights& w, const ParamTensor& row, const HfTensor& 
   switch (row.role) {
     case TensorRole::attn_norm: return b ? w.ln1_b : w.ln1_w;
     case TensorRole::mlp_norm: return b ? w.ln2_b : w.ln2_w;
+    case TensorRole::attn_post_norm: return w.post_attn_norm_w;  // Gemma post_attention_layernorm
+    case TensorRole::mlp_post_norm: return w.post_mlp_norm_w;    // Gemma post_feedforward_layernorm
     case TensorRole::q:
       if (t.rows.size() > 1 && t.name.find("c_attn") != std::string::npos) return b ? w.c_attn_b : w.c_attn_w;
       if (t.rows.size() > 1) return b ? w.qkv_b : w.qkv_w;  // Phi-3 qkv_proj

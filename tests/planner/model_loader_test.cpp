@@ -132,6 +132,9 @@ TEST_CASE("Hugging Face fixtures give the same counts as the built-ins") {
     CHECK(hf.qkv_projection == b.qkv_projection);
     CHECK(hf.attention_softmax_fp32 == b.attention_softmax_fp32);
     if (b.position == PositionKind::rope) CHECK(hf.rope_theta == b.rope_theta);
+    CHECK(hf.rope_local_theta == b.rope_local_theta);  // Gemma 3's keys (0 and 1 elsewhere)
+    CHECK(hf.rope_linear_factor == b.rope_linear_factor);
+    CHECK(hf.query_pre_attn_scalar == b.query_pre_attn_scalar);
     // Llama-3 and Mistral configs say rms_norm_eps 1e-5; their model files keep the 1e-6 that
     // zplan's runtime has always used (the file's comment says so).
     if (name == "llama-3.1-8b" || name == "mistral-7b") {

@@ -187,6 +187,11 @@ TEST_CASE("dist: Ulysses 2 and 4, over all ranks or in groups, with ZeRO gives o
   j.zero = 1;
   check_matches_one_rank(j, 1e-5, 2e-5);
   j = Job{};
+  j.model = "gemma3";  // both RoPE tables sliced per rank; 16 tokens beyond the window of 5
+  j.sp = 2;
+  j.zero = 3;
+  check_matches_one_rank(j, 1e-5, 2e-5);
+  j = Job{};
   j.world = 4;  // 2 KV heads on 4 ranks: replicated
   j.sp = 4;
   j.zero = 2;

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   const std::string base = out + ".rank" + std::to_string(env.rank);
   if (std::freopen((base + ".err").c_str(), "w", stderr) == nullptr) return 2;
   ModelSpec spec = model == "gpt2" ? test::tiny_gpt2() : model == "moe" ? test::tiny_moe()
-                 : model == "llama" ? test::tiny_llama() : test::tiny_qwen3();
+                 : model == "llama" ? test::tiny_llama() : model == "gemma3" ? test::tiny_gemma3() : test::tiny_qwen3();
   Strategy s;
   s.zero_stage = std::atoi(argv[2]);
   s.precision = precision == "bf16" ? Precision::bf16 : Precision::fp32;

@@ -8,6 +8,7 @@ zplan_add_test(runtime_tests
           ${CMAKE_CURRENT_LIST_DIR}/data_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/param_table_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/chunked_loss_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/gemma_reference_test.cpp
   LABELS runtime
   LIBS zplan_runtime)
 
@@ -62,6 +63,10 @@ zplan_cli_test(run_phi3_fused 0 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH1
 zplan_cli_test(run_qwen2_moe_shared 0 ARGS --model ${HFRUN}/tiny-qwen2-moe.json --gpus 1xH100 --seq 32
                --precision bf16 --micro-batch 2 --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_qwen2_moe.json
                MATCH "wrote run record")
+# Gemma 3 (sandwich norms, local/global RoPE with linear scaling, tied head) beyond its window of 16.
+zplan_cli_test(run_gemma3 0 ARGS --model ${HFRUN}/tiny-gemma3.json --gpus 1xH100 --seq 32 --precision bf16
+               --micro-batch 2 --ckpt 1 --profile zplan --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_gemma3.json
+               MATCH "wrote run record")
 zplan_cli_test(run_beyond_sliding_window 0 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH100 --seq 64
                --precision bf16 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_window.json
                MATCH "wrote run record")
@@ -76,6 +81,12 @@ if(ZPLAN_PYTHON3 AND TARGET zplan-run)
   add_test(NAME runtime_cli_hf_roundtrip
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hf_roundtrip_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR})
   set_tests_properties(runtime_cli_hf_roundtrip PROPERTIES LABELS runtime TIMEOUT 300)
+  # Gemma 3: its config keys (rope_local_base_freq, rope_scaling, query_pre_attn_scalar,
+  # layer_types) must come back from the written config.json and give the same loss.
+  add_test(NAME runtime_cli_hf_roundtrip_gemma3
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/hf_roundtrip_cli_test.sh $<TARGET_FILE:zplan-run> ${PROJECT_SOURCE_DIR}
+                   tiny-gemma3 gemma3_text)
+  set_tests_properties(runtime_cli_hf_roundtrip_gemma3 PROPERTIES LABELS runtime TIMEOUT 300)
 endif()
 
 # Hugging Face checkpoints in and out (runtime/io/): its own binary, so editing it rebuilds little.

@@ -57,4 +57,17 @@ inline ModelSpec tiny_qwen2_moe() {  // Qwen1.5/2-MoE: biased qkv, shared expert
   return s;
 }
 
+// Gemma 3: sandwich norms, (1 + w) RMSNorm, scaled embeddings, GeGLU, tied head; layers 0 and 2
+// slide (window 5) with the local RoPE base, layer 1 is global with linear scaling; scores scaled
+// by query_pre_attn_scalar^-0.5 (24, not head_dim 16).
+inline ModelSpec tiny_gemma3() {
+  ModelSpec s = tiny_qwen3();
+  s.name = "tiny-gemma3"; s.family = "gemma3";
+  s.layers = 3; s.norm = NormKind::gemma_rms_norm; s.mlp = MlpKind::geglu;
+  s.sandwich_norm = true; s.scaled_embeddings = true; s.tied_embeddings = true;
+  s.sliding_window = 5; s.sliding_window_pattern = 2;
+  s.rope_theta = 1e6; s.rope_local_theta = 1e4; s.rope_linear_factor = 4.0; s.query_pre_attn_scalar = 24;
+  return s;
+}
+
 }  // namespace zplan::test
