@@ -62,6 +62,11 @@ zplan_cli_test(run_phi3_fused 0 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH1
 zplan_cli_test(run_qwen2_moe_shared 0 ARGS --model ${HFRUN}/tiny-qwen2-moe.json --gpus 1xH100 --seq 32
                --precision bf16 --micro-batch 2 --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_qwen2_moe.json
                MATCH "wrote run record")
+# Mixtral: top-2 of 4 experts renormalised, a sliding window of 24 tokens below --seq 32, and
+# --save-hf writing its block_sparse_moe names.
+zplan_cli_test(run_mixtral 0 ARGS --model ${HFRUN}/tiny-mixtral.json --gpus 1xH100 --seq 32 --precision bf16
+               --micro-batch 2 --run --steps 2 --save-hf ${CMAKE_CURRENT_BINARY_DIR}/mixtral_hf
+               --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_mixtral.json MATCH "wrote run record")
 zplan_cli_test(run_beyond_sliding_window 0 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH100 --seq 64
                --precision bf16 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_window.json
                MATCH "wrote run record")
@@ -89,3 +94,4 @@ zplan_cli_test(run_init_from_truncated 2 ARGS --init-from ${BADCK} --gpus 1xH100
 zplan_cli_test(run_init_from_config_mismatch 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
                --init-from ${BADCK} --gpus 1xH100 --seq 32 --precision bf16 --micro-batch 1 --run --steps 1
                MATCH "bad_checkpoint/config.json: field 'kv_heads'")
+
