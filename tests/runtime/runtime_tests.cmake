@@ -8,6 +8,7 @@ zplan_add_test(runtime_tests
           ${CMAKE_CURRENT_LIST_DIR}/data_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/param_table_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/chunked_loss_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/amp_test.cpp
   LABELS runtime
   LIBS zplan_runtime)
 
@@ -95,3 +96,14 @@ zplan_cli_test(run_init_from_config_mismatch 2 ARGS --model ${PROJECT_SOURCE_DIR
                --init-from ${BADCK} --gpus 1xH100 --seq 32 --precision bf16 --micro-batch 1 --run --steps 1
                MATCH "bad_checkpoint/config.json: field 'kv_heads'")
 
+# amp-bf16 on CPU: fp32 parameters under bf16 autocast; the search keeps the plain loss path (the
+# chunked one does not run under autocast). amp-fp16 needs CUDA: exit 2 naming --precision.
+zplan_cli_test(run_amp_bf16 0 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json --gpus 1xH100
+               --seq 32 --precision amp-bf16 --micro-batch 2 --ckpt 1 --run --steps 2
+               --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_amp_bf16.json MATCH "wrote run record")
+zplan_cli_test(run_amp_fp16_needs_cuda 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
+               --gpus 1xH100 --seq 32 --precision amp-fp16 --micro-batch 2 --run --steps 1
+               MATCH "--precision.*amp-fp16 needs a CUDA device")
+zplan_cli_test(run_amp_refuses_chunked_loss 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
+               --gpus 1xH100 --seq 32 --precision amp-bf16 --loss-chunks 2 --micro-batch 2 --run --steps 1
+               MATCH "--loss-chunks.*autocast")

@@ -9,7 +9,7 @@
 # Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
 # holdout: `zplan --run` on configurations not measured before; families: truncated Phi-3,
-# Qwen1.5-MoE, Mixtral and Mistral beyond its window), STEPS (default 3).
+# Qwen1.5-MoE, Mixtral, Mistral beyond its window and amp-bf16), STEPS (default 3).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
@@ -101,7 +101,7 @@ case "${MATRIX:-full}" in oom|families) default_rows=false ;; esac
 # ---- MATRIX=families: the families issue 21 added to the runtime, truncated to one GPU, for the
 # predicted-vs-measured peak (NOT RUN YET on the GPU): Phi-3 (fused qkv_proj/gate_up_proj; v a
 # view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert),
-# Mistral's sliding window and Mixtral ----
+# Mistral's sliding window, Mixtral and the amp-bf16 recipe ----
 if [ "${MATRIX:-full}" = families ]; then
   H=$ROOT/tests/data/hf
   run "phi-3-mini-8l_s4096_mb1_ckpt0"       --model $H/phi-3-mini-4k.json --layers 8 --seq 4096 --micro-batch 1 --ckpt none
@@ -112,6 +112,8 @@ if [ "${MATRIX:-full}" = families ]; then
   run "mistral-7b-4l_s8192_mb1_ckpt0"       --model mistral-7b --layers 4 --seq 8192 --micro-batch 1 --ckpt none
   # Mixtral (8 experts of 14336, top-2 renormalised; hf_holdout2 measured HF on the same truncation)
   run "mixtral-8x7b-2l_s4096_mb1_ckpt0"     --model mixtral-8x7b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
+  # amp-bf16: fp32 params, grads and AdamW under bf16 autocast (cached weight casts, fp32 residual stream)
+  run "qwen3-0.6b_s2048_mb1_ckpt0_amp-bf16" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision amp-bf16
 fi
 if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
   run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none
