@@ -2,7 +2,7 @@
 """hf_checkpoint_check.py: zplan-run against transformers on Hugging Face checkpoints (driven by
 tools/gpu/hf_checkpoint_check.sh; NOT RUN YET: written on a machine without a GPU or transformers).
 
-For each family (gpt2, llama, qwen3, qwen3-moe; tiny configs, no network) and dtype (bf16, fp32):
+For each family (gpt2, llama, qwen3, qwen3-moe, mixtral; tiny configs, no network) and dtype (bf16, fp32):
   (a) transformers builds the model from its config with a fixed seed and saves it
       (save_pretrained, safetensors); `zplan-run --init-from DIR --steps 0 --eval-data eval.bin`
       prints the loss of those weights on fixed tokens; transformers' loss on the same tokens
@@ -25,7 +25,7 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen3Config, Qwen3MoeConfig
+from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, MixtralConfig, Qwen3Config, Qwen3MoeConfig
 
 SEED = 1234
 SEQ = 128
@@ -48,6 +48,9 @@ def config_for(family):
     if family == "qwen3-moe":
         return Qwen3MoeConfig(**common, head_dim=64, moe_intermediate_size=128, num_experts=8,
                               num_experts_per_tok=2, norm_topk_prob=True, tie_word_embeddings=False)
+    if family == "mixtral":  # saved as block_sparse_moe.experts.N.w1/w3/w2 (runtime/io/hf_disk_names.h)
+        return MixtralConfig(**common, num_local_experts=8, num_experts_per_tok=2, rms_norm_eps=1e-5,
+                             tie_word_embeddings=False)
     raise SystemExit(f"unknown family {family}")
 
 
@@ -86,7 +89,7 @@ def main():
     ap.add_argument("--zplan-run", required=True)
     ap.add_argument("--work", required=True, help="scratch directory for checkpoints and token files")
     ap.add_argument("--out", required=True, help="logs of every zplan-run call")
-    ap.add_argument("--families", default="gpt2,llama,qwen3,qwen3-moe")
+    ap.add_argument("--families", default="gpt2,llama,qwen3,qwen3-moe,mixtral")
     ap.add_argument("--dtypes", default="bf16,fp32")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
