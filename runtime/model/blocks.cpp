@@ -3,6 +3,8 @@
 // matters for what autograd saves; docs/runtime.md lists the saved tensors per block.
 #include "runtime/model/blocks.h"
 
+#include "runtime/model/autocast.h"
+
 #include <cmath>
 #include <limits>
 
@@ -104,8 +106,18 @@ at::Tensor layer_norm_hf(const at::Tensor& x, const at::Tensor& weight, const at
 
 at::Tensor linear_hf(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                      bool save_param) {
-  if (save_param)
-    return LinearSavingParamFn::apply(x, weight, bias.defined() ? bias : at::empty({0}, weight.options()));
+  if (save_param) {
+    // Under autocast (amp) cast first, as DeepSpeed's autocast_custom_fwd does for its ZeRO-3
+    // linear: the function then saves the 16-bit input and autocast's cached 16-bit weight, the
+    // bytes at::linear under autocast would save.
+    const at::DeviceType dev = x.device().type();
+    const at::ScalarType ac = AutocastGuard::current(dev);
+    const bool cast = ac != at::ScalarType::Undefined;
+    const at::Tensor xc = cast ? at::autocast::cached_cast(ac, x, dev) : x;
+    const at::Tensor wc = cast ? at::autocast::cached_cast(ac, weight, dev) : weight;
+    const at::Tensor bc = !bias.defined() ? at::empty({0}, wc.options()) : cast ? at::autocast::cached_cast(ac, bias, dev) : bias;
+    return LinearSavingParamFn::apply(xc, wc, bc);
+  }
   return at::linear(x, weight, opt(bias));
 }
 
