@@ -4,6 +4,8 @@
 // the same on both:
 //   ZPLAN_HAVE_SDPA        at::scaled_dot_product_attention with is_causal/scale/enable_gqa (2.x)
 //   ZPLAN_HAVE_FUSED_ADAMW at::_fused_adamw_ (2.x; 1.13 has only a CUDA _fused_adam_ without decoupled decay)
+//   ZPLAN_DEVICE_AUTOCAST  at::autocast::set_autocast_enabled/_dtype(device type, ...) (2.4+; 1.13
+//                          has per-device set_enabled / set_cpu_enabled and their dtype setters)
 //   ZPLAN_RUNTIME_CUDA     set by runtime/CMakeLists.txt when the libtorch found has CUDA (c10_cuda)
 // Include this header (not <torch/torch.h>) from runtime translation units: it pulls in only the
 // tensor, autograd and custom-function headers, which keeps each TU's compile time near 7 s.
@@ -14,6 +16,7 @@
 #include <torch/csrc/autograd/autograd.h>          // torch::autograd::backward / grad
 #include <torch/csrc/autograd/custom_function.h>   // torch::autograd::Function (checkpointing)
 #include <c10/util/Exception.h>       // c10::OutOfMemoryError
+#include <ATen/autocast_mode.h>       // at::autocast (amp-bf16 / amp-fp16)
 
 #if TORCH_VERSION_MAJOR >= 2
 #define ZPLAN_HAVE_SDPA 1
@@ -21,6 +24,12 @@
 #else
 #define ZPLAN_HAVE_SDPA 0
 #define ZPLAN_HAVE_FUSED_ADAMW 0
+#endif
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define ZPLAN_DEVICE_AUTOCAST 1
+#else
+#define ZPLAN_DEVICE_AUTOCAST 0
 #endif
 
 #ifndef ZPLAN_RUNTIME_CUDA
@@ -57,5 +66,35 @@ inline at::Tensor sdpa_masked(const at::Tensor& q, const at::Tensor& k, const at
 }
 
 inline bool have_sdpa() { return ZPLAN_HAVE_SDPA != 0; }
+
+// torch.autocast's thread-local state for one device type (kCPU or kCUDA).
+inline bool autocast_enabled(at::DeviceType d) {
+#if ZPLAN_DEVICE_AUTOCAST
+  return at::autocast::is_autocast_enabled(d);
+#else
+  return d == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+#endif
+}
+inline at::ScalarType autocast_dtype(at::DeviceType d) {
+#if ZPLAN_DEVICE_AUTOCAST
+  return at::autocast::get_autocast_dtype(d);
+#else
+  return d == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+inline void set_autocast(at::DeviceType d, bool enabled, at::ScalarType dtype) {
+#if ZPLAN_DEVICE_AUTOCAST
+  at::autocast::set_autocast_dtype(d, dtype);
+  at::autocast::set_autocast_enabled(d, enabled);
+#else
+  if (d == at::kCUDA) {
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(enabled);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(enabled);
+  }
+#endif
+}
 
 }  // namespace zplan::compat

@@ -37,13 +37,18 @@ StrategyCheck check_runtime_support(const ModelSpec& m, const TrainingSpec& t, c
   if (s.offload_params && !kRuntimeSupport.offload_params)
     return StrategyProblem{D::offload, "--offload-params", "parameter offload is not implemented by the runtime"};
   if (s.zero_stage < 0 || s.zero_stage > 3) return StrategyProblem{D::zero_stage, "--zero", "must be 0..3"};
-  const bool autocast = s.precision == Precision::amp_bf16 || s.precision == Precision::amp_fp16 ||
-                        s.precision == Precision::bf16_pure;
-  if (autocast && !kRuntimeSupport.autocast_precisions)
-    return StrategyProblem{D::precision, "--precision",
-                           "amp-bf16/amp-fp16/bf16-pure are not implemented by the runtime; use bf16, fp16 or fp32"};
-  if (s.precision == Precision::fp16 && !cuda && !kRuntimeSupport.fp16_on_cpu)
-    return StrategyProblem{D::precision, "--precision", "fp16 needs a CUDA device (CPU kernels lack fp16 matmuls)"};
+  const bool amp = s.precision == Precision::amp_bf16 || s.precision == Precision::amp_fp16;
+  if (amp && !kRuntimeSupport.amp_precisions)
+    return StrategyProblem{D::precision, "--precision", "amp-bf16/amp-fp16 are not implemented by the runtime; use bf16, fp16 or fp32"};
+  if (s.precision == Precision::bf16_pure && !kRuntimeSupport.bf16_pure)
+    return StrategyProblem{D::precision, "--precision", "bf16-pure is not implemented by the runtime; use bf16, amp-bf16, fp16 or fp32"};
+  if (is_fp16(s.precision) && !cuda && !kRuntimeSupport.fp16_on_cpu)
+    return StrategyProblem{D::precision, "--precision", std::string(to_string(s.precision)) +
+                                                            " needs a CUDA device (CPU kernels and CPU autocast lack fp16); "
+                                                            "use bf16 or amp-bf16 on CPU"};
+  if (amp && s.loss_chunks > 0 && !kRuntimeSupport.chunked_loss_under_autocast)
+    return StrategyProblem{D::loss_path, "--loss-chunks", "the chunked loss does not run under autocast (" +
+                                                              std::string(to_string(s.precision)) + "); use --loss-chunks 0"};
   if (s.checkpointed_layers < 0 || s.checkpointed_layers > m.layers)
     return StrategyProblem{D::recompute, "--ckpt", "must be 0.." + std::to_string(m.layers) + " checkpointed layers"};
   if (s.micro_batch < 1) return StrategyProblem{D::batch, "--micro-batch", "must be >= 1"};

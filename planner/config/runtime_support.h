@@ -15,8 +15,10 @@ namespace zplan {
 struct RuntimeSupport {
   bool offload_optimizer = false;  // no host optimizer (DeepSpeed's CPUAdam) in runtime/train
   bool offload_params = false;     // no ZeRO-Infinity parameter offload
-  bool autocast_precisions = false;  // amp-bf16, amp-fp16 and bf16-pure are not implemented
-  bool fp16_on_cpu = false;        // CPU kernels lack fp16 matmuls: fp16 needs a CUDA device
+  bool amp_precisions = true;      // amp-bf16, amp-fp16: fp32 params under at::autocast (runtime/model/autocast.h)
+  bool bf16_pure = false;          // bf16 params and AdamW states without masters: not implemented
+  bool chunked_loss_under_autocast = false;  // the chunked loss computes grads in forward, outside autocast's casts
+  bool fp16_on_cpu = false;        // CPU kernels lack fp16 matmuls (and CPU autocast fp16): fp16 and amp-fp16 need CUDA
 };
 inline constexpr RuntimeSupport kRuntimeSupport{};
 

@@ -5,6 +5,7 @@
 //   fp32 masters, AdamW state| whole, per tensor             | from init (not lazy)
 //   logits                   | [t, V] compute dtype          | until the loss is read (no `outputs`)
 //   fp32 gradient upcast     | one tensor at a time          | inside the step (fp16: + overflow check)
+//   amp-fp16 unscaled copy   | one tensor at a time          | inside the step, after the overflow checks
 //   .grad                    | whole, per tensor             | until step_end (its own phase)
 #include "planner/framework/plain_policy.h"
 
@@ -24,7 +25,16 @@ class RuntimePolicy : public PlainPolicy {
     (void)step;
     // One gradient at a time is upcast to fp32 (fp16 adds the overflow check's fp32 copy and its
     // bool result); fused AdamW itself allocates nothing.
-    if (st_.recipe.fp32_grad_bytes == 0) return;
+    if (st_.recipe.fp32_grad_bytes == 0) {
+      // fp32 grads (fp32, amp). amp-fp16's loss scaler still checks every gradient for inf/nan
+      // first (a bool per element), then unscales into an fp32 copy, one tensor at a time.
+      if (!is_fp16(st_.s.precision)) return;
+      for (const ParamTensor& p : st_.params)
+        st_.t.free(st_.t.alloc(Category::optimizer_temp, p.name, ".overflow_check", static_cast<uint64_t>(p.elements)));
+      for (const ParamTensor& p : st_.params)
+        st_.t.free(st_.t.alloc(Category::optimizer_temp, p.name, ".grad_unscaled", static_cast<uint64_t>(p.elements) * kFp32Bytes));
+      return;
+    }
     for (const ParamTensor& p : st_.params) {
       const uint64_t n = static_cast<uint64_t>(p.elements);
       const int h = st_.t.alloc(Category::optimizer_temp, p.name, ".grad_fp32", n * kFp32Bytes);

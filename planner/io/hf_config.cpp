@@ -272,9 +272,10 @@ ModelSpec decoder_from(JsonFields& f, const std::string& type) {
   m.sandwich_norm = gemma;
   m.scaled_embeddings = gemma;  // Gemma multiplies the embeddings by sqrt(hidden_size)
   // Sliding-window attention: Gemma-3 slides on 5 of every 6 layers (sliding_window_pattern, or
-  // layer_types in newer configs); Mistral v0.1 and Phi-3 slide everywhere when sliding_window is
-  // set; Qwen only with use_sliding_window.
-  const bool slides = gemma || type == "mistral" || type == "phi3" || f.boolean_or("use_sliding_window", false);
+  // layer_types in newer configs); Mistral v0.1, Mixtral and Phi-3 slide everywhere when
+  // sliding_window is set (Mixtral's published configs leave it null); Qwen only with use_sliding_window.
+  const bool slides = gemma || type == "mistral" || type == "mixtral" || type == "phi3" ||
+                      f.boolean_or("use_sliding_window", false);
   if (slides) m.sliding_window = f.integer_or("sliding_window", gemma ? 4096 : 0, 0);
   if (gemma) m.sliding_window_pattern = static_cast<int>(f.integer_or("sliding_window_pattern", 6, 0));
   if (gemma) gemma_rope_and_scale(f, m);

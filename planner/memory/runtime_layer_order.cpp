@@ -13,10 +13,11 @@ bool is_mlp_row(const TensorRow& r) { return r.name.rfind("mlp.", 0) == 0; }
 RuntimeLayerOrder runtime_layer_order(const ModelSpec& m, int64_t layer, const ExecContext& c,
                                       const BlockActivations& b) {
   RuntimeLayerOrder o;
-  // Only the runtime's own gated MLP (gated_mlp in blocks.cpp) is written out op by op; the
-  // runtime has no autocast (its recipes are bf16/fp16/fp32 without AMP).
+  // Only the runtime's own gated MLP (gated_mlp in blocks.cpp) is written out op by op; under
+  // autocast (amp recipes) its rows include the 16-bit casts of the MLP input, which the no-grad
+  // recompute makes as the forward did (runtime/model/autocast.h).
   const bool gated = m.mlp == MlpKind::swiglu || m.mlp == MlpKind::geglu;
-  if (c.profile != Profile::zplan || c.autocast || !gated || m.layer_is_sparse(layer)) return o;
+  if (c.profile != Profile::zplan || !gated || m.layer_is_sparse(layer)) return o;
   const int64_t C = m.hidden;
   const int residual = std::max(c.residual_bytes, c.compute_bytes);
   // Forward without autograd: h (x + attention) and every tensor of the MLP's one expression

@@ -13,6 +13,7 @@
 #include "planner/input_error.h"
 #include "planner/memory/loss_path.h"
 #include "planner/memory/params.h"
+#include "planner/config/runtime_support.h"
 #include "planner/memory/precision_recipe.h"
 #include "planner/framework/sharding_policy.h"
 #include "planner/search/suggestions.h"
@@ -57,6 +58,9 @@ std::vector<std::pair<int64_t, int64_t>> batch_choices(const Scenario& s, int sp
 std::vector<int64_t> loss_chunk_choices(const Scenario& s, int sp) {
   if (s.pins.loss_chunks) return {*s.pins.loss_chunks};
   if (s.training.profile != Profile::zplan) return {0};
+  // The runtime's chunked loss does not run under autocast (planner/config/runtime_support.h).
+  const bool amp = s.pins.precision == Precision::amp_bf16 || s.pins.precision == Precision::amp_fp16;
+  if (amp && !kRuntimeSupport.chunked_loss_under_autocast) return {0};
   const int64_t n = offered_loss_chunks(s.training.seq_len / std::max(1, sp));
   return n > 1 ? std::vector<int64_t>{0, n} : std::vector<int64_t>{0};
 }

@@ -12,6 +12,7 @@
 #include "planner/io/hf_config.h"
 #include "planner/io/hf_config_writer.h"
 #include "planner/memory/params.h"
+#include "runtime/io/hf_disk_names.h"
 
 namespace zplan::rt {
 
@@ -97,7 +98,10 @@ HfCheckpointReader::HfCheckpointReader(const std::string& dir, const ModelSpec& 
 
   std::set<std::string> used;
   auto lookup = [&](const std::string& name) -> Piece {
-    for (const std::string& n : spellings(name)) {
+    std::vector<std::string> names = spellings(name);
+    if (disk_name(spec, name) != name)  // Mixtral's router: block_sparse_moe.gate.weight
+      for (const std::string& n : spellings(disk_name(spec, name))) names.push_back(n);
+    for (const std::string& n : names) {
       auto it = where.find(n);
       if (it != where.end()) {
         used.insert(n);
@@ -110,22 +114,19 @@ HfCheckpointReader::HfCheckpointReader(const std::string& dir, const ModelSpec& 
   for (const HfTensor& t : hf_tensors(parameter_tensors(spec))) {
     std::vector<Piece> pieces;
     Piece whole = lookup(t.name);
-    const bool experts = ends_with(t.name, ".experts.gate_up_proj") || ends_with(t.name, ".experts.down_proj");
+    const bool experts = is_stacked_experts(t.name);
     if (whole.entry) {
       if (whole.entry->shape != t.shape)
         throw InputError(whole.file->path(), t.name, "shape " + shape_text(whole.entry->shape) + " but the model's " +
                                                          "parameter is " + shape_text(t.shape));
       pieces.push_back(whole);
-    } else if (experts) {  // transformers' per-expert layout: experts.N.{gate,up,down}_proj.weight
-      const std::string stem = t.name.substr(0, t.name.rfind('.') + 1);  // "...mlp.experts."
+    } else if (experts) {  // the per-expert layout on disk (runtime/io/hf_disk_names.h)
       const bool gate_up = ends_with(t.name, "gate_up_proj");
       const int64_t rows = gate_up ? t.shape[1] / 2 : t.shape[1];
       for (int64_t e = 0; e < t.shape[0]; ++e) {
-        const std::string base = stem + std::to_string(e) + ".";
-        const std::vector<std::string> parts = gate_up ? std::vector<std::string>{"gate_proj", "up_proj"}
-                                                       : std::vector<std::string>{"down_proj"};
+        const std::vector<std::string> parts = per_expert_disk_names(spec, t.name, e);
         for (size_t k = 0; k < parts.size(); ++k) {
-          const std::string name = base + parts[k] + ".weight";
+          const std::string& name = parts[k];
           Piece p = lookup(name);
           if (!p.entry)
             throw InputError(files_text, name, "missing: the model needs " + t.name + " " + shape_text(t.shape) +

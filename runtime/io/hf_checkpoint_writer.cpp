@@ -11,6 +11,7 @@
 #include "planner/input_error.h"
 #include "planner/io/hf_config_writer.h"
 #include "runtime/io/remove_tree.h"
+#include "runtime/io/hf_disk_names.h"
 #include "runtime/io/safetensors_file.h"
 
 namespace zplan::rt {
@@ -18,10 +19,6 @@ namespace zplan::rt {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 std::string torch_dtype_name(at::ScalarType t) {
   switch (t) {
@@ -41,25 +38,24 @@ void sync_path(const fs::path& p) {  // a file's or directory's metadata on disk
 
 }  // namespace
 
-std::vector<std::pair<std::string, at::Tensor>> hf_state_dict(const std::vector<NamedParam>& params) {
+std::vector<std::pair<std::string, at::Tensor>> hf_state_dict(const std::vector<NamedParam>& params,
+                                                              const ModelSpec& spec) {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const NamedParam& p : params) {
     const at::Tensor t = p.tensor.detach();
-    const bool gate_up = ends_with(p.name, ".experts.gate_up_proj"), down = ends_with(p.name, ".experts.down_proj");
-    if (!gate_up && !down) {
-      out.emplace_back(p.name, t);
+    if (!is_stacked_experts(p.name)) {
+      out.emplace_back(disk_name(spec, p.name), t);
       continue;
     }
-    const std::string stem = p.name.substr(0, p.name.rfind('.') + 1);  // "...mlp.experts."
     for (int64_t e = 0; e < t.size(0); ++e) {
-      const std::string base = stem + std::to_string(e) + ".";
       const at::Tensor w = t.select(0, e);  // [2F', C] gate then up, or [C, F']
-      if (down) {
-        out.emplace_back(base + "down_proj.weight", w);
+      const std::vector<std::string> names = per_expert_disk_names(spec, p.name, e);
+      if (names.size() == 1) {
+        out.emplace_back(names[0], w);
       } else {
         const int64_t rows = w.size(0) / 2;
-        out.emplace_back(base + "gate_proj.weight", w.narrow(0, 0, rows));
-        out.emplace_back(base + "up_proj.weight", w.narrow(0, rows, rows));
+        out.emplace_back(names[0], w.narrow(0, 0, rows));
+        out.emplace_back(names[1], w.narrow(0, rows, rows));
       }
     }
   }
@@ -87,7 +83,7 @@ void save_hf_checkpoint(const std::string& dir, const ModelSpec& spec, const std
       if (!cfg.flush()) throw InputError((tmp / "config.json").string(), "", "write failed");
     }
     sync_path(tmp / "config.json");
-    write_safetensors((tmp / "model.safetensors").string(), hf_state_dict(params));
+    write_safetensors((tmp / "model.safetensors").string(), hf_state_dict(params, spec));
     sync_path(tmp);
     const bool had_old = fs::exists(target);
     if (had_old) {

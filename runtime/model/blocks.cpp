@@ -3,6 +3,8 @@
 // matters for what autograd saves; docs/runtime.md lists the saved tensors per block.
 #include "runtime/model/blocks.h"
 
+#include "runtime/model/autocast.h"
+
 #include <cmath>
 #include <limits>
 
@@ -74,12 +76,15 @@ struct LinearSavingParamFn : public torch::autograd::Function<LinearSavingParamF
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    const at::Tensor& x = saved[0];
-    const at::Tensor& w = saved[1];  // [out, in]
+    // Under autocast the forward ran in 16 bits on fp32 x and W, so the output gradient is 16-bit:
+    // backward casts them to its dtype as autocast's saved casts would be, and hands fp32 back.
+    const at::ScalarType gt = grads[0].scalar_type();
+    const at::Tensor x = saved[0].to(gt);
+    const at::Tensor w = saved[1].to(gt);  // [out, in]
     const at::Tensor g2 = grads[0].reshape({-1, w.size(0)});
-    const at::Tensor grad_x = at::matmul(grads[0], w);
-    const at::Tensor grad_w = g2.t().mm(x.reshape({-1, w.size(1)}));
-    const at::Tensor grad_b = ctx->saved_data["has_bias"].toBool() ? g2.sum(0) : at::Tensor();
+    const at::Tensor grad_x = at::matmul(grads[0], w).to(saved[0].scalar_type());
+    const at::Tensor grad_w = g2.t().mm(x.reshape({-1, w.size(1)})).to(saved[1].scalar_type());
+    const at::Tensor grad_b = ctx->saved_data["has_bias"].toBool() ? g2.sum(0).to(saved[1].scalar_type()) : at::Tensor();
     return {grad_x, grad_w, grad_b};
   }
 };
@@ -101,8 +106,18 @@ at::Tensor layer_norm_hf(const at::Tensor& x, const at::Tensor& weight, const at
 
 at::Tensor linear_hf(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                      bool save_param) {
-  if (save_param)
-    return LinearSavingParamFn::apply(x, weight, bias.defined() ? bias : at::empty({0}, weight.options()));
+  if (save_param) {
+    // Under autocast (amp) cast first, as DeepSpeed's autocast_custom_fwd does for its ZeRO-3
+    // linear: the function then saves the 16-bit input and autocast's cached 16-bit weight, the
+    // bytes at::linear under autocast would save.
+    const at::DeviceType dev = x.device().type();
+    const at::ScalarType ac = AutocastGuard::current(dev);
+    const bool cast = ac != at::ScalarType::Undefined;
+    const at::Tensor xc = cast ? at::autocast::cached_cast(ac, x, dev) : x;
+    const at::Tensor wc = cast ? at::autocast::cached_cast(ac, weight, dev) : weight;
+    const at::Tensor bc = !bias.defined() ? at::empty({0}, wc.options()) : cast ? at::autocast::cached_cast(ac, bias, dev) : bias;
+    return LinearSavingParamFn::apply(xc, wc, bc);
+  }
   return at::linear(x, weight, opt(bias));
 }
 
@@ -226,7 +241,8 @@ RouterOutput moe_router(const at::Tensor& x2d, const at::Tensor& router_w, int64
   auto top = at::topk(probs, top_k, -1);
   at::Tensor weights = std::get<0>(top);                        // [N, K] fp32
   if (normalize) weights.div_(weights.sum(-1, true));           // router_top_value /= sum
-  return RouterOutput{weights.to(logits.scalar_type()), std::get<1>(top)};
+  // .to(hidden_states.dtype): the logits' dtype but under autocast (16-bit logits, fp32 stream).
+  return RouterOutput{weights.to(x2d.scalar_type()), std::get<1>(top)};
 }
 
 at::Tensor moe_shared_expert(const at::Tensor& x2d, const at::Tensor& gate_w, const at::Tensor& up_w,

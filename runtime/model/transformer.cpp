@@ -8,6 +8,7 @@
 
 #include "planner/memory/params.h"
 #include "runtime/model/gemma_blocks.h"
+#include "runtime/model/autocast.h"
 #include "runtime/model/weight_slots.h"
 
 namespace zplan::rt {
@@ -41,6 +42,8 @@ struct CheckpointFn : public torch::autograd::Function<CheckpointFn> {
                             int64_t slot_address) {
     const auto* slot = reinterpret_cast<const CheckpointSlot*>(slot_address);
     ctx->saved_data["slot"] = slot_address;
+    // amp: the recompute runs under the forward's autocast dtype (Undefined: off).
+    ctx->saved_data["autocast"] = static_cast<int64_t>(AutocastGuard::current(x.device().type()));
     if (slot->replay_rng) ctx->saved_data["rng"] = rng_state(x.device());  // preserve_rng_state
     if (slot->to_host) {
       auto host_opts = x.options().device(at::kCPU).pinned_memory(x.is_cuda());
@@ -69,6 +72,7 @@ struct CheckpointFn : public torch::autograd::Function<CheckpointFn> {
     at::Tensor out;
     {
       at::AutoGradMode enable_grad(true);
+      AutocastGuard autocast(input.device().type(), static_cast<at::ScalarType>(ctx->saved_data["autocast"].toInt()));
       at::Tensor now;
       if (slot->replay_rng) {
         now = rng_state(input.device());

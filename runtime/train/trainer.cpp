@@ -26,6 +26,7 @@
 #include "runtime/data/token_data.h"
 #include "runtime/dist/communicator.h"
 #include "runtime/dist/fault_injection.h"
+#include "runtime/model/autocast.h"
 #include "runtime/model/chunked_loss.h"
 #include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
@@ -57,11 +58,19 @@ void validate(const ModelSpec& model, const TrainingSpec& training, const Strate
   rt::check_runtime_supports(model);
 }
 
-at::ScalarType dtype_of(Precision p) {
+at::ScalarType dtype_of(Precision p) {  // the parameters' dtype (fp32 for the amp recipes)
   switch (p) {
     case Precision::bf16: return at::kBFloat16;
     case Precision::fp16: return at::kHalf;
     default: return at::kFloat;
+  }
+}
+
+at::ScalarType autocast_dtype_of(Precision p) {  // Undefined: no autocast region
+  switch (p) {
+    case Precision::amp_bf16: return at::kBFloat16;
+    case Precision::amp_fp16: return at::kHalf;
+    default: return at::ScalarType::Undefined;
   }
 }
 
@@ -189,7 +198,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     acfg.lr = options.learning_rate;
     opt = std::make_unique<rt::MixedAdamW>(zero ? zero->optimizer_tensors() : leaves,
                                            has_fp32_master(strategy.precision),
-                                           strategy.precision == Precision::fp16, acfg);
+                                           is_fp16(strategy.precision), acfg);  // fp16, amp-fp16: loss scaling
     if (zero && strategy.zero_stage >= 1) opt->set_overflow_agreement([&](bool mine) { return comm->any(mine); });
     r.parameters = model->param_count();
     if (zero) states.weights_bytes = zero->resident_param_bytes();
@@ -218,7 +227,11 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
         next_batch(session, model_spec.vocab, b, t, rank, world, sp, device, &ids, &targets);
         at::Tensor logits;  // plain loss path: held until forward_end is read
         uint64_t loss_path_bytes = 0;
-        at::Tensor loss = rt::lm_loss(*model, ids, targets, strategy.loss_chunks, &logits, &loss_path_bytes);
+        at::Tensor loss;
+        {  // amp: forward and loss under autocast (the HF Trainer's autocast_smart_context_manager)
+          rt::AutocastGuard autocast(device.type(), autocast_dtype_of(strategy.precision));
+          loss = rt::lm_loss(*model, ids, targets, strategy.loss_chunks, &logits, &loss_path_bytes);
+        }
         bd.logits_bytes = cuda ? loss_path_bytes : 0;
         fwd = probe.read_and_reset();
         fwd_peak = std::max(fwd_peak, fwd.peak_allocated);

@@ -212,6 +212,17 @@ TEST_CASE("dist: bf16 recipe with ZeRO-1 and ZeRO-3 on 2 ranks") {
   }
 }
 
+TEST_CASE("dist: amp-bf16 (fp32 states, bf16 autocast) with ZeRO-1 and ZeRO-3 on 2 ranks, checkpointed MoE") {
+  for (int zero : {1, 3}) {
+    Job j;
+    j.model = "moe";
+    j.zero = zero;
+    j.precision = "amp-bf16";
+    j.ckpt = 1;
+    check_matches_one_rank(j, 2e-2, 1.0 / 128, 1e-4);
+  }
+}
+
 TEST_CASE("dist: a rank that dies stops the others within the bound, exit 4, naming rank and phase") {
   Job j;
   j.zero = 2;

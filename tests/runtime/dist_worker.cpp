@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
                  : model == "llama" ? test::tiny_llama() : model == "gemma3" ? test::tiny_gemma3() : test::tiny_qwen3();
   Strategy s;
   s.zero_stage = std::atoi(argv[2]);
-  s.precision = precision == "bf16" ? Precision::bf16 : Precision::fp32;
+  if (!parse_precision(precision, &s.precision)) return 2;  // bf16, fp32, amp-bf16, ...
   s.micro_batch = std::atoi(argv[4]);
   s.grad_accumulation = std::atoi(argv[5]);
   s.checkpointed_layers = std::atoi(argv[6]);

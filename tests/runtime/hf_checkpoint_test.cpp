@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/input_error.h"
+#include "planner/io/hf_config.h"
 #include "planner/io/hf_config_writer.h"
 #include "runtime/io/hf_checkpoint_reader.h"
 #include "runtime/io/hf_checkpoint_writer.h"
@@ -123,6 +124,60 @@ TEST_CASE("the written files are what transformers reads") {
   CHECK(gf.find("lm_head.weight") == nullptr);
 }
 
+TEST_CASE("Mixtral is saved and loaded under its on-disk names (block_sparse_moe, experts.N.w1/w3/w2)") {
+  // transformers 5 holds Mixtral like Qwen3-MoE (mlp.gate, mlp.experts.gate_up_proj) but converts
+  // to and from the published checkpoints' names: w1 the gate, w3 the up, w2 the down projection.
+  const ModelSpec spec = load_hf_config_file(std::string(ZPLAN_SOURCE_DIR) + "/tests/data/hf/run/tiny-mixtral.json");
+  REQUIRE(hf_model_type(spec) == "mixtral");
+  TempDir tmp("mixtral");
+  auto saved = build(spec, 11);
+  save_hf_checkpoint(tmp.str("ckpt"), spec, saved->params());
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(tmp.str("ckpt/config.json")));
+  CHECK(config["model_type"] == "mixtral");
+  CHECK(config["num_local_experts"] == 4);
+  CHECK(config["sliding_window"] == 24);
+  const ModelSpec reread = load_hf_config_file(tmp.str("ckpt/config.json"));
+  CHECK(reread.sliding_window == 24);
+  CHECK(reread.moe.normalize_topk);
+
+  MappedSafetensors file(tmp.str("ckpt/model.safetensors"));
+  REQUIRE(file.find("model.layers.1.block_sparse_moe.gate.weight") != nullptr);
+  CHECK(file.find("model.layers.1.block_sparse_moe.gate.weight")->shape == std::vector<int64_t>{4, 64});
+  for (const char* w : {"w1", "w3"}) {
+    const std::string name = std::string("model.layers.1.block_sparse_moe.experts.3.") + w + ".weight";
+    CAPTURE(name);
+    REQUIRE(file.find(name) != nullptr);
+    CHECK(file.find(name)->shape == std::vector<int64_t>{96, 64});
+  }
+  REQUIRE(file.find("model.layers.0.block_sparse_moe.experts.0.w2.weight") != nullptr);
+  CHECK(file.find("model.layers.0.block_sparse_moe.experts.0.w2.weight")->shape == std::vector<int64_t>{64, 96});
+  CHECK(file.find("model.layers.1.mlp.gate.weight") == nullptr);
+  CHECK(file.find("model.layers.1.block_sparse_moe.experts.3.gate_proj.weight") == nullptr);
+
+  // w1 is the first (gate) half of the runtime's gate_up_proj, w3 the second (up) half.
+  at::Tensor gate_up;
+  for (const NamedParam& p : saved->params())
+    if (p.name == "model.layers.1.mlp.experts.gate_up_proj") gate_up = p.tensor.detach();
+  REQUIRE(gate_up.defined());
+  for (const auto& [name, t] : hf_state_dict(saved->params(), spec)) {
+    if (name == "model.layers.1.block_sparse_moe.experts.3.w1.weight") CHECK(at::equal(t, gate_up[3].narrow(0, 0, 96)));
+    if (name == "model.layers.1.block_sparse_moe.experts.3.w3.weight") CHECK(at::equal(t, gate_up[3].narrow(0, 96, 96)));
+  }
+
+  auto fresh = build(spec, 12);
+  REQUIRE_FALSE(same_params(*saved, *fresh));
+  HfCheckpointReader(tmp.str("ckpt"), spec).copy_into(fresh->params());
+  CHECK(same_params(*saved, *fresh));
+  // A missing expert is named with its on-disk spelling.
+  std::vector<std::pair<std::string, at::Tensor>> partial;
+  for (auto& kv : hf_state_dict(saved->params(), spec))
+    if (kv.first != "model.layers.0.block_sparse_moe.experts.2.w3.weight") partial.push_back(kv);
+  fs::create_directories(tmp.str("partial"));
+  write_config(tmp.str("partial"), spec);
+  write_safetensors(tmp.str("partial/model.safetensors"), partial);
+  CHECK(contains(load_error(tmp.str("partial"), spec), "model.layers.0.block_sparse_moe.experts.2.w3.weight"));
+}
+
 TEST_CASE("a checkpoint with fused experts, a base-model prefix or GPT-2 mask buffers loads too") {
   TempDir tmp("variants");
   const ModelSpec moe = test::tiny_moe();
@@ -154,7 +209,7 @@ TEST_CASE("a sharded checkpoint (model.safetensors.index.json) loads") {
   const ModelSpec spec = test::tiny_qwen3();
   TempDir tmp("sharded");
   auto saved = build(spec, 8, at::kBFloat16);
-  const auto all = hf_state_dict(saved->params());
+  const auto all = hf_state_dict(saved->params(), spec);
   const size_t half = all.size() / 2;
   std::vector<std::pair<std::string, at::Tensor>> a(all.begin(), all.begin() + half), b(all.begin() + half, all.end());
   write_safetensors(tmp.str("model-00001-of-00002.safetensors"), a);
@@ -181,7 +236,7 @@ TEST_CASE("bad checkpoints: InputError naming the file and the tensor or field")
   const ModelSpec spec = test::tiny_qwen3();
   TempDir tmp("bad");
   auto model = build(spec, 10);
-  const auto state = hf_state_dict(model->params());
+  const auto state = hf_state_dict(model->params(), spec);
   auto write_dir = [&](const std::string& name, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
     fs::create_directories(tmp.str(name));
     write_config(tmp.str(name), spec);

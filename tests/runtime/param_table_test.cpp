@@ -56,6 +56,16 @@ TEST_CASE("runtime parameters equal the planner's table for Phi-3-mini and Qwen1
   }
 }
 
+TEST_CASE("runtime parameters equal the planner's table for a Mixtral config.json") {
+  // Mixtral (also built in as mixtral-8x7b): mlp.gate and stacked experts without qk-norm, every
+  // layer sparse; its sliding window changes no parameter.
+  const ModelSpec spec = load_hf_config_file(std::string(ZPLAN_SOURCE_DIR) + "/tests/data/hf/run/tiny-mixtral.json");
+  CHECK(spec.sliding_window == 24);
+  rt::check_runtime_supports(spec);
+  check_parity(spec);
+  CHECK(count_parameters(load_model("mixtral-8x7b")).total == 46702792704ull);
+}
+
 TEST_CASE("runtime parameters equal the planner's table for every built-in model") {
   int built = 0;
   for (const std::string& name : builtin_model_names()) {

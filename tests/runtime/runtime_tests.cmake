@@ -9,6 +9,7 @@ zplan_add_test(runtime_tests
           ${CMAKE_CURRENT_LIST_DIR}/param_table_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/chunked_loss_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/gemma_reference_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/amp_test.cpp
   LABELS runtime
   LIBS zplan_runtime)
 
@@ -67,6 +68,11 @@ zplan_cli_test(run_qwen2_moe_shared 0 ARGS --model ${HFRUN}/tiny-qwen2-moe.json 
 zplan_cli_test(run_gemma3 0 ARGS --model ${HFRUN}/tiny-gemma3.json --gpus 1xH100 --seq 32 --precision bf16
                --micro-batch 2 --ckpt 1 --profile zplan --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_gemma3.json
                MATCH "wrote run record")
+# Mixtral: top-2 of 4 experts renormalised, a sliding window of 24 tokens below --seq 32, and
+# --save-hf writing its block_sparse_moe names.
+zplan_cli_test(run_mixtral 0 ARGS --model ${HFRUN}/tiny-mixtral.json --gpus 1xH100 --seq 32 --precision bf16
+               --micro-batch 2 --run --steps 2 --save-hf ${CMAKE_CURRENT_BINARY_DIR}/mixtral_hf
+               --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_mixtral.json MATCH "wrote run record")
 zplan_cli_test(run_beyond_sliding_window 0 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH100 --seq 64
                --precision bf16 --run --steps 1 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_window.json
                MATCH "wrote run record")
@@ -100,3 +106,15 @@ zplan_cli_test(run_init_from_truncated 2 ARGS --init-from ${BADCK} --gpus 1xH100
 zplan_cli_test(run_init_from_config_mismatch 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
                --init-from ${BADCK} --gpus 1xH100 --seq 32 --precision bf16 --micro-batch 1 --run --steps 1
                MATCH "bad_checkpoint/config.json: field 'kv_heads'")
+
+# amp-bf16 on CPU: fp32 parameters under bf16 autocast; the search keeps the plain loss path (the
+# chunked one does not run under autocast). amp-fp16 needs CUDA: exit 2 naming --precision.
+zplan_cli_test(run_amp_bf16 0 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json --gpus 1xH100
+               --seq 32 --precision amp-bf16 --micro-batch 2 --ckpt 1 --run --steps 2
+               --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_amp_bf16.json MATCH "wrote run record")
+zplan_cli_test(run_amp_fp16_needs_cuda 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
+               --gpus 1xH100 --seq 32 --precision amp-fp16 --micro-batch 2 --run --steps 1
+               MATCH "--precision.*amp-fp16 needs a CUDA device")
+zplan_cli_test(run_amp_refuses_chunked_loss 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
+               --gpus 1xH100 --seq 32 --precision amp-bf16 --loss-chunks 2 --micro-batch 2 --run --steps 1
+               MATCH "--loss-chunks.*autocast")

@@ -9,7 +9,7 @@
 # Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
 # holdout: `zplan --run` on configurations not measured before; families: truncated Phi-3,
-# Qwen1.5-MoE, Mistral and Gemma 3 1B beyond their windows), STEPS (default 3).
+# Qwen1.5-MoE, Mixtral, Mistral beyond its window, Gemma 3 1B beyond its window and amp-bf16), STEPS (default 3).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
@@ -100,8 +100,8 @@ default_rows=true
 case "${MATRIX:-full}" in oom|families) default_rows=false ;; esac
 # ---- MATRIX=families: the families issue 21 added to the runtime, truncated to one GPU, for the
 # predicted-vs-measured peak (NOT RUN YET on the GPU): Phi-3 (fused qkv_proj/gate_up_proj; v a
-# view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert) and
-# Mistral's and Gemma 3's sliding windows ----
+# view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert),
+# Mistral's and Gemma 3's sliding windows, Mixtral and the amp-bf16 recipe ----
 if [ "${MATRIX:-full}" = families ]; then
   H=$ROOT/tests/data/hf
   run "phi-3-mini-8l_s4096_mb1_ckpt0"       --model $H/phi-3-mini-4k.json --layers 8 --seq 4096 --micro-batch 1 --ckpt none
@@ -114,6 +114,10 @@ if [ "${MATRIX:-full}" = families ]; then
   # RoPE; layers 0-4 slide (masked SDPA), layer 5 is global
   run "gemma-3-1b-8l_s4096_mb1_ckpt0"       --model gemma-3-1b --layers 8 --seq 4096 --micro-batch 1 --ckpt none
   run "gemma-3-1b-8l_s4096_mb1_ckpt8"       --model gemma-3-1b --layers 8 --seq 4096 --micro-batch 1 --ckpt all
+  # Mixtral (8 experts of 14336, top-2 renormalised; hf_holdout2 measured HF on the same truncation)
+  run "mixtral-8x7b-2l_s4096_mb1_ckpt0"     --model mixtral-8x7b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
+  # amp-bf16: fp32 params, grads and AdamW under bf16 autocast (cached weight casts, fp32 residual stream)
+  run "qwen3-0.6b_s2048_mb1_ckpt0_amp-bf16" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision amp-bf16
 fi
 if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
   run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none

@@ -2,7 +2,7 @@
 """hf_checkpoint_check.py: zplan-run against transformers on Hugging Face checkpoints (driven by
 tools/gpu/hf_checkpoint_check.sh; NOT RUN YET: written on a machine without a GPU or transformers).
 
-For each family (gpt2, llama, qwen3, qwen3-moe, gemma3; tiny configs, no network) and dtype (bf16, fp32):
+For each family (gpt2, llama, qwen3, qwen3-moe, gemma3, mixtral; tiny configs, no network) and dtype (bf16, fp32):
   (a) transformers builds the model from its config with a fixed seed and saves it
       (save_pretrained, safetensors); `zplan-run --init-from DIR --steps 0 --eval-data eval.bin`
       prints the loss of those weights on fixed tokens; transformers' loss on the same tokens
@@ -25,7 +25,8 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForCausalLM, Gemma3TextConfig, GPT2Config, LlamaConfig, Qwen3Config, Qwen3MoeConfig
+from transformers import (AutoModelForCausalLM, Gemma3TextConfig, GPT2Config, LlamaConfig, MixtralConfig, Qwen3Config,
+                          Qwen3MoeConfig)
 
 SEED = 1234
 SEQ = 128
@@ -54,6 +55,9 @@ def config_for(family):
         return Gemma3TextConfig(**common, head_dim=64, sliding_window=32,
                                 layer_types=["sliding_attention", "full_attention"], query_pre_attn_scalar=48,
                                 rope_scaling={"rope_type": "linear", "factor": 4.0}, tie_word_embeddings=True)
+    if family == "mixtral":  # saved as block_sparse_moe.experts.N.w1/w3/w2 (runtime/io/hf_disk_names.h)
+        return MixtralConfig(**common, num_local_experts=8, num_experts_per_tok=2, rms_norm_eps=1e-5,
+                             tie_word_embeddings=False)
     raise SystemExit(f"unknown family {family}")
 
 
@@ -92,7 +96,7 @@ def main():
     ap.add_argument("--zplan-run", required=True)
     ap.add_argument("--work", required=True, help="scratch directory for checkpoints and token files")
     ap.add_argument("--out", required=True, help="logs of every zplan-run call")
-    ap.add_argument("--families", default="gpt2,llama,qwen3,qwen3-moe,gemma3")
+    ap.add_argument("--families", default="gpt2,llama,qwen3,qwen3-moe,gemma3,mixtral")
     ap.add_argument("--dtypes", default="bf16,fp32")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)

@@ -5,7 +5,7 @@
 # Builds only zplan-run (as tools/gpu/check.sh does: the carried .debs unpacked into
 # $SCRATCH/deps, libtorch from the torch wheel, build in $SCRATCH/build, reused when check.sh ran
 # before in the same warm session), then runs tools/gpu/hf_checkpoint_check.py, which for gpt2,
-# llama, qwen3, qwen3-moe and gemma3 (tiny configs, seed 1234; transformers 5.17, torch 2.11) in bf16 and fp32:
+# llama, qwen3, qwen3-moe, gemma3 and mixtral (tiny configs, seed 1234; transformers 5.17, torch 2.11) in bf16 and fp32:
 #   (a) saves a transformers model, loads it with `zplan-run --init-from DIR --steps 0 --eval-data`
 #       and compares the loss on fixed tokens with transformers' (relative: bf16 1e-2, fp32 1e-5);
 #   (b) trains 3 steps from it with `--save-hf OUT`, loads OUT with from_pretrained (no missing,

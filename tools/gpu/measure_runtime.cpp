@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   app.add_option("--ckpt", ckpt, "none | half | all | N (first N layers recompute)");
   app.add_flag("--cpu-ckpt", cpu_ckpt, "keep checkpointed layer inputs in pinned host memory");
   app.add_option("--loss-chunks", loss_chunks, "loss path: 0 = whole logits, N = lm_head + cross-entropy in N token chunks");
-  app.add_option("--precision", precision, "bf16 | fp16 | fp32");
+  app.add_option("--precision", precision, "bf16 | fp16 | fp32 | amp-bf16 | amp-fp16");
   app.add_option("--attn", attn, "sdpa | flash | eager");
   app.add_option("--steps", steps, "optimizer steps");
   app.add_option("--data", data_path, "flat uint16 token file (default: synthetic tokens)");
@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     strategy.cpu_checkpointing = cpu_ckpt;
     strategy.loss_chunks = loss_chunks;
     if (!zplan::parse_precision(precision, &strategy.precision))
-      throw zplan::InputError("--precision", "", "expected bf16, fp16 or fp32");
+      throw zplan::InputError("--precision", "", "expected bf16, fp16, fp32, amp-bf16 or amp-fp16");
     if (ckpt == "none") strategy.checkpointed_layers = 0;
     else if (ckpt == "half") strategy.checkpointed_layers = model.layers / 2;
     else if (ckpt == "all" || ckpt == "full") strategy.checkpointed_layers = model.layers;
