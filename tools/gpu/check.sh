@@ -9,7 +9,8 @@
 # Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
 # holdout: `zplan --run` on configurations not measured before; families: truncated Phi-3,
-# Qwen1.5-MoE, Mixtral, Mistral beyond its window, Gemma 3 1B beyond its window and amp-bf16), STEPS (default 3).
+# Qwen1.5-MoE, Mixtral, Mistral beyond its window, Gemma 3 1B beyond its window and amp-bf16), STEPS (default 3),
+# CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
@@ -43,7 +44,8 @@ cmake --build $B -j16 -- -k 0 >"$OUT/build_rest.txt" 2>&1 || echo "note: some no
 echo "full build seconds $(( $(date +%s) - t_start ))"
 
 # ---- tests ----
-(cd $B && timeout 60 ctest -j16 --output-on-failure 2>&1 | tail -40) || true
+# CTEST_ARGS narrows the tests (for example '-R hf_checkpoint' when device time is short).
+(cd $B && timeout 60 ctest -j16 --output-on-failure ${CTEST_ARGS:-} 2>&1 | tail -40) || true
 
 # ---- MATRIX=holdout: `zplan --run` on configurations the runtime was not measured on before; the
 # run records are gathered into one JSON-lines file (only 8 files come back from $OUT) ----
@@ -104,12 +106,7 @@ case "${MATRIX:-full}" in oom|families) default_rows=false ;; esac
 # Mistral's and Gemma 3's sliding windows, Mixtral and the amp-bf16 recipe ----
 if [ "${MATRIX:-full}" = families ]; then
   H=$ROOT/tests/data/hf
-  run "phi-3-mini-8l_s4096_mb1_ckpt0"       --model $H/phi-3-mini-4k.json --layers 8 --seq 4096 --micro-batch 1 --ckpt none
-  run "phi-3-mini-8l_s4096_mb1_ckpt8"       --model $H/phi-3-mini-4k.json --layers 8 --seq 4096 --micro-batch 1 --ckpt all
-  run "qwen1.5-moe-a2.7b-4l_s4096_mb1_ckpt0" --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 4096 --micro-batch 1 --ckpt none
-  run "qwen1.5-moe-a2.7b-4l_s4096_mb1_ckpt4" --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 4096 --micro-batch 1 --ckpt all
-  # Mistral v0.1 beyond its 4096-token window: the masked SDPA path (repeated k/v, [B,1,T,T] bias)
-  run "mistral-7b-4l_s8192_mb1_ckpt0"       --model mistral-7b --layers 4 --seq 8192 --micro-batch 1 --ckpt none
+  # newest first: Gemma 3, Mixtral and amp were added last, so they go first when time is short
   # Gemma 3 1B beyond its 512-token window: sandwich norms, fp32 (1 + w) RMSNorms, local/global
   # RoPE; layers 0-4 slide (masked SDPA), layer 5 is global
   run "gemma-3-1b-8l_s4096_mb1_ckpt0"       --model gemma-3-1b --layers 8 --seq 4096 --micro-batch 1 --ckpt none
@@ -118,6 +115,12 @@ if [ "${MATRIX:-full}" = families ]; then
   run "mixtral-8x7b-2l_s4096_mb1_ckpt0"     --model mixtral-8x7b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
   # amp-bf16: fp32 params, grads and AdamW under bf16 autocast (cached weight casts, fp32 residual stream)
   run "qwen3-0.6b_s2048_mb1_ckpt0_amp-bf16" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision amp-bf16
+  run "phi-3-mini-8l_s4096_mb1_ckpt0"       --model $H/phi-3-mini-4k.json --layers 8 --seq 4096 --micro-batch 1 --ckpt none
+  run "phi-3-mini-8l_s4096_mb1_ckpt8"       --model $H/phi-3-mini-4k.json --layers 8 --seq 4096 --micro-batch 1 --ckpt all
+  run "qwen1.5-moe-a2.7b-4l_s4096_mb1_ckpt0" --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 4096 --micro-batch 1 --ckpt none
+  run "qwen1.5-moe-a2.7b-4l_s4096_mb1_ckpt4" --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 4096 --micro-batch 1 --ckpt all
+  # Mistral v0.1 beyond its 4096-token window: the masked SDPA path (repeated k/v, [B,1,T,T] bias)
+  run "mistral-7b-4l_s8192_mb1_ckpt0"       --model mistral-7b --layers 4 --seq 8192 --micro-batch 1 --ckpt none
 fi
 if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
   run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none
