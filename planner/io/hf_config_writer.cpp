@@ -61,7 +61,12 @@ void gemma_keys(const ModelSpec& m, nlohmann::json& c) {
                           {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", local_theta}}}};
   c["rope_local_base_freq"] = local_theta;
   c["rope_scaling"] = scaling;
-  c["query_pre_attn_scalar"] = m.query_pre_attn_scalar > 0 ? m.query_pre_attn_scalar : static_cast<double>(m.head_dim);
+  // transformers 5's Gemma3TextConfig types this field as int and rejects 48.0 on load.
+  const double score_scalar = m.query_pre_attn_scalar > 0 ? m.query_pre_attn_scalar : static_cast<double>(m.head_dim);
+  if (score_scalar == std::floor(score_scalar))
+    c["query_pre_attn_scalar"] = static_cast<int64_t>(score_scalar);
+  else
+    c["query_pre_attn_scalar"] = score_scalar;
   c["hidden_activation"] = "gelu_pytorch_tanh";
   c["sliding_window_pattern"] = m.sliding_window_pattern;
   nlohmann::json types = nlohmann::json::array();

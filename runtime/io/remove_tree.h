@@ -1,8 +1,9 @@
 // remove_tree.h: deletes a file or a directory with everything below it, without
-// std::filesystem::remove_all. The PyTorch wheels' libtorch carries its own copy of parts of
-// libstdc++'s filesystem library; a binary linked against it and built with a newer g++ can bind
-// remove_all to that copy, whose directory internals differ, and crash (SIGSEGV on the GPU machine,
-// torch 2.11 + g++ 13, when --save-hf replaced an existing directory). POSIX nftw has no such copy.
+// std::filesystem::remove_all. The PyTorch wheel's libtorch.so (torch 2.11) defines and exports its
+// own std::filesystem::remove_all (nm -D: docs/measurements/2026-12-05/call3/nm_filesystem.txt),
+// built against an older libstdc++; a binary built with g++ 13 and linked against it binds the call
+// to that copy and crashed in it (SIGSEGV on the GPU machine when --save-hf replaced an existing
+// directory, and in hf_checkpoint_test's cleanup). With nftw both pass there. POSIX nftw has no copy.
 #pragma once
 #include <string>
 

@@ -115,6 +115,8 @@ zplan_cli_test(run_amp_bf16 0 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/r
 zplan_cli_test(run_amp_fp16_needs_cuda 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
                --gpus 1xH100 --seq 32 --precision amp-fp16 --micro-batch 2 --run --steps 1
                MATCH "--precision.*amp-fp16 needs a CUDA device")
+# Only true where no CUDA device is visible: label cpu-only, which tools/gpu/check.sh leaves out.
+set_tests_properties(cli_run_amp_fp16_needs_cuda PROPERTIES LABELS "cli;cpu-only")
 zplan_cli_test(run_amp_refuses_chunked_loss 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
                --gpus 1xH100 --seq 32 --precision amp-bf16 --loss-chunks 2 --micro-batch 2 --run --steps 1
                MATCH "--loss-chunks.*autocast")

@@ -6,11 +6,11 @@
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, apt-get download the packages listed below into .debs/):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families (default full; oom: only the
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families|families2 (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
 # holdout: `zplan --run` on configurations not measured before; families: truncated Phi-3,
 # Qwen1.5-MoE, Mixtral, Mistral beyond its window, Gemma 3 1B beyond its window and amp-bf16), STEPS (default 3),
-# CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
+# families2: held-out MoE optimizer-step peaks, amp-fp16, Gemma 3 under amp-bf16; CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
@@ -45,7 +45,7 @@ echo "full build seconds $(( $(date +%s) - t_start ))"
 
 # ---- tests ----
 # CTEST_ARGS narrows the tests (for example '-R hf_checkpoint' when device time is short).
-(cd $B && timeout 60 ctest -j16 --output-on-failure ${CTEST_ARGS:-} 2>&1 | tail -40) || true
+(cd $B && timeout 60 ctest -j16 --output-on-failure -LE cpu-only ${CTEST_ARGS:-} 2>&1 | tail -40) || true
 
 # ---- MATRIX=holdout: `zplan --run` on configurations the runtime was not measured on before; the
 # run records are gathered into one JSON-lines file (only 8 files come back from $OUT) ----
@@ -99,7 +99,7 @@ run() {  # label, then measure_runtime flags
 }
 # The default rows run unless MATRIX is oom or families.
 default_rows=true
-case "${MATRIX:-full}" in oom|families) default_rows=false ;; esac
+case "${MATRIX:-full}" in oom|families|families2) default_rows=false ;; esac
 # ---- MATRIX=families: the families issue 21 added to the runtime, truncated to one GPU, for the
 # predicted-vs-measured peak (NOT RUN YET on the GPU): Phi-3 (fused qkv_proj/gate_up_proj; v a
 # view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert),
@@ -121,6 +121,16 @@ if [ "${MATRIX:-full}" = families ]; then
   run "qwen1.5-moe-a2.7b-4l_s4096_mb1_ckpt4" --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 4096 --micro-batch 1 --ckpt all
   # Mistral v0.1 beyond its 4096-token window: the masked SDPA path (repeated k/v, [B,1,T,T] bias)
   run "mistral-7b-4l_s8192_mb1_ckpt0"       --model mistral-7b --layers 4 --seq 8192 --micro-batch 1 --ckpt none
+fi
+# ---- MATRIX=families2: held out for the fused-tensor upcast (the optimizer step's peak on MoE
+# models, found on Mixtral in MATRIX=families) and for recipes the runtime had never run on a GPU:
+# amp-fp16 (loss scaler, overflow check) and Gemma 3 under amp-bf16 ----
+if [ "${MATRIX:-full}" = families2 ]; then
+  run "mixtral-8x7b-2l_s2048_mb1_ckpt2"        --model mixtral-8x7b --layers 2 --seq 2048 --micro-batch 1 --ckpt all
+  run "qwen3-30b-a3b-4l_s2048_mb1_ckpt4"       --model qwen3-30b-a3b --layers 4 --seq 2048 --micro-batch 1 --ckpt all
+  run "qwen3-0.6b_s2048_mb1_ckpt0_amp-fp16"    --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision amp-fp16
+  run "gemma-3-1b-8l_s4096_mb1_ckpt0_amp-bf16" --model gemma-3-1b --layers 8 --seq 4096 --micro-batch 1 --ckpt none --precision amp-bf16
+  run "gemma-3-1b-8l_s2048_mb2_ckpt0"          --model gemma-3-1b --layers 8 --seq 2048 --micro-batch 2 --ckpt none
 fi
 if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
   run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none
