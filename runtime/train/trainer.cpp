@@ -30,6 +30,7 @@
 #include "runtime/model/chunked_loss.h"
 #include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
+#include "runtime/train/allocator_trace.h"
 #include "runtime/train/memory_probe.h"
 #include "runtime/train/optimizer.h"
 #include "runtime/train/zero_sharding.h"
@@ -145,6 +146,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   build.cpu_checkpointing = strategy.cpu_checkpointing;
 
   rt::MemoryProbe probe(cuda, env.local_rank);
+  rt::AllocatorTrace alloc_trace(cuda, env.local_rank);  // ZPLAN_ALLOCATOR_TRACE=FILE only
   RunResult r;
   r.device_name = probe.device_name();
   r.rank = env.rank;
@@ -180,6 +182,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     comm->set_phase(to_string(p));
     if (sp_comm) sp_comm->set_phase(to_string(p));
     rt::inject_fault_if_asked(rank, to_string(p));
+    alloc_trace.mark(to_string(p));
   };
   std::vector<double> seconds;
   try {
@@ -377,6 +380,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     comm->abandon();
     if (sp_comm) sp_comm->abandon();
   }
+  alloc_trace.write();
   probe.empty_cache();
   return r;
 }

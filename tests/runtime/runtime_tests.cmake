@@ -120,3 +120,10 @@ set_tests_properties(cli_run_amp_fp16_needs_cuda PROPERTIES LABELS "cli;cpu-only
 zplan_cli_test(run_amp_refuses_chunked_loss 2 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
                --gpus 1xH100 --seq 32 --precision amp-bf16 --loss-chunks 2 --micro-batch 2 --run --steps 1
                MATCH "--loss-chunks.*autocast")
+# ZPLAN_ALLOCATOR_TRACE (runtime/train/allocator_trace.h) is a no-op without CUDA: the run still
+# trains and writes its record.
+zplan_cli_test(run_allocator_trace_cpu_noop 0 ARGS --model ${PROJECT_SOURCE_DIR}/tests/data/hf/run/tiny-qwen3.json
+               --gpus 1xH100 --seq 32 --micro-batch 2 --run --steps 1
+               --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_trace_noop.json MATCH "wrote run record")
+set_tests_properties(cli_run_allocator_trace_cpu_noop PROPERTIES
+                     ENVIRONMENT ZPLAN_ALLOCATOR_TRACE=${CMAKE_CURRENT_BINARY_DIR}/trace_noop.jsonl)

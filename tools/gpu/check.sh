@@ -101,7 +101,7 @@ run() {  # label, then measure_runtime flags
 default_rows=true
 case "${MATRIX:-full}" in oom|families|families2) default_rows=false ;; esac
 # ---- MATRIX=families: the families issue 21 added to the runtime, truncated to one GPU, for the
-# predicted-vs-measured peak (NOT RUN YET on the GPU): Phi-3 (fused qkv_proj/gate_up_proj; v a
+# predicted-vs-measured peak (run on an H100: docs/measurements/2026-12-05/call3): Phi-3 (fused qkv_proj/gate_up_proj; v a
 # view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert),
 # Mistral's and Gemma 3's sliding windows, Mixtral and the amp-bf16 recipe ----
 if [ "${MATRIX:-full}" = families ]; then

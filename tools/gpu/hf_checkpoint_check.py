@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """hf_checkpoint_check.py: zplan-run against transformers on Hugging Face checkpoints (driven by
-tools/gpu/hf_checkpoint_check.sh; NOT RUN YET: written on a machine without a GPU or transformers).
+tools/gpu/hf_checkpoint_check.sh; run on an H100, every family passing: docs/measurements/2026-12-05/).
 
 For each family (gpt2, llama, qwen3, qwen3-moe, gemma3, mixtral; tiny configs, no network) and dtype (bf16, fp32):
   (a) transformers builds the model from its config with a fixed seed and saves it

@@ -1,6 +1,6 @@
 #!/bin/bash
 # hf_checkpoint_check.sh: Hugging Face checkpoints in and out of zplan's runtime, against
-# transformers, on the GPU machine. NOT RUN YET (written on a machine without a GPU).
+# transformers, on the GPU machine (run on an H100: docs/measurements/2026-12-05/).
 #   run(command="bash tools/gpu/hf_checkpoint_check.sh", carry=[".debs"], timeout_s=600)
 # Builds only zplan-run (as tools/gpu/check.sh does: the carried .debs unpacked into
 # $SCRATCH/deps, libtorch from the torch wheel, build in $SCRATCH/build, reused when check.sh ran

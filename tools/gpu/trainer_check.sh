@@ -1,6 +1,6 @@
 #!/bin/bash
-# trainer_check.sh: `zplan --run` as a trainer on the GPU machine (not run yet: written on a
-# machine without a GPU). Run it after tools/gpu/check.sh in the same warm session, which leaves
+# trainer_check.sh: `zplan --run` as a trainer on the GPU machine (run on an H100:
+# docs/measurements/2026-12-05/call4/trainer_check.txt). Run it after tools/gpu/check.sh in the same warm session, which leaves
 # the build in $SCRATCH/build (SCRATCH defaults to ${TMPDIR:-/tmp}/zplan, as there):
 #   run(command="bash tools/gpu/trainer_check.sh", timeout_s=480)
 # What it shows, with qwen3-0.6b from random weights in bf16 on byte-level data (the repository's
