@@ -69,6 +69,7 @@ nlohmann::json bands_to_json(const std::vector<PathBand>& bands, const std::stri
                           {"offload", b.key.offload},
                           {"sequence_parallel", b.key.sequence_parallel},
                           {"world_size", b.key.world_size},
+                          {"chunked_loss", b.key.chunked_loss},
                           {"runs", b.runs},
                           {"p95_abs_error", b.p95_abs_error},
                           {"max_abs_error", b.max_abs_error}});
@@ -89,6 +90,8 @@ std::vector<PathBand> bands_from_json(const nlohmann::json& j, const std::string
       b.key.offload = p.at("offload").get<bool>();
       b.key.sequence_parallel = p.at("sequence_parallel").get<bool>();
       b.key.world_size = p.at("world_size").get<int64_t>();
+      // Written since the chunked loss got its own band; before, no path had one.
+      b.key.chunked_loss = p.value("chunked_loss", false);
       b.runs = p.at("runs").get<size_t>();
       b.p95_abs_error = p.at("p95_abs_error").get<double>();
       b.max_abs_error = p.at("max_abs_error").get<double>();

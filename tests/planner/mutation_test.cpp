@@ -56,3 +56,19 @@ TEST_CASE("a 3% change of any model term fails the guard") {
       CHECK(guard_violations() > 0);
     }
 }
+
+TEST_CASE("a chunked-loss band survives the file round trip as its own path") {
+  // Before the file carried chunked_loss, the reader folded a one-run chunked band into the plain
+  // path's, and verdicts printed +0.04% where 46 runs measured 13.7%.
+  PathBand plain, chunked;
+  plain.key.profile = chunked.key.profile = Profile::zplan;
+  chunked.key.chunked_loss = true;
+  plain.runs = 46, plain.p95_abs_error = 0.137;
+  chunked.runs = 1, chunked.p95_abs_error = 0.0004;
+  const std::vector<PathBand> back = bands_from_json(bands_to_json({plain, chunked}, "test"), "test");
+  REQUIRE(back.size() == 2);
+  CHECK_FALSE(back[0].key == back[1].key);
+  CHECK(back[0].key.chunked_loss == false);
+  CHECK(back[1].key.chunked_loss == true);
+  CHECK(back[0].p95_abs_error == doctest::Approx(0.137));
+}
