@@ -37,6 +37,9 @@ Outside read_records() {
     const bool deepspeed = framework == "deepspeed" ||
                            (framework == "plain" && (st.at("zero_stage").get<int>() > 0 || st.at("offload_optimizer").get<bool>()));
     if (j.at("profile") == "hf" && !gpu.contains("outside_allocator_bytes")) continue;  // not every record has it
+    // A run that shared its GPU with another process (the fine-tune demonstration's transformers
+    // process) measured that process too outside its allocator.
+    if (j.at("scenario").contains("gpu_shared_with")) continue;
     const bool z3 = st.at("zero_stage").get<int>() >= 3, offload = st.at("offload_optimizer").get<bool>();
     if (j.at("profile") == "hf" && deepspeed && offload)
       (z3 ? o.deepspeed_z3_offload : o.deepspeed_z012_offload).push_back(gpu.at("outside_allocator_bytes").get<uint64_t>());

@@ -45,6 +45,8 @@ def hf_eval(model_dir, eval_windows):
         for ids, targets in eval_windows:
             logits = model(input_ids=torch.tensor(ids).view(1, -1).cuda()).logits
             losses.append(F.cross_entropy(logits.float().view(-1, logits.size(-1)), torch.tensor(targets).cuda()).item())
+    del model
+    torch.cuda.empty_cache()  # zplan runs on the same GPU next; this process keeps only its context
     return sum(losses) / len(losses), problems
 
 
