@@ -28,11 +28,7 @@ class RuntimePolicy : public PlainPolicy {
     // runtime holds it: a fused tensor (the experts' gate_up [E, 2F, C], GPT-2's c_attn) is upcast
     // whole, which for MoE models is the largest temporary of the step.
     const std::vector<HfTensor> tensors = hf_tensors(st_.params);
-    auto elements = [&](const HfTensor& h) {
-      uint64_t n = 0;
-      for (size_t row : h.rows) n += static_cast<uint64_t>(st_.params[row].elements);
-      return n;
-    };
+    auto elements = [](const HfTensor& h) { return static_cast<uint64_t>(h.elements); };
     if (st_.recipe.fp32_grad_bytes == 0) {
       // fp32 grads (fp32, amp). amp-fp16's loss scaler still checks every gradient for inf/nan
       // first (a bool per element), then unscales into an fp32 copy, one tensor at a time.

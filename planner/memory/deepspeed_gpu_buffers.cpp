@@ -7,11 +7,7 @@ namespace zplan {
 
 int64_t largest_parameter_elements(const std::vector<ParamTensor>& tensors) {
   int64_t largest = 0;
-  for (const HfTensor& h : hf_tensors(tensors)) {
-    int64_t n = 0;
-    for (size_t row : h.rows) n += tensors[row].elements;
-    largest = std::max(largest, n);
-  }
+  for (const HfTensor& h : hf_tensors(tensors)) largest = std::max(largest, h.elements);
   return largest;
 }
 

@@ -140,9 +140,10 @@ std::vector<HfTensor> hf_tensors(const std::vector<ParamTensor>& table) {
     if (!out.empty() && out.back().name == row.hf_name && row.hf_fused_dim >= 0) {
       out.back().shape[static_cast<size_t>(row.hf_fused_dim)] += row.shape[static_cast<size_t>(row.hf_fused_dim)];
       out.back().rows.push_back(i);
+      out.back().elements += row.elements;
       continue;
     }
-    out.push_back({row.hf_name, row.shape, {i}});
+    out.push_back({row.hf_name, row.shape, {i}, row.elements});
   }
   return out;
 }

@@ -62,6 +62,7 @@ struct HfTensor {
   std::string name;            // hf_name of its rows
   std::vector<int64_t> shape;  // the rows' shapes concatenated along their hf_fused_dim
   std::vector<size_t> rows;    // indices into the table, in order
+  int64_t elements = 0;        // of all its rows: the tensor as one allocation
 };
 std::vector<HfTensor> hf_tensors(const std::vector<ParamTensor>& table);
 

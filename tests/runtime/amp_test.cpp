@@ -6,14 +6,13 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "planner/input_error.h"
 #include "runtime/data/token_data.h"
 #include "runtime/model/autocast.h"
 #include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
+#include "tests/runtime/test_corpus.h"
 #include "tests/runtime/test_models.h"
 
 using namespace zplan;
@@ -89,12 +88,8 @@ TEST_CASE("amp-bf16: fp32 parameters and gradients, within bf16 noise of fp32's"
 }
 
 TEST_CASE("amp-bf16: run_training keeps fp32 states, no masters, and the loss falls") {
-  std::ifstream in(std::string(ZPLAN_SOURCE_DIR) + "/docs/runtime.md");
-  REQUIRE(in.good());
-  std::stringstream text;
-  text << in.rdbuf();
   const std::string path = (std::filesystem::temp_directory_path() / "zplan_rt_amp_corpus.bin").string();
-  rt::write_token_file(path, rt::bytes_to_tokens(text.str()));
+  REQUIRE(test::write_docs_corpus(path));
   ModelSpec spec = test::tiny_llama();
   spec.vocab = 256;
   Strategy s;

@@ -8,13 +8,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "planner/input_error.h"
 #include "runtime/data/token_data.h"
 #include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
 #include "runtime/train/optimizer.h"
+#include "tests/runtime/test_corpus.h"
 #include "tests/runtime/test_models.h"
 
 using namespace zplan;
@@ -190,12 +190,8 @@ TEST_CASE("runtime: strategies that need several ranks are rejected with InputEr
 }
 
 TEST_CASE("runtime: loss falls on this repository's docs tokenised bytewise") {
-  std::ifstream in(std::string(ZPLAN_SOURCE_DIR) + "/docs/runtime.md");
-  REQUIRE(in.good());
-  std::stringstream text;
-  text << in.rdbuf();
   const std::string path = temp_path("corpus.bin");
-  rt::write_token_file(path, rt::bytes_to_tokens(text.str()));
+  REQUIRE(test::write_docs_corpus(path));
 
   ModelSpec spec = test::tiny_llama();
   spec.vocab = 256;
