@@ -52,6 +52,9 @@ struct RunResult {
   uint64_t parameters = 0;              // parameter count of the built model
   int rank = 0, world_size = 1;         // this process's place (launch_env.h)
   std::string backend = "none";         // c10d backend: "nccl", "gloo" or "none" (one rank)
+  // MoE models: how the experts ran, as ExpertsImpl spells it ("grouped_mm": at::_grouped_mm on a
+  // CUDA device with libtorch >= 2.9; "loop": one mm per expert); empty for dense models.
+  std::string experts_implementation;
   // Several ranks: every rank's peak allocated and reserved bytes (measured.peak_allocated_bytes and
   // measured.reserved_bytes are then the busiest rank's; the other fields are this rank's).
   std::vector<uint64_t> per_rank_peak_bytes, per_rank_reserved_bytes;

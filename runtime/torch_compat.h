@@ -6,6 +6,8 @@
 //   ZPLAN_HAVE_FUSED_ADAMW at::_fused_adamw_ (2.x; 1.13 has only a CUDA _fused_adam_ without decoupled decay)
 //   ZPLAN_DEVICE_AUTOCAST  at::autocast::set_autocast_enabled/_dtype(device type, ...) (2.4+; 1.13
 //                          has per-device set_enabled / set_cpu_enabled and their dtype setters)
+//   ZPLAN_HAVE_GROUPED_MM  at::_grouped_mm with autograd (2.9+; CUTLASS kernel for bf16 on sm90/sm100,
+//                          a per-group mm loop with a host sync otherwise)
 //   ZPLAN_RUNTIME_CUDA     set by runtime/CMakeLists.txt when the libtorch found has CUDA (c10_cuda)
 // Include this header (not <torch/torch.h>) from runtime translation units: it pulls in only the
 // tensor, autograd and custom-function headers, which keeps each TU's compile time near 7 s.
@@ -30,6 +32,12 @@
 #define ZPLAN_DEVICE_AUTOCAST 1
 #else
 #define ZPLAN_DEVICE_AUTOCAST 0
+#endif
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 9)
+#define ZPLAN_HAVE_GROUPED_MM 1
+#else
+#define ZPLAN_HAVE_GROUPED_MM 0
 #endif
 
 #ifndef ZPLAN_RUNTIME_CUDA
@@ -66,6 +74,22 @@ inline at::Tensor sdpa_masked(const at::Tensor& q, const at::Tensor& k, const at
 }
 
 inline bool have_sdpa() { return ZPLAN_HAVE_SDPA != 0; }
+
+// Whether the experts of a CUDA tensor run through at::_grouped_mm, as transformers' grouped_mm
+// experts do. On CPU (and with libtorch < 2.9) the runtime keeps its own per-expert loop.
+inline bool use_grouped_mm(const at::Device& device) { return ZPLAN_HAVE_GROUPED_MM != 0 && device.is_cuda(); }
+inline bool use_grouped_mm(const at::Tensor& input) { return use_grouped_mm(input.device()); }
+
+// out[rows of group g] = input[rows of g] @ mat2[g], groups ending at the int32 offsets `offs`
+// (device tensor [E], cumulative): one kernel for all groups, and no host sync on its fast path.
+inline at::Tensor grouped_mm(const at::Tensor& input, const at::Tensor& mat2, const at::Tensor& offs) {
+#if ZPLAN_HAVE_GROUPED_MM
+  return at::_grouped_mm(input, mat2, offs);
+#else
+  (void)input; (void)mat2; (void)offs;
+  TORCH_CHECK(false, "zplan runtime: _grouped_mm needs libtorch >= 2.9; use the per-expert loop");
+#endif
+}
 
 // torch.autocast's thread-local state for one device type (kCPU or kCUDA).
 inline bool autocast_enabled(at::DeviceType d) {

@@ -55,10 +55,13 @@ bool parse_framework(const std::string& s, Framework* out) {
   return false;
 }
 
-const char* to_string(ExpertsImpl e) { return e == ExpertsImpl::eager ? "eager" : "grouped_mm"; }
+const char* to_string(ExpertsImpl e) {
+  return e == ExpertsImpl::eager ? "eager" : e == ExpertsImpl::loop ? "loop" : "grouped_mm";
+}
 bool parse_experts_impl(const std::string& s, ExpertsImpl* out) {
   if (s == "grouped_mm") { *out = ExpertsImpl::grouped_mm; return true; }
   if (s == "eager") { *out = ExpertsImpl::eager; return true; }
+  if (s == "loop") { *out = ExpertsImpl::loop; return true; }
   return false;
 }
 

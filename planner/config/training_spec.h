@@ -18,9 +18,13 @@ enum class Profile { zplan, hf };
 enum class Attention { sdpa, flash, eager };
 // What the training loop is built on, which decides buffers and allocator behaviour.
 enum class Framework { deepspeed, fsdp2, ddp, plain };
-// How MoE experts run in transformers 5.x: one grouped matmul over all experts (the default), or a
-// Python loop over the experts that were hit.
-enum class ExpertsImpl { grouped_mm, eager };
+// How MoE experts run: transformers 5.x's one grouped matmul over all experts (the default; zplan's
+// runtime on a GPU with libtorch >= 2.9 calls the same at::_grouped_mm), transformers' Python loop
+// over the experts that were hit (eager), or zplan's runtime's own loop (loop: on CPU, with older
+// libtorch, and in every runtime record measured before 2026-12-06) that brings the rows per
+// expert to the host once per layer and runs one matmul per expert. The saved tensors of grouped_mm
+// and loop are the same; only their time differs.
+enum class ExpertsImpl { grouped_mm, eager, loop };
 
 struct TrainingSpec {
   int64_t seq_len = 0;               // tokens per sequence, before sequence parallelism

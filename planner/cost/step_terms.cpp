@@ -54,10 +54,24 @@ double norm_kernels(const ModelSpec& m) { return m.norm != NormKind::layer_norm 
 // HF's RMSNorm upcasts to fp32 and runs pow, mean, rsqrt and two multiplies: ~8 fp32 passes.
 double norm_bytes_per_element(const ModelSpec& m, double a) { return m.norm != NormKind::layer_norm ? 32.0 + 2 * a : 3 * a; }
 
-// How MoE experts run: transformers' grouped GEMM, transformers' Python loop over the hit experts,
-// or zplan's runtime (one matmul per expert over expert-sorted rows, after one host sync per layer
-// for the row counts).
-enum class ExpertPath { grouped, python_loop, runtime_loop };
+// How MoE experts run. transformers' grouped_mm experts and zplan's runtime on a GPU both call
+// torch._grouped_mm: one CUTLASS kernel for all experts when the experts' operands are bf16 on
+// compute capability 9.x/10.x (PyTorch 2.9-2.11's fast path), else ATen's fallback, which copies
+// the offsets to the host (one sync per call) and runs one matmul per expert. transformers' eager
+// experts are a Python loop over the hit experts; zplan's runtime without _grouped_mm brings the
+// rows per expert to the host once per layer and runs one matmul per expert.
+enum class ExpertPath { grouped, grouped_fallback, python_loop, runtime_loop };
+
+ExpertPath expert_path(const TrainingSpec& training, const ExecContext& c, const GpuSpec& gpu) {
+  if (training.experts == ExpertsImpl::eager && training.profile == Profile::hf) return ExpertPath::python_loop;
+  if (training.experts == ExpertsImpl::loop) return ExpertPath::runtime_loop;
+  // The experts run on the weights' dtype: fp32 under autocast (not on its list), 16 bits when the
+  // parameters are (bf16 recipes, FSDP2's mixed-precision policy).
+  const bool bf16 = c.precision == Precision::bf16 || c.precision == Precision::bf16_pure || c.precision == Precision::amp_bf16;
+  const bool bf16_experts = bf16 && c.param_bytes == 2 && !c.autocast;
+  const bool fused_kernel = gpu.compute_capability >= 9.0 && gpu.compute_capability < 11.0;
+  return bf16_experts && fused_kernel ? ExpertPath::grouped : ExpertPath::grouped_fallback;
+}
 
 Pass layer_forward(const ModelSpec& m, const Rates& r, int64_t layer, double tokens, double seq, double sp,
                    Attention attn, ExpertPath experts) {
@@ -123,9 +137,9 @@ Pass layer_forward(const ModelSpec& m, const Rates& r, int64_t layer, double tok
     p.host_syncs += hit;
     gemm(p, r, per_expert * E / hit, C, FE, 2.0 * hit);
     gemm(p, r, per_expert * E / hit, FE, C, hit);
-  } else if (experts == ExpertPath::runtime_loop) {
+  } else if (experts == ExpertPath::grouped_fallback || experts == ExpertPath::runtime_loop) {
     p.kernels += 6;
-    p.host_syncs += 1;
+    p.host_syncs += experts == ExpertPath::runtime_loop ? 1 : 2;  // fallback: offs.cpu() per call
     gemm(p, r, per_expert * E / hit, C, 2.0 * FE, hit);  // fused gate_up per expert
     gemm(p, r, per_expert * E / hit, FE, C, hit);
   } else {
@@ -178,8 +192,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   r.act_bytes = rc.compute_bytes;
 
   // Forward of every layer, and of the embedding, head and loss.
-  const ExpertPath path = training.profile == Profile::zplan ? ExpertPath::runtime_loop
-                          : training.experts == ExpertsImpl::eager ? ExpertPath::python_loop : ExpertPath::grouped;
+  const ExpertPath path = expert_path(training, make_exec_context(training, s, cluster.world_size()), cluster.gpu);
   Pass fwd, recompute;
   for (int64_t i = 0; i < m.layers; ++i) {
     const Pass layer = layer_forward(m, r, i, tokens, seq, sp, training.attention, path);

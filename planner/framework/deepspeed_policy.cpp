@@ -89,7 +89,7 @@ class DeepSpeedPolicy : public FrameworkPolicy {
     // gradient partition itself lives in host memory.
     if (stages_1_2() && st_.s.offload_optimizer)
       t.alloc(Category::comm_buffers, "temp_grad_buffer_for_gpu_offload", "",
-              zero12_offload_gpu_grad_buffer_bytes(st_.params, st_.recipe.grad_bytes));
+              zero12_offload_gpu_grad_buffer_bytes(model_tables(st_.m), st_.recipe.grad_bytes));
     // Stage 3 keeps one flat reduce bucket for the run, created with the optimizer (stage3.py
     // ipg_buckets' buffer, torch.empty(reduce_bucket_size) in __init__).
     if (stage_ >= 3) reduce_bucket_ = t.alloc(Category::comm_buffers, "reduce bucket", "", bucket_bytes());

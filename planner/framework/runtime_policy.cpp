@@ -27,7 +27,7 @@ class RuntimePolicy : public PlainPolicy {
     // bool result); fused AdamW itself allocates nothing. "One gradient" is one parameter as the
     // runtime holds it: a fused tensor (the experts' gate_up [E, 2F, C], GPT-2's c_attn) is upcast
     // whole, which for MoE models is the largest temporary of the step.
-    const std::vector<HfTensor> tensors = hf_tensors(st_.params);
+    const std::vector<HfTensor>& tensors = model_tables(st_.m).hf;
     auto elements = [](const HfTensor& h) { return static_cast<uint64_t>(h.elements); };
     if (st_.recipe.fp32_grad_bytes == 0) {
       // fp32 grads (fp32, amp). amp-fp16's loss scaler still checks every gradient for inf/nan

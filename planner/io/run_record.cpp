@@ -61,7 +61,7 @@ Scenario scenario_from_record(const nlohmann::json& record, const std::string& w
   std::string experts = text("experts_implementation", "grouped_mm");
   if (experts.empty()) experts = "grouped_mm";
   if (!parse_experts_impl(experts, &s.training.experts))
-    throw InputError(where, "scenario.experts_implementation", "expected grouped_mm or eager");
+    throw InputError(where, "scenario.experts_implementation", "expected grouped_mm, eager or loop");
   if (sj.contains("use_cache")) {
     if (!sj.at("use_cache").is_boolean()) throw InputError(where, "scenario.use_cache", "expected true or false");
     s.training.use_cache = sj.at("use_cache").get<bool>();

@@ -226,13 +226,24 @@ void add_moe_mlp(BlockActivations& b, const ModelSpec& m, int norm_out_bytes, co
   saved.add("moe.router_probs_fp32", kFp32 * E);
   saved.add("moe.topk", (kIndexBytes + 2 * kFp32) * K + kFp32);
   saved.add("moe.routing_weights", cb * K);
-  const bool grouped = c.experts == ExpertsImpl::grouped_mm;
+  const bool grouped = c.experts != ExpertsImpl::eager;  // zplan's loop saves what grouped_mm does
   // Expert dtype: grouped_mm runs in the norm output's dtype (fp32 under AMP), eager in 16 bits.
   const int eb = grouped ? std::max(cb, norm_out_bytes) : cb;
   // Per routed (token, expert) pair: the gathered input, gate_up output [2Fe], SiLU output,
   // product, the down output kept by the routing-weight multiply, and the sort/gather indices.
-  const int64_t per_pair = eb * C + 2 * eb * Fe + eb * Fe + eb * Fe + eb * C + eb + 2 * kIndexBytes;
-  saved.add("moe.experts", per_pair * K, grouped ? 1 : E);
+  if (c.profile == Profile::zplan) {
+    // zplan's runtime: one row per tensor, which its backward releases one node at a time
+    // (runtime_layer_order.h); the sort/gather indices go with the input, the sorted routing
+    // weights with the down output (both are released by the same nodes).
+    saved.add("moe.experts.input", (eb * C + 2 * kIndexBytes) * K);
+    saved.add("moe.experts.gate_up_out", 2 * eb * Fe * K);
+    saved.add("moe.experts.act_out", eb * Fe * K);
+    saved.add("moe.experts.product", eb * Fe * K);
+    saved.add("moe.experts.down_out", (eb * C + eb) * K);
+  } else {
+    const int64_t per_pair = eb * C + 2 * eb * Fe + eb * Fe + eb * Fe + eb * C + eb + 2 * kIndexBytes;
+    saved.add("moe.experts", per_pair * K, grouped ? 1 : E);
+  }
   if (!grouped) {
     if (c.autocast) saved.add_fixed("moe.expert_weight_casts", 2 * 3 * C * Fe * E, E);
     fwd.add("moe.one_hot_mask", kIndexBytes * K * E);

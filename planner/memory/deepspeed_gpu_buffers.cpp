@@ -5,14 +5,14 @@
 
 namespace zplan {
 
-int64_t largest_parameter_elements(const std::vector<ParamTensor>& tensors) {
+int64_t largest_parameter_elements(const ModelTables& tables) {
   int64_t largest = 0;
-  for (const HfTensor& h : hf_tensors(tensors)) largest = std::max(largest, h.elements);
+  for (const HfTensor& h : tables.hf) largest = std::max(largest, h.elements);
   return largest;
 }
 
-uint64_t zero12_offload_gpu_grad_buffer_bytes(const std::vector<ParamTensor>& tensors, int grad_bytes) {
-  return static_cast<uint64_t>(largest_parameter_elements(tensors)) * static_cast<uint64_t>(grad_bytes);
+uint64_t zero12_offload_gpu_grad_buffer_bytes(const ModelTables& tables, int grad_bytes) {
+  return static_cast<uint64_t>(largest_parameter_elements(tables)) * static_cast<uint64_t>(grad_bytes);
 }
 
 Zero3Retention zero3_reuse_retention(const std::vector<ParamTensor>& tensors, int64_t blocks, bool tied_embeddings,

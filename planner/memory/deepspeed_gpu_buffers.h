@@ -11,11 +11,11 @@ namespace zplan {
 
 // Elements of the model's largest parameter as transformers holds it (fused tensors such as
 // experts.gate_up_proj counted whole): stage_1_and_2.py's largest_param_numel.
-int64_t largest_parameter_elements(const std::vector<ParamTensor>& tensors);
+int64_t largest_parameter_elements(const ModelTables& tables);
 
 // ZeRO-1/2 with offload_optimizer: temp_grad_buffer_for_gpu_offload, torch.zeros(largest_param_numel,
 // dtype=16-bit model dtype) on the GPU, created in the optimizer's __init__ and kept for the run.
-uint64_t zero12_offload_gpu_grad_buffer_bytes(const std::vector<ParamTensor>& tensors, int grad_bytes);
+uint64_t zero12_offload_gpu_grad_buffer_bytes(const ModelTables& tables, int grad_bytes);
 
 // ZeRO-3 from the second step on (partitioned_param_coordinator.py, trace COMPLETE): releasing a
 // module keeps every parameter that the recorded trace uses again within max_reuse_distance

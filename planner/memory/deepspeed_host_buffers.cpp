@@ -57,14 +57,15 @@ void zero3(std::vector<HostBuffer>& out, const std::vector<ParamTensor>& tensors
 
 uint64_t resident_bytes(const HostBuffer& b) { return b.pinned ? pinned_host_bytes(b.bytes) : b.bytes; }
 
-std::vector<HostBuffer> deepspeed_offload_host_buffers(const std::vector<ParamTensor>& tensors,
+std::vector<HostBuffer> deepspeed_offload_host_buffers(const ModelTables& tables,
                                                        const OffloadShape& shape) {
   std::vector<HostBuffer> out;
   if (!shape.offload_optimizer && !shape.offload_params) return out;
+  const std::vector<ParamTensor>& tensors = tables.tensors;
   int64_t total = 0;
   for (const ParamTensor& t : tensors) total += t.elements;
   // largest_param_numel counts a fused tensor (experts.gate_up_proj) whole, as transformers holds it.
-  const int64_t largest = largest_parameter_elements(tensors);
+  const int64_t largest = largest_parameter_elements(tables);
   const int64_t partition = ceil_div(total, shape.data_parallel);
   if (shape.zero_stage >= 3) zero3(out, tensors, partition, shape);
   else if (shape.offload_optimizer) zero12(out, partition, largest, shape);

@@ -31,8 +31,8 @@ struct OffloadShape {
   int64_t param_persistence_threshold = 100'000;
 };
 
-// One process's buffers (empty without offload). `tensors` is the model's parameter table.
-std::vector<HostBuffer> deepspeed_offload_host_buffers(const std::vector<ParamTensor>& tensors,
+// One process's buffers (empty without offload), from the model's parameter tables.
+std::vector<HostBuffer> deepspeed_offload_host_buffers(const ModelTables& tables,
                                                        const OffloadShape& shape);
 
 // Resident bytes of one buffer: pinned requests rounded as planner/memory/pinned_host.h says.

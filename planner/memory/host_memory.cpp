@@ -45,7 +45,7 @@ HostMemory estimate_host_memory(const ModelSpec& m, const ClusterSpec& cluster,
     shape.param_bytes = r.param_bytes;
     shape.sub_group_size = training.sub_group_size;
     shape.param_persistence_threshold = training.param_persistence_threshold;
-    for (const HostBuffer& b : deepspeed_offload_host_buffers(model_tables(m).tensors, shape)) {
+    for (const HostBuffer& b : deepspeed_offload_host_buffers(model_tables(m), shape)) {
       uint64_t* term = b.kind == HostBufferKind::optimizer ? &h.optimizer_bytes
                        : b.kind == HostBufferKind::params  ? &h.params_bytes
                                                            : &h.pinned_buffers_bytes;

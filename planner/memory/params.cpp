@@ -177,6 +177,7 @@ const ModelTables& model_tables(const ModelSpec& m) {
   if (k != key || tables.tensors.empty()) {
     tables.tensors = parameter_tensors(m);
     tables.counts = count_parameters(m);
+    tables.hf = hf_tensors(tables.tensors);
     key = std::move(k);
   }
   return tables;

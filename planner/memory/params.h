@@ -85,6 +85,7 @@ ParamCounts count_parameters(const ModelSpec& m);
 struct ModelTables {
   std::vector<ParamTensor> tensors;
   ParamCounts counts;
+  std::vector<HfTensor> hf;  // hf_tensors(tensors), built once per model (the search asks per candidate)
 };
 const ModelTables& model_tables(const ModelSpec& m);
 

@@ -15,9 +15,21 @@
 // post-MLP norm runs after the MLP expression, and its backward nodes (run first) release their
 // fp32 rows before the MLP multiply's node.
 //
+// A sparse layer (moe_experts_grouped, blocks.cpp) has the same moments. Forward without autograd:
+// the locals of the experts' function live until it returns, so its peak is the larger of
+// (sorted input, gate_up output, silu temporary, product) and (sorted input, gate_up output,
+// product, down output, its weighted copy): per routed pair eb·max(C + 4F', 3C + 3F'), next to h,
+// the norm output and Qwen2-MoE's shared expert output (computed first). Backward, node by node
+// (experts_backward): the weighted sum's gradient [S,C] releases the down output; down's grouped
+// mm makes d product [S,F'] and the whole [E, C, F'] weight gradient and releases the product;
+// the multiply makes d act and d up and releases silu's output; silu's backward makes d gate and
+// releases the gate_up output (both halves have run); chunk's backward concatenates [S,2F'];
+// gate_up's grouped mm makes the input gradient and the [E, 2F', C] weight gradient and releases
+// the sorted input. The router's and the shared expert's nodes run after (created before).
+//
 // The autograd engine releases a node's saved tensors once the node has run (retain_graph false),
 // and runs the MLP's nodes before the attention's (reverse creation order). Other layer kinds (GPT-2's
-// composite GELU, MoE) and the Hugging Face profile keep the block tables' bound: the whole
+// composite GELU) and the Hugging Face profile keep the block tables' bound: the whole
 // backward working set on top of the whole saved set, and the three largest saved rows for a
 // checkpointed forward (not derived op by op; see docs/memory-model.md section 3).
 #pragma once
@@ -25,8 +37,19 @@
 #include <vector>
 
 #include "planner/memory/activations.h"
+#include "planner/memory/params.h"
 
 namespace zplan {
+
+// One step of a sparse layer's backward in zplan's runtime, in the order the autograd engine runs
+// the experts' nodes: a gradient tensor made, a tensor released (a saved row of the block table or
+// an earlier step's gradient, by name), or parameter gradients arriving.
+struct BackwardOp {
+  enum class Kind { alloc, free, weight_grads } kind = Kind::alloc;
+  TensorRow row;                  // alloc: the gradient made (category working)
+  std::string name;               // free: the row's name
+  std::vector<TensorRole> roles;  // weight_grads: the layer's parameters whose gradients arrive
+};
 
 struct RuntimeLayerOrder {
   bool modelled = false;                     // false: the skeleton keeps the block tables' bound
@@ -36,6 +59,7 @@ struct RuntimeLayerOrder {
   std::vector<std::string> mlp_saved;        // saved rows released once the MLP's nodes have run
   std::vector<TensorRow> attention_backward; // the rest of the backward working set
   TensorRow recompute_output;                // a checkpointed layer's recomputed output in backward
+  std::vector<BackwardOp> experts_backward;  // sparse layers: the routed experts' nodes, before the MLP rows
 };
 
 // The order of `layer` in zplan's runtime, given its block table `b` (block_activations).

@@ -281,18 +281,51 @@ class StepSkeleton {
         }
     };
     free_rows(o.freed_before_mlp_grads);
+    std::vector<TensorRole> arrived = run_experts_backward(i, o.experts_backward, free_rows);
     alloc_rows(o.mlp_backward, Category::working, &transient);
     t_.free_all(transient);
     transient.clear();
     free_rows(o.mlp_saved);
     alloc_rows(o.attention_backward, Category::working, &transient);
-    grads_of_layer(i);
+    for (size_t p : st_.layer_param_index[static_cast<size_t>(i)])
+      if (std::find(arrived.begin(), arrived.end(), st_.params[p].role) == arrived.end()) grad_arrives(p);
     t_.free_all(transient);
     for (int h : saved)
       if (h >= 0) t_.free(h);
     t_.free_all(held);
     t_.free_all(kept);
     kept.clear();
+  }
+
+  // The routed experts' nodes of a sparse layer (RuntimeLayerOrder::experts_backward): gradients
+  // made and released by name, saved rows released through `free_saved`, weight gradients arriving.
+  // Returns the roles whose gradients arrived.
+  template <typename FreeSaved>
+  std::vector<TensorRole> run_experts_backward(int64_t i, const std::vector<BackwardOp>& ops, FreeSaved& free_saved) {
+    std::vector<TensorRole> arrived;
+    std::vector<std::pair<std::string, int>> made;
+    for (const BackwardOp& op : ops) {
+      if (op.kind == BackwardOp::Kind::alloc) {
+        std::vector<int> h;
+        alloc_rows({op.row}, Category::working, &h);
+        made.emplace_back(op.row.name, h.empty() ? -1 : h[0]);
+      } else if (op.kind == BackwardOp::Kind::free) {
+        auto it = std::find_if(made.begin(), made.end(), [&](const auto& e) { return e.first == op.name; });
+        if (it == made.end()) {
+          free_saved(std::vector<std::string>{op.name});
+        } else {
+          if (it->second >= 0) t_.free(it->second);
+          made.erase(it);
+        }
+      } else {
+        for (size_t p : st_.layer_param_index[static_cast<size_t>(i)])
+          if (std::find(op.roles.begin(), op.roles.end(), st_.params[p].role) != op.roles.end()) grad_arrives(p);
+        arrived.insert(arrived.end(), op.roles.begin(), op.roles.end());
+      }
+    }
+    for (const auto& e : made)
+      if (e.second >= 0) t_.free(e.second);
+    return arrived;
   }
 
   // ---------------- optimizer ----------------

@@ -6,6 +6,7 @@
 #include "runtime/model/autocast.h"
 
 #include <cmath>
+#include <functional>
 #include <limits>
 
 namespace zplan::rt {
@@ -278,13 +279,26 @@ at::Tensor moe_experts_grouped(const at::Tensor& x2d, const RouterOutput& route,
   at::Tensor sample_w_g = sample_w.index_select(0, perm);
   at::Tensor selected_g = selected.index_select(0, perm);  // [S, C], sorted by expert
   selected = at::Tensor();                                 // HF drops it too (not saved)
-  at::Tensor counts = at::bincount(expert_ids_g, {}, e).cpu();
-  std::vector<int64_t> rows(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + e);
-
-  at::Tensor gate_up_out = grouped_linear(selected_g, gate_up, rows);  // [S, 2F]
+  // expert_mm(in, w): rows of each expert times that expert's w [E, out, in], transposed.
+  std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> expert_mm;
+  if (compat::use_grouped_mm(x2d)) {
+    // HF: histc over the sorted expert ids, cumsum to int32 offsets, _grouped_mm on w's
+    // transposed view; no host sync (one CUTLASS kernel for bf16 on sm90/sm100).
+    const at::Tensor counts = at::histc(expert_ids_g.to(at::kFloat), e, 0, static_cast<double>(e - 1));
+    const at::Tensor offs = at::cumsum(counts, 0, at::kInt);
+    expert_mm = [offs](const at::Tensor& in, const at::Tensor& w) {
+      return compat::grouped_mm(in, w.transpose(-2, -1), offs);
+    };
+  } else {
+    // CPU and libtorch < 2.9: the row counts come to the host once, then one mm per expert.
+    const at::Tensor counts = at::bincount(expert_ids_g, {}, e).cpu();
+    std::vector<int64_t> rows(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + e);
+    expert_mm = [rows](const at::Tensor& in, const at::Tensor& w) { return grouped_linear(in, w, rows); };
+  }
+  at::Tensor gate_up_out = expert_mm(selected_g, gate_up);              // [S, 2F]
   auto chunks = gate_up_out.chunk(2, -1);
   at::Tensor gated = at::silu(chunks[0]) * chunks[1];                   // [S, F]
-  at::Tensor out_g = grouped_linear(gated, down, rows);                // [S, C]
+  at::Tensor out_g = expert_mm(gated, down);                            // [S, C]
   out_g = out_g * sample_w_g.unsqueeze(-1);
   at::Tensor out = out_g.index_select(0, inv_perm);                    // out_per_sample_g[inv_perm]
   return out.view({n, k, c}).sum(1).to(x2d.scalar_type());             // [N, C]

@@ -151,6 +151,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   r.device_name = probe.device_name();
   r.rank = env.rank;
   r.world_size = env.world_size;
+  if (model_spec.is_moe()) r.experts_implementation = compat::use_grouped_mm(device) ? "grouped_mm" : "loop";
   const bool verbose = options.verbose && env.rank == 0;
   probe.empty_cache();
   probe.read_and_reset();

@@ -26,7 +26,7 @@ bad(offload_params_gpu "--offload-params: expected cpu or none" ${M} --offload-p
 bad(cpu_ckpt_without_ckpt "--cpu-ckpt: CPU checkpointing moves checkpoints to the host" ${M} --cpu-ckpt --ckpt none)
 bad(profile_unknown "--profile: expected zplan or hf" ${M} --profile torchtitan)
 bad(framework_unknown "--framework: expected deepspeed, fsdp2, ddp or plain" ${M} --framework megatron)
-bad(experts_unknown "--experts: expected grouped_mm or eager" ${M} --experts dense)
+bad(experts_unknown "--experts: expected grouped_mm, eager or loop" ${M} --experts dense)
 bad(ckpt_too_many "--ckpt: expected 0..36" ${M} --ckpt 99)
 bad(ckpt_text "--ckpt: expected an integer" ${M} --ckpt some)
 bad(sp_zero "--sp: expected 1" ${M} --sp 0)

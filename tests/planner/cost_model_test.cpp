@@ -84,6 +84,32 @@ TEST_CASE("terms follow their mechanisms") {
   CHECK(t3.total[kOptimizerTerm] == doctest::Approx(t0.total[kOptimizerTerm] / 2));
 }
 
+TEST_CASE("MoE experts take torch._grouped_mm's fused kernel only for bf16 experts on compute capability 9-10") {
+  Scenario moe = scenario("qwen3-30b-a3b", "1xH100", 4096);
+  moe.model.layers = 2;
+  auto syncs = [](const Scenario& s, Precision p) {
+    return step_terms(s.model, s.cluster, s.training, strategy(1, 0, p)).total[kHostSyncTerm];
+  };
+  CHECK(syncs(moe, Precision::bf16) == 0);               // one CUTLASS kernel, no host sync
+  CHECK(syncs(moe, Precision::amp_bf16) == doctest::Approx(2 * 2));  // fp32 experts: fallback, offs.cpu() per call
+  CHECK(syncs(moe, Precision::fp16) == doctest::Approx(2 * 2));
+  Scenario fsdp = moe;                                   // FSDP2's policy hands the experts bf16 weights
+  fsdp.training.framework = Framework::fsdp2;
+  CHECK(syncs(fsdp, Precision::amp_bf16) == 0);
+  Scenario ampere = scenario("qwen3-30b-a3b", "1xA100-80GB", 4096);
+  ampere.model.layers = 2;
+  CHECK(syncs(ampere, Precision::bf16) == doctest::Approx(2 * 2));
+  // zplan's runtime: the same _grouped_mm on a GPU; its own loop (records before 2026-12-06) syncs
+  // once per layer and costs more than the fused kernel.
+  Scenario runtime = moe;
+  runtime.training.profile = Profile::zplan;
+  Scenario runtime_loop = runtime;
+  runtime_loop.training.experts = ExpertsImpl::loop;
+  CHECK(syncs(runtime, Precision::bf16) == 0);
+  CHECK(syncs(runtime_loop, Precision::bf16) == doctest::Approx(2));
+  CHECK(seconds(runtime_loop, strategy(1, 0)) > seconds(runtime, strategy(1, 0)));
+}
+
 TEST_CASE("the least-squares fit recovers known constants and keeps physical bounds") {
   CostOptions truth;
   truth.matmul_efficiency = 0.45;

@@ -9,7 +9,7 @@
 using namespace zplan;
 
 namespace {
-const std::vector<ParamTensor>& table(const char* model) { return model_tables(load_model(model)).tensors; }
+const ModelTables& table(const char* model) { return model_tables(load_model(model)); }
 }  // namespace
 
 TEST_CASE("ZeRO-1/2 offload: temp_grad_buffer_for_gpu_offload is the largest parameter in 16-bit") {
@@ -32,7 +32,7 @@ TEST_CASE("ZeRO-3 keeps a block gathered when the trace reuses it within max_reu
   // first tensor, q_proj: 2 x (13,633,792 + 2,304 norms + 21 x 15,728,640 + 1,024 + 155,582,464)
   // = 999.0M < 1e9, kept. Block 5's last, down_proj: 2 x (22 x 15,728,640 + 1,024 + 155,582,464)
   // = 1,003.2M, released.
-  const Zero3Retention r = zero3_reuse_retention(table("qwen3-0.6b"), 28, true, 100'000, 1'000'000'000);
+  const Zero3Retention r = zero3_reuse_retention(table("qwen3-0.6b").tensors, 28, true, 100'000, 1'000'000'000);
   REQUIRE(r.block_elements.size() == 28);
   CHECK(r.block_elements[27] == 15'728'640);
   CHECK(r.block_elements[6] == 15'728'640);
@@ -40,7 +40,7 @@ TEST_CASE("ZeRO-3 keeps a block gathered when the trace reuses it within max_reu
   CHECK(r.block_elements[0] == 0);
   // A threshold between block 6's down_proj (2 x 485,889,472 = 971.8M) and its q_proj keeps only
   // a suffix of the block: down_proj, up_proj, gate_proj and what follows q_proj's reuse point.
-  const Zero3Retention part = zero3_reuse_retention(table("qwen3-0.6b"), 28, true, 100'000, 980'000'000);
+  const Zero3Retention part = zero3_reuse_retention(table("qwen3-0.6b").tensors, 28, true, 100'000, 980'000'000);
   CHECK(part.block_elements[6] > 0);
   CHECK(part.block_elements[6] < 15'728'640);
   CHECK(part.block_elements[7] == 15'728'640);
@@ -48,7 +48,7 @@ TEST_CASE("ZeRO-3 keeps a block gathered when the trace reuses it within max_reu
   CHECK(r.embedding_elements == 151936LL * 1024);
 
   // stage3_max_reuse_distance 0: every release happens, nothing is kept.
-  const Zero3Retention none = zero3_reuse_retention(table("qwen3-0.6b"), 28, true, 100'000, 0);
+  const Zero3Retention none = zero3_reuse_retention(table("qwen3-0.6b").tensors, 28, true, 100'000, 0);
   for (int64_t e : none.block_elements) CHECK(e == 0);
   CHECK(none.embedding_elements == 0);
 }

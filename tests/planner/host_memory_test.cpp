@@ -27,7 +27,7 @@ TEST_CASE("pinned requests are rounded up to the next power of two") {
 }
 
 TEST_CASE("ZeRO-2 optimizer offload of Qwen3-0.6B: three pinned partitions, a staging buffer, pageable Adam states") {
-  const std::vector<ParamTensor>& tensors = model_tables(load_model("qwen3-0.6b")).tensors;
+  const ModelTables& tensors = model_tables(load_model("qwen3-0.6b"));
   const int64_t P = model_tables(load_model("qwen3-0.6b")).counts.total;
   OffloadShape s;
   s.zero_stage = 2;
@@ -44,7 +44,7 @@ TEST_CASE("ZeRO-2 optimizer offload of Qwen3-0.6B: three pinned partitions, a st
 
 TEST_CASE("ZeRO-3 parameter offload keeps each partitioned tensor's pinned block cached") {
   const ModelSpec m = load_model("qwen3-0.6b");
-  const std::vector<ParamTensor>& tensors = model_tables(m).tensors;
+  const ModelTables& tensors = model_tables(m);
   OffloadShape s;
   s.zero_stage = 3;
   s.offload_params = true;

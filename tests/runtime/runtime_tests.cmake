@@ -127,3 +127,8 @@ zplan_cli_test(run_allocator_trace_cpu_noop 0 ARGS --model ${PROJECT_SOURCE_DIR}
                --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_trace_noop.json MATCH "wrote run record")
 set_tests_properties(cli_run_allocator_trace_cpu_noop PROPERTIES
                      ENVIRONMENT ZPLAN_ALLOCATOR_TRACE=${CMAKE_CURRENT_BINARY_DIR}/trace_noop.jsonl)
+
+# On a CUDA device only (label gpu; tools/gpu/check.sh runs it, CI leaves it out): the MoE experts'
+# _grouped_mm path against the per-expert loop.
+zplan_add_test(runtime_gpu_tests SOURCES ${CMAKE_CURRENT_LIST_DIR}/grouped_mm_gpu_test.cpp
+               LABELS gpu LIBS zplan_runtime)

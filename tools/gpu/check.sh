@@ -6,11 +6,12 @@
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, apt-get download the packages listed below into .debs/):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families|families2 (default full; oom: only the
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families|families2|moe_grouped|moe_grouped2 (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
 # holdout: `zplan --run` on configurations not measured before; families: truncated Phi-3,
 # Qwen1.5-MoE, Mixtral, Mistral beyond its window, Gemma 3 1B beyond its window and amp-bf16), STEPS (default 3),
-# families2: held-out MoE optimizer-step peaks, amp-fp16, Gemma 3 under amp-bf16; CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
+# families2: held-out MoE optimizer-step peaks, amp-fp16, Gemma 3 under amp-bf16; moe_grouped: MoE rows with
+# the experts on at::_grouped_mm; moe_grouped2: held out for the sparse layers' node order; CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
@@ -99,7 +100,7 @@ run() {  # label, then measure_runtime flags
 }
 # The default rows run unless MATRIX is oom or families.
 default_rows=true
-case "${MATRIX:-full}" in oom|families|families2) default_rows=false ;; esac
+case "${MATRIX:-full}" in oom|families|families2|moe_grouped|moe_grouped2) default_rows=false ;; esac
 # ---- MATRIX=families: the families issue 21 added to the runtime, truncated to one GPU, for the
 # predicted-vs-measured peak (run on an H100: docs/measurements/2026-12-05/call3): Phi-3 (fused qkv_proj/gate_up_proj; v a
 # view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert),
@@ -131,6 +132,29 @@ if [ "${MATRIX:-full}" = families2 ]; then
   run "qwen3-0.6b_s2048_mb1_ckpt0_amp-fp16"    --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision amp-fp16
   run "gemma-3-1b-8l_s4096_mb1_ckpt0_amp-bf16" --model gemma-3-1b --layers 8 --seq 4096 --micro-batch 1 --ckpt none --precision amp-bf16
   run "gemma-3-1b-8l_s2048_mb2_ckpt0"          --model gemma-3-1b --layers 8 --seq 2048 --micro-batch 2 --ckpt none
+fi
+# ---- MATRIX=moe_grouped: the runtime's MoE experts through at::_grouped_mm (before: one mm per
+# expert after a host sync). Held out: the first three re-run configurations measured with the loop
+# (same saved tensors expected), the others were never measured ----
+if [ "${MATRIX:-full}" = moe_grouped ]; then
+  H=$ROOT/tests/data/hf
+  run "qwen3-30b-a3b-2l_s4096_mb1_ckpt0"      --model qwen3-30b-a3b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
+  run "mixtral-8x7b-2l_s4096_mb1_ckpt0"       --model mixtral-8x7b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
+  run "qwen1.5-moe-a2.7b-4l_s4096_mb1_ckpt4"  --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 4096 --micro-batch 1 --ckpt all
+  run "qwen3-30b-a3b-4l_s8192_mb1_ckpt2"      --model qwen3-30b-a3b --layers 4 --seq 8192 --micro-batch 1 --ckpt half
+  run "qwen3-30b-a3b-2l_s4096_mb2_ckpt0"      --model qwen3-30b-a3b --layers 2 --seq 4096 --micro-batch 2 --ckpt none
+  run "mixtral-8x7b-2l_s8192_mb1_ckpt2"       --model mixtral-8x7b --layers 2 --seq 8192 --micro-batch 1 --ckpt all
+fi
+# ---- MATRIX=moe_grouped2: held out for the sparse layers' node order (runtime_layer_order.h):
+# MoE at long context with CPU checkpointing and the chunked loss, half checkpointing, and the
+# amp-bf16 recipe whose fp32 experts take _grouped_mm's fallback ----
+if [ "${MATRIX:-full}" = moe_grouped2 ]; then
+  H=$ROOT/tests/data/hf
+  run "qwen3-30b-a3b-2l_s32768_mb1_ckpt2_cpu_lc16" --model qwen3-30b-a3b --layers 2 --seq 32768 --micro-batch 1 --ckpt all --cpu-ckpt --loss-chunks 16
+  run "qwen3-30b-a3b-2l_s4096_mb1_ckpt0_amp-bf16"  --model qwen3-30b-a3b --layers 2 --seq 4096 --micro-batch 1 --ckpt none --precision amp-bf16
+  run "mixtral-8x7b-2l_s16384_mb1_ckpt2_lc8"        --model mixtral-8x7b --layers 2 --seq 16384 --micro-batch 1 --ckpt all --loss-chunks 8
+  run "qwen1.5-moe-a2.7b-4l_s8192_mb1_ckpt2"        --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 8192 --micro-batch 1 --ckpt half
+  run "qwen3-30b-a3b-4l_s16384_mb1_ckpt4_lc4"       --model qwen3-30b-a3b --layers 4 --seq 16384 --micro-batch 1 --ckpt all --loss-chunks 4
 fi
 if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
   run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none

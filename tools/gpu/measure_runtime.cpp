@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
     j["parameters"] = r.parameters;
     j["scenario"] = {{"model", model_name}, {"layers", model.layers}, {"seq", seq},
                      {"attention", attn}, {"steps", steps}};
+    if (!r.experts_implementation.empty()) j["scenario"]["experts_implementation"] = r.experts_implementation;
     j["strategy"] = {{"zero_stage", 0}, {"checkpointed_layers", strategy.checkpointed_layers},
                      {"cpu_checkpointing", cpu_ckpt}, {"sp_degree", 1},
                      {"micro_batch", micro_batch}, {"grad_accumulation", grad_accum},

@@ -41,6 +41,8 @@ def scenario_of(line, matrix):
     else:
         out["model_name"] = model
         out["num_layers"] = s["layers"]
+    if s.get("experts_implementation"):
+        out["experts_implementation"] = s["experts_implementation"]
     out["source"] = f"tools/gpu/check.sh MATRIX={matrix}, row {line['label']}"
     return out
 

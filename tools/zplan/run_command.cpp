@@ -132,6 +132,7 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
     record["measurement"]["memory"]["gpu"]["per_rank_reserved_bytes"] = r.per_rank_reserved_bytes;
   }
   record["measurement"]["backend"] = r.backend;
+  if (!r.experts_implementation.empty()) record["scenario"]["experts_implementation"] = r.experts_implementation;
   const std::string path = cmd.run_out.empty() ? "zplan_run.json" : cmd.run_out;
   std::ofstream(path) << record.dump(2) << "\n";
   std::fprintf(stderr, "zplan: wrote run record %s\n", path.c_str());

@@ -56,7 +56,7 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--profile", o.profile, "Whose implementation is predicted: zplan (our runtime) or hf (transformers)");
   app.add_option("--attn", o.attn, "Attention kernel: sdpa, flash or eager");
   app.add_option("--framework", o.framework, "deepspeed, fsdp2, ddp or plain (default: plain on one GPU, else deepspeed)");
-  app.add_option("--experts", o.experts, "MoE experts as transformers runs them: grouped_mm (default) or eager (a loop)");
+  app.add_option("--experts", o.experts, "how MoE experts run: grouped_mm (default; transformers and zplan's runtime on a GPU), eager (transformers' loop) or loop (zplan's runtime without _grouped_mm)");
   app.add_flag("--gradient-checkpointing", o.gradient_checkpointing, "HF gradient_checkpointing_enable(): all layers");
   app.add_flag("--drop-logits", o.drop_logits,
                "The loop drops the model output before backward (HF Trainer, loss = model(...).loss); "
@@ -196,7 +196,7 @@ Scenario build_scenario(const ScenarioOptions& o, bool run) {
   }
   if (o.drop_logits) s.training.hold_outputs = false;
   if (!o.experts.empty() && !parse_experts_impl(o.experts, &s.training.experts))
-    throw InputError("--experts", "", "expected grouped_mm or eager, got '" + o.experts + "'");
+    throw InputError("--experts", "", "expected grouped_mm, eager or loop, got '" + o.experts + "'");
   if (o.use_cache) s.training.use_cache = true;
   resolve_profile(o, run, s);
   if (!o.attn.empty() && !parse_attention(o.attn, &s.training.attention))
