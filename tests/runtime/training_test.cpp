@@ -221,3 +221,17 @@ TEST_CASE("runtime: loss falls on this repository's docs tokenised bytewise") {
   CHECK(last < r.losses[0] - 2.0);   // learns byte statistics of English text and markdown
   CHECK(last < first - 1.0);
 }
+
+TEST_CASE("runtime: the run result names the expert path it ran (loop on a CPU, none for a dense model)") {
+  Strategy s;
+  s.micro_batch = 1;
+  RunOptions o;
+  o.steps = 1;
+  o.verbose = false;
+  o.device = "cpu";
+  const RunResult moe = run_training(test::tiny_moe(), training_of(16), s, o);
+  REQUIRE(moe.error.empty());
+  CHECK(moe.experts_implementation == "loop");  // _grouped_mm only on a CUDA device (torch_compat.h)
+  const RunResult dense = run_training(test::tiny_qwen3(), training_of(16), s, o);
+  CHECK(dense.experts_implementation.empty());
+}
