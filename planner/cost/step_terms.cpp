@@ -192,7 +192,8 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   r.act_bytes = rc.compute_bytes;
 
   // Forward of every layer, and of the embedding, head and loss.
-  const ExpertPath path = expert_path(training, make_exec_context(training, s, cluster.world_size()), cluster.gpu);
+  const ExecContext context = make_exec_context(training, s, cluster.world_size());
+  const ExpertPath path = expert_path(training, context, cluster.gpu);
   Pass fwd, recompute;
   for (int64_t i = 0; i < m.layers; ++i) {
     const Pass layer = layer_forward(m, r, i, tokens, seq, sp, training.attention, path);
@@ -278,8 +279,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   // CPU checkpoints go out and back over PCIe.
   const double pcie = std::max(1.0, cluster.gpu.pcie_bw_gb_per_s) * 1e9;
   if (s.cpu_checkpointing) {
-    const ExecContext c = make_exec_context(training, s, cluster.world_size());
-    const double ckpt = static_cast<double>(sum_bytes(checkpointed_block_saved(m, c), c.tokens_per_rank(), c.micro_batch)) *
+    const double ckpt = static_cast<double>(sum_bytes(checkpointed_block_saved(m, context), context.tokens_per_rank(), context.micro_batch)) *
                         static_cast<double>(s.checkpointed_layers) * ga;
     out.total[kOffloadTerm] += 2.0 * ckpt / pcie * k.cpu_checkpoint_exposed_share;
   }

@@ -182,8 +182,10 @@ class StepSkeleton {
     }
     policy_->gradient_ready(index);
   }
-  void grads_of_layer(int64_t layer) {
-    for (size_t i : st_.layer_param_index[static_cast<size_t>(layer)]) grad_arrives(i);
+  // The gradients of the layer's parameters whose role is in `roles` (in_roles) or is not in it.
+  void grads_of_layer(int64_t layer, const std::vector<TensorRole>& roles = {}, bool in_roles = false) {
+    for (size_t i : st_.layer_param_index[static_cast<size_t>(layer)])
+      if ((std::find(roles.begin(), roles.end(), st_.params[i].role) != roles.end()) == in_roles) grad_arrives(i);
   }
   void grads_named(const std::string& name) {
     for (size_t i = 0; i < st_.params.size(); ++i)
@@ -287,8 +289,7 @@ class StepSkeleton {
     transient.clear();
     free_rows(o.mlp_saved);
     alloc_rows(o.attention_backward, Category::working, &transient);
-    for (size_t p : st_.layer_param_index[static_cast<size_t>(i)])
-      if (std::find(arrived.begin(), arrived.end(), st_.params[p].role) == arrived.end()) grad_arrives(p);
+    grads_of_layer(i, arrived);  // the rest of the layer's gradients
     t_.free_all(transient);
     for (int h : saved)
       if (h >= 0) t_.free(h);
@@ -307,24 +308,22 @@ class StepSkeleton {
     for (const BackwardOp& op : ops) {
       if (op.kind == BackwardOp::Kind::alloc) {
         std::vector<int> h;
-        alloc_rows({op.row}, Category::working, &h);
-        made.emplace_back(op.row.name, h.empty() ? -1 : h[0]);
+        alloc_rows({op.row}, Category::working, &h);  // one handle per row
+        made.emplace_back(op.row.name, h.front());
       } else if (op.kind == BackwardOp::Kind::free) {
         auto it = std::find_if(made.begin(), made.end(), [&](const auto& e) { return e.first == op.name; });
         if (it == made.end()) {
           free_saved(std::vector<std::string>{op.name});
         } else {
-          if (it->second >= 0) t_.free(it->second);
+          t_.free(it->second);
           made.erase(it);
         }
       } else {
-        for (size_t p : st_.layer_param_index[static_cast<size_t>(i)])
-          if (std::find(op.roles.begin(), op.roles.end(), st_.params[p].role) != op.roles.end()) grad_arrives(p);
+        grads_of_layer(i, op.roles, /*in_roles=*/true);
         arrived.insert(arrived.end(), op.roles.begin(), op.roles.end());
       }
     }
-    for (const auto& e : made)
-      if (e.second >= 0) t_.free(e.second);
+    for (const auto& e : made) t_.free(e.second);
     return arrived;
   }
 

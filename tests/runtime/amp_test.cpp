@@ -95,10 +95,7 @@ TEST_CASE("amp-bf16: run_training keeps fp32 states, no masters, and the loss fa
   Strategy s;
   s.precision = Precision::amp_bf16;
   s.micro_batch = 8;
-  RunOptions o;
-  o.steps = 12;
-  o.verbose = false;
-  o.device = "cpu";
+  RunOptions o = test::quiet_cpu_run(12);
   o.data_path = path;
   o.learning_rate = 3e-3;
   const RunResult r = run_training(spec, training_of(32), s, o);
@@ -115,10 +112,7 @@ TEST_CASE("amp-bf16: run_training keeps fp32 states, no masters, and the loss fa
 
 TEST_CASE("amp: what the runtime refuses names the flag") {
   const ModelSpec spec = test::tiny_qwen3();
-  RunOptions o;
-  o.steps = 1;
-  o.verbose = false;
-  o.device = "cpu";
+  RunOptions o = test::quiet_cpu_run(1);
   Strategy s;
   s.precision = Precision::amp_fp16;  // CPU autocast has no fp16
   CHECK_THROWS_WITH_AS(run_training(spec, training_of(16), s, o), doctest::Contains("--precision"), InputError);

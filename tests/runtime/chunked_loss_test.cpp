@@ -74,10 +74,7 @@ RunResult run_with_chunks(int64_t chunks) {
   TrainingSpec t;
   t.seq_len = 16;
   t.framework = Framework::plain;
-  RunOptions o;
-  o.steps = 3;
-  o.verbose = false;
-  o.device = "cpu";
+  RunOptions o = test::quiet_cpu_run(3);
   o.learning_rate = 1e-2;
   o.collect_parameters = true;
   return run_training(test::tiny_qwen3(), t, s, o);
@@ -145,10 +142,7 @@ TEST_CASE("chunked loss: run_training refuses a chunk count outside 0..tokens of
   s.precision = Precision::fp32;
   TrainingSpec t;
   t.seq_len = 16;
-  RunOptions o;
-  o.steps = 1;
-  o.verbose = false;
-  o.device = "cpu";
+  RunOptions o = test::quiet_cpu_run(1);
   s.loss_chunks = -1;
   CHECK_THROWS_WITH_AS(run_training(test::tiny_qwen3(), t, s, o), doctest::Contains("--loss-chunks"), InputError);
   s.loss_chunks = 17;

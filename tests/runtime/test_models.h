@@ -1,8 +1,19 @@
-// test_models.h: tiny ModelSpecs for the runtime's CPU tests (one per block family).
+// test_models.h: tiny ModelSpecs for the runtime's CPU tests (one per block family), and the
+// quiet CPU run options they train with.
 #pragma once
 #include "planner/config/model_spec.h"
+#include "runtime/run_api.h"
 
 namespace zplan::test {
+
+// `steps` optimizer steps on the CPU, no per-step lines.
+inline RunOptions quiet_cpu_run(int steps) {
+  RunOptions o;
+  o.steps = steps;
+  o.verbose = false;
+  o.device = "cpu";
+  return o;
+}
 
 inline ModelSpec tiny_qwen3() {
   ModelSpec s;

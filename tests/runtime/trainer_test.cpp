@@ -77,10 +77,7 @@ Strategy fp32_batch(int64_t micro_batch) {
 }
 
 RunOptions cpu_run(int steps, const std::string& data) {
-  RunOptions o;
-  o.steps = steps;
-  o.verbose = false;
-  o.device = "cpu";
+  RunOptions o = test::quiet_cpu_run(steps);
   o.data_path = data;
   o.learning_rate = 3e-3;
   o.seed = 3;

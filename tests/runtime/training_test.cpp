@@ -146,10 +146,7 @@ TEST_CASE("runtime: run_training on CPU fills phases with zeros and exact model-
   s.precision = Precision::bf16;
   s.micro_batch = 2;
   s.checkpointed_layers = 1;
-  RunOptions o;
-  o.steps = 2;
-  o.verbose = false;
-  o.device = "cpu";
+  RunOptions o = test::quiet_cpu_run(2);
   const RunResult r = run_training(spec, training_of(16), s, o);
   REQUIRE(r.error.empty());
   CHECK_FALSE(r.oom);
@@ -167,10 +164,7 @@ TEST_CASE("runtime: run_training on CPU fills phases with zeros and exact model-
 
 TEST_CASE("runtime: strategies that need several ranks are rejected with InputError") {
   const ModelSpec spec = test::tiny_qwen3();
-  RunOptions o;
-  o.steps = 1;
-  o.verbose = false;
-  o.device = "cpu";
+  RunOptions o = test::quiet_cpu_run(1);
   Strategy s;
   s.sp_degree = 2;
   CHECK_THROWS_WITH_AS(run_training(spec, training_of(16), s, o), doctest::Contains("--sp"), InputError);
@@ -201,10 +195,7 @@ TEST_CASE("runtime: loss falls on this repository's docs tokenised bytewise") {
   Strategy s;
   s.precision = Precision::fp32;
   s.micro_batch = 8;
-  RunOptions o;
-  o.steps = 150;
-  o.verbose = false;
-  o.device = "cpu";
+  RunOptions o = test::quiet_cpu_run(150);
   o.data_path = path;
   o.learning_rate = 3e-3;
   const RunResult r = run_training(spec, training_of(64), s, o);
@@ -225,10 +216,7 @@ TEST_CASE("runtime: loss falls on this repository's docs tokenised bytewise") {
 TEST_CASE("runtime: the run result names the expert path it ran (loop on a CPU, none for a dense model)") {
   Strategy s;
   s.micro_batch = 1;
-  RunOptions o;
-  o.steps = 1;
-  o.verbose = false;
-  o.device = "cpu";
+  RunOptions o = test::quiet_cpu_run(1);
   const RunResult moe = run_training(test::tiny_moe(), training_of(16), s, o);
   REQUIRE(moe.error.empty());
   CHECK(moe.experts_implementation == "loop");  // _grouped_mm only on a CUDA device (torch_compat.h)
