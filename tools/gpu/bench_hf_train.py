@@ -96,6 +96,32 @@ def build(a):
     return model, cfg, loss_impl
 
 
+def kernel_profiler(path):
+    """A started torch.profiler over CPU and CUDA activity when a kernel profile is asked for."""
+    if not path:
+        return None
+    import torch
+    acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    profiler = torch.profiler.profile(activities=acts)
+    profiler.__enter__()
+    return profiler
+
+
+def write_kernel_profile(profiler, path, steps, wall_seconds):
+    """Kineto's device events by kernel name: the same rows zplan's tools/gpu/kernel_profile.cpp writes."""
+    profiler.__exit__(None, None, None)
+    totals = {}
+    for event in profiler.profiler.kineto_results.events():
+        if "CUDA" not in str(event.device_type()):  # DeviceType.CUDA: kernels, memcpy, memset
+            continue
+        launches, ns = totals.get(event.name(), (0, 0))
+        totals[event.name()] = (launches + 1, ns + event.duration_ns())
+    with open(path, "w") as f:
+        f.write(f"# steps {steps} wall_seconds {wall_seconds}\n")
+        for name in sorted(totals):
+            f.write(f"{name}\t{totals[name][0]}\t{totals[name][1]}\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, choices=sorted(MODELS))
@@ -106,6 +132,9 @@ def main():
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--label", default="")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--kernel-profile", default="",
+                    help="write each GPU kernel's launches and time over all steps to this TSV "
+                         "(the format of zplan_measure_runtime --kernel-profile; tools/gpu/kernel_summary.py)")
     a = ap.parse_args()
     chunks = 0
     if a.loss != "plain":
@@ -128,6 +157,8 @@ def main():
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         times, losses = [], []
+        profiler = kernel_profiler(a.kernel_profile)
+        wall_start = time.perf_counter()
         for _ in range(a.steps):
             ids = torch.randint(0, cfg.vocab_size, (1, a.seq + 1), device="cuda")
             t0 = time.perf_counter()
@@ -143,6 +174,8 @@ def main():
             del loss
             torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
+        if profiler is not None:
+            write_kernel_profile(profiler, a.kernel_profile, a.steps, time.perf_counter() - wall_start)
         steady = times[1:] if len(times) > 1 else times
         step_s = sum(steady) / len(steady)
         rec.update(step_seconds=step_s, tokens_per_second=a.seq / step_s, losses=losses, step_times=times,

@@ -11,7 +11,9 @@
 # Device-tool call (the .debs as for check.sh; see the GPU build recipe in docs/performance.md):
 #   run(command="bash tools/gpu/bench_runtime_vs_hf.sh", carry=[".debs"], timeout_s=600)
 # Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out); ROWS: which rows, any of
-#   dense4k dense16k moe8k long128k long96k_llama long64k_llama trainer (default: the first four; split over two
+#   dense4k dense16k moe8k long128k long96k_llama long64k_llama trainer profile4k profile_moe8k (default: the
+#   first four; profile*: one Kineto-profiled run of each side and where its GPU time went, by kernel
+#   category, tools/gpu/kernel_summary.py; <label>_{zplan,hf}_kernels.tsv in $OUT); split over two
 #   calls if 600 s is short:
 #   ROWS="dense4k dense16k" then ROWS="moe8k long128k"); STEPS (default 6: the first is warm-up,
 #   tokens/s is the mean of the others); DEADLINE_S (default 570: later rows are skipped, loudly).
@@ -86,6 +88,15 @@ both() {  # label, zplan model flags | hf model flags, chunks
   { zrow "$label" $zflags; hrow "$label" $hflags; zrow "${label}_chunked$chunks" $zflags --loss-chunks "$chunks";
     hrow "${label}_chunked$chunks" $hflags --loss "chunked:$chunks"; }
 }
+prow() {  # label, zplan model flags | hf model flags: one kernel-profiled run of each side, then where
+  # the step's GPU time went, side by side (tools/gpu/kernel_summary.py); profiled tokens/s are slower
+  local label=$1 zflags=$2 hflags=$3
+  # shellcheck disable=SC2086
+  { zrow "${label}_profiled" $zflags --kernel-profile "$OUT/${label}_zplan_kernels.tsv"
+    hrow "${label}_profiled" $hflags --kernel-profile "$OUT/${label}_hf_kernels.tsv"; }
+  [ -s "$OUT/${label}_zplan_kernels.tsv" ] && [ -s "$OUT/${label}_hf_kernels.tsv" ] && \
+    python3 "$ROOT/tools/gpu/kernel_summary.py" "zplan=$OUT/${label}_zplan_kernels.tsv" "hf=$OUT/${label}_hf_kernels.tsv"
+}
 lrow() {  # label, then --model M --seq N: `zplan --run` with the plan zplan chooses on this GPU
   local label=$1; shift
   late "$label" && return
@@ -99,12 +110,14 @@ for row in $ROWS; do
     dense4k)  both qwen3-1.7b_s4096 "--model qwen3-1.7b --seq 4096 --ckpt none" "--model qwen3-1.7b --seq 4096 --ckpt none" 4 ;;
     dense16k) both qwen3-1.7b_s16384_ckptfull "--model qwen3-1.7b --seq 16384 --ckpt all" "--model qwen3-1.7b --seq 16384 --ckpt full" 16 ;;
     moe8k)    both qwen3-30b-a3b-4l_s8192 "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" 8 ;;
+    profile4k)    prow qwen3-1.7b_s4096 "--model qwen3-1.7b --seq 4096 --ckpt none" "--model qwen3-1.7b --seq 4096 --ckpt none" ;;
+    profile_moe8k) prow qwen3-30b-a3b-4l_s8192 "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" ;;
     long128k) lrow long128k --model qwen3-1.7b --seq 131072 ;;
     long96k_llama) lrow long96k_llama --model llama-3.2-1b --seq 98304 ;;
     long64k_llama) lrow long64k_llama --model llama-3.2-1b --seq 65536 ;;
     trainer)
       if ! late trainer; then B=$B OUT=$OUT bash "$ROOT/tools/gpu/trainer_check.sh" || echo "!! ROW FAILED: trainer exit status $?"; fi ;;
-    *) echo "!! unknown row '$row' (expected dense4k dense16k moe8k long128k long96k_llama long64k_llama trainer)" ;;
+    *) echo "!! unknown row '$row' (expected dense4k dense16k moe8k profile4k profile_moe8k long128k long96k_llama long64k_llama trainer)" ;;
   esac
 done
 

@@ -3,6 +3,7 @@
 // calls it over the GPU matrix; until `zplan --run` exists this is how runtime numbers are taken.
 //   zplan_measure_runtime --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt half --out m.jsonl
 // --layers N truncates the model to its first N layers (a 2-layer Qwen3-30B-A3B fits one GPU).
+// --kernel-profile F writes the GPU time of every kernel of the run to F (kernel_profile.h).
 // Exit status: 0 ran (also when the run hit OOM: that is a measurement), 2 bad input.
 #include <CLI/CLI.hpp>
 #include <fstream>
@@ -13,11 +14,12 @@
 #include "planner/io/model_loader.h"
 #include "planner/io/breakdown_json.h"
 #include "runtime/run_api.h"
+#include "tools/gpu/kernel_profile.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"zplan runtime memory measurement (one configuration, one JSON line)"};
   std::string model_name = "qwen3-0.6b", ckpt = "none", precision = "bf16", attn = "sdpa";
-  std::string out_path, label, data_path, device = "auto";
+  std::string out_path, label, data_path, device = "auto", kernel_profile_path;
   int64_t layers = 0, seq = 2048, micro_batch = 1, grad_accum = 1, loss_chunks = 0;
   int steps = 3;
   bool cpu_ckpt = false;
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "auto | cpu | cuda");
   app.add_option("--label", label, "name of this run in the output");
   app.add_option("--out", out_path, "JSON-lines file to append to (default: stdout)");
+  app.add_option("--kernel-profile", kernel_profile_path,
+                 "write each GPU kernel's launches and time over the run to this TSV (Kineto)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -65,7 +69,10 @@ int main(int argc, char** argv) {
     opts.steps = steps;
     opts.data_path = data_path;
     opts.device = device;
-    const zplan::RunResult r = zplan::run_training(model, training, strategy, opts);
+    zplan::RunResult r;
+    const auto train = [&] { r = zplan::run_training(model, training, strategy, opts); };
+    if (kernel_profile_path.empty()) train();
+    else zplan::tools::run_with_kernel_profile(kernel_profile_path, steps, train);
 
     nlohmann::json j;
     j["profile"] = "zplan";
