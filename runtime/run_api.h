@@ -55,6 +55,7 @@ struct RunResult {
   // MoE models: how the experts ran, as ExpertsImpl spells it ("grouped_mm": at::_grouped_mm on a
   // CUDA device with libtorch >= 2.9; "loop": one mm per expert); empty for dense models.
   std::string experts_implementation;
+  std::string norm_implementation;      // RMSNorm models: "fused" (at::_fused_rms_norm) or "composite"
   // Several ranks: every rank's peak allocated and reserved bytes (measured.peak_allocated_bytes and
   // measured.reserved_bytes are then the busiest rank's; the other fields are this rank's).
   std::vector<uint64_t> per_rank_peak_bytes, per_rank_reserved_bytes;

@@ -8,6 +8,8 @@
 //                          has per-device set_enabled / set_cpu_enabled and their dtype setters)
 //   ZPLAN_HAVE_GROUPED_MM  at::_grouped_mm with autograd (2.9+; CUTLASS kernel for bf16 on sm90/sm100,
 //                          a per-group mm loop with a host sync otherwise)
+//   ZPLAN_HAVE_FUSED_RMS_NORM at::_fused_rms_norm with its CUDA kernel and autograd (2.9+ here; the
+//                          op appeared in 2.8)
 //   ZPLAN_RUNTIME_CUDA     set by runtime/CMakeLists.txt when the libtorch found has CUDA (c10_cuda)
 // Include this header (not <torch/torch.h>) from runtime translation units: it pulls in only the
 // tensor, autograd and custom-function headers, which keeps each TU's compile time near 7 s.
@@ -38,6 +40,12 @@
 #define ZPLAN_HAVE_GROUPED_MM 1
 #else
 #define ZPLAN_HAVE_GROUPED_MM 0
+#endif
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 9)
+#define ZPLAN_HAVE_FUSED_RMS_NORM 1
+#else
+#define ZPLAN_HAVE_FUSED_RMS_NORM 0
 #endif
 
 #ifndef ZPLAN_RUNTIME_CUDA
@@ -88,6 +96,21 @@ inline at::Tensor grouped_mm(const at::Tensor& input, const at::Tensor& mat2, co
 #else
   (void)input; (void)mat2; (void)offs;
   TORCH_CHECK(false, "zplan runtime: _grouped_mm needs libtorch >= 2.9; use the per-expert loop");
+#endif
+}
+
+// Whether RMSNorms on `device` can run through at::_fused_rms_norm (one CUDA kernel forward, one
+// backward, saving the input and the fp32 1/rms per row). On CPU and libtorch < 2.9: transformers'
+// composite expression (blocks.h rms_norm_hf).
+inline bool have_fused_rms_norm(const at::Device& device) { return ZPLAN_HAVE_FUSED_RMS_NORM != 0 && device.is_cuda(); }
+
+// weight * x / rms(x) over the last dimension, in fp32 inside the kernel, output in x's dtype.
+inline at::Tensor fused_rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+#if ZPLAN_HAVE_FUSED_RMS_NORM
+  return std::get<0>(at::_fused_rms_norm(x, {x.size(-1)}, weight, eps));
+#else
+  (void)x; (void)weight; (void)eps;
+  TORCH_CHECK(false, "zplan runtime: _fused_rms_norm needs libtorch >= 2.9; use the composite RMSNorm");
 #endif
 }
 

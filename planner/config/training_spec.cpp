@@ -65,6 +65,13 @@ bool parse_experts_impl(const std::string& s, ExpertsImpl* out) {
   return false;
 }
 
+const char* to_string(NormImpl n) { return n == NormImpl::fused ? "fused" : "composite"; }
+bool parse_norm_impl(const std::string& s, NormImpl* out) {
+  if (s == "fused") { *out = NormImpl::fused; return true; }
+  if (s == "composite") { *out = NormImpl::composite; return true; }
+  return false;
+}
+
 bool has_fp32_master(Precision p) { return p == Precision::bf16 || p == Precision::fp16; }
 bool is_fp16(Precision p) { return p == Precision::fp16 || p == Precision::amp_fp16; }
 

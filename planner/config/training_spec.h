@@ -25,6 +25,13 @@ enum class Framework { deepspeed, fsdp2, ddp, plain };
 // expert to the host once per layer and runs one matmul per expert. The saved tensors of grouped_mm
 // and loop are the same; only their time differs.
 enum class ExpertsImpl { grouped_mm, eager, loop };
+// How zplan's runtime runs a Llama/Qwen-style RMSNorm: PyTorch's fused kernel (at::_fused_rms_norm,
+// libtorch >= 2.8 on a CUDA device, when input and weight share a dtype: every recipe but AMP),
+// which keeps its input and the fp32 1/rms per row for backward; or transformers' composite
+// expression (fp32 upcast, pow, mean, rsqrt, two multiplies), which keeps the fp32 input and the
+// normalised tensor. Hugging Face's models always run the composite; so did every runtime record
+// measured before 2026-12-06 (a record without the field reads as composite).
+enum class NormImpl { fused, composite };
 
 struct TrainingSpec {
   int64_t seq_len = 0;               // tokens per sequence, before sequence parallelism
@@ -33,6 +40,7 @@ struct TrainingSpec {
   Profile profile = Profile::zplan;
   Framework framework = Framework::deepspeed;
   ExpertsImpl experts = ExpertsImpl::grouped_mm;
+  NormImpl norm = NormImpl::fused;   // zplan's runtime only; the hf profile always runs the composite
   bool use_cache = false;            // HF config.use_cache left on while training (a KV cache per layer)
   bool hold_outputs = true;          // the loop keeps `outputs` (and its logits) until the next forward
   // DeepSpeed buffer sizes (elements); defaults are DeepSpeed's own (docs/memory-model.md §2).
@@ -79,6 +87,8 @@ bool parse_attention(const std::string& s, Attention* out);
 bool parse_framework(const std::string& s, Framework* out);
 const char* to_string(ExpertsImpl e);
 bool parse_experts_impl(const std::string& s, ExpertsImpl* out);
+const char* to_string(NormImpl n);
+bool parse_norm_impl(const std::string& s, NormImpl* out);
 
 // Bytes per element of each state are the precision recipe's (planner/memory/precision_recipe.h).
 bool has_fp32_master(Precision p);   // bf16/fp16: optimizer keeps an fp32 copy of the weights

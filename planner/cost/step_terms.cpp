@@ -50,9 +50,16 @@ void gemm(Pass& p, const Rates& r, double m, double k, double n, double count = 
   p.kernels += count;
 }
 
-double norm_kernels(const ModelSpec& m) { return m.norm != NormKind::layer_norm ? 7.0 : 1.0; }
-// HF's RMSNorm upcasts to fp32 and runs pow, mean, rsqrt and two multiplies: ~8 fp32 passes.
-double norm_bytes_per_element(const ModelSpec& m, double a) { return m.norm != NormKind::layer_norm ? 32.0 + 2 * a : 3 * a; }
+// A norm that runs as one kernel (LayerNorm; RMSNorm through at::_fused_rms_norm in zplan's runtime)
+// reads its input and writes its output; HF's RMSNorm upcasts to fp32 and runs pow, mean, rsqrt and
+// two multiplies: ~7 kernels and ~8 fp32 passes.
+bool one_kernel_norm(const ModelSpec& m, const ExecContext& c) {
+  return m.norm == NormKind::layer_norm || (m.norm == NormKind::rms_norm && c.fused_rms_norm);
+}
+double norm_kernels(const ModelSpec& m, const ExecContext& c) { return one_kernel_norm(m, c) ? 1.0 : 7.0; }
+double norm_bytes_per_element(const ModelSpec& m, const ExecContext& c, double a) {
+  return one_kernel_norm(m, c) ? 3 * a : 32.0 + 2 * a;
+}
 
 // How MoE experts run. transformers' grouped_mm experts and zplan's runtime on a GPU both call
 // torch._grouped_mm: one CUTLASS kernel for all experts when the experts' operands are bf16 on
@@ -73,16 +80,17 @@ ExpertPath expert_path(const TrainingSpec& training, const ExecContext& c, const
   return bf16_experts && fused_kernel ? ExpertPath::grouped : ExpertPath::grouped_fallback;
 }
 
-Pass layer_forward(const ModelSpec& m, const Rates& r, int64_t layer, double tokens, double seq, double sp,
-                   Attention attn, ExpertPath experts) {
+Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, const StepMechanisms& k,
+                   int64_t layer, double tokens, double seq, double sp, ExpertPath experts) {
+  const Attention attn = c.attention;
   Pass p;
   const double C = static_cast<double>(m.hidden), qd = static_cast<double>(m.q_dim()), kvd = static_cast<double>(m.kv_dim());
   const double a = r.act_bytes;
   // Attention block: norm, q/k/v (one fused GEMM or three), RoPE on q and k, attention, output.
   const double norms = 2.0 + (m.sandwich_norm ? 2.0 : 0.0);
-  p.kernels += norms * norm_kernels(m) + (m.qk_norm ? 2.0 * norm_kernels(m) : 0.0);
-  p.memory_bytes += tokens * C * norms * norm_bytes_per_element(m, a);
-  if (m.qk_norm) p.memory_bytes += tokens * (qd + kvd) * norm_bytes_per_element(m, a);
+  p.kernels += norms * norm_kernels(m, c) + (m.qk_norm ? 2.0 * norm_kernels(m, c) : 0.0);
+  p.memory_bytes += tokens * C * norms * norm_bytes_per_element(m, c, a);
+  if (m.qk_norm) p.memory_bytes += tokens * (qd + kvd) * norm_bytes_per_element(m, c, a);
   if (m.qkv_projection == QkvProjection::fused) gemm(p, r, tokens, C, qd + 2 * kvd);
   else { gemm(p, r, tokens, C, qd); gemm(p, r, tokens, C, kvd, 2); }
   gemm(p, r, tokens, qd, C);
@@ -102,12 +110,13 @@ Pass layer_forward(const ModelSpec& m, const Rates& r, int64_t layer, double tok
     p.attention_flops = 4.0 * sequences * seq * seq * heads_share;
     p.memory_bytes += scores * (4.0 * a + 8.0);
     p.kernels += 7;
+    p.attention_seconds = p.attention_flops / r.peak;
   } else {
     const double keys = std::min(seq / 2.0, window);
     p.attention_flops = 4.0 * sequences * seq * keys * heads_share;
     p.kernels += 1;
+    p.attention_seconds = p.attention_flops / r.peak * (1.0 + k.flash_attention_half_rate_keys / std::max(1.0, keys));
   }
-  p.attention_seconds = p.attention_flops / r.peak;
   // MLP or MoE block.
   const bool sparse = m.is_moe() && m.layer_is_sparse(layer);
   auto dense_mlp = [&](double ffn) {
@@ -196,7 +205,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   const ExpertPath path = expert_path(training, context, cluster.gpu);
   Pass fwd, recompute;
   for (int64_t i = 0; i < m.layers; ++i) {
-    const Pass layer = layer_forward(m, r, i, tokens, seq, sp, training.attention, path);
+    const Pass layer = layer_forward(m, context, r, k, i, tokens, seq, sp, path);
     add(fwd, layer, 1.0);
     if (i < s.checkpointed_layers) add(recompute, layer, 1.0);
   }
@@ -205,7 +214,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   // ceil(tokens / chunks) rows: the same FLOPs, but each chunk reads the whole [V, C] weight again.
   const double loss_chunks = static_cast<double>(std::max<int64_t>(1, s.loss_chunks));
   gemm(head, r, std::ceil(tokens / loss_chunks), static_cast<double>(m.hidden), static_cast<double>(m.vocab), loss_chunks);
-  head.kernels += 14.0 + norm_kernels(m);            // embedding, final norm, upcast, log-softmax, NLL, mean
+  head.kernels += 14.0 + norm_kernels(m, context);           // embedding, final norm, upcast, log-softmax, NLL, mean
   // Loss path over [tokens, V]: 16-bit logits, fp32 upcast, log-softmax and its gradient (~30 B each).
   head.memory_bytes += tokens * static_cast<double>(m.vocab) * k.loss_path_bytes_per_logit + tokens * static_cast<double>(m.hidden) * 4.0 * r.act_bytes;
   add(fwd, head, 1.0);

@@ -61,6 +61,14 @@ struct StepMechanisms {
                                               // memory-bound ops, kernels) per layer
   double flash_attention_backward_ratio = 2.5;  // FlashAttention-2: five products in backward to two forward
   double eager_attention_backward_ratio = 2.0;  // eager: gradients of both T x T products
+  // Flash attention runs at a rate that grows with the keys each query sees: per (sequence, head) it
+  // pays a fixed cost (tile setup, softmax rescaling at tile edges, the backward's preprocessing
+  // kernels) besides work proportional to T x keys, so its time is FLOPs / rate x (1 + this / keys).
+  // Fitted to cuDNN's SDPA forward + backward, causal, head dim 128, 2K-32K tokens, 16 and 32 heads on
+  // an H100 (tools/gpu/measure_rates.py, docs/measurements/2026-12-06/call3/rates_h100.json; 4.1% mean,
+  // 13% max error over those 12 shapes): 1410 keys, at 632 TFLOP/s. The rate's scale is the
+  // calibrated attention_efficiency; this length is taken as the kernel's, on every GPU.
+  double flash_attention_half_rate_keys = 1410.0;
   // ---- bytes moved per element ----
   double loss_path_bytes_per_logit = 30.0;    // 16-bit logits, fp32 upcast, log-softmax and its gradient
   double amp_cast_bytes_per_param = 6.0;      // AMP: read fp32 (4) + write 16-bit (2) per weight cast

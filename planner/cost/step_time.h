@@ -25,6 +25,7 @@ struct StepTime {
   double tokens_per_second = 0;    // whole cluster
   double model_flops_per_token = 0;
   bool calibrated = false;         // constants from a calibration file, not the documented defaults
+  bool calibration_borrowed = false;  // ... of another GPU of the same architecture (calibration_loader.h)
 };
 
 // The free constants, one per term, in one place. Defaults are documented guesses (sources in

@@ -2,6 +2,7 @@
 #include "planner/io/calibration_loader.h"
 
 #include <cstdio>
+#include <map>
 #include <sstream>
 
 #include "planner/input_error.h"
@@ -105,6 +106,29 @@ std::optional<Calibration> builtin_calibration(const std::string& gpu_name) {
   return std::nullopt;
 }
 
+namespace {
+
+// The built-in constants of another GPU of the same architecture (compute capability) for this
+// profile, the first by name. The fitted constants are fractions of a GPU's own peak FLOP/s and HBM
+// bandwidth and per-launch overheads, which belong to the architecture's kernels: an H200 runs the
+// H100's GH100 die and kernels with more HBM bandwidth, which the memory-bound term already uses.
+std::optional<CostOptions> same_architecture_constants(const GpuSpec& gpu, Profile profile) {
+  if (gpu.compute_capability <= 0) return std::nullopt;
+  for (const std::string& name : builtin_gpu_names()) {
+    if (name == gpu.name || load_gpu(name).compute_capability != gpu.compute_capability) continue;
+    const std::optional<Calibration> c = builtin_calibration(name);
+    if (!c) continue;
+    auto it = c->profiles.find(profile);
+    if (it == c->profiles.end()) continue;
+    CostOptions o = it->second.constants;
+    o.calibration = "borrowed from " + it->second.constants.calibration + " (same compute capability)";
+    return o;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 CostOptions cost_options_for(const GpuSpec& gpu, Profile profile, const Calibration* user) {
   auto pick = [&](const Calibration& c) -> std::optional<CostOptions> {
     if (c.gpu != gpu.name) return std::nullopt;
@@ -122,7 +146,11 @@ CostOptions cost_options_for(const GpuSpec& gpu, Profile profile, const Calibrat
   }
   if (cached)
     if (auto o = pick(*cached)) return *o;
-  return CostOptions{};
+  static thread_local std::map<std::pair<std::string, Profile>, std::optional<CostOptions>> borrowed;
+  const auto key = std::make_pair(gpu.name, profile);
+  auto it = borrowed.find(key);
+  if (it == borrowed.end()) it = borrowed.emplace(key, same_architecture_constants(gpu, profile)).first;
+  return it->second ? *it->second : CostOptions{};
 }
 
 }  // namespace zplan

@@ -22,7 +22,9 @@ std::string calibration_yaml(const Calibration& c);
 std::optional<Calibration> builtin_calibration(const std::string& gpu_name);
 
 // The constants for this GPU and profile: from `user` when it is for this GPU, else the built-in
-// calibration, else the defaults (CostOptions::calibration empty = "uncalibrated").
+// calibration, else the built-in calibration of another GPU of the same compute capability
+// (CostOptions::calibration says "borrowed from ..."), else the defaults (CostOptions::calibration
+// empty = "uncalibrated").
 CostOptions cost_options_for(const GpuSpec& gpu, Profile profile, const Calibration* user);
 
 }  // namespace zplan

@@ -62,6 +62,9 @@ Scenario scenario_from_record(const nlohmann::json& record, const std::string& w
   if (experts.empty()) experts = "grouped_mm";
   if (!parse_experts_impl(experts, &s.training.experts))
     throw InputError(where, "scenario.experts_implementation", "expected grouped_mm, eager or loop");
+  // Records of zplan's runtime measured before it ran the fused RMSNorm carry no field: composite.
+  if (!parse_norm_impl(text("norm_implementation", "composite"), &s.training.norm))
+    throw InputError(where, "scenario.norm_implementation", "expected fused or composite");
   if (sj.contains("use_cache")) {
     if (!sj.at("use_cache").is_boolean()) throw InputError(where, "scenario.use_cache", "expected true or false");
     s.training.use_cache = sj.at("use_cache").get<bool>();

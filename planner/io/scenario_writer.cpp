@@ -67,6 +67,7 @@ std::string scenario_to_yaml(const Scenario& s) {
   o << "profile: " << to_string(t.profile) << "\n";
   o << "framework: " << to_string(t.framework) << "\n";
   o << "experts: " << to_string(t.experts) << "\n";
+  o << "norm_kernel: " << to_string(t.norm) << "\n";
   o << "drop_logits: " << (t.hold_outputs ? "false" : "true") << "\n";
   o << "use_cache: " << (t.use_cache ? "true" : "false") << "\n";
   write_pins(o, s.pins);

@@ -31,13 +31,16 @@ struct Rows {
   }
 };
 
-// A norm over `width` features whose input has dtype `in_bytes`; returns the output dtype bytes.
+// A norm over `width` features per token, normalised in groups of `group` (the head dimension for
+// q/k norms, else the whole width), whose input has dtype `in_bytes`; returns the output dtype bytes.
 //  LlamaRMSNorm:  x32 = x.float(); x32 * rsqrt(mean(x32^2)) -> .to(x.dtype) -> weight * that
 //                 keeps x32 (pow, mul) and the normalised tensor in the input dtype (weight mul).
+//  fused:         zplan's runtime on a GPU (ExecContext::fused_rms_norm): at::_fused_rms_norm keeps
+//                 its input and the fp32 1/rms of each group (FusedRmsNormBackward0: input, rstd).
 //  Gemma3RMSNorm: keeps x.float() and the fp32 normalised tensor (multiplied by 1 + weight).
 //  LayerNorm:     native_layer_norm keeps its input (plus per-token mean/rstd, fp32).
 int add_norm(Rows& r, const std::string& name, const ModelSpec& m, int64_t width, int in_bytes,
-             const ExecContext& c) {
+             const ExecContext& c, int64_t group = 0) {
   if (m.norm == NormKind::layer_norm) {
     r.add(name + ".input", in_bytes * width);
     r.add(name + ".mean_rstd", 2 * kFp32);
@@ -48,6 +51,11 @@ int add_norm(Rows& r, const std::string& name, const ModelSpec& m, int64_t width
     r.add(name + ".input_fp32", kFp32 * width);
     r.add(name + ".normed_fp32", kFp32 * width);
     return in_bytes;  // output.type_as(x)
+  }
+  if (c.fused_rms_norm) {
+    r.add(name + ".input", in_bytes * width);
+    r.add(name + ".rstd", kFp32 * (width / (group > 0 ? group : width)));
+    return in_bytes;  // input and weight share the dtype on this path
   }
   r.add(name + ".input_fp32", kFp32 * width);
   r.add(name + ".normed", in_bytes * width);
@@ -93,8 +101,8 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
   const int64_t qd = m.q_dim(), kd = m.kv_dim(), kd_attn = attention_kv_dim(m, c);
   const bool fused_qkv = m.qkv_projection == QkvProjection::c_attn;  // q, k, v: views of one c_attn output
   if (m.qk_norm) {
-    add_norm(saved, "attn.q_norm", m, qd, cb, c);
-    add_norm(saved, "attn.k_norm", m, kd, cb, c);
+    add_norm(saved, "attn.q_norm", m, qd, cb, c, m.head_dim);
+    add_norm(saved, "attn.k_norm", m, kd, cb, c, m.head_dim);
   }
   const int64_t sp = c.sp_degree;
   const int64_t seq = c.seq_len, heads_per_rank = m.heads / sp;
@@ -320,7 +328,11 @@ BlockActivations block_activations(const ModelSpec& m, int64_t layer, const Exec
   // partial sums, and the fp32 norm backward temporaries ----
   Rows bwd{b.backward_transient};
   bwd.add("residual_grads", 2 * std::max(rb, cb) * C);
-  bwd.add("norm_backward_fp32", 2 * kFp32 * C);
+  // The composite norm's backward runs through fp32 temporaries; the fused kernel writes the input's
+  // gradient directly in the input dtype.
+  const bool fused_norm = c.fused_rms_norm && m.norm == NormKind::rms_norm;
+  if (fused_norm) bwd.add("norm_backward_grad_input", std::max(rb, cb) * C);
+  else bwd.add("norm_backward_fp32", 2 * kFp32 * C);
   return b;
 }
 

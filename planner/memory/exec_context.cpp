@@ -33,6 +33,7 @@ ExecContext make_exec_context(const TrainingSpec& training, const Strategy& stra
     c.param_bytes = c.residual_bytes = c.compute_bytes;
   }
   c.experts = training.experts;
+  c.fused_rms_norm = c.profile == Profile::zplan && training.norm == NormImpl::fused && !c.autocast;
   c.use_cache = training.use_cache;
   return c;
 }

@@ -25,6 +25,9 @@ struct ExecContext {
   int compute_bytes = 2;       // matmul outputs / activations
   int residual_bytes = 2;      // residual stream dtype = param dtype (embedding output)
   ExpertsImpl experts = ExpertsImpl::grouped_mm;
+  // zplan's runtime runs Llama/Qwen RMSNorms through at::_fused_rms_norm (training_spec.h NormImpl):
+  // its own profile, the fused choice, and no autocast (input and weight share a dtype).
+  bool fused_rms_norm = false;
   bool use_cache = false;
 
   // Tokens one rank processes outside attention: B * T / SP.

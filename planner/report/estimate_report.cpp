@@ -120,7 +120,8 @@ std::string estimate_to_text(const Estimate& e, const Scenario& s, bool md) {
   o << "\n";
   char buf[200];
   std::snprintf(buf, sizeof buf, "step %.3f s, %.0f tokens/s (cluster; step time %s)", e.time.step_seconds, e.time.tokens_per_second,
-                e.time.calibrated ? "calibrated" : "uncalibrated: no calibration for this GPU and profile");
+                !e.time.calibrated ? "uncalibrated: no calibration for this GPU and profile"
+                : e.time.calibration_borrowed ? "calibrated on another GPU of this architecture" : "calibrated");
   o << (md ? "\n" : "  ") << "host RAM per node: " << format_bytes(m.host.peak_bytes) << " of "
     << format_bytes(m.host.capacity_bytes) << "; " << buf << "\n";
   o << (md ? "\n**" : "\n") << e.verdict << (md ? "**\n" : "\n");

@@ -109,6 +109,19 @@ struct GroupBoundaryFn : public torch::autograd::Function<GroupBoundaryFn> {
 // GPT-2's Conv1D modules: c_attn [C, 3C] split into q, k, v, and c_proj [C, C].
 bool is_gpt2_layout(const ModelSpec& spec) { return spec.qkv_projection == QkvProjection::c_attn; }
 
+// The norm the spec names (RMSNorm, Gemma's (1 + w) RMSNorm, LayerNorm): the one switch for every
+// norm of the model. `fused_rms_norm` (BuildOptions) runs the RMSNorm kind through
+// at::_fused_rms_norm; the planner's block table follows the same choice (ExecContext::fused_rms_norm).
+at::Tensor model_norm(const ModelSpec& spec, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                      bool fused_rms_norm) {
+  switch (spec.norm) {
+    case NormKind::gemma_rms_norm: return gemma_rms_norm(x, w, spec.norm_eps);
+    case NormKind::rms_norm: return fused_rms_norm ? compat::fused_rms_norm(x, w, spec.norm_eps) : rms_norm_hf(x, w, spec.norm_eps);
+    case NormKind::layer_norm: break;
+  }
+  return layer_norm_hf(x, w, b, spec.norm_eps);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------- DecoderLayer
@@ -118,12 +131,11 @@ DecoderLayer::DecoderLayer(const ModelSpec& spec, int64_t index, LayerWeights we
       index_(index),
       gpt2_layout_(is_gpt2_layout(spec)),
       sparse_(spec.layer_is_sparse(index)),
-      eps_(spec.norm_eps),
       w_(std::move(weights)) {}
 
-at::Tensor DecoderLayer::norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
-  if (spec_->norm == NormKind::gemma_rms_norm) return gemma_rms_norm(x, w, eps_);
-  return spec_->norm == NormKind::rms_norm ? rms_norm_hf(x, w, eps_) : layer_norm_hf(x, w, b, eps_);
+at::Tensor DecoderLayer::norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                              const ForwardContext& ctx) const {
+  return model_norm(*spec_, x, w, b, ctx.fused_rms_norm);
 }
 
 at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ctx) const {
@@ -146,8 +158,8 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
     q = (qkv.defined() ? qkv.narrow(-1, 0, qd) : linear_hf(x, w_.q_w, w_.q_b, by_ref)).view({b, t, -1, hd});
     k = (qkv.defined() ? qkv.narrow(-1, qd, kd) : linear_hf(x, w_.k_w, w_.k_b, by_ref)).view({b, t, -1, hd});
     if (spec_->qk_norm) {  // HF Gemma norms after the transpose instead: same values, same saved bytes
-      q = norm(q, w_.q_norm_w, at::Tensor());
-      k = norm(k, w_.k_norm_w, at::Tensor());
+      q = norm(q, w_.q_norm_w, at::Tensor(), ctx);
+      k = norm(k, w_.k_norm_w, at::Tensor(), ctx);
     }
     q = q.transpose(1, 2);
     k = k.transpose(1, 2);
@@ -209,12 +221,12 @@ at::Tensor DecoderLayer::dropout(const at::Tensor& x, const ForwardContext& ctx)
 at::Tensor DecoderLayer::forward(const at::Tensor& x, const ForwardContext& ctx) const {
   if (spec_->sandwich_norm) {  // Gemma: post_attention_layernorm / post_feedforward_layernorm
     // before each residual add, pre_feedforward_layernorm (ln2) before the MLP.
-    const at::Tensor h = x + norm(attention(norm(x, w_.ln1_w, w_.ln1_b), ctx), w_.post_attn_norm_w, at::Tensor());
-    return h + norm(mlp(norm(h, w_.ln2_w, w_.ln2_b), ctx), w_.post_mlp_norm_w, at::Tensor());
+    const at::Tensor h = x + norm(attention(norm(x, w_.ln1_w, w_.ln1_b, ctx), ctx), w_.post_attn_norm_w, at::Tensor(), ctx);
+    return h + norm(mlp(norm(h, w_.ln2_w, w_.ln2_b, ctx), ctx), w_.post_mlp_norm_w, at::Tensor(), ctx);
   }
   // residual = h; h = input_layernorm(h); h = self_attn(h); h = residual + h; (same for the MLP)
-  at::Tensor h = x + attention(norm(x, w_.ln1_w, w_.ln1_b), ctx);
-  return h + dropout(mlp(norm(h, w_.ln2_w, w_.ln2_b), ctx), ctx);  // GPT2MLP ends with its dropout
+  at::Tensor h = x + attention(norm(x, w_.ln1_w, w_.ln1_b, ctx), ctx);
+  return h + dropout(mlp(norm(h, w_.ln2_w, w_.ln2_b, ctx), ctx), ctx);  // GPT2MLP ends with its dropout
 }
 
 // ---------------------------------------------------------------------------- TransformerModel
@@ -288,6 +300,7 @@ at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
   ctx_ = ForwardContext{};
   if (opt_.sp.degree > 1) ctx_.sp = &opt_.sp;
   ctx_.use_sdpa = opt_.use_sdpa;
+  ctx_.fused_rms_norm = opt_.fused_rms_norm;
   ctx_.hidden_dropout = training_ ? spec_.hidden_dropout : 0.0;
   ctx_.attention_dropout = training_ ? spec_.attention_dropout : 0.0;
   ctx_.save_params_by_reference = release_params_;
@@ -344,9 +357,7 @@ at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
     }
   }
   if (hooks_) hooks_->after_forward(outer);
-  if (spec_.norm == NormKind::gemma_rms_norm) return gemma_rms_norm(x, lnf_w_, spec_.norm_eps);
-  return spec_.norm == NormKind::rms_norm ? rms_norm_hf(x, lnf_w_, spec_.norm_eps)
-                                          : layer_norm_hf(x, lnf_w_, lnf_b_, spec_.norm_eps);
+  return model_norm(spec_, x, lnf_w_, lnf_b_, ctx_.fused_rms_norm);
 }
 
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& targets) {

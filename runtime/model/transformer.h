@@ -47,6 +47,9 @@ struct BuildOptions {
   bool use_sdpa = false;               // fused SDPA (2.x) rather than HF's eager attention
   int64_t checkpointed_layers = 0;     // the first N layers recompute in backward
   bool cpu_checkpointing = false;      // their inputs wait in (pinned) host memory
+  // RMSNorm (Llama/Qwen kind) through at::_fused_rms_norm instead of transformers' composite
+  // expression (planner NormImpl); the trainer sets it only where the kernel exists (torch_compat.h).
+  bool fused_rms_norm = false;
   double init_std = 0.02;              // HF initializer_range
   SequenceParallel sp;                 // Ulysses: forward takes this rank's T/P tokens
 };
@@ -61,6 +64,7 @@ struct ForwardContext {
   at::Tensor sliding_mask;
   int64_t tokens = 0;      // T_full: the sequence attention runs over
   bool use_sdpa = false;
+  bool fused_rms_norm = false;     // BuildOptions::fused_rms_norm
   double hidden_dropout = 0.0;     // GPT-2 resid/embd dropout (saves a bool mask)
   double attention_dropout = 0.0;  // on the attention probabilities (SDPA keeps an RNG state)
   bool save_params_by_reference = false;  // ZeRO-3: linear_hf's save_param (blocks.h)
@@ -95,7 +99,7 @@ class DecoderLayer {
   static at::Tensor dropout(const at::Tensor& x, const ForwardContext& ctx);
 
  private:
-  at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
+  at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const ForwardContext& ctx) const;
   at::Tensor attention(const at::Tensor& x, const ForwardContext& ctx) const;
   at::Tensor mlp(const at::Tensor& x, const ForwardContext& ctx) const;
 
@@ -103,7 +107,6 @@ class DecoderLayer {
   int64_t index_;
   bool gpt2_layout_;
   bool sparse_;
-  double eps_;
   LayerWeights w_;
 };
 

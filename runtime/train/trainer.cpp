@@ -144,6 +144,10 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   build.use_sdpa = training.attention != Attention::eager && compat::have_sdpa();
   build.checkpointed_layers = strategy.checkpointed_layers;
   build.cpu_checkpointing = strategy.cpu_checkpointing;
+  // The fused RMSNorm where the plan asks for it and the kernel exists; AMP keeps the composite
+  // (q/k norms see a 16-bit input and an fp32 weight there), as the planner's ExecContext does.
+  build.fused_rms_norm = model_spec.norm == NormKind::rms_norm && training.norm == NormImpl::fused &&
+                         compat::have_fused_rms_norm(device) && autocast_dtype_of(strategy.precision) == at::ScalarType::Undefined;
 
   rt::MemoryProbe probe(cuda, env.local_rank);
   rt::AllocatorTrace alloc_trace(cuda, env.local_rank);  // ZPLAN_ALLOCATOR_TRACE=FILE only
@@ -152,6 +156,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   r.rank = env.rank;
   r.world_size = env.world_size;
   if (model_spec.is_moe()) r.experts_implementation = compat::use_grouped_mm(device) ? "grouped_mm" : "loop";
+  if (model_spec.norm == NormKind::rms_norm) r.norm_implementation = build.fused_rms_norm ? "fused" : "composite";
   const bool verbose = options.verbose && env.rank == 0;
   probe.empty_cache();
   probe.read_and_reset();

@@ -27,6 +27,7 @@ bad(cpu_ckpt_without_ckpt "--cpu-ckpt: CPU checkpointing moves checkpoints to th
 bad(profile_unknown "--profile: expected zplan or hf" ${M} --profile torchtitan)
 bad(framework_unknown "--framework: expected deepspeed, fsdp2, ddp or plain" ${M} --framework megatron)
 bad(experts_unknown "--experts: expected grouped_mm, eager or loop" ${M} --experts dense)
+bad(norm_kernel_unknown "--norm-kernel: expected fused or composite" ${M} --norm-kernel liger)
 bad(ckpt_too_many "--ckpt: expected 0..36" ${M} --ckpt 99)
 bad(ckpt_text "--ckpt: expected an integer" ${M} --ckpt some)
 bad(sp_zero "--sp: expected 1" ${M} --sp 0)

@@ -97,17 +97,23 @@ prow() {  # label, zplan model flags | hf model flags: one kernel-profiled run o
   [ -s "$OUT/${label}_zplan_kernels.tsv" ] && [ -s "$OUT/${label}_hf_kernels.tsv" ] && \
     python3 "$ROOT/tools/gpu/kernel_summary.py" "zplan=$OUT/${label}_zplan_kernels.tsv" "hf=$OUT/${label}_hf_kernels.tsv"
 }
+# The long-context rows plan for the card they run on (an H200's plan can OOM an H100).
+case "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)" in
+  *H100*) LENT_GPU=1xH100 ;;
+  *) LENT_GPU=1xH200 ;;
+esac
 lrow() {  # label, then --model M --seq N: `zplan --run` with the plan zplan chooses on this GPU
   local label=$1; shift
   late "$label" && return
-  echo "-- $label: zplan $* --gpus 1xH200 --run (the plan zplan chooses)"
-  timeout 400 "$Z" "$@" --gpus 1xH200 --explain --run --steps 3 --run-out "$OUT/${label}_run.json" 2>&1 \
+  echo "-- $label: zplan $* --gpus $LENT_GPU --run (the plan zplan chooses)"
+  timeout 400 "$Z" "$@" --gpus "$LENT_GPU" --explain --run --steps 3 --run-out "$OUT/${label}_run.json" 2>&1 \
     | grep -v "^\[zplan-run\] step [2-9]"
   local st=$?; (( st != 0 )) && echo "!! ROW FAILED: $label exit status $st (3: no plan fits; 4: the run failed)"
 }
 for row in $ROWS; do
   case $row in
-    dense4k)  both qwen3-1.7b_s4096 "--model qwen3-1.7b --seq 4096 --ckpt none" "--model qwen3-1.7b --seq 4096 --ckpt none" 4 ;;
+    dense4k)  both qwen3-1.7b_s4096 "--model qwen3-1.7b --seq 4096 --ckpt none" "--model qwen3-1.7b --seq 4096 --ckpt none" 4
+              zrow qwen3-1.7b_s4096_composite_norm --model qwen3-1.7b --seq 4096 --ckpt none --norm-kernel composite ;;
     dense16k) both qwen3-1.7b_s16384_ckptfull "--model qwen3-1.7b --seq 16384 --ckpt all" "--model qwen3-1.7b --seq 16384 --ckpt full" 16 ;;
     moe8k)    both qwen3-30b-a3b-4l_s8192 "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" 8 ;;
     profile4k)    prow qwen3-1.7b_s4096 "--model qwen3-1.7b --seq 4096 --ckpt none" "--model qwen3-1.7b --seq 4096 --ckpt none" ;;

@@ -6,12 +6,12 @@
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, apt-get download the packages listed below into .debs/):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families|families2|moe_grouped|moe_grouped2 (default full; oom: only the
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families|families2|moe_grouped|moe_grouped2|fused_norm (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
 # holdout: `zplan --run` on configurations not measured before; families: truncated Phi-3,
 # Qwen1.5-MoE, Mixtral, Mistral beyond its window, Gemma 3 1B beyond its window and amp-bf16), STEPS (default 3),
 # families2: held-out MoE optimizer-step peaks, amp-fp16, Gemma 3 under amp-bf16; moe_grouped: MoE rows with
-# the experts on at::_grouped_mm; moe_grouped2: held out for the sparse layers' node order; CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
+# the experts on at::_grouped_mm; moe_grouped2: held out for the sparse layers' node order; fused_norm: held out for the fused RMSNorm; CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
@@ -100,7 +100,7 @@ run() {  # label, then measure_runtime flags
 }
 # The default rows run unless MATRIX is oom or families.
 default_rows=true
-case "${MATRIX:-full}" in oom|families|families2|moe_grouped|moe_grouped2) default_rows=false ;; esac
+case "${MATRIX:-full}" in oom|families|families2|moe_grouped|moe_grouped2|fused_norm) default_rows=false ;; esac
 # ---- MATRIX=families: the families issue 21 added to the runtime, truncated to one GPU, for the
 # predicted-vs-measured peak (run on an H100: docs/measurements/2026-12-05/call3): Phi-3 (fused qkv_proj/gate_up_proj; v a
 # view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert),
@@ -155,6 +155,20 @@ if [ "${MATRIX:-full}" = moe_grouped2 ]; then
   run "mixtral-8x7b-2l_s16384_mb1_ckpt2_lc8"        --model mixtral-8x7b --layers 2 --seq 16384 --micro-batch 1 --ckpt all --loss-chunks 8
   run "qwen1.5-moe-a2.7b-4l_s8192_mb1_ckpt2"        --model $H/qwen1.5-moe-a2.7b.json --layers 4 --seq 8192 --micro-batch 1 --ckpt half
   run "qwen3-30b-a3b-4l_s16384_mb1_ckpt4_lc4"       --model qwen3-30b-a3b --layers 4 --seq 16384 --micro-batch 1 --ckpt all --loss-chunks 4
+fi
+# ---- MATRIX=fused_norm: held out for the runtime's fused RMSNorm (at::_fused_rms_norm; planner
+# ExecContext::fused_rms_norm): dense Qwen3 and Llama over lengths, recompute, CPU checkpoints,
+# fp32 and fp16, a MoE model's q/k norms, and amp-bf16 (which keeps the composite) ----
+if [ "${MATRIX:-full}" = fused_norm ]; then
+  run "fused_qwen3-1.7b_s4096_mb1_ckpt0"          --model qwen3-1.7b --seq 4096 --micro-batch 1 --ckpt none
+  run "fused_qwen3-0.6b_s2048_mb4_ckpt14"         --model qwen3-0.6b --seq 2048 --micro-batch 4 --ckpt half
+  run "fused_qwen3-1.7b_s16384_mb1_ckpt28_lc16"   --model qwen3-1.7b --seq 16384 --micro-batch 1 --ckpt all --loss-chunks 16
+  run "fused_llama-3.2-1b_s8192_mb1_ckpt8_cpu"    --model llama-3.2-1b --seq 8192 --micro-batch 1 --ckpt 8 --cpu-ckpt
+  run "fused_qwen3-0.6b_s2048_mb1_ckpt0_fp32"     --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision fp32
+  run "fused_qwen3-0.6b_s4096_mb2_ckpt0_fp16"     --model qwen3-0.6b --seq 4096 --micro-batch 2 --ckpt none --precision fp16
+  run "fused_qwen3-30b-a3b-2l_s8192_mb1_ckpt0"    --model qwen3-30b-a3b --layers 2 --seq 8192 --micro-batch 1 --ckpt none
+  run "fused_qwen3-4b_s4096_mb1_ckpt18"           --model qwen3-4b --seq 4096 --micro-batch 1 --ckpt 18
+  run "composite_qwen3-0.6b_s2048_mb1_ckpt0_amp-bf16" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision amp-bf16
 fi
 if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
   run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none

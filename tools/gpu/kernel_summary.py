@@ -23,9 +23,9 @@ CATEGORIES = [
     ("gemm", r"gemm|cutlass|nvjet|xmma|cublas|sm\d+_.*_tn|grouped_mm|GroupedGemm|splitK"),
     ("optimizer", r"multi_tensor|adam|Adam|_fused_adam"),
     ("loss/softmax", r"softmax|log_softmax|nll_loss|cross_entropy|logsumexp"),
-    ("reduce/norm", r"reduce_kernel|Reduce|norm|mean|rsqrt"),
+    ("reduce/norm", r"reduce_kernel|Reduce|norm|mean|rsqrt|GammaBeta"),
     ("cat/index/gather", r"cat_|CatArray|index|gather|scatter|embedding|histc|cumsum|sort|topk"),
-    ("copy/cast", r"copy_kernel|direct_copy|CopyKernel|to_copy|cast"),
+    ("copy/cast", r"copy_kernel|direct_copy|CopyKernel|to_copy|(?<!no)cast"),
     ("elementwise", r"elementwise|vectorized|unrolled|pointwise|Functor|silu|mul|add"),
 ]
 
@@ -37,6 +37,11 @@ def category(name):
     return "other"
 
 
+# GPU-timeline annotations that torch.profiler records around Python calls (for example
+# "Optimizer.step#AdamW.step"): they span kernels listed on their own, so they are not counted.
+ANNOTATION = re.compile(r"^[\w.]+#[\w.]+$")
+
+
 def read_profile(path):
     with open(path) as f:
         header = f.readline().split()
@@ -46,7 +51,8 @@ def read_profile(path):
         kernels = {}
         for line in f:
             name, launches, ns = line.rstrip("\n").rsplit("\t", 2)
-            kernels[name] = (int(launches), int(ns))
+            if not ANNOTATION.match(name):
+                kernels[name] = (int(launches), int(ns))
     return steps, wall, kernels
 
 

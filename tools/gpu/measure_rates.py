@@ -3,7 +3,9 @@
 (docs/cost-model.md) and write them as one JSON file, so that the calibration's fitted constants can
 be checked against direct measurements and its free constants narrowed.
 
-NOT RUN YET: written without a GPU (issue 22); the lead may run it on the device machine:
+First run on an H100 (2026-12-06, docs/measurements/2026-12-06/call3/rates_h100.json, about a
+minute); its attention rows set the step-time model's flash_attention_half_rate_keys
+(planner/cost/step_terms.h, docs/cost-model.md "Attention by length"). Device machine:
     python3 tools/gpu/measure_rates.py --out $OUT/rates_<gpu>.json
 (PyTorch with CUDA; a few minutes). What it measures, each as the median of timed repeats after
 warm-up, with CUDA events:
@@ -14,8 +16,8 @@ warm-up, with CUDA events:
     the matmul efficiency per class.
   - HBM bandwidth: copy and an elementwise multiply-add over 1 GiB (read + write bytes / time).
   - attention kernel times: scaled_dot_product_attention forward+backward, causal, for sequence
-    lengths 1K..32K and head layouts of the built-in models, flash and math backends, and the
-    eager (matmul + softmax + matmul) path; FLOPs per the model's attention term / time.
+    lengths 1K..32K and three head counts (q, k and v all get the query heads), and the eager
+    (matmul + softmax + matmul) path up to 8K; FLOPs per the model's attention term / time.
   - kernel launch overhead: time of 10,000 tiny eager ops (launch-bound) per op.
   - host sync cost: torch.cuda.synchronize() after a queue of 100 tiny ops, per sync.
   - PCIe: pinned host <-> device copies of 1 GiB each way.

@@ -18,7 +18,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"zplan runtime memory measurement (one configuration, one JSON line)"};
-  std::string model_name = "qwen3-0.6b", ckpt = "none", precision = "bf16", attn = "sdpa";
+  std::string model_name = "qwen3-0.6b", ckpt = "none", precision = "bf16", attn = "sdpa", norm_kernel = "fused";
   std::string out_path, label, data_path, device = "auto", kernel_profile_path;
   int64_t layers = 0, seq = 2048, micro_batch = 1, grad_accum = 1, loss_chunks = 0;
   int steps = 3;
@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   app.add_option("--loss-chunks", loss_chunks, "loss path: 0 = whole logits, N = lm_head + cross-entropy in N token chunks");
   app.add_option("--precision", precision, "bf16 | fp16 | fp32 | amp-bf16 | amp-fp16");
   app.add_option("--attn", attn, "sdpa | flash | eager");
+  app.add_option("--norm-kernel", norm_kernel, "fused | composite (RMSNorm: at::_fused_rms_norm where it exists, or transformers' expression)");
   app.add_option("--steps", steps, "optimizer steps");
   app.add_option("--data", data_path, "flat uint16 token file (default: synthetic tokens)");
   app.add_option("--device", device, "auto | cpu | cuda");
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
     training.framework = zplan::Framework::plain;
     if (!zplan::parse_attention(attn, &training.attention))
       throw zplan::InputError("--attn", "", "expected sdpa, flash or eager");
+    if (!zplan::parse_norm_impl(norm_kernel, &training.norm))
+      throw zplan::InputError("--norm-kernel", "", "expected fused or composite");
     zplan::Strategy strategy;
     strategy.micro_batch = micro_batch;
     strategy.grad_accumulation = grad_accum;
@@ -84,6 +87,7 @@ int main(int argc, char** argv) {
     j["scenario"] = {{"model", model_name}, {"layers", model.layers}, {"seq", seq},
                      {"attention", attn}, {"steps", steps}};
     if (!r.experts_implementation.empty()) j["scenario"]["experts_implementation"] = r.experts_implementation;
+    if (!r.norm_implementation.empty()) j["scenario"]["norm_implementation"] = r.norm_implementation;
     j["strategy"] = {{"zero_stage", 0}, {"checkpointed_layers", strategy.checkpointed_layers},
                      {"cpu_checkpointing", cpu_ckpt}, {"sp_degree", 1},
                      {"micro_batch", micro_batch}, {"grad_accumulation", grad_accum},

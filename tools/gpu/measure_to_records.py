@@ -43,6 +43,8 @@ def scenario_of(line, matrix):
         out["num_layers"] = s["layers"]
     if s.get("experts_implementation"):
         out["experts_implementation"] = s["experts_implementation"]
+    if s.get("norm_implementation"):
+        out["norm_implementation"] = s["norm_implementation"]
     out["source"] = f"tools/gpu/check.sh MATRIX={matrix}, row {line['label']}"
     return out
 
