@@ -60,7 +60,9 @@ Estimate estimate(const ModelSpec& m, const ClusterSpec& cluster, const Training
   TimelineCache* cache = options.fast ? options.timeline_cache : nullptr;
   const TimelineResult* cached = cache ? cache->find(s, cluster.world_size()) : nullptr;
   std::optional<Timeline> timeline;
-  if (!cached) timeline.emplace(build_step_timeline(m, training, s, c, !options.fast));
+  if (!cached)
+    timeline.emplace(build_step_timeline(m, training, s, c,
+                                         options.fast ? TimelineRecording::peak_only : TimelineRecording::named_events));
   const TimelineResult tr = cached ? *cached : cache ? cache->put(s, cluster.world_size(), simulate(*timeline)) : simulate(*timeline);
 
   MemoryBreakdown& mb = e.memory;

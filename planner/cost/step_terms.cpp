@@ -4,7 +4,9 @@
 #include "planner/cost/step_terms.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <optional>
 
 #include "planner/cost/deepspeed_step.h"
 #include "planner/framework/sharding_policy.h"
@@ -204,8 +206,15 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   const ExecContext context = make_exec_context(training, s, cluster.world_size());
   const ExpertPath path = expert_path(training, context, cluster.gpu);
   Pass fwd, recompute;
+  // A layer's pass depends on the layer only through its kind (sparse MLP, sliding window): each
+  // kind is costed once (the search asks for thousands of step times), and added layer by layer
+  // in order as before, so the sums are the same to the last bit.
+  std::array<std::optional<Pass>, 4> by_kind;
   for (int64_t i = 0; i < m.layers; ++i) {
-    const Pass layer = layer_forward(m, context, r, k, i, tokens, seq, sp, path);
+    const size_t kind = (m.is_moe() && m.layer_is_sparse(i) ? 1u : 0u) +
+                        (m.layer_slides(i, static_cast<int64_t>(seq)) ? 2u : 0u);
+    if (!by_kind[kind]) by_kind[kind] = layer_forward(m, context, r, k, i, tokens, seq, sp, path);
+    const Pass& layer = *by_kind[kind];
     add(fwd, layer, 1.0);
     if (i < s.checkpointed_layers) add(recompute, layer, 1.0);
   }

@@ -17,6 +17,8 @@
 // The root is unsharded at each forward and kept through backward.
 #include "planner/framework/framework_policy.h"
 
+#include <map>
+
 namespace zplan {
 namespace {
 

@@ -6,22 +6,20 @@
 namespace zplan {
 
 StepState::StepState(const ModelSpec& model, const TrainingSpec& training, const Strategy& strategy,
-                     const ExecContext& context, bool record_names)
+                     const ExecContext& context, TimelineRecording recording)
     : m(model), tr(training), s(strategy), c(context), recipe(precision_recipe(strategy.precision)),
-      params(model_tables(model).tensors), shards(std::max<int64_t>(1, context.world_size)), t(record_names) {
-  layer_param_index.assign(static_cast<size_t>(m.layers + 1), {});
-  for (size_t i = 0; i < params.size(); ++i) {
-    const ParamTensor& p = params[i];
-    total_params += p.elements;
-    layer_params[p.layer] += p.elements;
-    if (p.layer >= 0 && p.layer < m.layers) layer_param_index[static_cast<size_t>(p.layer)].push_back(i);
-  }
+      tables(model_tables(model)), params(tables.tensors), shards(std::max<int64_t>(1, context.world_size)),
+      total_params(tables.counts.total), layer_param_index(tables.block_rows), t(recording) {
   grad_handles.assign(params.size(), -1);
 }
 
 uint64_t StepState::layer_bytes(int64_t layer, int bytes_per_element) const {
-  auto it = layer_params.find(layer);
-  return it == layer_params.end() ? 0 : static_cast<uint64_t>(it->second) * bytes_per_element;
+  // Every row outside the blocks (layer -1) is an embedding, the lm_head or the final norm.
+  const ParamCounts& n = tables.counts;
+  const int64_t elements = layer == -1 ? n.embedding + n.lm_head + n.final_norm
+                           : layer >= 0 && layer < static_cast<int64_t>(n.per_layer.size()) ? n.per_layer[static_cast<size_t>(layer)]
+                                                                                             : 0;
+  return static_cast<uint64_t>(elements) * bytes_per_element;
 }
 
 void StepState::free_handle(int& h) {

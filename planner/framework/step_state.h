@@ -3,7 +3,6 @@
 // the precision recipe, the sharding row of the framework, and the live gradient handles.
 #pragma once
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -20,22 +19,23 @@ namespace zplan {
 constexpr int kFp32Bytes = 4;
 
 struct StepState {
-  StepState(const ModelSpec& m, const TrainingSpec& tr, const Strategy& s, const ExecContext& c, bool record_names);
+  StepState(const ModelSpec& m, const TrainingSpec& tr, const Strategy& s, const ExecContext& c, TimelineRecording recording);
 
   const ModelSpec& m;
   const TrainingSpec& tr;
   const Strategy& s;
   const ExecContext& c;
   const PrecisionRecipe recipe;
+  const ModelTables& tables;                     // the model's parameter table and its sums
   const std::vector<ParamTensor>& params;
   const int64_t shards;                          // DP x SP ranks (the world)
-  int64_t total_params = 0;
-  std::map<int64_t, int64_t> layer_params;       // elements per layer (-1: outside the blocks)
-  std::vector<std::vector<size_t>> layer_param_index;  // parameter rows of each block
+  const int64_t total_params;
+  const std::vector<std::vector<size_t>>& layer_param_index;  // parameter rows of each block
   Timeline t;
   std::vector<int> grad_handles;                 // per parameter tensor, -1 when its gradient does not exist
 
-  // Elements of `layer`'s parameters times `bytes_per_element` (0 for a layer without any).
+  // Elements of `layer`'s parameters (-1: outside the blocks) times `bytes_per_element` (0 for a
+  // layer without any).
   uint64_t layer_bytes(int64_t layer, int bytes_per_element) const;
   void free_handle(int& h);
   void free_grads();

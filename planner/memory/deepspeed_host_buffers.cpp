@@ -62,6 +62,7 @@ std::vector<HostBuffer> deepspeed_offload_host_buffers(const ModelTables& tables
   std::vector<HostBuffer> out;
   if (!shape.offload_optimizer && !shape.offload_params) return out;
   const std::vector<ParamTensor>& tensors = tables.tensors;
+  out.reserve(tensors.size() + 8);  // at most one per tensor and a few flat buffers (zero3's sub-groups aside)
   int64_t total = 0;
   for (const ParamTensor& t : tensors) total += t.elements;
   // largest_param_numel counts a fused tensor (experts.gate_up_proj) whole, as transformers holds it.

@@ -4,6 +4,7 @@
 #include "planner/memory/params.h"
 
 #include <algorithm>
+#include <array>
 
 #include "planner/memory/hf_names.h"
 
@@ -151,34 +152,39 @@ std::vector<HfTensor> hf_tensors(const std::vector<ParamTensor>& table) {
 namespace {
 
 // Every field parameter_tensors() reads, so that two specs with equal keys have equal tables.
-std::string table_key(const ModelSpec& m) {
-  std::string k;
-  for (int64_t v : {m.layers, m.hidden, m.heads, m.kv_heads, m.head_dim, m.ffn, m.vocab, m.max_positions,
-                    static_cast<int64_t>(m.norm), static_cast<int64_t>(m.mlp), static_cast<int64_t>(m.position),
-                    static_cast<int64_t>(m.qkv_projection), static_cast<int64_t>(m.fused_gate_up_proj),
-                    static_cast<int64_t>(m.tied_embeddings), static_cast<int64_t>(m.qk_norm),
-                    static_cast<int64_t>(m.qkv_bias), static_cast<int64_t>(m.out_bias),
-                    static_cast<int64_t>(m.sandwich_norm), static_cast<int64_t>(m.moe.num_experts),
-                    static_cast<int64_t>(m.moe.experts_per_token), m.moe.expert_ffn,
-                    static_cast<int64_t>(m.moe.shared_experts), m.moe.shared_expert_ffn,
-                    static_cast<int64_t>(m.moe.shared_expert_gate),
-                    static_cast<int64_t>(m.moe.first_dense_layers), static_cast<int64_t>(m.moe.sparse_step)})
-    k += "|" + std::to_string(v);
-  for (int d : m.moe.dense_layers) k += "," + std::to_string(d);
-  return k;
+// Numbers, not a string: model_tables() is asked several times per search candidate.
+struct TableKey {
+  std::array<int64_t, 26> fields{};
+  std::vector<int> dense_layers;
+};
+
+std::array<int64_t, 26> table_key_fields(const ModelSpec& m) {
+  return {m.layers, m.hidden, m.heads, m.kv_heads, m.head_dim, m.ffn, m.vocab, m.max_positions,
+          static_cast<int64_t>(m.norm), static_cast<int64_t>(m.mlp), static_cast<int64_t>(m.position),
+          static_cast<int64_t>(m.qkv_projection), static_cast<int64_t>(m.fused_gate_up_proj),
+          static_cast<int64_t>(m.tied_embeddings), static_cast<int64_t>(m.qk_norm),
+          static_cast<int64_t>(m.qkv_bias), static_cast<int64_t>(m.out_bias),
+          static_cast<int64_t>(m.sandwich_norm), static_cast<int64_t>(m.moe.num_experts),
+          static_cast<int64_t>(m.moe.experts_per_token), m.moe.expert_ffn,
+          static_cast<int64_t>(m.moe.shared_experts), m.moe.shared_expert_ffn,
+          static_cast<int64_t>(m.moe.shared_expert_gate),
+          static_cast<int64_t>(m.moe.first_dense_layers), static_cast<int64_t>(m.moe.sparse_step)};
 }
 
 }  // namespace
 
 const ModelTables& model_tables(const ModelSpec& m) {
-  thread_local std::string key;
+  thread_local TableKey key;
   thread_local ModelTables tables;
-  std::string k = table_key(m);
-  if (k != key || tables.tensors.empty()) {
+  const std::array<int64_t, 26> fields = table_key_fields(m);
+  if (fields != key.fields || m.moe.dense_layers != key.dense_layers || tables.tensors.empty()) {
     tables.tensors = parameter_tensors(m);
     tables.counts = count_parameters(m);
     tables.hf = hf_tensors(tables.tensors);
-    key = std::move(k);
+    tables.block_rows.assign(static_cast<size_t>(std::max<int64_t>(m.layers, 0)), {});
+    for (size_t i = 0; i < tables.tensors.size(); ++i)
+      if (tables.tensors[i].layer >= 0) tables.block_rows[static_cast<size_t>(tables.tensors[i].layer)].push_back(i);
+    key = {fields, m.moe.dense_layers};
   }
   return tables;
 }

@@ -86,6 +86,9 @@ struct ModelTables {
   std::vector<ParamTensor> tensors;
   ParamCounts counts;
   std::vector<HfTensor> hf;  // hf_tensors(tensors), built once per model (the search asks per candidate)
+  // Rows of each block (indices into tensors), in table order: the step simulation walks a
+  // block's gradients once per layer of every timeline it builds.
+  std::vector<std::vector<size_t>> block_rows;  // size L
 };
 const ModelTables& model_tables(const ModelSpec& m);
 

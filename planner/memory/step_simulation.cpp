@@ -24,13 +24,15 @@ constexpr uint64_t kCublasWorkspaceBytes = 64ull << 20;
 
 class StepSkeleton {
  public:
-  StepSkeleton(const ModelSpec& m, const TrainingSpec& tr, const Strategy& s, const ExecContext& c, bool record_names)
-      : st_(m, tr, s, c, record_names), m_(m), s_(s), c_(c), t_(st_.t), policy_(make_framework_policy(st_)) {
+  StepSkeleton(const ModelSpec& m, const TrainingSpec& tr, const Strategy& s, const ExecContext& c, TimelineRecording recording)
+      : st_(m, tr, s, c, recording), m_(m), s_(s), c_(c), t_(st_.t), policy_(make_framework_policy(st_)) {
     tokens_ = c.tokens_per_rank();
     // Layers of one kind (dense or sparse MLP, global or sliding attention) save the same rows:
     // build each table once.
+    layer_kinds_.resize(static_cast<size_t>(std::max<int64_t>(m.layers, 0)));
     for (int64_t i = 0; i < m.layers; ++i) {
-      const size_t kind = block_kind(i);
+      const size_t kind = (m_.layer_is_sparse(i) ? 1u : 0u) + (m_.layer_slides(i, c_.seq_len) ? 2u : 0u);
+      layer_kinds_[static_cast<size_t>(i)] = static_cast<uint8_t>(kind);
       BlockActivations& b = blocks_[kind];
       if (!b.saved.empty()) continue;
       b = block_activations(m, i, c);
@@ -87,23 +89,28 @@ class StepSkeleton {
   }
 
   bool checkpointed(int64_t layer) const { return layer < s_.checkpointed_layers; }
-  size_t block_kind(int64_t layer) const {
-    return (m_.layer_is_sparse(layer) ? 1u : 0u) + (m_.layer_slides(layer, c_.seq_len) ? 2u : 0u);
-  }
+  // Dense or sparse MLP, global or sliding attention (blocks_'s index); asked several times per
+  // layer of every timeline, so kept per layer.
+  size_t block_kind(int64_t layer) const { return layer_kinds_[static_cast<size_t>(layer)]; }
+
   const BlockActivations& block(int64_t layer) const { return blocks_[block_kind(layer)]; }
 
   void forward(int step) {
     t_.begin_phase(Phase::forward_end, step);
     stem_handles_.clear();
-    layer_handles_.assign(static_cast<size_t>(m_.layers), {});
+    // Cleared, not reallocated: the handle lists keep their capacity from one step to the next.
+    layer_handles_.resize(static_cast<size_t>(m_.layers));
+    for (std::vector<int>& handles : layer_handles_) handles.clear();
     alloc_rows(stem_inputs_, Category::activations, &stem_handles_);
     policy_->before_forward(step);
-    std::vector<int> autocast_cache;
+    std::vector<int>& autocast_cache = scratch_autocast_;
+    autocast_cache.clear();
     for (int64_t i = 0; i < m_.layers; ++i) {
       policy_->begin_layer(i, Pass::forward);
       const BlockActivations& b = block(i);
       std::vector<int>& saved = layer_handles_[static_cast<size_t>(i)];
-      std::vector<int> transient;
+      std::vector<int>& transient = scratch_transient_;
+      transient.clear();
       if (checkpointed(i)) {
         if (!s_.cpu_checkpointing) alloc_rows(checkpoint_rows_, Category::activations, &saved);
         // Inside the checkpointed forward nothing is kept; the largest intermediates still exist
@@ -114,7 +121,8 @@ class StepSkeleton {
           // zplan's runtime (runtime_layer_order.h): with CPU checkpointing the layer's input is
           // still on the GPU while the layer runs; its MLP expression is the peak.
           if (s_.cpu_checkpointing) alloc_rows(checkpoint_rows_, Category::working, &transient);
-          std::vector<int> mlp;
+          std::vector<int>& mlp = scratch_recomputed_;
+          mlp.clear();
           alloc_rows(o.nograd_mlp_peak, Category::working, &mlp);
           t_.free_all(mlp);
         } else {
@@ -225,7 +233,10 @@ class StepSkeleton {
     policy_->end_head(Pass::backward);
     // ---- blocks, last to first
     for (int64_t i = m_.layers - 1; i >= 0; --i) {
-      std::vector<int> recomputed, transient;
+      std::vector<int>& recomputed = scratch_recomputed_;
+      std::vector<int>& transient = scratch_transient_;
+      recomputed.clear();
+      transient.clear();
       policy_->begin_layer(i, Pass::backward);
       const BlockActivations& b = block(i);
       if (order_[block_kind(i)].modelled) {
@@ -351,6 +362,9 @@ class StepSkeleton {
   std::vector<TensorRow> stem_inputs_, stem_head_;
   std::vector<int> stem_handles_, head_handles_;
   std::vector<std::vector<int>> layer_handles_;
+  // Handle lists of one layer at a time, reused so that a timeline does not allocate them per layer.
+  std::vector<int> scratch_autocast_, scratch_transient_, scratch_recomputed_;
+  std::vector<uint8_t> layer_kinds_;        // block_kind() of each layer
   std::array<BlockActivations, 4> blocks_;  // by block_kind()
   std::array<std::vector<TensorRow>, 4> ckpt_casts_, ckpt_transient_;
   std::array<RuntimeLayerOrder, 4> order_;  // zplan's runtime, by block_kind()
@@ -362,8 +376,8 @@ class StepSkeleton {
 }  // namespace
 
 Timeline build_step_timeline(const ModelSpec& m, const TrainingSpec& training,
-                             const Strategy& strategy, const ExecContext& c, bool record_names) {
-  return StepSkeleton(m, training, strategy, c, record_names).build();
+                             const Strategy& strategy, const ExecContext& c, TimelineRecording recording) {
+  return StepSkeleton(m, training, strategy, c, recording).build();
 }
 
 }  // namespace zplan

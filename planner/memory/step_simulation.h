@@ -11,6 +11,7 @@
 namespace zplan {
 
 Timeline build_step_timeline(const ModelSpec& m, const TrainingSpec& training,
-                             const Strategy& strategy, const ExecContext& c, bool record_names = true);
+                             const Strategy& strategy, const ExecContext& c,
+                             TimelineRecording recording = TimelineRecording::named_events);
 
 }  // namespace zplan

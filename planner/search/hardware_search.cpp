@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <optional>
 #include <queue>
 #include <tuple>
 
@@ -16,6 +15,7 @@
 #include "planner/memory/params.h"
 #include "planner/memory/timeline_cache.h"
 #include "planner/memory/precision_recipe.h"
+#include "planner/search/screen_bound.h"
 
 namespace zplan {
 namespace {
@@ -56,22 +56,24 @@ double dollars_per_million(double price_per_gpu_hour, int gpus, double tokens_pe
 
 uint64_t model_state_bytes(const ModelSpec& m, Precision p) {
   const PrecisionRecipe r = precision_recipe(p);
-  return static_cast<uint64_t>(static_cast<double>(count_parameters(m).total) *
+  return static_cast<uint64_t>(static_cast<double>(model_tables(m).counts.total) *
                                (r.param_bytes + r.grad_bytes + r.master_bytes + r.optimizer_bytes));
 }
 
 // One candidate's layouts as the branch and bound refines them: each layout's step-time bound
-// until it is screened, then the screen's (the fastest candidate that passed it).
+// until it is screened, then the screen's (the fastest candidate that passed it). The bound alone
+// is screened (screen_bound.h): most candidates are pruned on it; a candidate searched in full
+// screens its layouts again with their spaces, from the timeline cache.
 struct Lazy {
   Scenario scenario;                                // on the candidate's cluster
   SearchOptions options;                            // its search (cost constants of its GPU)
   std::vector<Strategy> layouts;                    // search_layouts() order
   std::vector<double> bounds;                       // 0: not even one sequence's logits fit
-  std::vector<std::optional<ScreenedSpace>> parts;  // once screened
+  std::vector<bool> screened;                       // bounds[i] is the screen's
   double bound_of(size_t i) const { return bounds[i]; }
   void screen(size_t i) {
-    screen_layout(scenario, options, layouts[i], parts[i].emplace());
-    bounds[i] = screened_throughput_bound(*parts[i]);
+    bounds[i] = screened_layout_bound(scenario, options, layouts[i]);
+    screened[i] = true;
   }
   size_t top() const {  // the layout that sets the candidate's bound
     size_t best = 0;
@@ -134,12 +136,12 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
       // Layouts whose model states alone overflow the device are pruned by search_plan itself.
       const Scenario s = scenario_on(base, c.cluster);
       const double limit = static_cast<double>(gpu.memory_bytes) * (1.0 - options.search.estimate.margin);
-      const int64_t psi = count_parameters(base.model).total;
+      const int64_t psi = model_tables(base.model).counts.total;
       Lazy z;
       for (const Strategy& layout : search_layouts(s)) {
         z.layouts.push_back(layout);
         z.bounds.push_back(0);
-        z.parts.emplace_back();
+        z.screened.push_back(false);
         const double states = static_cast<double>(model_state_bytes_per_rank(psi, layout, n));
         const double logits_per_sequence = static_cast<double>(base.training.seq_len) / layout.sp_degree *
                                            static_cast<double>(base.model.vocab) * 2.0;
@@ -210,7 +212,7 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
     }
     Plan p;
     try {
-      if (const size_t top = z.top(); z.bound_of(top) > 0 && !z.parts[top]) {
+      if (const size_t top = z.top(); z.bound_of(top) > 0 && !z.screened[top]) {
         z.screen(top);
         c.screened_bound_tokens_per_second = z.bound_of(z.top());
         // Nothing passed the screen in any layout: finish the (cheap) search for its closest miss.
@@ -219,11 +221,8 @@ HardwarePlan search_hardware(const Scenario& base, const std::vector<GpuSpec>& g
           continue;
         }
       }
-      std::vector<ScreenedSpace> parts;
-      for (size_t i = 0; i < z.layouts.size(); ++i) {
-        if (!z.parts[i]) z.screen(i);
-        parts.push_back(std::move(*z.parts[i]));
-      }
+      std::vector<ScreenedSpace> parts(z.layouts.size());
+      for (size_t i = 0; i < z.layouts.size(); ++i) screen_layout(z.scenario, z.options, z.layouts[i], parts[i]);
       p = search_plan(z.scenario, z.options, merge_screened(std::move(parts)));
     } catch (const InputError&) {
       ++out.searched;

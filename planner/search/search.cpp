@@ -16,6 +16,7 @@
 #include "planner/config/runtime_support.h"
 #include "planner/memory/precision_recipe.h"
 #include "planner/framework/sharding_policy.h"
+#include "planner/search/screen.h"
 #include "planner/search/suggestions.h"
 #include "planner/cost/step_time.h"
 
@@ -30,26 +31,6 @@ std::vector<int> sp_choices(const Scenario& s) {
   // drops those the other rules refuse (heads, tokens, attention kernel).
   for (int d = 1; d <= world; ++d)
     if (world % d == 0) out.push_back(d);
-  return out;
-}
-
-// (micro_batch, grad_accumulation) pairs: with a global batch, mb * ga * DP must equal it.
-std::vector<std::pair<int64_t, int64_t>> batch_choices(const Scenario& s, int sp) {
-  std::vector<std::pair<int64_t, int64_t>> out;
-  const int64_t dp = s.cluster.world_size() / sp;
-  std::vector<int64_t> mbs;
-  if (s.pins.micro_batch) mbs = {*s.pins.micro_batch};
-  else for (int64_t mb = 1; mb <= 64; mb *= 2) mbs.push_back(mb);
-  for (int64_t mb : mbs) {
-    if (s.training.global_batch > 0) {
-      if (s.training.global_batch % (mb * dp) != 0) continue;
-      const int64_t ga = s.training.global_batch / (mb * dp);
-      if (s.pins.grad_accumulation && *s.pins.grad_accumulation != ga) continue;
-      out.push_back({mb, ga});
-    } else {
-      out.push_back({mb, s.pins.grad_accumulation.value_or(1)});
-    }
-  }
   return out;
 }
 
@@ -119,11 +100,6 @@ std::vector<Strategy> base_strategies(const Scenario& s) {
   return out;
 }
 
-std::vector<bool> cpu_ckpt_choices(const Scenario& s) {
-  if (s.pins.cpu_checkpointing) return {*s.pins.cpu_checkpointing};
-  return {false, true};
-}
-
 // How far a candidate is from fitting: device total plus the free memory its band asks for, over
 // the capacity (the allocator's own limit when a memory fraction is set).
 uint64_t over_bytes(const Estimate& e) {
@@ -185,14 +161,10 @@ StrategyKey key_of(const Strategy& st) {
 
 namespace {
 
-// The screen (no allocator replay: reserved taken as allocated) can only be more optimistic than
-// the full estimate: reserved >= allocated, so its free memory and its band are upper and lower
-// bounds. A candidate it rejects cannot fit; one it passes is estimated in full before it counts.
+// One screen counted in the search's space; what it rejects is kept for the report.
 Estimate screened(const Scenario& s, const SearchOptions& options, ScreenedSpace& space, const Strategy& st) {
-  EstimateOptions screen = options.estimate;
-  screen.fast = true;
   ++space.evaluated;
-  Estimate e = estimate(s.model, s.cluster, s.training, st, screen);
+  Estimate e = screen_estimate(s, options, st);
   if (!e.feasible) space.infeasible.push_back(e);
   return e;
 }
@@ -216,23 +188,15 @@ void screen_layout(const Scenario& s, const SearchOptions& options, Strategy st,
         if (screened(x).feasible) families.push_back({x, x.checkpointed_layers}), any = true;
         continue;
       }
-      const int64_t lowest = cpu ? 1 : 0;
       x.checkpointed_layers = L;
       if (!screened(x).feasible) continue;
       any = true;
-      int64_t lo = lowest - 1, hi = L;  // hi passes; lo fails (lowest - 1: nothing below the range)
-      while (hi - lo > 1) {
-        x.checkpointed_layers = (lo + hi) / 2;
-        if (screened(x).feasible) hi = x.checkpointed_layers;
-        else lo = x.checkpointed_layers;
-      }
-      families.push_back({x, hi});
+      families.push_back({x, first_passing_count(x, cpu ? 1 : 0, L, [&](const Strategy& y) { return screened(y).feasible; })});
     }
     return any;
   };
-  const int64_t psi = count_parameters(s.model).total;
-  const uint64_t limit = static_cast<uint64_t>(static_cast<double>(s.cluster.gpu.memory_bytes) *
-                                               std::min(1.0 - options.estimate.margin, options.estimate.memory_fraction));
+  const int64_t psi = model_tables(s.model).counts.total;  // memoised: screened per layout
+  const uint64_t limit = model_states_limit_bytes(s, options);
   // A layout whose model states alone exceed the device cannot fit at any batch or recompute.
   const uint64_t states = model_state_bytes_per_rank(psi, st, s.cluster.world_size());
   if (states > limit) {

@@ -22,7 +22,12 @@ struct PathKey {
   int64_t world_size = 1;
   bool chunked_loss = false;               // the chunked loss path (unmeasured yet: borrows a band)
   std::string str() const;                 // "hf/deepspeed/no-offload/sp>1/world 8[/chunked-loss]"
-  bool operator==(const PathKey& o) const { return str() == o.str(); }
+  // Field by field, which is what equal str() means (each field is spelled apart), without
+  // building two strings per comparison: every estimate looks its path up among the bands.
+  bool operator==(const PathKey& o) const {
+    return profile == o.profile && framework == o.framework && offload == o.offload &&
+           sequence_parallel == o.sequence_parallel && world_size == o.world_size && chunked_loss == o.chunked_loss;
+  }
 };
 
 // The path of a configuration (framework resolved as planner/memory/exec_context.cpp does).

@@ -131,7 +131,7 @@ std::vector<std::string> derivation_violations() {
     st.precision = Precision::fp16;
     st.zero_stage = k.stage;
     const ExecContext c = make_exec_context(t, st, cluster.world_size());
-    const Timeline tl = build_step_timeline(m, t, st, c, true);
+    const Timeline tl = build_step_timeline(m, t, st, c, TimelineRecording::named_events);
     // The most reduce-bucket bytes alive at once over the simulated steps.
     uint64_t live = 0, predicted = 0;
     for (const AllocEvent& e : tl.events()) {

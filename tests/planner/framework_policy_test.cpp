@@ -26,14 +26,14 @@ struct Setup {
   }
   ModelStateHomes homes() const {
     const ExecContext c = make_exec_context(t, s, world);
-    StepState st(m, t, s, c, false);
+    StepState st(m, t, s, c, TimelineRecording::events);
     return make_framework_policy(st)->homes();
   }
   // Bytes of every allocation of category `cat` over the simulated steps.
   uint64_t allocated(Category cat) const {
     const ExecContext c = make_exec_context(t, s, world);
     uint64_t sum = 0;
-    const Timeline timeline = build_step_timeline(m, t, s, c, false);
+    const Timeline timeline = build_step_timeline(m, t, s, c, TimelineRecording::events);
     for (const AllocEvent& e : timeline.events())
       if (e.kind == AllocEvent::Kind::alloc && e.category == cat) sum += e.bytes * static_cast<uint64_t>(e.count);
     return sum;
