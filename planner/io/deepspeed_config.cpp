@@ -54,9 +54,10 @@ class Fields {
   std::optional<int64_t> integer(const char* key, int64_t lo, int64_t hi, const std::string& expected) const {
     if (!has(key) || has_auto(key)) return std::nullopt;
     const json& v = obj_.at(key);
-    if (v.is_number_unsigned()) {
-      if (v.get<uint64_t>() > static_cast<uint64_t>(hi)) fail(key, expected);
-      return static_cast<int64_t>(v.get<uint64_t>());
+    if (v.is_number_unsigned()) {  // nlohmann reads every non-negative literal (0 too) as unsigned
+      const uint64_t u = v.get<uint64_t>();
+      if (u > static_cast<uint64_t>(hi) || static_cast<int64_t>(u) < lo) fail(key, expected);
+      return static_cast<int64_t>(u);
     }
     if (v.is_number_integer()) {
       const int64_t i = v.get<int64_t>();

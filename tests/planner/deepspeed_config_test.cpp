@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <filesystem>
 #include <fstream>
 
 #include "planner/estimate.h"
@@ -143,6 +144,17 @@ TEST_CASE("the other Qwen3-30B-A3B user's Ulysses snippet: sequence_parallel.siz
   CHECK(s.pins.cpu_checkpointing == false);
   CHECK_FALSE(s.pins.checkpointed_layers);
   CHECK_FALSE(s.pins.zero_stage);
+}
+
+TEST_CASE("zero where a positive integer is expected is refused, not divided by (fuzz_parsers found SP size 0)") {
+  for (const char* text : {R"({"sequence_parallel": {"enabled": true, "size": 0}})", R"({"sequence_parallel_size": 0})",
+                           R"({"train_micro_batch_size_per_gpu": 0})", R"({"gradient_accumulation_steps": 0})"}) {
+    CAPTURE(text);
+    const std::string path = (std::filesystem::temp_directory_path() / "zplan_ds_zero_test.json").string();
+    std::ofstream(path) << text;
+    Scenario s = scenario("qwen3-0.6b", "8xH100", 4096);
+    CHECK_THROWS_WITH_AS(apply_deepspeed_config(path, s), doctest::Contains("a positive integer"), InputError);
+  }
 }
 
 TEST_CASE("GPT-2 XL user's ds_config_zero2.json: GPT-2 XL, ZeRO-2, fp16, micro-batch 1 x 32") {
