@@ -56,7 +56,7 @@ void gemm(Pass& p, const Rates& r, double m, double k, double n, double count = 
 // reads its input and writes its output; HF's RMSNorm upcasts to fp32 and runs pow, mean, rsqrt and
 // two multiplies: ~7 kernels and ~8 fp32 passes.
 bool one_kernel_norm(const ModelSpec& m, const ExecContext& c) {
-  return m.norm == NormKind::layer_norm || (m.norm == NormKind::rms_norm && c.fused_rms_norm);
+  return m.norm == NormKind::layer_norm || runs_fused_rms_norm(m, c);
 }
 double norm_kernels(const ModelSpec& m, const ExecContext& c) { return one_kernel_norm(m, c) ? 1.0 : 7.0; }
 double norm_bytes_per_element(const ModelSpec& m, const ExecContext& c, double a) {

@@ -52,7 +52,7 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, cons
   for (size_t i = 0; i < kStepTermCount; ++i) t.step_seconds += w[i] * terms.total[i];
   t.model_flops_per_token = terms.model_flops_per_token;
   t.calibrated = !o.calibration.empty();
-  t.calibration_borrowed = o.calibration.rfind("borrowed from ", 0) == 0;
+  t.calibration_borrowed = o.calibration_borrowed;
   t.tokens_per_second = t.step_seconds > 0 ? terms.tokens_per_step / t.step_seconds : 0;
   return t;
 }

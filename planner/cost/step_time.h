@@ -52,6 +52,7 @@ struct CostOptions {
   // optimizer_pass_bytes_per_param(); PCIe and HBM rates are the hardware profile's datasheet values.
   StepMechanisms mechanisms;
   std::string calibration;                  // "" = uncalibrated defaults; else the file it came from
+  bool calibration_borrowed = false;        // ... a file of another GPU of the same architecture
 };
 
 // Seconds per unit of each term (1/efficiency for rates, the overhead for counts), and back.

@@ -122,6 +122,7 @@ std::optional<CostOptions> same_architecture_constants(const GpuSpec& gpu, Profi
     if (it == c->profiles.end()) continue;
     CostOptions o = it->second.constants;
     o.calibration = "borrowed from " + it->second.constants.calibration + " (same compute capability)";
+    o.calibration_borrowed = true;
     return o;
   }
   return std::nullopt;

@@ -52,7 +52,7 @@ int add_norm(Rows& r, const std::string& name, const ModelSpec& m, int64_t width
     r.add(name + ".normed_fp32", kFp32 * width);
     return in_bytes;  // output.type_as(x)
   }
-  if (c.fused_rms_norm) {
+  if (runs_fused_rms_norm(m, c)) {
     r.add(name + ".input", in_bytes * width);
     r.add(name + ".rstd", kFp32 * (width / (group > 0 ? group : width)));
     return in_bytes;  // input and weight share the dtype on this path
@@ -289,6 +289,10 @@ uint64_t sum_bytes(const std::vector<TensorRow>& rows, int64_t tokens, int64_t b
   return s;
 }
 
+bool runs_fused_rms_norm(const ModelSpec& m, const ExecContext& c) {
+  return c.fused_rms_norm && m.norm == NormKind::rms_norm;
+}
+
 BlockActivations block_activations(const ModelSpec& m, int64_t layer, const ExecContext& c) {
   BlockActivations b;
   Rows saved{b.saved};
@@ -330,8 +334,7 @@ BlockActivations block_activations(const ModelSpec& m, int64_t layer, const Exec
   bwd.add("residual_grads", 2 * std::max(rb, cb) * C);
   // The composite norm's backward runs through fp32 temporaries; the fused kernel writes the input's
   // gradient directly in the input dtype.
-  const bool fused_norm = c.fused_rms_norm && m.norm == NormKind::rms_norm;
-  if (fused_norm) bwd.add("norm_backward_grad_input", std::max(rb, cb) * C);
+  if (runs_fused_rms_norm(m, c)) bwd.add("norm_backward_grad_input", std::max(rb, cb) * C);
   else bwd.add("norm_backward_fp32", 2 * kFp32 * C);
   return b;
 }

@@ -42,6 +42,10 @@ uint64_t sum_bytes(const std::vector<TensorRow>& rows, int64_t tokens, int64_t b
 // Rows of decoder layer `layer` (dense or MoE by the model's layer pattern).
 BlockActivations block_activations(const ModelSpec& m, int64_t layer, const ExecContext& c);
 
+// Whether this model's norms run through at::_fused_rms_norm: the Llama/Qwen RMSNorm kind in a
+// context that fuses it (ExecContext::fused_rms_norm); Gemma's (1 + w) norm and LayerNorm do not.
+bool runs_fused_rms_norm(const ModelSpec& m, const ExecContext& c);
+
 // Rows of a checkpointed layer: only its input (the residual stream tensor).
 std::vector<TensorRow> checkpointed_block_saved(const ModelSpec& m, const ExecContext& c);
 

@@ -156,7 +156,8 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   r.rank = env.rank;
   r.world_size = env.world_size;
   if (model_spec.is_moe()) r.experts_implementation = compat::use_grouped_mm(device) ? "grouped_mm" : "loop";
-  if (model_spec.norm == NormKind::rms_norm) r.norm_implementation = build.fused_rms_norm ? "fused" : "composite";
+  if (model_spec.norm == NormKind::rms_norm)
+    r.norm_implementation = to_string(build.fused_rms_norm ? NormImpl::fused : NormImpl::composite);
   const bool verbose = options.verbose && env.rank == 0;
   probe.empty_cache();
   probe.read_and_reset();

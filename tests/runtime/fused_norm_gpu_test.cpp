@@ -7,24 +7,12 @@
 #include "runtime/model/blocks.h"
 #include "runtime/run_api.h"
 #include "tests/runtime/test_models.h"
-#include "tests/runtime/torch_doctest.h"
+#include "tests/runtime/gpu_test_support.h"
 
 namespace rt = zplan::rt;
 
-namespace {
-
-bool cuda_here() {
-  if (at::hasCUDA()) return true;
-  FAIL("this test needs a CUDA device (label gpu; CI leaves it out)");
-  return false;
-}
-
-double rel_err(const at::Tensor& a, const at::Tensor& b) {
-  const at::Tensor fa = a.to(at::kCPU, at::kFloat), fb = b.to(at::kCPU, at::kFloat);
-  return (fa - fb).abs().max().item<double>() / std::max(1e-12, fb.abs().max().item<double>());
-}
-
-}  // namespace
+using zplan::test::cuda_here;
+using zplan::test::rel_err;
 
 TEST_CASE("gpu: the fused RMSNorm equals transformers' composite in bf16, over the hidden size and per head") {
   if (!cuda_here()) return;

@@ -3,25 +3,12 @@
 // old libtorch. Both must give the same outputs and gradients, including for an expert that
 // receives no token (its weight gradient must be zeros, not garbage).
 #include "runtime/model/blocks.h"
-#include "tests/runtime/torch_doctest.h"
+#include "tests/runtime/gpu_test_support.h"
 
 namespace rt = zplan::rt;
 
-namespace {
-
-bool cuda_here() {
-  if (at::hasCUDA()) return true;
-  FAIL("this test needs a CUDA device (label gpu; CI leaves it out)");
-  return false;
-}
-
-// Relative max error of a against b, in fp32.
-double rel_err(const at::Tensor& a, const at::Tensor& b) {
-  const at::Tensor fa = a.to(at::kCPU, at::kFloat), fb = b.to(at::kCPU, at::kFloat);
-  return (fa - fb).abs().max().item<double>() / std::max(1e-12, fb.abs().max().item<double>());
-}
-
-}  // namespace
+using zplan::test::cuda_here;
+using zplan::test::rel_err;
 
 TEST_CASE("gpu: _grouped_mm equals the per-expert loop in bf16, forward and backward, empty expert included") {
   if (!cuda_here()) return;

@@ -1,0 +1,23 @@
+// gpu_test_support.h: what the runtime's GPU tests (label gpu) share: a CUDA device or a failure
+// that says why, and the relative error that compares a GPU path with its reference.
+#pragma once
+#include <algorithm>
+
+#include "tests/runtime/torch_doctest.h"
+
+namespace zplan::test {
+
+// True on a machine with a CUDA device; elsewhere the test fails (CI leaves label gpu out).
+inline bool cuda_here() {
+  if (at::hasCUDA()) return true;
+  FAIL("this test needs a CUDA device (label gpu; CI leaves it out)");
+  return false;
+}
+
+// Largest |a - b| relative to b's largest magnitude, in fp32 on the CPU.
+inline double rel_err(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor fa = a.to(at::kCPU, at::kFloat), fb = b.to(at::kCPU, at::kFloat);
+  return (fa - fb).abs().max().item<double>() / std::max(1e-12, fb.abs().max().item<double>());
+}
+
+}  // namespace zplan::test
