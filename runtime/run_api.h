@@ -56,6 +56,8 @@ struct RunResult {
   // CUDA device with libtorch >= 2.9; "loop": one mm per expert); empty for dense models.
   std::string experts_implementation;
   std::string norm_implementation;      // RMSNorm models: "fused" (at::_fused_rms_norm) or "composite"
+  // 16-bit recipes with fp32 masters: "fused-master" (zplan's kernel) or "upcast" (AdamWImpl); else empty.
+  std::string adamw_implementation;
   // Several ranks: every rank's peak allocated and reserved bytes (measured.peak_allocated_bytes and
   // measured.reserved_bytes are then the busiest rank's; the other fields are this rank's).
   std::vector<uint64_t> per_rank_peak_bytes, per_rank_reserved_bytes;

@@ -72,6 +72,13 @@ bool parse_norm_impl(const std::string& s, NormImpl* out) {
   return false;
 }
 
+const char* to_string(AdamWImpl a) { return a == AdamWImpl::fused_master ? "fused-master" : "upcast"; }
+bool parse_adamw_impl(const std::string& s, AdamWImpl* out) {
+  if (s == "fused-master") { *out = AdamWImpl::fused_master; return true; }
+  if (s == "upcast") { *out = AdamWImpl::upcast; return true; }
+  return false;
+}
+
 bool has_fp32_master(Precision p) { return p == Precision::bf16 || p == Precision::fp16; }
 bool is_fp16(Precision p) { return p == Precision::fp16 || p == Precision::amp_fp16; }
 

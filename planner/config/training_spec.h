@@ -32,6 +32,13 @@ enum class ExpertsImpl { grouped_mm, eager, loop };
 // normalised tensor. Hugging Face's models always run the composite; so did every runtime record
 // measured before 2026-12-06 (a record without the field reads as composite).
 enum class NormImpl { fused, composite };
+// How zplan's runtime runs AdamW on the fp32 masters of a 16-bit recipe (bf16, fp16): zplan's own
+// CUDA kernel (runtime/kernels/mixed_adamw.cu, a GPU build with a CUDA compiler) reads each 16-bit
+// gradient and writes the master, both moments and the 16-bit weight in one pass, with no
+// temporary; or the upcast path (CPU, builds without the kernel, and every runtime record measured
+// before 2026-12-07; a record without the field reads as upcast): each gradient is upcast to an
+// fp32 copy one tensor at a time, at::_fused_adamw_ updates the master, which is copied back.
+enum class AdamWImpl { fused_master, upcast };
 
 struct TrainingSpec {
   int64_t seq_len = 0;               // tokens per sequence, before sequence parallelism
@@ -41,6 +48,7 @@ struct TrainingSpec {
   Framework framework = Framework::deepspeed;
   ExpertsImpl experts = ExpertsImpl::grouped_mm;
   NormImpl norm = NormImpl::fused;   // zplan's runtime only; the hf profile always runs the composite
+  AdamWImpl adamw = AdamWImpl::fused_master;  // zplan's runtime only, 16-bit recipes with fp32 masters
   bool use_cache = false;            // HF config.use_cache left on while training (a KV cache per layer)
   bool hold_outputs = true;          // the loop keeps `outputs` (and its logits) until the next forward
   // DeepSpeed buffer sizes (elements); defaults are DeepSpeed's own (docs/memory-model.md §2).
@@ -89,6 +97,8 @@ const char* to_string(ExpertsImpl e);
 bool parse_experts_impl(const std::string& s, ExpertsImpl* out);
 const char* to_string(NormImpl n);
 bool parse_norm_impl(const std::string& s, NormImpl* out);
+const char* to_string(AdamWImpl a);  // "fused-master" | "upcast"
+bool parse_adamw_impl(const std::string& s, AdamWImpl* out);
 
 // Bytes per element of each state are the precision recipe's (planner/memory/precision_recipe.h).
 bool has_fp32_master(Precision p);   // bf16/fp16: optimizer keeps an fp32 copy of the weights

@@ -181,9 +181,17 @@ const char* step_term_name(size_t term) {
   return term < kStepTermCount ? names[term] : "?";
 }
 
-double optimizer_pass_bytes_per_param(Precision precision) {
+double optimizer_pass_bytes_per_param(Precision precision, OptimizerPass pass) {
   const PrecisionRecipe rc = precision_recipe(precision);
-  return 2.0 * rc.param_bytes + rc.grad_bytes + 2.0 * (rc.master_bytes + rc.optimizer_bytes) + rc.fp32_grad_bytes;
+  const double states = 2.0 * (rc.master_bytes + rc.optimizer_bytes);  // read and write
+  switch (pass) {
+    case OptimizerPass::fused_master:  // read the 16-bit gradient, write the 16-bit weight
+      return rc.grad_bytes + states + rc.param_bytes;
+    case OptimizerPass::upcast:  // + write and read the fp32 gradient, read the master to copy it back
+      return rc.grad_bytes + 2.0 * rc.fp32_grad_bytes + states + rc.master_bytes + rc.param_bytes;
+    case OptimizerPass::generic: break;
+  }
+  return 2.0 * rc.param_bytes + rc.grad_bytes + states + rc.fp32_grad_bytes;
 }
 
 StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const TrainingSpec& training, const Strategy& s,
@@ -264,11 +272,18 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   // GPU AdamW on the local shard: reads weights, gradients, master copy and both moments, writes
   // all but the gradients (the minimum; a multi-pass foreach implementation moves more, which its
   // fitted weight absorbs); one kernel-equivalent per parameter tensor and state.
+  const bool runtime_masters = context.profile == Profile::zplan && has_fp32_master(s.precision);
+  const OptimizerPass pass = !runtime_masters ? OptimizerPass::generic
+                             : context.fused_master_adamw ? OptimizerPass::fused_master : OptimizerPass::upcast;
   if (homes.optimizer_states.on_gpu()) {
-    const double bytes = local * optimizer_pass_bytes_per_param(s.precision);
+    const double bytes = local * optimizer_pass_bytes_per_param(s.precision, pass);
     out.total[kOptimizerTerm] = bytes / r.hbm;
   }
-  out.total[kKernelTerm] += k.optimizer_kernels_per_tensor * static_cast<double>(tables.tensors.size());
+  // Launches per tensor: zplan's fused-master kernel 1; its upcast path 3 (cast, AdamW, copy back).
+  const double optimizer_kernels = pass == OptimizerPass::fused_master ? 1.0
+                                   : pass == OptimizerPass::upcast  ? 3.0
+                                                                     : k.optimizer_kernels_per_tensor;
+  out.total[kKernelTerm] += optimizer_kernels * static_cast<double>(tables.tensors.size());
   out.total[kMicroStepTerm] = ga;
 
   // Collectives: ring all-reduce moves 2(N-1)/N of the data per rank, reduce-scatter and all-gather

@@ -75,9 +75,14 @@ struct StepMechanisms {
   double optimizer_kernels_per_tensor = 2.0;  // AdamW launches per parameter tensor (foreach: ~2 per state)
 };
 
-// AdamW's minimal HBM traffic per local parameter: read weights, gradients, the fp32 master copy
-// and both moments, write all but the gradients; plus the fp32 gradient copy of 16-bit recipes.
-double optimizer_pass_bytes_per_param(Precision precision);
+// AdamW's HBM traffic per local parameter. generic (torch AdamW, DeepSpeed): read weights,
+// gradients, the fp32 master copy and both moments, write all but the gradients, plus the fp32
+// gradient copy of 16-bit recipes. zplan's runtime on fp32 masters (training_spec.h AdamWImpl):
+// fused_master reads the 16-bit gradient, reads and writes master and moments and writes the 16-bit
+// weight (28 B in bf16); upcast also writes and reads an fp32 copy of the gradient and reads the
+// master again to copy it back (40 B).
+enum class OptimizerPass { generic, fused_master, upcast };
+double optimizer_pass_bytes_per_param(Precision precision, OptimizerPass pass = OptimizerPass::generic);
 
 StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const TrainingSpec& training,
                      const Strategy& s, const StepMechanisms& k = {});

@@ -4,8 +4,10 @@
 //   -------------------------+-------------------------------+-----------------------------------
 //   fp32 masters, AdamW state| whole, per tensor             | from init (not lazy)
 //   logits                   | [t, V] compute dtype          | until the loss is read (no `outputs`)
-//   fp32 gradient upcast     | one (fused) tensor at a time  | inside the step (fp16: + overflow check)
+//   fp32 gradient upcast     | one (fused) tensor at a time  | inside the step; none with the
+//                            |                               | fused-master kernel
 //   amp-fp16 unscaled copy   | one tensor at a time          | inside the step, after the overflow checks
+//   fp16 overflow check      | an fp32 sum per tensor        | (a scalar: not counted)
 //   .grad                    | whole, per tensor             | until step_end (its own phase)
 #include "planner/framework/plain_policy.h"
 
@@ -23,31 +25,21 @@ class RuntimePolicy : public PlainPolicy {
 
   void optimizer_step(int step) override {
     (void)step;
-    // One gradient at a time is upcast to fp32 (fp16 adds the overflow check's fp32 copy and its
-    // bool result); fused AdamW itself allocates nothing. "One gradient" is one parameter as the
-    // runtime holds it: a fused tensor (the experts' gate_up [E, 2F, C], GPT-2's c_attn) is upcast
-    // whole, which for MoE models is the largest temporary of the step.
+    // fp16's loss scaler first checks every gradient for inf/nan through its fp32 sum (a scalar
+    // per tensor: no temporary worth counting). Then, on the upcast path, one gradient at a time is
+    // upcast to fp32 (amp-fp16: unscaled into an fp32 copy); fused AdamW itself allocates nothing.
+    // "One gradient" is one parameter as the runtime holds it: a fused tensor (the experts' gate_up
+    // [E, 2F, C], GPT-2's c_attn) is upcast whole, which for MoE models is the largest temporary of
+    // the step. The fused-master kernel (runtime/kernels/mixed_adamw.cu) reads the 16-bit gradient
+    // as it is: no temporary at all.
     const std::vector<HfTensor>& tensors = model_tables(st_.m).hf;
     auto elements = [](const HfTensor& h) { return static_cast<uint64_t>(h.elements); };
-    if (st_.recipe.fp32_grad_bytes == 0) {
-      // fp32 grads (fp32, amp). amp-fp16's loss scaler still checks every gradient for inf/nan
-      // first (a bool per element), then unscales into an fp32 copy, one tensor at a time.
-      if (!is_fp16(st_.s.precision)) return;
-      for (const HfTensor& h : tensors)
-        st_.t.free(st_.t.alloc(Category::optimizer_temp, h.name, ".overflow_check", elements(h)));
-      for (const HfTensor& h : tensors)
-        st_.t.free(st_.t.alloc(Category::optimizer_temp, h.name, ".grad_unscaled", elements(h) * kFp32Bytes));
-      return;
-    }
-    for (const HfTensor& h : tensors) {
-      const uint64_t n = elements(h);
-      const int fp32 = st_.t.alloc(Category::optimizer_temp, h.name, ".grad_fp32", n * kFp32Bytes);
-      const int check = is_fp16(st_.s.precision)
-                            ? st_.t.alloc(Category::optimizer_temp, h.name, ".overflow_check", n * (kFp32Bytes + 1))
-                            : -1;
-      if (check >= 0) st_.t.free(check);
-      st_.t.free(fp32);
-    }
+    const bool fp32_grads = st_.recipe.fp32_grad_bytes == 0;  // fp32, amp
+    if (fp32_grads && !is_fp16(st_.s.precision)) return;
+    if (!fp32_grads && st_.c.fused_master_adamw) return;
+    const char* suffix = fp32_grads ? ".grad_unscaled" : ".grad_fp32";
+    for (const HfTensor& h : tensors)
+      st_.t.free(st_.t.alloc(Category::optimizer_temp, h.name, suffix, elements(h) * kFp32Bytes));
   }
   bool keeps_outputs() const override { return false; }
   bool zero_grad_at_step_end() const override { return true; }

@@ -65,6 +65,9 @@ Scenario scenario_from_record(const nlohmann::json& record, const std::string& w
   // Records of zplan's runtime measured before it ran the fused RMSNorm carry no field: composite.
   if (!parse_norm_impl(text("norm_implementation", "composite"), &s.training.norm))
     throw InputError(where, "scenario.norm_implementation", "expected fused or composite");
+  // ... and before its fused-master AdamW kernel: upcast.
+  if (!parse_adamw_impl(text("adamw_implementation", "upcast"), &s.training.adamw))
+    throw InputError(where, "scenario.adamw_implementation", "expected fused-master or upcast");
   if (sj.contains("use_cache")) {
     if (!sj.at("use_cache").is_boolean()) throw InputError(where, "scenario.use_cache", "expected true or false");
     s.training.use_cache = sj.at("use_cache").get<bool>();

@@ -34,6 +34,8 @@ ExecContext make_exec_context(const TrainingSpec& training, const Strategy& stra
   }
   c.experts = training.experts;
   c.fused_rms_norm = c.profile == Profile::zplan && training.norm == NormImpl::fused && !c.autocast;
+  c.fused_master_adamw = c.profile == Profile::zplan && training.adamw == AdamWImpl::fused_master &&
+                         has_fp32_master(strategy.precision);
   c.use_cache = training.use_cache;
   return c;
 }

@@ -28,6 +28,9 @@ struct ExecContext {
   // zplan's runtime runs Llama/Qwen RMSNorms through at::_fused_rms_norm (training_spec.h NormImpl):
   // its own profile, the fused choice, and no autocast (input and weight share a dtype).
   bool fused_rms_norm = false;
+  // zplan's runtime updates the fp32 masters of a 16-bit recipe from the 16-bit gradients in one
+  // kernel (training_spec.h AdamWImpl): its own profile, the fused choice, a recipe with masters.
+  bool fused_master_adamw = false;
   bool use_cache = false;
 
   // Tokens one rank processes outside attention: B * T / SP.

@@ -17,6 +17,7 @@ nlohmann::json scenario_to_json(const Scenario& s) {
   j["framework"] = to_string(s.training.framework);
   j["experts_implementation"] = to_string(s.training.experts);
   j["norm_implementation"] = to_string(s.training.norm);
+  j["adamw_implementation"] = to_string(s.training.adamw);
   j["use_cache"] = s.training.use_cache;
   return j;
 }

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "planner/memory/params.h"
+#include "runtime/model/fused_rms_norm.h"
 #include "runtime/model/gemma_blocks.h"
 #include "runtime/model/autocast.h"
 #include "runtime/model/weight_slots.h"
@@ -116,7 +117,7 @@ at::Tensor model_norm(const ModelSpec& spec, const at::Tensor& x, const at::Tens
                       bool fused_rms_norm) {
   switch (spec.norm) {
     case NormKind::gemma_rms_norm: return gemma_rms_norm(x, w, spec.norm_eps);
-    case NormKind::rms_norm: return fused_rms_norm ? compat::fused_rms_norm(x, w, spec.norm_eps) : rms_norm_hf(x, w, spec.norm_eps);
+    case NormKind::rms_norm: return fused_rms_norm ? rt::fused_rms_norm(x, w, spec.norm_eps) : rms_norm_hf(x, w, spec.norm_eps);
     case NormKind::layer_norm: break;
   }
   return layer_norm_hf(x, w, b, spec.norm_eps);

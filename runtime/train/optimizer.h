@@ -1,8 +1,11 @@
 // optimizer.h: AdamW for the runtime's precision recipes, with DeepSpeed-style state placement:
 //   fp32        : params, grads, m, v in fp32; the update writes the params directly.
 //   bf16 / fp16 : 16-bit params and grads; fp32 master weights, m and v live in the optimizer.
-//                 Each step casts ONE gradient at a time to fp32 (the only optimizer temporary
-//                 beyond AdamW's own), updates the master copy and writes it back to the param.
+//                 On a GPU build with zplan's kernels (runtime/kernels/mixed_adamw.cu) one pass per
+//                 tensor reads the 16-bit gradient and writes master, m, v and the 16-bit param: no
+//                 temporary ("fused-master"). Otherwise ("upcast") each step casts ONE gradient at a
+//                 time to fp32 (the only optimizer temporary beyond AdamW's own), updates the master
+//                 copy and writes it back to the param.
 //   fp16        : plus dynamic loss scaling (torch.cuda.amp.GradScaler semantics).
 // States are allocated eagerly in the constructor (as DeepSpeed does at engine init), so
 // after_init already holds every model state. On libtorch 2.x with CUDA tensors the update is
@@ -50,8 +53,11 @@ class LossScaler {
 class MixedAdamW {
  public:
   // params: the model's leaf tensors. use_master: keep fp32 masters (bf16/fp16 recipes).
-  // loss_scaling: fp16 dynamic loss scaling.
-  MixedAdamW(std::vector<at::Tensor> params, bool use_master, bool loss_scaling, AdamWConfig cfg);
+  // loss_scaling: fp16 dynamic loss scaling. fused_master: use the one-pass kernel where it was
+  // built and every param is a contiguous 16-bit CUDA tensor (fused_master() tells).
+  MixedAdamW(std::vector<at::Tensor> params, bool use_master, bool loss_scaling, AdamWConfig cfg,
+             bool fused_master = true);
+  bool fused_master() const { return fused_master_; }
   // Unscales, checks for inf/nan (fp16), updates. Returns false when the step was skipped.
   bool step();
   // Drops the gradients (set_to_none, torch's default), which frees their memory.
@@ -74,12 +80,14 @@ class MixedAdamW {
 
  private:
   void update_one(at::Tensor& target, const at::Tensor& grad32, at::Tensor& m, at::Tensor& v);
+  void update_fused_master(size_t i, double grad_scale);
 
   std::vector<at::Tensor> params_;
   std::vector<at::Tensor> master_;  // fp32 copies (empty without masters)
   std::vector<at::Tensor> m_, v_;   // fp32
   at::Tensor step_tensor_;          // fp32 scalar on the device (fused kernel's state_steps)
   bool use_master_;
+  bool fused_master_ = false;
   AdamWConfig cfg_;
   LossScaler scaler_;
   std::function<bool(bool)> any_overflow_;

@@ -208,7 +208,10 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
     acfg.lr = options.learning_rate;
     opt = std::make_unique<rt::MixedAdamW>(zero ? zero->optimizer_tensors() : leaves,
                                            has_fp32_master(strategy.precision),
-                                           is_fp16(strategy.precision), acfg);  // fp16, amp-fp16: loss scaling
+                                           is_fp16(strategy.precision), acfg,  // fp16, amp-fp16: loss scaling
+                                           training.adamw == AdamWImpl::fused_master);
+    if (has_fp32_master(strategy.precision))
+      r.adamw_implementation = to_string(opt->fused_master() ? AdamWImpl::fused_master : AdamWImpl::upcast);
     if (zero && strategy.zero_stage >= 1) opt->set_overflow_agreement([&](bool mine) { return comm->any(mine); });
     r.parameters = model->param_count();
     if (zero) states.weights_bytes = zero->resident_param_bytes();

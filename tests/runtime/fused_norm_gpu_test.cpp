@@ -5,8 +5,6 @@
 // node, whose saved tensors are the ones the planner counts (input and the fp32 1/rms per row).
 // A training run on the GPU reports which path it took.
 #include "runtime/model/blocks.h"
-#include "runtime/run_api.h"
-#include "tests/runtime/test_models.h"
 #include "tests/runtime/gpu_test_support.h"
 
 namespace rt = zplan::rt;
@@ -38,23 +36,14 @@ TEST_CASE("gpu: the fused RMSNorm equals transformers' composite in bf16, over t
 
 TEST_CASE("gpu: a bf16 run takes the fused RMSNorm, an amp-bf16 run and the composite choice do not") {
   if (!cuda_here()) return;
-  const zplan::ModelSpec spec = zplan::test::tiny_qwen3();
-  zplan::TrainingSpec training;
-  training.seq_len = 32;
-  training.framework = zplan::Framework::plain;
-  zplan::RunOptions options;
-  options.steps = 1;
-  options.verbose = false;
-  options.device = "cuda";
   for (const auto& [precision, norm, expected] :
        {std::tuple{zplan::Precision::bf16, zplan::NormImpl::fused, std::string("fused")},
         std::tuple{zplan::Precision::amp_bf16, zplan::NormImpl::fused, std::string("composite")},
         std::tuple{zplan::Precision::bf16, zplan::NormImpl::composite, std::string("composite")}}) {
     CAPTURE(expected);
-    zplan::Strategy strategy;
-    strategy.precision = precision;
+    zplan::TrainingSpec training;
     training.norm = norm;
-    const zplan::RunResult r = zplan::run_training(spec, training, strategy, options);
+    const zplan::RunResult r = zplan::test::train_tiny_qwen3_on_gpu(training, precision, 1);
     REQUIRE(r.error.empty());
     CHECK(r.norm_implementation == expected);
   }

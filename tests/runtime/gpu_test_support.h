@@ -3,6 +3,8 @@
 #pragma once
 #include <algorithm>
 
+#include "runtime/run_api.h"
+#include "tests/runtime/test_models.h"
 #include "tests/runtime/torch_doctest.h"
 
 namespace zplan::test {
@@ -18,6 +20,20 @@ inline bool cuda_here() {
 inline double rel_err(const at::Tensor& a, const at::Tensor& b) {
   const at::Tensor fa = a.to(at::kCPU, at::kFloat), fb = b.to(at::kCPU, at::kFloat);
   return (fa - fb).abs().max().item<double>() / std::max(1e-12, fb.abs().max().item<double>());
+}
+
+// A short run of the tiny Qwen3 on the GPU (32 tokens, plain loop) with the given
+// precision and the training spec's implementation choices; the result says which paths ran.
+inline zplan::RunResult train_tiny_qwen3_on_gpu(zplan::TrainingSpec training, zplan::Precision precision, int steps) {
+  training.seq_len = 32;
+  training.framework = zplan::Framework::plain;
+  zplan::RunOptions options;
+  options.steps = steps;
+  options.verbose = false;
+  options.device = "cuda";
+  zplan::Strategy strategy;
+  strategy.precision = precision;
+  return zplan::run_training(zplan::test::tiny_qwen3(), training, strategy, options);
 }
 
 }  // namespace zplan::test

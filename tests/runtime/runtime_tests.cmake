@@ -129,6 +129,8 @@ set_tests_properties(cli_run_allocator_trace_cpu_noop PROPERTIES
                      ENVIRONMENT ZPLAN_ALLOCATOR_TRACE=${CMAKE_CURRENT_BINARY_DIR}/trace_noop.jsonl)
 
 # On a CUDA device only (label gpu; tools/gpu/check.sh runs it, CI leaves it out): the MoE experts'
-# _grouped_mm path against the per-expert loop; the fused RMSNorm against transformers' composite.
+# _grouped_mm path against the per-expert loop; the fused RMSNorm against transformers' composite;
+# zplan's own kernels (runtime/kernels) against the PyTorch paths they replace.
 zplan_add_test(runtime_gpu_tests SOURCES ${CMAKE_CURRENT_LIST_DIR}/grouped_mm_gpu_test.cpp
-               ${CMAKE_CURRENT_LIST_DIR}/fused_norm_gpu_test.cpp LABELS gpu LIBS zplan_runtime)
+               ${CMAKE_CURRENT_LIST_DIR}/fused_norm_gpu_test.cpp
+               ${CMAKE_CURRENT_LIST_DIR}/runtime_kernels_gpu_test.cpp LABELS gpu LIBS zplan_runtime)

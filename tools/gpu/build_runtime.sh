@@ -14,9 +14,11 @@ build_runtime() {
   tp=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
   B=$SCRATCH/build
   command -v ninja >/dev/null && gen="-G Ninja"
+  # nvcc for zplan's own kernels (runtime/kernels), where the toolkit is but not on PATH.
+  [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ] && export CUDACXX=/usr/local/cuda/bin/nvcc
   # shellcheck disable=SC2086
   cmake -S "$ROOT" -B "$B" $gen -DCMAKE_PREFIX_PATH="$tp;$d/usr" -DCMAKE_BUILD_TYPE=Release -DZPLAN_BUILD_TESTS=OFF \
-    -DTORCH_CUDA_ARCH_LIST=9.0 -DZPLAN_BUILD_RUNTIME=ON >>"$OUT/build_rest.txt" 2>&1
+    -DTORCH_CUDA_ARCH_LIST=9.0 -DCMAKE_CUDA_ARCHITECTURES=90 -DZPLAN_BUILD_RUNTIME=ON >>"$OUT/build_rest.txt" 2>&1
   cmake --build "$B" -j16 --target "$@" >>"$OUT/build_rest.txt" 2>&1 \
     || { echo "!! BUILD FAILED (tail of build_rest.txt):"; tail -30 "$OUT/build_rest.txt"; exit 1; }
 }

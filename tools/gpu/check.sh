@@ -6,12 +6,12 @@
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, apt-get download the packages listed below into .debs/):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families|families2|moe_grouped|moe_grouped2|fused_norm (default full; oom: only the
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families|families2|moe_grouped|moe_grouped2|fused_norm|adamw|adamw2 (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
 # holdout: `zplan --run` on configurations not measured before; families: truncated Phi-3,
 # Qwen1.5-MoE, Mixtral, Mistral beyond its window, Gemma 3 1B beyond its window and amp-bf16), STEPS (default 3),
 # families2: held-out MoE optimizer-step peaks, amp-fp16, Gemma 3 under amp-bf16; moe_grouped: MoE rows with
-# the experts on at::_grouped_mm; moe_grouped2: held out for the sparse layers' node order; fused_norm: held out for the fused RMSNorm; CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
+# the experts on at::_grouped_mm; moe_grouped2: held out for the sparse layers' node order; fused_norm: held out for the fused RMSNorm; adamw: held out for the fused-master AdamW kernel (optimizer-step peaks); adamw2: held out for the tied embedding's out-of-place gradient sum and fp16's sum-based overflow check; CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
@@ -37,8 +37,10 @@ python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version
 B=$SCRATCH/build
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
+# nvcc for zplan's own kernels (runtime/kernels), where the toolkit is but not on PATH.
+[ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ] && export CUDACXX=/usr/local/cuda/bin/nvcc
 cmake -S "$ROOT" -B $B $GEN -DCMAKE_PREFIX_PATH="$TP;$D/usr" -DCMAKE_BUILD_TYPE=Release -DZPLAN_BUILD_TESTS=ON \
-  -DTORCH_CUDA_ARCH_LIST=9.0 -DZPLAN_BUILD_RUNTIME=ON 2>&1 | grep -v "^-- Looking\|^-- Performing\|^-- Check" 
+  -DTORCH_CUDA_ARCH_LIST=9.0 -DCMAKE_CUDA_ARCHITECTURES=90 -DZPLAN_BUILD_RUNTIME=ON 2>&1 | grep -v "^-- Looking\|^-- Performing\|^-- Check" 
 cmake --build $B -j16 --target zplan_runtime runtime_tests zplan_measure_runtime || { echo "RUNTIME BUILD FAILED"; exit 1; }
 echo "runtime build seconds $(( $(date +%s) - t_start ))"
 cmake --build $B -j16 -- -k 0 >"$OUT/build_rest.txt" 2>&1 || echo "note: some non-runtime targets failed to build (see build_rest.txt)"
@@ -100,7 +102,7 @@ run() {  # label, then measure_runtime flags
 }
 # The default rows run unless MATRIX is oom or families.
 default_rows=true
-case "${MATRIX:-full}" in oom|families|families2|moe_grouped|moe_grouped2|fused_norm) default_rows=false ;; esac
+case "${MATRIX:-full}" in oom|families|families2|moe_grouped|moe_grouped2|fused_norm|adamw|adamw2) default_rows=false ;; esac
 # ---- MATRIX=families: the families issue 21 added to the runtime, truncated to one GPU, for the
 # predicted-vs-measured peak (run on an H100: docs/measurements/2026-12-05/call3): Phi-3 (fused qkv_proj/gate_up_proj; v a
 # view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert),
@@ -169,6 +171,32 @@ if [ "${MATRIX:-full}" = fused_norm ]; then
   run "fused_qwen3-30b-a3b-2l_s8192_mb1_ckpt0"    --model qwen3-30b-a3b --layers 2 --seq 8192 --micro-batch 1 --ckpt none
   run "fused_qwen3-4b_s4096_mb1_ckpt18"           --model qwen3-4b --seq 4096 --micro-batch 1 --ckpt 18
   run "composite_qwen3-0.6b_s2048_mb1_ckpt0_amp-bf16" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision amp-bf16
+fi
+# ---- MATRIX=adamw: held out for the fused-master AdamW kernel (runtime/kernels/mixed_adamw.cu; planner
+# AdamWImpl): short sequences, where the upcast path's fp32 gradient copy made the optimizer step the
+# peak, one configuration on both paths, fp16's overflow check, MoE's large expert tensors ----
+if [ "${MATRIX:-full}" = adamw ]; then
+  run "fm_qwen3-0.6b_s512_mb1_ckpt0"          --model qwen3-0.6b --seq 512 --micro-batch 1 --ckpt none
+  run "up_qwen3-0.6b_s512_mb1_ckpt0"          --model qwen3-0.6b --seq 512 --micro-batch 1 --ckpt none --adamw-kernel upcast
+  run "fm_qwen3-1.7b_s1024_mb1_ckpt0"         --model qwen3-1.7b --seq 1024 --micro-batch 1 --ckpt none
+  run "fm_llama-3.2-1b_s1024_mb1_ckpt0_fp16"  --model llama-3.2-1b --seq 1024 --micro-batch 1 --ckpt none --precision fp16
+  run "fm_qwen3-4b_s1024_mb1_ckpt36"          --model qwen3-4b --seq 1024 --micro-batch 1 --ckpt all
+  run "fm_qwen3-30b-a3b-2l_s1024_mb1_ckpt0"   --model qwen3-30b-a3b --layers 2 --seq 1024 --micro-batch 1 --ckpt none
+  run "fm_gemma-3-1b-8l_s2048_mb1_ckpt0"      --model gemma-3-1b --layers 8 --seq 2048 --micro-batch 1 --ckpt none
+  run "fm_qwen3-1.7b_s4096_mb1_ckpt0"         --model qwen3-1.7b --seq 4096 --micro-batch 1 --ckpt none
+fi
+# ---- MATRIX=adamw2: held out for what the adamw set showed: a tied embedding's two gradients summed
+# out of place at backward's end, and fp16's overflow check as one fp32 sum per gradient ----
+if [ "${MATRIX:-full}" = adamw2 ]; then
+  run "fm_llama-3.2-1b_s1024_mb1_ckpt0_fp16"  --model llama-3.2-1b --seq 1024 --micro-batch 1 --ckpt none --precision fp16
+  run "fm_qwen3-0.6b_s512_mb1_ckpt0_fp16"     --model qwen3-0.6b --seq 512 --micro-batch 1 --ckpt none --precision fp16
+  run "up_qwen3-1.7b_s1024_mb1_ckpt0_fp16"    --model qwen3-1.7b --seq 1024 --micro-batch 1 --ckpt none --precision fp16 --adamw-kernel upcast
+  run "qwen3-0.6b_s512_mb1_ckpt0_amp-fp16"    --model qwen3-0.6b --seq 512 --micro-batch 1 --ckpt none --precision amp-fp16
+  run "fm_llama-3.2-3b_s1024_mb2_ckpt0"       --model llama-3.2-3b --seq 1024 --micro-batch 2 --ckpt none
+  run "fm_qwen3-8b-8l_s1024_mb1_ckpt0"        --model qwen3-8b --layers 8 --seq 1024 --micro-batch 1 --ckpt none
+  run "fm_gpt2-large_s1024_mb2_ckpt0"         --model gpt2-large --seq 1024 --micro-batch 2 --ckpt none
+  run "fm_qwen3-1.7b_s1024_mb1_ga2_ckpt0"     --model qwen3-1.7b --seq 1024 --micro-batch 1 --grad-accum 2 --ckpt none
+  run "fm_qwen3-4b_s512_mb1_ckpt36_fp16"      --model qwen3-4b --seq 512 --micro-batch 1 --ckpt all --precision fp16
 fi
 if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
   run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none

@@ -18,7 +18,8 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"zplan runtime memory measurement (one configuration, one JSON line)"};
-  std::string model_name = "qwen3-0.6b", ckpt = "none", precision = "bf16", attn = "sdpa", norm_kernel = "fused";
+  std::string model_name = "qwen3-0.6b", ckpt = "none", precision = "bf16", attn = "sdpa", norm_kernel = "fused",
+              adamw_kernel = "fused-master";
   std::string out_path, label, data_path, device = "auto", kernel_profile_path;
   int64_t layers = 0, seq = 2048, micro_batch = 1, grad_accum = 1, loss_chunks = 0;
   int steps = 3;
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   app.add_option("--precision", precision, "bf16 | fp16 | fp32 | amp-bf16 | amp-fp16");
   app.add_option("--attn", attn, "sdpa | flash | eager");
   app.add_option("--norm-kernel", norm_kernel, "fused | composite (RMSNorm: at::_fused_rms_norm where it exists, or transformers' expression)");
+  app.add_option("--adamw-kernel", adamw_kernel, "fused-master | upcast (bf16/fp16 masters: zplan's one-pass kernel where built, or an fp32 copy of each gradient for at::_fused_adamw_)");
   app.add_option("--steps", steps, "optimizer steps");
   app.add_option("--data", data_path, "flat uint16 token file (default: synthetic tokens)");
   app.add_option("--device", device, "auto | cpu | cuda");
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
       throw zplan::InputError("--attn", "", "expected sdpa, flash or eager");
     if (!zplan::parse_norm_impl(norm_kernel, &training.norm))
       throw zplan::InputError("--norm-kernel", "", "expected fused or composite");
+    if (!zplan::parse_adamw_impl(adamw_kernel, &training.adamw))
+      throw zplan::InputError("--adamw-kernel", "", "expected fused-master or upcast");
     zplan::Strategy strategy;
     strategy.micro_batch = micro_batch;
     strategy.grad_accumulation = grad_accum;
@@ -88,6 +92,7 @@ int main(int argc, char** argv) {
                      {"attention", attn}, {"steps", steps}};
     if (!r.experts_implementation.empty()) j["scenario"]["experts_implementation"] = r.experts_implementation;
     if (!r.norm_implementation.empty()) j["scenario"]["norm_implementation"] = r.norm_implementation;
+    if (!r.adamw_implementation.empty()) j["scenario"]["adamw_implementation"] = r.adamw_implementation;
     j["strategy"] = {{"zero_stage", 0}, {"checkpointed_layers", strategy.checkpointed_layers},
                      {"cpu_checkpointing", cpu_ckpt}, {"sp_degree", 1},
                      {"micro_batch", micro_batch}, {"grad_accumulation", grad_accum},

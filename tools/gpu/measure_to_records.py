@@ -45,6 +45,8 @@ def scenario_of(line, matrix):
         out["experts_implementation"] = s["experts_implementation"]
     if s.get("norm_implementation"):
         out["norm_implementation"] = s["norm_implementation"]
+    if s.get("adamw_implementation"):
+        out["adamw_implementation"] = s["adamw_implementation"]
     out["source"] = f"tools/gpu/check.sh MATRIX={matrix}, row {line['label']}"
     return out
 

@@ -134,6 +134,7 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   record["measurement"]["backend"] = r.backend;
   if (!r.experts_implementation.empty()) record["scenario"]["experts_implementation"] = r.experts_implementation;
   if (!r.norm_implementation.empty()) record["scenario"]["norm_implementation"] = r.norm_implementation;
+  if (!r.adamw_implementation.empty()) record["scenario"]["adamw_implementation"] = r.adamw_implementation;
   const std::string path = cmd.run_out.empty() ? "zplan_run.json" : cmd.run_out;
   std::ofstream(path) << record.dump(2) << "\n";
   std::fprintf(stderr, "zplan: wrote run record %s\n", path.c_str());

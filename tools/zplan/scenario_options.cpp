@@ -57,6 +57,7 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--attn", o.attn, "Attention kernel: sdpa, flash or eager");
   app.add_option("--framework", o.framework, "deepspeed, fsdp2, ddp or plain (default: plain on one GPU, else deepspeed)");
   app.add_option("--norm-kernel", o.norm_kernel, "how zplan's runtime runs RMSNorm: fused (default; at::_fused_rms_norm on a GPU, libtorch >= 2.8, no AMP) or composite (transformers' fp32 expression: the hf profile, the CPU, older libtorch)");
+  app.add_option("--adamw-kernel", o.adamw_kernel, "how zplan's runtime updates the fp32 masters of bf16/fp16: fused-master (default; zplan's one-pass CUDA kernel from the 16-bit gradients) or upcast (each gradient copied to fp32 for at::_fused_adamw_: the CPU, builds without the kernel)");
   app.add_option("--experts", o.experts, "how MoE experts run: grouped_mm (default; transformers and zplan's runtime on a GPU), eager (transformers' loop) or loop (zplan's runtime without _grouped_mm)");
   app.add_flag("--gradient-checkpointing", o.gradient_checkpointing, "HF gradient_checkpointing_enable(): all layers");
   app.add_flag("--drop-logits", o.drop_logits,
@@ -198,6 +199,8 @@ Scenario build_scenario(const ScenarioOptions& o, bool run) {
   if (o.drop_logits) s.training.hold_outputs = false;
   if (!o.norm_kernel.empty() && !parse_norm_impl(o.norm_kernel, &s.training.norm))
     throw InputError("--norm-kernel", "", "expected fused or composite, got '" + o.norm_kernel + "'");
+  if (!o.adamw_kernel.empty() && !parse_adamw_impl(o.adamw_kernel, &s.training.adamw))
+    throw InputError("--adamw-kernel", "", "expected fused-master or upcast, got '" + o.adamw_kernel + "'");
   if (!o.experts.empty() && !parse_experts_impl(o.experts, &s.training.experts))
     throw InputError("--experts", "", "expected grouped_mm, eager or loop, got '" + o.experts + "'");
   if (o.use_cache) s.training.use_cache = true;
