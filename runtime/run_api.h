@@ -58,6 +58,8 @@ struct RunResult {
   std::string norm_implementation;      // RMSNorm models: "fused" (at::_fused_rms_norm) or "composite"
   // 16-bit recipes with fp32 masters: "fused-master" (zplan's kernel) or "upcast" (AdamWImpl); else empty.
   std::string adamw_implementation;
+  std::string elementwise_implementation;  // "fused" (zplan's SwiGLU and RoPE kernels) or "composite"
+  std::string cross_entropy_implementation;  // the plain loss path: "fused" (zplan's kernels) or "composite"
   // Several ranks: every rank's peak allocated and reserved bytes (measured.peak_allocated_bytes and
   // measured.reserved_bytes are then the busiest rank's; the other fields are this rank's).
   std::vector<uint64_t> per_rank_peak_bytes, per_rank_reserved_bytes;
@@ -72,5 +74,10 @@ RunResult run_training(const ModelSpec& model, const TrainingSpec& training,
 
 // True when this build of the runtime can use a CUDA device right now.
 bool runtime_has_cuda();
+
+// `training` with each kernel choice this runtime can honour here: without a CUDA device, or in a
+// build without zplan's kernels (no CUDA compiler) or without at::_fused_rms_norm, the PyTorch
+// path that will run instead. `zplan --run` plans with it, so that its prediction is for what runs.
+TrainingSpec with_runnable_kernels(TrainingSpec training);
 
 }  // namespace zplan

@@ -72,6 +72,20 @@ bool parse_norm_impl(const std::string& s, NormImpl* out) {
   return false;
 }
 
+const char* to_string(ElementwiseImpl e) { return e == ElementwiseImpl::fused ? "fused" : "composite"; }
+bool parse_elementwise_impl(const std::string& s, ElementwiseImpl* out) {
+  if (s == "fused") { *out = ElementwiseImpl::fused; return true; }
+  if (s == "composite") { *out = ElementwiseImpl::composite; return true; }
+  return false;
+}
+
+const char* to_string(CrossEntropyImpl e) { return e == CrossEntropyImpl::fused ? "fused" : "composite"; }
+bool parse_cross_entropy_impl(const std::string& s, CrossEntropyImpl* out) {
+  if (s == "fused") { *out = CrossEntropyImpl::fused; return true; }
+  if (s == "composite") { *out = CrossEntropyImpl::composite; return true; }
+  return false;
+}
+
 const char* to_string(AdamWImpl a) { return a == AdamWImpl::fused_master ? "fused-master" : "upcast"; }
 bool parse_adamw_impl(const std::string& s, AdamWImpl* out) {
   if (s == "fused-master") { *out = AdamWImpl::fused_master; return true; }

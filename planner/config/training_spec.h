@@ -39,6 +39,20 @@ enum class NormImpl { fused, composite };
 // before 2026-12-07; a record without the field reads as upcast): each gradient is upcast to an
 // fp32 copy one tensor at a time, at::_fused_adamw_ updates the master, which is copied back.
 enum class AdamWImpl { fused_master, upcast };
+// How zplan's runtime runs SwiGLU (silu(gate) * up in the dense MLPs) and RoPE: zplan's CUDA kernels
+// (runtime/kernels/swiglu.cu, rope.cu; a GPU build with a CUDA compiler), one kernel each forward
+// and backward, SwiGLU keeping only gate and up for backward; or PyTorch's eager ops as transformers
+// writes them (silu, then mul, which keeps silu's output too; rotate_half's neg and cat, two muls
+// and an add). RoPE keeps the same tensors either way (the cos/sin tables). Runtime records measured
+// before 2026-12-06's third session have no field and read as composite.
+enum class ElementwiseImpl { fused, composite };
+// How zplan's runtime computes the cross-entropy of the plain loss path (Strategy::loss_chunks <= 1):
+// zplan's CUDA kernels (runtime/kernels/cross_entropy.cu; a GPU build with a CUDA compiler) read the
+// 16-bit logits once forward, keep them and an fp32 log-sum-exp per token, and write the logits'
+// gradient once in backward; or transformers' ForCausalLMLoss (logits.float(), log_softmax, which
+// keeps its fp32 output, nll_loss, and two more fp32 [tokens, vocab] tensors in backward). Runtime
+// records without the field read as composite.
+enum class CrossEntropyImpl { fused, composite };
 
 struct TrainingSpec {
   int64_t seq_len = 0;               // tokens per sequence, before sequence parallelism
@@ -49,6 +63,8 @@ struct TrainingSpec {
   ExpertsImpl experts = ExpertsImpl::grouped_mm;
   NormImpl norm = NormImpl::fused;   // zplan's runtime only; the hf profile always runs the composite
   AdamWImpl adamw = AdamWImpl::fused_master;  // zplan's runtime only, 16-bit recipes with fp32 masters
+  ElementwiseImpl elementwise = ElementwiseImpl::fused;  // zplan's runtime only: SwiGLU and RoPE
+  CrossEntropyImpl cross_entropy = CrossEntropyImpl::fused;  // zplan's runtime only, the plain loss path
   bool use_cache = false;            // HF config.use_cache left on while training (a KV cache per layer)
   bool hold_outputs = true;          // the loop keeps `outputs` (and its logits) until the next forward
   // DeepSpeed buffer sizes (elements); defaults are DeepSpeed's own (docs/memory-model.md §2).
@@ -97,6 +113,10 @@ const char* to_string(ExpertsImpl e);
 bool parse_experts_impl(const std::string& s, ExpertsImpl* out);
 const char* to_string(NormImpl n);
 bool parse_norm_impl(const std::string& s, NormImpl* out);
+const char* to_string(ElementwiseImpl e);
+bool parse_elementwise_impl(const std::string& s, ElementwiseImpl* out);
+const char* to_string(CrossEntropyImpl e);
+bool parse_cross_entropy_impl(const std::string& s, CrossEntropyImpl* out);
 const char* to_string(AdamWImpl a);  // "fused-master" | "upcast"
 bool parse_adamw_impl(const std::string& s, AdamWImpl* out);
 

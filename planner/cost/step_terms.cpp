@@ -96,7 +96,10 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
   if (m.qkv_projection == QkvProjection::fused) gemm(p, r, tokens, C, qd + 2 * kvd);
   else { gemm(p, r, tokens, C, qd); gemm(p, r, tokens, C, kvd, 2); }
   gemm(p, r, tokens, qd, C);
-  if (m.position == PositionKind::rope) {  // rotate_half: two slices, neg, cat, two muls, add per tensor
+  if (m.position == PositionKind::rope && c.fused_elementwise) {  // zplan's kernel: one read, one write
+    p.kernels += 2;
+    p.memory_bytes += tokens * (qd + kvd) * 2.0 * a;
+  } else if (m.position == PositionKind::rope) {  // rotate_half: two slices, neg, cat, two muls, add per tensor
     p.kernels += 12;
     p.memory_bytes += tokens * (qd + kvd) * 8.0 * a;
   }
@@ -121,16 +124,22 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
   }
   // MLP or MoE block.
   const bool sparse = m.is_moe() && m.layer_is_sparse(layer);
-  auto dense_mlp = [&](double ffn) {
+  // zplan_swiglu: the runtime's SwiGLU kernel (dense MLPs; a shared expert runs PyTorch's ops).
+  auto dense_mlp = [&](double ffn, bool zplan_swiglu) {
     const bool gated = m.mlp != MlpKind::gelu_mlp;
     gemm(p, r, tokens, C, ffn, gated ? 2 : 1);
     gemm(p, r, tokens, ffn, C);
+    if (zplan_swiglu) {  // one kernel: read gate and up, write the product
+      p.kernels += 1;
+      p.memory_bytes += tokens * ffn * a * 3.0;
+      return;
+    }
     const double act_passes = m.composite_gelu ? 8.0 : 2.0;  // GPT-2's tanh GELU runs as ~8 kernels
     p.kernels += act_passes / 2.0 + (gated ? 1.0 : 0.0);
     p.memory_bytes += tokens * ffn * a * (act_passes + (gated ? 3.0 : 0.0));
   };
   if (!sparse) {
-    dense_mlp(static_cast<double>(m.ffn));
+    dense_mlp(static_cast<double>(m.ffn), c.fused_elementwise && m.mlp == MlpKind::swiglu);
     return p;
   }
   const double E = m.moe.num_experts, K = m.moe.experts_per_token, FE = static_cast<double>(m.moe.expert_ffn);
@@ -159,7 +168,7 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     p.kernels -= 3.0 * E - 4.0;                      // grouped GEMMs launch once for all experts
   }
   p.memory_bytes += tokens * K * FE * a * 5.0;       // SiLU(gate) * up on the routed tokens
-  if (m.moe.shared_experts > 0) dense_mlp(static_cast<double>(m.moe.shared_expert_ffn));
+  if (m.moe.shared_experts > 0) dense_mlp(static_cast<double>(m.moe.shared_expert_ffn), false);
   return p;
 }
 
@@ -233,7 +242,11 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   gemm(head, r, std::ceil(tokens / loss_chunks), static_cast<double>(m.hidden), static_cast<double>(m.vocab), loss_chunks);
   head.kernels += 14.0 + norm_kernels(m, context);           // embedding, final norm, upcast, log-softmax, NLL, mean
   // Loss path over [tokens, V]: 16-bit logits, fp32 upcast, log-softmax and its gradient (~30 B each).
-  head.memory_bytes += tokens * static_cast<double>(m.vocab) * k.loss_path_bytes_per_logit + tokens * static_cast<double>(m.hidden) * 4.0 * r.act_bytes;
+  // zplan's cross-entropy kernels (plain path) read the logits forward, read them again and write
+  // their gradient in backward: 3 x the logits' bytes per step, which the passes below multiply back.
+  const bool fused_ce = context.fused_cross_entropy && s.loss_chunks <= 1;
+  const double loss_bytes_per_logit = fused_ce ? 3.0 * r.act_bytes / k.training_passes_per_forward : k.loss_path_bytes_per_logit;
+  head.memory_bytes += tokens * static_cast<double>(m.vocab) * loss_bytes_per_logit + tokens * static_cast<double>(m.hidden) * 4.0 * r.act_bytes;
   add(fwd, head, 1.0);
   // Training = forward + backward (twice the GEMM work: input and weight gradients; flash
   // attention's backward runs five products to the forward's two) + recompute, per micro-step.

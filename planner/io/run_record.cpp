@@ -68,6 +68,10 @@ Scenario scenario_from_record(const nlohmann::json& record, const std::string& w
   // ... and before its fused-master AdamW kernel: upcast.
   if (!parse_adamw_impl(text("adamw_implementation", "upcast"), &s.training.adamw))
     throw InputError(where, "scenario.adamw_implementation", "expected fused-master or upcast");
+  if (!parse_elementwise_impl(text("elementwise_implementation", "composite"), &s.training.elementwise))
+    throw InputError(where, "scenario.elementwise_implementation", "expected fused or composite");
+  if (!parse_cross_entropy_impl(text("cross_entropy_implementation", "composite"), &s.training.cross_entropy))
+    throw InputError(where, "scenario.cross_entropy_implementation", "expected fused or composite");
   if (sj.contains("use_cache")) {
     if (!sj.at("use_cache").is_boolean()) throw InputError(where, "scenario.use_cache", "expected true or false");
     s.training.use_cache = sj.at("use_cache").get<bool>();

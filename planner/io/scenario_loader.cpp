@@ -14,7 +14,7 @@ namespace {
 
 const std::vector<std::string> kScenarioKeys = {
     "model", "gpus", "cluster", "host_ram", "nodes", "seq", "global_batch", "attention", "profile",
-    "framework", "experts", "norm_kernel", "adamw_kernel", "drop_logits", "use_cache", "strategy", "deepspeed", "description"};
+    "framework", "experts", "norm_kernel", "adamw_kernel", "elementwise_kernel", "cross_entropy_kernel", "drop_logits", "use_cache", "strategy", "deepspeed", "description"};
 // DeepSpeed's buffer sizes and switches, under the names of its zero_optimization block.
 const std::vector<std::string> kDeepSpeedKeys = {
     "reduce_bucket_size", "allgather_bucket_size", "stage3_prefetch_bucket_size", "stage3_param_persistence_threshold",
@@ -137,6 +137,8 @@ Scenario load_scenario(const std::string& path) {
   if (auto e = r.optional_choice("experts", {"grouped_mm", "eager"})) parse_experts_impl(*e, &sc.training.experts);
   if (auto n = r.optional_choice("norm_kernel", {"fused", "composite"})) parse_norm_impl(*n, &sc.training.norm);
   if (auto a = r.optional_choice("adamw_kernel", {"fused-master", "upcast"})) parse_adamw_impl(*a, &sc.training.adamw);
+  if (auto e = r.optional_choice("elementwise_kernel", {"fused", "composite"})) parse_elementwise_impl(*e, &sc.training.elementwise);
+  if (auto x = r.optional_choice("cross_entropy_kernel", {"fused", "composite"})) parse_cross_entropy_impl(*x, &sc.training.cross_entropy);
   if (auto b = r.optional_bool("drop_logits")) sc.training.hold_outputs = !*b;
   if (auto b = r.optional_bool("use_cache")) sc.training.use_cache = *b;
   read_deepspeed_buffers(r.sub("deepspeed"), sc.training);

@@ -69,6 +69,8 @@ std::string scenario_to_yaml(const Scenario& s) {
   o << "experts: " << to_string(t.experts) << "\n";
   o << "norm_kernel: " << to_string(t.norm) << "\n";
   o << "adamw_kernel: " << to_string(t.adamw) << "\n";
+  o << "elementwise_kernel: " << to_string(t.elementwise) << "\n";
+  o << "cross_entropy_kernel: " << to_string(t.cross_entropy) << "\n";
   o << "drop_logits: " << (t.hold_outputs ? "false" : "true") << "\n";
   o << "use_cache: " << (t.use_cache ? "true" : "false") << "\n";
   write_pins(o, s.pins);

@@ -187,6 +187,9 @@ void add_dense_mlp(BlockActivations& b, const ModelSpec& m, int64_t ffn, const s
                    const ExecContext& c) {
   Rows saved{b.saved}, bwd{b.backward_transient};
   const int cb = c.compute_bytes;
+  // zplan's SwiGLU kernel (runtime/kernels/swiglu.cu) keeps gate and up and recomputes silu in its
+  // backward; a shared expert (prefix moe.shared) stays PyTorch's silu and mul.
+  const bool swiglu_keeps_inputs_only = c.fused_elementwise && m.mlp == MlpKind::swiglu && prefix == "mlp";
   if (m.mlp == MlpKind::gelu_mlp && !m.composite_gelu) {
     // A fused GELU keeps its input; c_proj keeps its output.
     saved.add(prefix + ".fc_out", cb * ffn);
@@ -207,13 +210,13 @@ void add_dense_mlp(BlockActivations& b, const ModelSpec& m, int64_t ffn, const s
     // transformers does the same, but the hf profile keeps the two-row form its Phi-3 records
     // were validated with (same bytes; one allocation moves its reserved prediction, unmeasured).
     saved.add(prefix + ".gate_up_out", 2 * cb * ffn);
-    saved.add(prefix + ".act_out", cb * ffn);
+    if (!swiglu_keeps_inputs_only) saved.add(prefix + ".act_out", cb * ffn);
     saved.add(prefix + ".product", cb * ffn);
   } else {
     // down(act(gate(x)) * up(x)): act keeps gate's output, mul keeps act's and up's outputs,
     // down keeps the product.
     saved.add(prefix + ".gate_out", cb * ffn);
-    saved.add(prefix + ".act_out", cb * ffn);
+    if (!swiglu_keeps_inputs_only) saved.add(prefix + ".act_out", cb * ffn);
     saved.add(prefix + ".up_out", cb * ffn);
     saved.add(prefix + ".product", cb * ffn);
   }

@@ -36,6 +36,8 @@ ExecContext make_exec_context(const TrainingSpec& training, const Strategy& stra
   c.fused_rms_norm = c.profile == Profile::zplan && training.norm == NormImpl::fused && !c.autocast;
   c.fused_master_adamw = c.profile == Profile::zplan && training.adamw == AdamWImpl::fused_master &&
                          has_fp32_master(strategy.precision);
+  c.fused_elementwise = c.profile == Profile::zplan && training.elementwise == ElementwiseImpl::fused;
+  c.fused_cross_entropy = c.profile == Profile::zplan && training.cross_entropy == CrossEntropyImpl::fused;
   c.use_cache = training.use_cache;
   return c;
 }

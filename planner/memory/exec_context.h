@@ -31,6 +31,12 @@ struct ExecContext {
   // zplan's runtime updates the fp32 masters of a 16-bit recipe from the 16-bit gradients in one
   // kernel (training_spec.h AdamWImpl): its own profile, the fused choice, a recipe with masters.
   bool fused_master_adamw = false;
+  // zplan's runtime runs SwiGLU and RoPE as its own kernels (training_spec.h ElementwiseImpl): a
+  // silu-gated dense MLP then keeps gate and up, not silu's output (swiglu_keeps_inputs_only).
+  bool fused_elementwise = false;
+  // zplan's runtime computes the plain loss path's cross-entropy with its own kernels
+  // (training_spec.h CrossEntropyImpl; loss_path.h has the tensors).
+  bool fused_cross_entropy = false;
   bool use_cache = false;
 
   // Tokens one rank processes outside attention: B * T / SP.

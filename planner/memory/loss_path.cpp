@@ -1,4 +1,4 @@
-// The chunked loss path's tensors (see loss_path.h for the table and the mechanism).
+// The loss path's tensors (see loss_path.h for the tables and the mechanisms).
 #include "planner/memory/loss_path.h"
 
 #include <algorithm>
@@ -12,6 +12,43 @@ constexpr int kFp32 = 4;
 uint64_t loss_chunk_tokens(uint64_t tokens, int64_t chunks) {
   const uint64_t k = static_cast<uint64_t>(std::max<int64_t>(1, chunks));
   return (tokens + k - 1) / k;
+}
+
+PlainLossHeld plain_loss_forward(Timeline& t, const PlainLossShape& s) {
+  const uint64_t tv = s.tokens * s.vocab;
+  PlainLossHeld held;
+  held.logits = t.alloc(Category::logits, "logits", "", tv * static_cast<uint64_t>(s.compute_bytes));
+  if (s.fused_kernel) {
+    // The node keeps the logits; the per-token log-sum-exp and target weight are fp32 [N] each.
+    held.saved = t.alloc(Category::logits, "cross-entropy lse and weights", "", s.tokens * 2 * kFp32);
+    held.logits_saved = true;
+    return held;
+  }
+  // logits.float(), then log_softmax keeps its fp32 output for nll_loss and backward.
+  const int upcast = s.compute_bytes == kFp32 ? -1 : t.alloc(Category::logits, "logits.float()", "", tv * kFp32);
+  held.saved = t.alloc(Category::logits, "log_softmax", "", tv * kFp32);
+  if (upcast >= 0) t.free(upcast);
+  return held;
+}
+
+int plain_loss_backward(Timeline& t, const PlainLossShape& s, const PlainLossHeld& held, bool logits_held) {
+  const uint64_t tv = s.tokens * s.vocab;
+  if (s.fused_kernel) {
+    const int grad = t.alloc(Category::logits, "logits grad", "", tv * static_cast<uint64_t>(s.compute_bytes));
+    t.free(held.saved);
+    if (!logits_held) t.free(held.logits);
+    return grad;
+  }
+  // nll_loss_backward writes a zero-filled [N, V] fp32 gradient, log_softmax_backward a second
+  // one; then the upcast's backward casts it to the logits' dtype.
+  const int nll_grad = t.alloc(Category::logits, "nll_loss grad", "", tv * kFp32);
+  const int lsm_grad = t.alloc(Category::logits, "log_softmax grad", "", tv * kFp32);
+  t.free(nll_grad);
+  t.free(held.saved);
+  if (s.compute_bytes == kFp32) return lsm_grad;
+  const int grad = t.alloc(Category::logits, "logits grad", "", tv * static_cast<uint64_t>(s.compute_bytes));
+  t.free(lsm_grad);
+  return grad;
 }
 
 ChunkedLossHeld chunked_loss_forward(Timeline& t, const ChunkedLossShape& s) {

@@ -1,5 +1,16 @@
-// loss_path.h: the chunked loss path (Strategy::loss_chunks > 1) in the step timeline, for zplan's
-// runtime (runtime/model/chunked_loss.h). Dims: N tokens of one micro-step on one rank, C hidden,
+// loss_path.h: the loss path's tensors in the step timeline, one home for both paths.
+//
+// The plain path (Strategy::loss_chunks <= 1): lm_head writes [N, V] logits in the compute dtype,
+// then either transformers' ForCausalLMLoss or zplan's cross-entropy kernels (CrossEntropyImpl):
+//
+// | moment | ForCausalLMLoss (hf, zplan composite) | zplan's kernels |
+// |---|---|---|
+// | forward | logits (c), their fp32 copy (transient), log_softmax's fp32 output (kept) | logits (kept by the node), an fp32 log-sum-exp and weight per token |
+// | forward end | log_softmax (4·N·V); logits only where the loop keeps `outputs` | logits (c·N·V) |
+// | loss backward | nll_loss's zero-filled fp32 gradient, log_softmax's fp32 gradient, then the cast to c | the logits' gradient (c·N·V), written once; the node then releases the logits |
+//
+// The chunked path (Strategy::loss_chunks > 1), zplan's runtime only
+// (runtime/model/chunked_loss.h). Dims: N tokens of one micro-step on one rank, C hidden,
 // V vocab, n = ceil(N / chunks) tokens of the largest chunk, c bytes of the compute dtype.
 //
 // | moment | alive (beyond the activations) | bytes |
@@ -21,6 +32,27 @@
 #include "planner/memory/timeline.h"
 
 namespace zplan {
+
+struct PlainLossShape {
+  uint64_t tokens = 0;        // N: tokens of one micro-step on this rank
+  uint64_t vocab = 0;         // V
+  int compute_bytes = 2;      // c: the logits' dtype
+  bool fused_kernel = false;  // zplan's cross-entropy kernels (ExecContext::fused_cross_entropy)
+};
+
+// Handles of what the plain path keeps from forward to backward.
+struct PlainLossHeld {
+  int logits = -1;  // the [N, V] logits
+  int saved = -1;   // log_softmax's fp32 output, or the kernel's per-token log-sum-exp
+  bool logits_saved = false;  // the kernel's node keeps the logits until its backward
+};
+
+// Appends the plain path's forward events (logits, the upcast, what the loss keeps).
+PlainLossHeld plain_loss_forward(Timeline& t, const PlainLossShape& s);
+
+// Appends the loss's backward events and returns the logits' gradient (free it once lm_head's
+// backward has read it). `logits_held`: the loop keeps the logits beyond backward (held `outputs`).
+int plain_loss_backward(Timeline& t, const PlainLossShape& s, const PlainLossHeld& held, bool logits_held);
 
 struct ChunkedLossShape {
   uint64_t tokens = 0;       // N: tokens of one micro-step on this rank

@@ -151,24 +151,22 @@ class StepSkeleton {
       t_.end_phase(Phase::forward_end, step);
       return;
     }
-    // ---- logits and loss (transformers ForCausalLMLoss): logits in the compute dtype, upcast to
-    // fp32, log_softmax keeps its fp32 output, nll_loss reads it. A loop that keeps `outputs`
-    // holds these logits until the next forward has returned and rebinds it.
-    const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);
-    const int logits = t_.alloc(Category::logits, "logits", "", tv * c_.compute_bytes);
-    const int upcast = c_.compute_bytes == kFp32Bytes ? -1 : t_.alloc(Category::logits, "logits.float()", "", tv * kFp32Bytes);
-    log_softmax_ = t_.alloc(Category::logits, "log_softmax", "", tv * kFp32Bytes);
-    if (upcast >= 0) t_.free(upcast);
+    // ---- logits and loss (loss_path.h). A loop that keeps `outputs` holds these logits until
+    // the next forward has returned and rebinds it.
+    plain_loss_ = plain_loss_forward(t_, plain_loss_shape());
     if (held_logits_ >= 0) t_.free(held_logits_);
     held_logits_ = -1;
     const bool hold = policy_->keeps_outputs();
-    if (hold) held_logits_ = logits;
+    if (hold) held_logits_ = plain_loss_.logits;
     policy_->end_head(Pass::forward);
     t_.free_all(autocast_cache);
     t_.end_phase(Phase::forward_end, step);
     // A loop that does not keep `outputs` (HF Trainer, zplan's runtime) drops the logits once
-    // the loss is read.
-    if (!hold) t_.free(logits);
+    // the loss is read, unless the loss's node keeps them for backward.
+    if (!hold && !plain_loss_.logits_saved) t_.free(plain_loss_.logits);
+  }
+  PlainLossShape plain_loss_shape() const {
+    return {static_cast<uint64_t>(tokens_), static_cast<uint64_t>(m_.vocab), c_.compute_bytes, c_.fused_cross_entropy};
   }
 
   static std::vector<TensorRow> largest_rows(std::vector<TensorRow> rows, size_t n) {
@@ -212,19 +210,10 @@ class StepSkeleton {
   void backward(int step) {
     t_.begin_phase(Phase::backward_peak, step);
     policy_->begin_backward();
-    const uint64_t tv = static_cast<uint64_t>(tokens_) * static_cast<uint64_t>(m_.vocab);
     const bool chunked = chunked_loss_.grad_head >= 0;  // the loss path's gradients exist already
-    int lsm_grad = -1, logits_grad = -1;
-    if (!chunked) {
-      // ---- loss backward: nll_loss_backward writes a zero-filled [t, V] fp32 gradient,
-      // log_softmax_backward a second one; then the upcast's backward casts it to 16 bits.
-      const int nll_grad = t_.alloc(Category::logits, "nll_loss grad", "", tv * kFp32Bytes);
-      lsm_grad = t_.alloc(Category::logits, "log_softmax grad", "", tv * kFp32Bytes);
-      t_.free(nll_grad);
-      t_.free(log_softmax_);
-      if (c_.compute_bytes != kFp32Bytes) logits_grad = t_.alloc(Category::logits, "logits grad", "", tv * c_.compute_bytes);
-      if (logits_grad >= 0) t_.free(lsm_grad);
-    }
+    // ---- loss backward (loss_path.h): the logits' gradient, for lm_head's backward to read.
+    const int logits_grad = chunked ? -1 : plain_loss_backward(t_, plain_loss_shape(), plain_loss_, held_logits_ >= 0);
+    plain_loss_ = {};
     // ---- lm_head backward
     policy_->begin_head(Pass::backward);
     // Chunked: the held d h becomes the hidden states' gradient and d W the head's .grad.
@@ -235,7 +224,6 @@ class StepSkeleton {
     chunked_loss_ = {};
     grads_named(m_.tied_embeddings ? "wte" : "lm_head");
     if (logits_grad >= 0) t_.free(logits_grad);
-    else if (lsm_grad >= 0) t_.free(lsm_grad);
     grads_named("final_norm");
     t_.free_all(head_handles_);
     head_handles_.clear();
@@ -386,7 +374,8 @@ class StepSkeleton {
   std::array<std::vector<TensorRow>, 4> ckpt_casts_, ckpt_transient_;
   std::array<RuntimeLayerOrder, 4> order_;  // zplan's runtime, by block_kind()
   std::vector<TensorRow> checkpoint_rows_;
-  int held_logits_ = -1, log_softmax_ = -1;
+  int held_logits_ = -1;
+  PlainLossHeld plain_loss_;      // the plain loss path's logits and what the loss keeps, forward to backward
   ChunkedLossHeld chunked_loss_;  // Strategy::loss_chunks > 1: d h and d W held from forward to backward
 };
 

@@ -18,6 +18,8 @@ nlohmann::json scenario_to_json(const Scenario& s) {
   j["experts_implementation"] = to_string(s.training.experts);
   j["norm_implementation"] = to_string(s.training.norm);
   j["adamw_implementation"] = to_string(s.training.adamw);
+  j["elementwise_implementation"] = to_string(s.training.elementwise);
+  j["cross_entropy_implementation"] = to_string(s.training.cross_entropy);
   j["use_cache"] = s.training.use_cache;
   return j;
 }

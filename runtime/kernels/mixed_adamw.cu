@@ -6,16 +6,10 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "runtime/kernels/kernels.h"
+#include "runtime/kernels/elem_types.cuh"
 
 namespace zplan::rt::kernels {
 namespace {
-
-__device__ __forceinline__ float to_float(__nv_bfloat16 h) { return __bfloat162float(h); }
-__device__ __forceinline__ float to_float(__half h) { return __half2float(h); }
-template <typename T> __device__ __forceinline__ T from_float(float f);
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float f) { return __float2bfloat16_rn(f); }
-template <> __device__ __forceinline__ __half from_float<__half>(float f) { return __float2half_rn(f); }
 
 // The element update, in the order of torch's FusedAdamMathFunctor (ADAMW mode) so that a master
 // weight agrees with at::_fused_adamw_ on the upcast gradient to float rounding.
@@ -65,8 +59,6 @@ __global__ void mixed_adamw_kernel(float* __restrict__ master, const T* __restri
   }
 }
 
-bool aligned(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
-
 template <typename T>
 void launch(float* master, const void* grad16, float* exp_avg, float* exp_avg_sq, void* weight16, int64_t n,
             const AdamWScalars& s, cudaStream_t stream) {
@@ -89,8 +81,7 @@ const char* mixed_adamw_step(float* master, const void* grad16, float* exp_avg, 
   cudaStream_t stream = static_cast<cudaStream_t>(cuda_stream);
   if (type == Half16::bf16) launch<__nv_bfloat16>(master, grad16, exp_avg, exp_avg_sq, weight16, n, s, stream);
   else launch<__half>(master, grad16, exp_avg, exp_avg_sq, weight16, n, s, stream);
-  const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+  return last_launch_error();
 }
 
 }  // namespace zplan::rt::kernels

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "runtime/kernels/kernels.h"
+#include "runtime/kernels/elem_types.cuh"
 
 namespace zplan::rt::kernels {
 namespace {
@@ -101,8 +101,7 @@ const char* rms_norm_weight_grad(const void* dy_bf16, const void* x_bf16, const 
                                                    cols, rows_per_chunk);
     finish_kernel<<<static_cast<unsigned>((cols + 31) / 32), dim3(32, kFinishLanes), 0, stream>>>(workspace, chunks, cols, dw);
   }
-  const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
+  return last_launch_error();
 }
 
 }  // namespace zplan::rt::kernels

@@ -4,6 +4,7 @@
 #include "runtime/model/blocks.h"
 
 #include "runtime/model/autocast.h"
+#include "runtime/model/fused_elementwise.h"
 
 #include <cmath>
 #include <functional>
@@ -152,7 +153,11 @@ RopeTables rope_tables(int64_t batch, int64_t tokens, int64_t head_dim, double t
   return RopeTables{emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
-at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope) {
+at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope, bool zplan_kernel) {
+  if (zplan_kernel) {
+    at::Tensor y = fused_rope_or_undefined(x, rope.cos, rope.sin);
+    if (y.defined()) return y;
+  }
   const at::Tensor cos = rope.cos.unsqueeze(1);  // cos.unsqueeze(unsqueeze_dim=1)
   const at::Tensor sin = rope.sin.unsqueeze(1);
   const int64_t half = x.size(-1) / 2;
@@ -212,19 +217,27 @@ at::Tensor attention_core(const at::Tensor& q, const at::Tensor& k, const at::Te
 }
 
 at::Tensor gated_mlp(const at::Tensor& x, const at::Tensor& gate_w, const at::Tensor& up_w,
-                     const at::Tensor& down_w, bool gelu_tanh, bool save_params) {
+                     const at::Tensor& down_w, bool gelu_tanh, bool save_params, bool zplan_swiglu) {
   // down_proj(act_fn(gate_proj(x)) * up_proj(x))
   const at::Tensor none;
   const at::Tensor gate = linear_hf(x, gate_w, none, save_params);
+  if (zplan_swiglu && !gelu_tanh) {
+    const at::Tensor product = fused_swiglu_or_undefined(gate, linear_hf(x, up_w, none, save_params));
+    if (product.defined()) return linear_hf(product, down_w, none, save_params);
+  }
   const at::Tensor act = gelu_tanh ? at::gelu(gate, "tanh") : at::silu(gate);
   return linear_hf(act * linear_hf(x, up_w, none, save_params), down_w, none, save_params);
 }
 
 at::Tensor fused_gated_mlp(const at::Tensor& x, const at::Tensor& gate_up_w, const at::Tensor& down_w,
-                           bool gelu_tanh, bool save_params) {
+                           bool gelu_tanh, bool save_params, bool zplan_swiglu) {
   const at::Tensor none;
   // up_states = self.gate_up_proj(hidden_states); gate, up_states = up_states.chunk(2, dim=-1)
   const std::vector<at::Tensor> halves = linear_hf(x, gate_up_w, none, save_params).chunk(2, -1);
+  if (zplan_swiglu && !gelu_tanh) {  // the kernel reads the two halves in place (rows 2F apart)
+    const at::Tensor product = fused_swiglu_or_undefined(halves[0], halves[1]);
+    if (product.defined()) return linear_hf(product, down_w, none, save_params);
+  }
   const at::Tensor act = gelu_tanh ? at::gelu(halves[0], "tanh") : at::silu(halves[0]);
   // up_states = up_states * self.activation_fn(gate); return self.down_proj(up_states)
   return linear_hf(halves[1] * act, down_w, none, save_params);

@@ -45,8 +45,9 @@ struct RopeTables {
 };
 RopeTables rope_tables(int64_t batch, int64_t tokens, int64_t head_dim, double theta,
                        at::ScalarType dtype, at::Device device, double linear_factor = 1.0);
-// apply_rotary_pos_emb for one of q/k: x [B, H, T, HD] -> x*cos + rotate_half(x)*sin.
-at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope);
+// apply_rotary_pos_emb for one of q/k: x [B, H, T, HD] -> x*cos + rotate_half(x)*sin; zplan_kernel:
+// as one kernel (fused_elementwise.h) where it takes x and the tables.
+at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope, bool zplan_kernel = false);
 
 // ---- attention core ----
 // q [B, NH, T, HD], k/v [B, KV, T, HD] -> [B, T, NH, HD] (HF transposes back before o_proj).
@@ -67,12 +68,13 @@ at::Tensor causal_mask_additive(int64_t tokens, at::ScalarType dtype, at::Device
 at::Tensor sliding_mask_bool(int64_t batch, int64_t tokens, int64_t window, at::Device device);
 
 // ---- MLPs ----
-// LlamaMLP: down(act(gate(x)) * up(x)); act = silu (swiglu) or gelu tanh (geglu).
+// LlamaMLP: down(act(gate(x)) * up(x)); act = silu (swiglu) or gelu tanh (geglu). zplan_swiglu:
+// silu(gate) * up as zplan's kernel (fused_elementwise.h) where it takes the tensors (not geglu).
 at::Tensor gated_mlp(const at::Tensor& x, const at::Tensor& gate_w, const at::Tensor& up_w,
-                     const at::Tensor& down_w, bool gelu_tanh, bool save_params = false);
+                     const at::Tensor& down_w, bool gelu_tanh, bool save_params = false, bool zplan_swiglu = false);
 // Phi3MLP: gate, up = gate_up_proj(x).chunk(2, -1); down(up * act(gate)). gate_up_w [2F, C].
 at::Tensor fused_gated_mlp(const at::Tensor& x, const at::Tensor& gate_up_w, const at::Tensor& down_w,
-                           bool gelu_tanh, bool save_params = false);
+                           bool gelu_tanh, bool save_params = false, bool zplan_swiglu = false);
 // GPT2MLP: c_proj(gelu_new(c_fc(x))), Conv1D layout.
 at::Tensor gpt2_mlp(const at::Tensor& x, const at::Tensor& fc_w, const at::Tensor& fc_b,
                     const at::Tensor& proj_w, const at::Tensor& proj_b);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "runtime/model/fused_cross_entropy.h"
+
 namespace zplan::rt {
 
 namespace {
@@ -88,9 +90,13 @@ at::Tensor lm_loss(TransformerModel& model, const at::Tensor& ids, const at::Ten
                    int64_t chunks, at::Tensor* logits, uint64_t* loss_path_bytes) {
   if (chunks <= 1) {
     at::Tensor out = model.forward(ids);
-    at::Tensor loss = causal_lm_loss(out, targets);
-    // logits (compute dtype) + the fp32 log-probs cross_entropy saves for backward.
-    if (loss_path_bytes) *loss_path_bytes = out.nbytes() + static_cast<uint64_t>(out.numel()) * 4;
+    at::Tensor loss = model.fused_cross_entropy() ? fused_cross_entropy_or_undefined(out, targets) : at::Tensor();
+    const bool fused = loss.defined();
+    if (!fused) loss = causal_lm_loss(out, targets);
+    // logits (compute dtype) + what the loss keeps for backward: zplan's kernel an fp32 log-sum-exp
+    // and weight per token, transformers' path the fp32 log-probs.
+    if (loss_path_bytes)
+      *loss_path_bytes = out.nbytes() + static_cast<uint64_t>(fused ? targets.numel() * 8 : out.numel() * 4);
     if (logits) *logits = std::move(out);
     return loss;
   }

@@ -169,8 +169,8 @@ at::Tensor DecoderLayer::attention(const at::Tensor& x, const ForwardContext& ct
   }
   if (spec_->position == PositionKind::rope) {
     const RopeTables& rope = uses_local_rope(*spec_, index_) ? ctx.rope_local : ctx.rope;
-    q = apply_rope(q, rope);
-    k = apply_rope(k, rope);
+    q = apply_rope(q, rope, ctx.fused_elementwise);
+    k = apply_rope(k, rope, ctx.fused_elementwise);
   }
   const bool ulysses = ctx.sp != nullptr && ctx.sp->degree > 1;
   if (ulysses) {
@@ -211,8 +211,8 @@ at::Tensor DecoderLayer::mlp(const at::Tensor& x, const ForwardContext& ctx) con
   }
   if (spec_->mlp == MlpKind::gelu_mlp) return gpt2_mlp(x, w_.fc_w, w_.fc_b, w_.proj_w, w_.proj_b);
   if (w_.gate_up_w.defined())
-    return fused_gated_mlp(x, w_.gate_up_w, w_.down_w, spec_->mlp == MlpKind::geglu, by_ref);
-  return gated_mlp(x, w_.gate_w, w_.up_w, w_.down_w, spec_->mlp == MlpKind::geglu, by_ref);
+    return fused_gated_mlp(x, w_.gate_up_w, w_.down_w, spec_->mlp == MlpKind::geglu, by_ref, ctx.fused_elementwise);
+  return gated_mlp(x, w_.gate_w, w_.up_w, w_.down_w, spec_->mlp == MlpKind::geglu, by_ref, ctx.fused_elementwise);
 }
 
 at::Tensor DecoderLayer::dropout(const at::Tensor& x, const ForwardContext& ctx) {
@@ -302,6 +302,7 @@ at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
   if (opt_.sp.degree > 1) ctx_.sp = &opt_.sp;
   ctx_.use_sdpa = opt_.use_sdpa;
   ctx_.fused_rms_norm = opt_.fused_rms_norm;
+  ctx_.fused_elementwise = opt_.fused_elementwise;
   ctx_.hidden_dropout = training_ ? spec_.hidden_dropout : 0.0;
   ctx_.attention_dropout = training_ ? spec_.attention_dropout : 0.0;
   ctx_.save_params_by_reference = release_params_;

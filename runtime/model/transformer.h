@@ -50,6 +50,11 @@ struct BuildOptions {
   // RMSNorm (Llama/Qwen kind) through at::_fused_rms_norm instead of transformers' composite
   // expression (planner NormImpl); the trainer sets it only where the kernel exists (torch_compat.h).
   bool fused_rms_norm = false;
+  // SwiGLU and RoPE through zplan's kernels (planner ElementwiseImpl); the trainer sets it only
+  // where the build has them and the device is a GPU (fused_elementwise.h).
+  bool fused_elementwise = false;
+  // The plain loss path's cross-entropy through zplan's kernels (planner CrossEntropyImpl; lm_loss).
+  bool fused_cross_entropy = false;
   double init_std = 0.02;              // HF initializer_range
   SequenceParallel sp;                 // Ulysses: forward takes this rank's T/P tokens
 };
@@ -65,6 +70,7 @@ struct ForwardContext {
   int64_t tokens = 0;      // T_full: the sequence attention runs over
   bool use_sdpa = false;
   bool fused_rms_norm = false;     // BuildOptions::fused_rms_norm
+  bool fused_elementwise = false;  // BuildOptions::fused_elementwise
   double hidden_dropout = 0.0;     // GPT-2 resid/embd dropout (saves a bool mask)
   double attention_dropout = 0.0;  // on the attention probabilities (SDPA keeps an RNG state)
   bool save_params_by_reference = false;  // ZeRO-3: linear_hf's save_param (blocks.h)
@@ -125,6 +131,7 @@ class TransformerModel {
   // ids -> the final norm's output [B, T, C], lm_head's input (the chunked loss takes it from here).
   at::Tensor forward_hidden(const at::Tensor& ids);
   const at::Tensor& head_weight() const { return head_w_; }  // [V, C] (embed_tokens when tied)
+  bool fused_cross_entropy() const { return opt_.fused_cross_entropy; }
   const std::vector<NamedParam>& params() const { return params_; }
   uint64_t param_count() const;
   const ModelSpec& spec() const { return spec_; }

@@ -31,6 +31,7 @@
 #include "runtime/model/transformer.h"
 #include "runtime/run_api.h"
 #include "runtime/train/allocator_trace.h"
+#include "runtime/train/build_choice.h"
 #include "runtime/train/memory_probe.h"
 #include "runtime/train/optimizer.h"
 #include "runtime/train/zero_sharding.h"
@@ -57,22 +58,6 @@ void validate(const ModelSpec& model, const TrainingSpec& training, const Strate
               bool cuda, int world) {
   throw_if(check_runtime_support(model, training, s, cuda, world));
   rt::check_runtime_supports(model);
-}
-
-at::ScalarType dtype_of(Precision p) {  // the parameters' dtype (fp32 for the amp recipes)
-  switch (p) {
-    case Precision::bf16: return at::kBFloat16;
-    case Precision::fp16: return at::kHalf;
-    default: return at::kFloat;
-  }
-}
-
-at::ScalarType autocast_dtype_of(Precision p) {  // Undefined: no autocast region
-  switch (p) {
-    case Precision::amp_bf16: return at::kBFloat16;
-    case Precision::amp_fp16: return at::kHalf;
-    default: return at::ScalarType::Undefined;
-  }
 }
 
 uint64_t grad_bytes(const std::vector<rt::NamedParam>& params) {
@@ -138,26 +123,14 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   if (cuda) rt::use_cuda_device(env.local_rank);
   const at::Device device = cuda ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank))
                                  : at::Device(at::kCPU);
-  rt::BuildOptions build;
-  build.dtype = dtype_of(strategy.precision);
-  build.device = device;
-  build.use_sdpa = training.attention != Attention::eager && compat::have_sdpa();
-  build.checkpointed_layers = strategy.checkpointed_layers;
-  build.cpu_checkpointing = strategy.cpu_checkpointing;
-  // The fused RMSNorm where the plan asks for it and the kernel exists; AMP keeps the composite
-  // (q/k norms see a 16-bit input and an fp32 weight there), as the planner's ExecContext does.
-  build.fused_rms_norm = model_spec.norm == NormKind::rms_norm && training.norm == NormImpl::fused &&
-                         compat::have_fused_rms_norm(device) && autocast_dtype_of(strategy.precision) == at::ScalarType::Undefined;
-
+  rt::BuildOptions build = rt::build_options_for(model_spec, training, strategy, device);
   rt::MemoryProbe probe(cuda, env.local_rank);
   rt::AllocatorTrace alloc_trace(cuda, env.local_rank);  // ZPLAN_ALLOCATOR_TRACE=FILE only
   RunResult r;
   r.device_name = probe.device_name();
   r.rank = env.rank;
   r.world_size = env.world_size;
-  if (model_spec.is_moe()) r.experts_implementation = compat::use_grouped_mm(device) ? "grouped_mm" : "loop";
-  if (model_spec.norm == NormKind::rms_norm)
-    r.norm_implementation = to_string(build.fused_rms_norm ? NormImpl::fused : NormImpl::composite);
+  rt::name_implementations(model_spec, build, device, &r);
   const bool verbose = options.verbose && env.rank == 0;
   probe.empty_cache();
   probe.read_and_reset();
@@ -242,7 +215,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
         uint64_t loss_path_bytes = 0;
         at::Tensor loss;
         {  // amp: forward and loss under autocast (the HF Trainer's autocast_smart_context_manager)
-          rt::AutocastGuard autocast(device.type(), autocast_dtype_of(strategy.precision));
+          rt::AutocastGuard autocast(device.type(), rt::autocast_dtype_of(strategy.precision));
           loss = rt::lm_loss(*model, ids, targets, strategy.loss_chunks, &logits, &loss_path_bytes);
         }
         bd.logits_bytes = cuda ? loss_path_bytes : 0;

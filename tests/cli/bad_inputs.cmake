@@ -29,6 +29,8 @@ bad(framework_unknown "--framework: expected deepspeed, fsdp2, ddp or plain" ${M
 bad(experts_unknown "--experts: expected grouped_mm, eager or loop" ${M} --experts dense)
 bad(norm_kernel_unknown "--norm-kernel: expected fused or composite" ${M} --norm-kernel liger)
 bad(adamw_kernel_unknown "--adamw-kernel: expected fused-master or upcast" ${M} --adamw-kernel apex)
+bad(elementwise_kernel_unknown "--elementwise-kernel: expected fused or composite" ${M} --elementwise-kernel liger)
+bad(cross_entropy_kernel_unknown "--cross-entropy-kernel: expected fused or composite" ${M} --cross-entropy-kernel liger)
 bad(ckpt_too_many "--ckpt: expected 0..36" ${M} --ckpt 99)
 bad(ckpt_text "--ckpt: expected an integer" ${M} --ckpt some)
 bad(sp_zero "--sp: expected 1" ${M} --sp 0)

@@ -34,7 +34,8 @@ uint64_t phase_peak(const Estimate& e, Phase p) { return e.memory.phases[static_
 uint64_t phase_end(const Estimate& e, Phase p) { return e.memory.phases[static_cast<size_t>(p)].allocated_bytes; }
 
 TEST_CASE("loss path: a chunked step ends forward holding d h and d W instead of logits") {
-  const Scenario s = runtime_scenario("qwen3-0.6b", 8192);
+  Scenario s = runtime_scenario("qwen3-0.6b", 8192);
+  s.training.cross_entropy = CrossEntropyImpl::composite;  // transformers' loss on the plain path
   const double n = 8192, c = 2, h = static_cast<double>(s.model.hidden), v = static_cast<double>(s.model.vocab);
   const Estimate plain = predict(s, 0), chunked = predict(s, 4);
   // Plain: the bf16 logits (the trainer drops them once forward_end is read), the fp32 log-softmax
@@ -54,6 +55,14 @@ TEST_CASE("loss path: a chunked step ends forward holding d h and d W instead of
   // The backward no longer starts with 12 bytes per token and vocabulary entry.
   CHECK(chunked.memory.peak_allocated_bytes + static_cast<uint64_t>(4 * n * v) < plain.memory.peak_allocated_bytes);
   CHECK(chunked.memory.logits_bytes < plain.memory.logits_bytes);
+  // zplan's cross-entropy kernels on the plain path: the node keeps the bf16 logits and 8 bytes per
+  // token instead of the fp32 log-softmax; the chunked path still holds less at its peak.
+  s.training.cross_entropy = CrossEntropyImpl::fused;
+  const Estimate fused = predict(s, 0);
+  const double fused_minus_chunked = static_cast<double>(phase_end(fused, Phase::forward_end)) -
+                                     static_cast<double>(phase_end(chunked, Phase::forward_end));
+  CHECK(fused_minus_chunked == doctest::Approx(c * n * v + 8 * n - c * v * h).epsilon(0.002));
+  CHECK(chunked.memory.peak_allocated_bytes < fused.memory.peak_allocated_bytes);
 }
 
 TEST_CASE("loss path: one chunk costs what the plain path costs; many tiny chunks pay for re-reading lm_head") {
@@ -86,8 +95,9 @@ TEST_CASE("loss path: the search offers chunks to zplan's runtime only; Hugging 
                        doctest::Contains("--loss-chunks"), InputError);
 }
 
-TEST_CASE("loss path: Qwen3-1.7B at 128K tokens fits one H200 only with the chunked loss") {
+TEST_CASE("loss path: Qwen3-1.7B at 128K tokens fits one H200 only with the chunked loss (transformers' loss)") {
   Scenario s = runtime_scenario("qwen3-1.7b", 131072);
+  s.training.cross_entropy = CrossEntropyImpl::composite;  // with zplan's kernels the plain path needs 4 B per logit, not 12
   s.pins.zero_stage = 0;  // what zplan --run searches on one GPU: no ZeRO stage, no offload
   s.pins.offload_optimizer = false;
   s.pins.offload_params = false;
@@ -106,6 +116,7 @@ TEST_CASE("loss path: Qwen3-1.7B at 128K tokens fits one H200 only with the chun
 TEST_CASE("loss path: 128K CPU-checkpointed chunked step holds what the runtime holds") {
   Scenario s = runtime_scenario("qwen3-1.7b", 131072);
   s.training.norm = NormImpl::composite;  // that run's RMSNorm (before the fused kernel, NormImpl)
+  s.training.elementwise = ElementwiseImpl::composite;  // and its SwiGLU (silu's output saved)
   Strategy st;
   st.checkpointed_layers = 28;
   st.cpu_checkpointing = true;

@@ -2,6 +2,10 @@
 // that says why, and the relative error that compares a GPU path with its reference.
 #pragma once
 #include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/run_api.h"
 #include "tests/runtime/test_models.h"
@@ -34,6 +38,24 @@ inline zplan::RunResult train_tiny_qwen3_on_gpu(zplan::TrainingSpec training, zp
   zplan::Strategy strategy;
   strategy.precision = precision;
   return zplan::run_training(zplan::test::tiny_qwen3(), training, strategy, options);
+}
+
+// Trains the tiny Qwen3 in bf16 twice, with `choice` set to zplan's kernel (`fused`) and to
+// PyTorch's path (`composite`): each run must name the path it took in `reported`, and both must
+// reach the same loss to bf16 rounding.
+template <typename Impl>
+void check_kernel_choice_trains_alike(Impl zplan::TrainingSpec::*choice, Impl fused, Impl composite,
+                                      std::string zplan::RunResult::*reported) {
+  std::vector<double> losses;
+  for (const auto& [impl, expected] : {std::pair{fused, std::string("fused")}, std::pair{composite, std::string("composite")}}) {
+    zplan::TrainingSpec training;
+    training.*choice = impl;
+    const zplan::RunResult r = train_tiny_qwen3_on_gpu(training, zplan::Precision::bf16, 3);
+    CHECK(r.*reported == expected);
+    REQUIRE(r.losses.size() == 3);
+    losses.push_back(r.losses.back());
+  }
+  CHECK(std::abs(losses[0] - losses[1]) < 1e-2 * std::abs(losses[1]));
 }
 
 }  // namespace zplan::test

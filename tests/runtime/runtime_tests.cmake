@@ -133,4 +133,6 @@ set_tests_properties(cli_run_allocator_trace_cpu_noop PROPERTIES
 # zplan's own kernels (runtime/kernels) against the PyTorch paths they replace.
 zplan_add_test(runtime_gpu_tests SOURCES ${CMAKE_CURRENT_LIST_DIR}/grouped_mm_gpu_test.cpp
                ${CMAKE_CURRENT_LIST_DIR}/fused_norm_gpu_test.cpp
-               ${CMAKE_CURRENT_LIST_DIR}/runtime_kernels_gpu_test.cpp LABELS gpu LIBS zplan_runtime)
+               ${CMAKE_CURRENT_LIST_DIR}/runtime_kernels_gpu_test.cpp
+               ${CMAKE_CURRENT_LIST_DIR}/elementwise_kernels_gpu_test.cpp
+               ${CMAKE_CURRENT_LIST_DIR}/cross_entropy_gpu_test.cpp LABELS gpu LIBS zplan_runtime)

@@ -114,7 +114,9 @@ for row in $ROWS; do
   case $row in
     dense4k)  both qwen3-1.7b_s4096 "--model qwen3-1.7b --seq 4096 --ckpt none" "--model qwen3-1.7b --seq 4096 --ckpt none" 4
               zrow qwen3-1.7b_s4096_composite_norm --model qwen3-1.7b --seq 4096 --ckpt none --norm-kernel composite
-              zrow qwen3-1.7b_s4096_upcast_adamw --model qwen3-1.7b --seq 4096 --ckpt none --adamw-kernel upcast ;;
+              zrow qwen3-1.7b_s4096_upcast_adamw --model qwen3-1.7b --seq 4096 --ckpt none --adamw-kernel upcast
+              zrow qwen3-1.7b_s4096_composite_elementwise --model qwen3-1.7b --seq 4096 --ckpt none --elementwise-kernel composite
+              zrow qwen3-1.7b_s4096_composite_ce --model qwen3-1.7b --seq 4096 --ckpt none --cross-entropy-kernel composite ;;
     dense16k) both qwen3-1.7b_s16384_ckptfull "--model qwen3-1.7b --seq 16384 --ckpt all" "--model qwen3-1.7b --seq 16384 --ckpt full" 16 ;;
     moe8k)    both qwen3-30b-a3b-4l_s8192 "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" "--model qwen3-30b-a3b --layers 4 --seq 8192 --ckpt none" 8 ;;
     profile4k)    prow qwen3-1.7b_s4096 "--model qwen3-1.7b --seq 4096 --ckpt none" "--model qwen3-1.7b --seq 4096 --ckpt none" ;;

@@ -6,12 +6,12 @@
 #   the measurement matrix, appending one JSON line per run to $OUT/runtime_measurements.jsonl.
 # Device-tool call (fetch the .debs here first, apt-get download the packages listed below into .debs/):
 #   run(command="bash tools/gpu/check.sh", carry=[".debs"], timeout_s=480)
-# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families|families2|moe_grouped|moe_grouped2|fused_norm|adamw|adamw2 (default full; oom: only the
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan: build, deps), OUT (default $SCRATCH/out), MATRIX=quick|full|oom|cli|holdout|families|families2|moe_grouped|moe_grouped2|fused_norm|adamw|adamw2|elementwise|cross_entropy (default full; oom: only the
 # OOM-reporting and grad-accumulation runs; cli: `zplan --run` end to end, fitting and forced to OOM;
 # holdout: `zplan --run` on configurations not measured before; families: truncated Phi-3,
 # Qwen1.5-MoE, Mixtral, Mistral beyond its window, Gemma 3 1B beyond its window and amp-bf16), STEPS (default 3),
 # families2: held-out MoE optimizer-step peaks, amp-fp16, Gemma 3 under amp-bf16; moe_grouped: MoE rows with
-# the experts on at::_grouped_mm; moe_grouped2: held out for the sparse layers' node order; fused_norm: held out for the fused RMSNorm; adamw: held out for the fused-master AdamW kernel (optimizer-step peaks); adamw2: held out for the tied embedding's out-of-place gradient sum and fp16's sum-based overflow check; CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
+# the experts on at::_grouped_mm; moe_grouped2: held out for the sparse layers' node order; fused_norm: held out for the fused RMSNorm; adamw: held out for the fused-master AdamW kernel (optimizer-step peaks); adamw2: held out for the tied embedding's out-of-place gradient sum and fp16's sum-based overflow check; elementwise: held out for zplan's SwiGLU and RoPE kernels; cross_entropy: held out for zplan's cross-entropy kernels; CTEST_ARGS (extra ctest arguments), DEADLINE_S (no new matrix row after this many seconds; default 430).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}  # build, unpacked .debs and temporary files
@@ -102,7 +102,7 @@ run() {  # label, then measure_runtime flags
 }
 # The default rows run unless MATRIX is oom or families.
 default_rows=true
-case "${MATRIX:-full}" in oom|families|families2|moe_grouped|moe_grouped2|fused_norm|adamw|adamw2) default_rows=false ;; esac
+case "${MATRIX:-full}" in oom|families|families2|moe_grouped|moe_grouped2|fused_norm|adamw|adamw2|elementwise|cross_entropy) default_rows=false ;; esac
 # ---- MATRIX=families: the families issue 21 added to the runtime, truncated to one GPU, for the
 # predicted-vs-measured peak (run on an H100: docs/measurements/2026-12-05/call3): Phi-3 (fused qkv_proj/gate_up_proj; v a
 # view of qkv keeps it whole), Qwen1.5-MoE (routed experts + sigmoid-gated shared expert),
@@ -197,6 +197,39 @@ if [ "${MATRIX:-full}" = adamw2 ]; then
   run "fm_gpt2-large_s1024_mb2_ckpt0"         --model gpt2-large --seq 1024 --micro-batch 2 --ckpt none
   run "fm_qwen3-1.7b_s1024_mb1_ga2_ckpt0"     --model qwen3-1.7b --seq 1024 --micro-batch 1 --grad-accum 2 --ckpt none
   run "fm_qwen3-4b_s512_mb1_ckpt36_fp16"      --model qwen3-4b --seq 512 --micro-batch 1 --ckpt all --precision fp16
+fi
+# ---- MATRIX=elementwise: held out for zplan's SwiGLU and RoPE kernels (runtime/kernels/swiglu.cu,
+# rope.cu; planner ElementwiseImpl): no recompute (every layer's saved MLP tensors at the end of
+# forward), partial and full recompute, Phi-3's gate_up halves, AMP, fp16 and fp32, MoE (RoPE only),
+# and one configuration on the composite path ----
+if [ "${MATRIX:-full}" = elementwise ]; then
+  H=$ROOT/tests/data/hf
+  run "ew_qwen3-1.7b_s4096_mb1_ckpt0"          --model qwen3-1.7b --seq 4096 --micro-batch 1 --ckpt none
+  run "cp_qwen3-1.7b_s4096_mb1_ckpt0"          --model qwen3-1.7b --seq 4096 --micro-batch 1 --ckpt none --elementwise-kernel composite
+  run "ew_llama-3.2-1b_s8192_mb1_ckpt0"        --model llama-3.2-1b --seq 8192 --micro-batch 1 --ckpt none
+  run "ew_qwen3-4b_s4096_mb1_ckpt18"           --model qwen3-4b --seq 4096 --micro-batch 1 --ckpt 18
+  run "ew_qwen3-0.6b_s2048_mb2_ckpt28"         --model qwen3-0.6b --seq 2048 --micro-batch 2 --ckpt all
+  run "ew_phi-3-mini-8l_s4096_mb1_ckpt0"       --model $H/phi-3-mini-4k.json --layers 8 --seq 4096 --micro-batch 1 --ckpt none
+  run "ew_qwen3-0.6b_s2048_mb1_ckpt0_amp-bf16" --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision amp-bf16
+  run "ew_llama-3.2-1b_s2048_mb1_ckpt0_fp32"   --model llama-3.2-1b --seq 2048 --micro-batch 1 --ckpt none --precision fp32
+  run "ew_qwen3-0.6b_s4096_mb1_ckpt0_fp16"     --model qwen3-0.6b --seq 4096 --micro-batch 1 --ckpt none --precision fp16
+  run "ew_qwen3-30b-a3b-2l_s4096_mb1_ckpt0"    --model qwen3-30b-a3b --layers 2 --seq 4096 --micro-batch 1 --ckpt none
+fi
+# ---- MATRIX=cross_entropy: held out for zplan's cross-entropy kernels (runtime/kernels/cross_entropy.cu;
+# planner CrossEntropyImpl, loss_path.h): plain loss path runs where the loss is the peak (long
+# sequences under recompute), large and odd vocabularies (Llama, Gemma, GPT-2's scalar path), the
+# fp32/fp16/AMP recipes, MoE, and one configuration on the composite path ----
+if [ "${MATRIX:-full}" = cross_entropy ]; then
+  run "ce_qwen3-0.6b_s8192_mb1_ckpt28"          --model qwen3-0.6b --seq 8192 --micro-batch 1 --ckpt all
+  run "cp_qwen3-0.6b_s8192_mb1_ckpt28"          --model qwen3-0.6b --seq 8192 --micro-batch 1 --ckpt all --cross-entropy-kernel composite
+  run "ce_qwen3-1.7b_s4096_mb1_ckpt0"           --model qwen3-1.7b --seq 4096 --micro-batch 1 --ckpt none
+  run "ce_llama-3.2-1b_s16384_mb1_ckpt16"       --model llama-3.2-1b --seq 16384 --micro-batch 1 --ckpt all
+  run "ce_gpt2-large_s1024_mb4_ckpt0"           --model gpt2-large --seq 1024 --micro-batch 4 --ckpt none
+  run "ce_gemma-3-1b-8l_s4096_mb1_ckpt8"        --model gemma-3-1b --layers 8 --seq 4096 --micro-batch 1 --ckpt all
+  run "ce_qwen3-0.6b_s4096_mb2_ckpt0_fp32"      --model qwen3-0.6b --seq 4096 --micro-batch 2 --ckpt none --precision fp32
+  run "ce_qwen3-0.6b_s4096_mb1_ckpt0_fp16"      --model qwen3-0.6b --seq 4096 --micro-batch 1 --ckpt none --precision fp16
+  run "ce_qwen3-0.6b_s2048_mb1_ckpt0_amp-bf16"  --model qwen3-0.6b --seq 2048 --micro-batch 1 --ckpt none --precision amp-bf16
+  run "ce_qwen3-30b-a3b-2l_s8192_mb1_ckpt0"     --model qwen3-30b-a3b --layers 2 --seq 8192 --micro-batch 1 --ckpt none
 fi
 if [ "${MATRIX:-full}" = oom ]; then  # configurations that must end in a reported OOM, not a crash
   run "oom_qwen3-30b-a3b-8l_s4096"   --model qwen3-30b-a3b --layers 8 --seq 4096 --ckpt none

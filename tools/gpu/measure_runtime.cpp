@@ -19,7 +19,8 @@
 int main(int argc, char** argv) {
   CLI::App app{"zplan runtime memory measurement (one configuration, one JSON line)"};
   std::string model_name = "qwen3-0.6b", ckpt = "none", precision = "bf16", attn = "sdpa", norm_kernel = "fused",
-              adamw_kernel = "fused-master";
+              adamw_kernel = "fused-master", elementwise_kernel = "fused",
+              cross_entropy_kernel = "fused";
   std::string out_path, label, data_path, device = "auto", kernel_profile_path;
   int64_t layers = 0, seq = 2048, micro_batch = 1, grad_accum = 1, loss_chunks = 0;
   int steps = 3;
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
   app.add_option("--attn", attn, "sdpa | flash | eager");
   app.add_option("--norm-kernel", norm_kernel, "fused | composite (RMSNorm: at::_fused_rms_norm where it exists, or transformers' expression)");
   app.add_option("--adamw-kernel", adamw_kernel, "fused-master | upcast (bf16/fp16 masters: zplan's one-pass kernel where built, or an fp32 copy of each gradient for at::_fused_adamw_)");
+  app.add_option("--elementwise-kernel", elementwise_kernel, "fused | composite (SwiGLU and RoPE: zplan's kernels where built, or PyTorch's eager ops)");
+  app.add_option("--cross-entropy-kernel", cross_entropy_kernel, "fused | composite (the plain loss path: zplan's cross-entropy kernels where built, or transformers' fp32 log_softmax and nll_loss)");
   app.add_option("--steps", steps, "optimizer steps");
   app.add_option("--data", data_path, "flat uint16 token file (default: synthetic tokens)");
   app.add_option("--device", device, "auto | cpu | cuda");
@@ -60,6 +63,10 @@ int main(int argc, char** argv) {
       throw zplan::InputError("--norm-kernel", "", "expected fused or composite");
     if (!zplan::parse_adamw_impl(adamw_kernel, &training.adamw))
       throw zplan::InputError("--adamw-kernel", "", "expected fused-master or upcast");
+    if (!zplan::parse_elementwise_impl(elementwise_kernel, &training.elementwise))
+      throw zplan::InputError("--elementwise-kernel", "", "expected fused or composite");
+    if (!zplan::parse_cross_entropy_impl(cross_entropy_kernel, &training.cross_entropy))
+      throw zplan::InputError("--cross-entropy-kernel", "", "expected fused or composite");
     zplan::Strategy strategy;
     strategy.micro_batch = micro_batch;
     strategy.grad_accumulation = grad_accum;
@@ -93,6 +100,8 @@ int main(int argc, char** argv) {
     if (!r.experts_implementation.empty()) j["scenario"]["experts_implementation"] = r.experts_implementation;
     if (!r.norm_implementation.empty()) j["scenario"]["norm_implementation"] = r.norm_implementation;
     if (!r.adamw_implementation.empty()) j["scenario"]["adamw_implementation"] = r.adamw_implementation;
+    if (!r.elementwise_implementation.empty()) j["scenario"]["elementwise_implementation"] = r.elementwise_implementation;
+    if (!r.cross_entropy_implementation.empty()) j["scenario"]["cross_entropy_implementation"] = r.cross_entropy_implementation;
     j["strategy"] = {{"zero_stage", 0}, {"checkpointed_layers", strategy.checkpointed_layers},
                      {"cpu_checkpointing", cpu_ckpt}, {"sp_degree", 1},
                      {"micro_batch", micro_batch}, {"grad_accumulation", grad_accum},

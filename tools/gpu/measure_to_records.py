@@ -41,12 +41,11 @@ def scenario_of(line, matrix):
     else:
         out["model_name"] = model
         out["num_layers"] = s["layers"]
-    if s.get("experts_implementation"):
-        out["experts_implementation"] = s["experts_implementation"]
-    if s.get("norm_implementation"):
-        out["norm_implementation"] = s["norm_implementation"]
-    if s.get("adamw_implementation"):
-        out["adamw_implementation"] = s["adamw_implementation"]
+    # Which implementation of each mechanism ran (absent: the record predates it; planner defaults).
+    for field in ("experts_implementation", "norm_implementation", "adamw_implementation",
+                  "elementwise_implementation", "cross_entropy_implementation"):
+        if s.get(field):
+            out[field] = s[field]
     out["source"] = f"tools/gpu/check.sh MATRIX={matrix}, row {line['label']}"
     return out
 
@@ -69,6 +68,8 @@ def main():
                   "command": f"zplan_measure_runtime --label {line['label']} (tools/gpu/check.sh MATRIX={a.matrix})",
                   "scenario": scenario_of(line, a.matrix), "strategy": strategy,
                   "measurement": line["measurement"], "label": line["label"]}
+        if line.get("oom"):  # validate checks the verdict of a run that ran out of memory, not its peak
+            record.update({"oom": True, "failed_phase": line.get("failed_phase", ""), "error": line.get("error", "")})
         path = os.path.join(a.out_dir, line["label"] + ".json")
         with open(path, "w") as f:
             json.dump(record, f, indent=1)

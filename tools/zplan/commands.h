@@ -71,6 +71,9 @@ int run_hardware();
 // handed over) or exits 2 when there is none.
 int run_training_command(PlanCommand& cmd, const struct Scenario& s, const struct Estimate& e);
 int hand_over_to_runtime(PlanCommand& cmd);
+// zplan-run: the scenario's kernel choices as this runtime can run them here (with_runnable_kernels,
+// run_api.h); zplan without a runtime leaves them as asked.
+void plan_for_this_runtime(struct Scenario& s);
 // A plan on several GPUs of one node, not under a launcher: start its ranks (this binary, once per
 // rank, torchrun's environment) and return their status; -1 when this process is to train itself.
 int start_local_ranks_if_needed(PlanCommand& cmd, const struct Scenario& s);

@@ -80,6 +80,7 @@ int run_plan(PlanCommand& cmd, bool check_only) {
     s.training.profile = Profile::zplan;
   }
   if (cmd.run && s.training.framework != Framework::plain && s.cluster.world_size() == 1) s.training.framework = Framework::plain;
+  if (cmd.run) plan_for_this_runtime(s);  // e.g. PyTorch's loss where this build has no CUDA kernels
   const bool emitting = !o.emit_deepspeed.empty();
   // The Hugging Face Trainer recomputes all layers or none (--gradient_checkpointing) and cannot
   // move checkpoints to the host, so a config it launches is planned with those choices only.

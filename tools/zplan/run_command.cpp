@@ -135,6 +135,8 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   if (!r.experts_implementation.empty()) record["scenario"]["experts_implementation"] = r.experts_implementation;
   if (!r.norm_implementation.empty()) record["scenario"]["norm_implementation"] = r.norm_implementation;
   if (!r.adamw_implementation.empty()) record["scenario"]["adamw_implementation"] = r.adamw_implementation;
+  if (!r.elementwise_implementation.empty()) record["scenario"]["elementwise_implementation"] = r.elementwise_implementation;
+  if (!r.cross_entropy_implementation.empty()) record["scenario"]["cross_entropy_implementation"] = r.cross_entropy_implementation;
   const std::string path = cmd.run_out.empty() ? "zplan_run.json" : cmd.run_out;
   std::ofstream(path) << record.dump(2) << "\n";
   std::fprintf(stderr, "zplan: wrote run record %s\n", path.c_str());
@@ -150,6 +152,7 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   return 0;
 }
 int hand_over_to_runtime(PlanCommand&) { return -1; }  // this binary runs it itself
+void plan_for_this_runtime(Scenario& s) { s.training = with_runnable_kernels(s.training); }
 #else
 namespace {
 std::string runner_path() {
@@ -161,6 +164,7 @@ std::string runner_path() {
 }  // namespace
 
 int start_local_ranks_if_needed(PlanCommand&, const Scenario&) { return -1; }
+void plan_for_this_runtime(Scenario&) {}
 
 int run_training_command(PlanCommand&, const Scenario&, const Estimate&) {
   throw InputError("--run", "", "this zplan was built without libtorch (no " + runner_path() +

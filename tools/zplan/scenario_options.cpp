@@ -58,6 +58,8 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--framework", o.framework, "deepspeed, fsdp2, ddp or plain (default: plain on one GPU, else deepspeed)");
   app.add_option("--norm-kernel", o.norm_kernel, "how zplan's runtime runs RMSNorm: fused (default; at::_fused_rms_norm on a GPU, libtorch >= 2.8, no AMP) or composite (transformers' fp32 expression: the hf profile, the CPU, older libtorch)");
   app.add_option("--adamw-kernel", o.adamw_kernel, "how zplan's runtime updates the fp32 masters of bf16/fp16: fused-master (default; zplan's one-pass CUDA kernel from the 16-bit gradients) or upcast (each gradient copied to fp32 for at::_fused_adamw_: the CPU, builds without the kernel)");
+  app.add_option("--elementwise-kernel", o.elementwise_kernel, "how zplan's runtime runs SwiGLU and RoPE: fused (default; zplan's CUDA kernels, one each forward and backward; SwiGLU keeps gate and up only) or composite (PyTorch's ops as transformers writes them: the CPU, builds without the kernels)");
+  app.add_option("--cross-entropy-kernel", o.cross_entropy_kernel, "how zplan's runtime computes the plain loss path's cross-entropy: fused (default; zplan's CUDA kernels: no fp32 copy of the logits, their gradient written once) or composite (transformers' logits.float(), log_softmax, nll_loss: the CPU, builds without the kernels)");
   app.add_option("--experts", o.experts, "how MoE experts run: grouped_mm (default; transformers and zplan's runtime on a GPU), eager (transformers' loop) or loop (zplan's runtime without _grouped_mm)");
   app.add_flag("--gradient-checkpointing", o.gradient_checkpointing, "HF gradient_checkpointing_enable(): all layers");
   app.add_flag("--drop-logits", o.drop_logits,
@@ -201,6 +203,10 @@ Scenario build_scenario(const ScenarioOptions& o, bool run) {
     throw InputError("--norm-kernel", "", "expected fused or composite, got '" + o.norm_kernel + "'");
   if (!o.adamw_kernel.empty() && !parse_adamw_impl(o.adamw_kernel, &s.training.adamw))
     throw InputError("--adamw-kernel", "", "expected fused-master or upcast, got '" + o.adamw_kernel + "'");
+  if (!o.elementwise_kernel.empty() && !parse_elementwise_impl(o.elementwise_kernel, &s.training.elementwise))
+    throw InputError("--elementwise-kernel", "", "expected fused or composite, got '" + o.elementwise_kernel + "'");
+  if (!o.cross_entropy_kernel.empty() && !parse_cross_entropy_impl(o.cross_entropy_kernel, &s.training.cross_entropy))
+    throw InputError("--cross-entropy-kernel", "", "expected fused or composite, got '" + o.cross_entropy_kernel + "'");
   if (!o.experts.empty() && !parse_experts_impl(o.experts, &s.training.experts))
     throw InputError("--experts", "", "expected grouped_mm, eager or loop, got '" + o.experts + "'");
   if (o.use_cache) s.training.use_cache = true;

@@ -26,7 +26,7 @@ struct ScenarioOptions {
   // ---- training ----
   int64_t seq = 0;
   std::string global_batch;    // sequences per optimizer step; a string so that "0" is an error, not "unset"
-  std::string profile, attn, framework, experts, norm_kernel, adamw_kernel;
+  std::string profile, attn, framework, experts, norm_kernel, adamw_kernel, elementwise_kernel, cross_entropy_kernel;
   bool gradient_checkpointing = false;  // HF's gradient_checkpointing_enable(): --ckpt full
   bool drop_logits = false;             // the loop does not keep `outputs` (HF Trainer)
   std::string loop;                     // --loop trainer|accelerate|plain|plain-drop
