@@ -6,6 +6,8 @@
 
 #include <Eigen/Dense>
 
+#include "planner/cost/host_device_overlap.h"
+
 namespace zplan {
 namespace {
 
@@ -21,29 +23,22 @@ double lower_bound(size_t term) {
   }
 }
 
-}  // namespace
+// Least squares of the linear model sum(weight x term) with the weights of `free_terms` solved
+// and the others kept at `prior`, under the lower bounds (active set: the worst violation is pinned
+// at its bound and the rest solved again).
+struct BoundedSolve {
+  StepTermVector weights{};
+  std::vector<bool> pinned = std::vector<bool>(kStepTermCount, false);
+};
 
-FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const CostOptions& defaults, double prior_weight) {
-  const StepTermVector prior = term_weights(defaults);
-  FitResult out;
+BoundedSolve solve_bounded(const std::vector<CalibrationSample>& samples, const StepTermVector& prior,
+                           const std::vector<size_t>& free_terms, double prior_weight) {
+  BoundedSolve out;
   out.weights = prior;
-  // A term is fitted when some sample spends a visible share of its predicted time in it.
-  std::vector<size_t> free_terms;
-  for (size_t t = 0; t < kStepTermCount; ++t) {
-    double share = 0;
-    for (const CalibrationSample& s : samples) {
-      double total = 0;
-      for (size_t k = 0; k < kStepTermCount; ++k) total += prior[k] * s.terms[k];
-      if (total > 0) share = std::max(share, prior[t] * s.terms[t] / total);
-    }
-    if (share > 0.01) free_terms.push_back(t);
-  }
-  if (samples.empty() || free_terms.empty()) return out;
-  std::vector<bool> pinned(kStepTermCount, false);  // held at its lower bound by the active set
   for (int round = 0; round <= static_cast<int>(kStepTermCount); ++round) {
     std::vector<size_t> solve;
     for (size_t t : free_terms)
-      if (!pinned[t]) solve.push_back(t);
+      if (!out.pinned[t]) solve.push_back(t);
     if (solve.empty()) break;
     // Rows: relative residual (prediction / measured - 1) of each sample, then one prior row per
     // solved term pulling its weight, relative to the default, towards the default.
@@ -76,10 +71,59 @@ FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const 
       for (Eigen::Index j = 0; j < p; ++j) out.weights[solve[static_cast<size_t>(j)]] = x(j);
       break;
     }
-    pinned[worst] = true;
+    out.pinned[worst] = true;
     out.weights[worst] = lower_bound(worst);
   }
-  for (size_t t : free_terms) out.fitted.push_back(step_term_name(t) + std::string(pinned[t] ? " (at its bound)" : ""));
+  return out;
+}
+
+}  // namespace
+
+double predicted_step_seconds(const StepTermVector& terms, const StepTermVector& weights, const StepMechanisms& k) {
+  return combine_step_terms(weighted_terms(terms, weights), k.host_device_overlap_norm).seconds;
+}
+
+FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const CostOptions& defaults, double prior_weight) {
+  const StepTermVector prior = term_weights(defaults);
+  const double overlap_norm = defaults.mechanisms.host_device_overlap_norm;
+  FitResult out;
+  out.weights = prior;
+  // A term is fitted when some sample spends a visible share of its predicted time in it.
+  std::vector<size_t> free_terms;
+  for (size_t t = 0; t < kStepTermCount; ++t) {
+    double share = 0;
+    for (const CalibrationSample& s : samples) {
+      double total = 0;
+      for (size_t k = 0; k < kStepTermCount; ++k) total += prior[k] * s.terms[k];
+      if (total > 0) share = std::max(share, prior[t] * s.terms[t] / total);
+    }
+    if (share > 0.01) free_terms.push_back(t);
+  }
+  if (samples.empty() || free_terms.empty()) return out;
+  // The step (host_device_overlap.h) is homogeneous of degree one in the weighted terms: at weights
+  // w it equals sum(w_t x marginal_t(w) x term_t). Solving the linear problem on the terms scaled by
+  // their marginal at w, and repeating until w settles, ends where the gradient of the squared
+  // relative residuals vanishes (its Jacobian is those scaled terms). Half steps keep it from
+  // oscillating between the host-bound and device-bound readings of a sample.
+  BoundedSolve solved;
+  StepTermVector w = prior;
+  for (int iteration = 0; iteration < 200; ++iteration) {
+    std::vector<CalibrationSample> scaled = samples;
+    for (CalibrationSample& s : scaled) {
+      const CombinedStep c = combine_step_terms(weighted_terms(s.terms, w), overlap_norm);
+      for (size_t t = 0; t < kStepTermCount; ++t) s.terms[t] *= c.marginal[t];
+    }
+    solved = solve_bounded(scaled, prior, free_terms, prior_weight);
+    double change = 0;
+    for (size_t t = 0; t < kStepTermCount; ++t) {
+      const double next = iteration == 0 ? solved.weights[t] : 0.5 * (w[t] + solved.weights[t]);
+      change = std::max(change, std::abs(next - w[t]) / std::max(prior[t], 1e-12));
+      w[t] = next;
+    }
+    if (overlap_norm <= 1.0 || change < 1e-9) break;
+  }
+  out.weights = w;
+  for (size_t t : free_terms) out.fitted.push_back(step_term_name(t) + std::string(solved.pinned[t] ? " (at its bound)" : ""));
   return out;
 }
 

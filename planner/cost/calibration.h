@@ -38,10 +38,15 @@ struct FitResult {
   std::vector<std::string> fitted;   // term names fitted (others: defaults, or pinned at a bound)
 };
 
+// A sample's predicted step at these weights: the weighted terms overlapped as
+// planner/cost/host_device_overlap.h says (the same as estimate_step_time's step_seconds).
+double predicted_step_seconds(const StepTermVector& terms, const StepTermVector& weights, const StepMechanisms& k = {});
+
 // Least squares of relative error (Eigen), weights bounded below by physics (efficiencies <= 1,
 // overheads >= 0) with an active set, and a weak prior (`prior_weight` per term, relative to the
 // default) that keeps terms the records barely exercise near their documented defaults. Terms no
-// sample exercises keep their defaults.
+// sample exercises keep their defaults. The prediction is the overlapped step of
+// host_device_overlap.h; the fit iterates linear solves to its least-squares point.
 FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const CostOptions& defaults,
                            double prior_weight = 0.05);
 

@@ -49,6 +49,11 @@ struct StepMechanisms {
                                               // (a guess: the records hold too few multi-GPU runs to fit it)
   double cpu_checkpoint_exposed_share = 0.5;  // share of CPU-checkpoint copies (out and back) not hidden
                                               // (a guess, as comm_overlap; DeepSpeed copies on the compute stream)
+  // ---- the host's dispatch against the GPU's work (planner/cost/host_device_overlap.h) ----
+  double host_device_overlap_norm = 2.0;      // p of (device^p + host^p)^(1/p): 1 = no overlap (the sum),
+                                              // large = perfect overlap (the max). Chosen, not fitted per GPU:
+                                              // of 1, 2, 3, 4 and the max, 2 gave the lowest leave-one-model-out
+                                              // error of zplan's H100 records (docs/cost-model.md)
   // ---- the CPU optimizer (DeepSpeedCPUAdam, csrc/includes/cpu_adam.h Step_AVX) ----
   double cpu_adam_bytes_per_param = 28.0;     // reads fp32 param, grad, exp_avg, exp_avg_sq (16 B), writes
                                               // param and both moments (12 B): it streams host memory

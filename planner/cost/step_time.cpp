@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "planner/cost/host_device_overlap.h"
+
 namespace zplan {
 
 StepTermVector term_weights(const CostOptions& o) {
@@ -48,8 +50,11 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, cons
                        w[kHostSyncTerm] * terms.total[kHostSyncTerm] + w[kZero3HookTerm] * terms.total[kZero3HookTerm];
   t.comm_seconds = w[kCommTerm] * terms.total[kCommTerm];
   t.offload_seconds = w[kOffloadTerm] * terms.total[kOffloadTerm] + w[kOffloadStepTerm] * terms.total[kOffloadStepTerm];
-  for (size_t i = 0; i < kStepTermCount; ++i) t.recompute_seconds += w[i] * terms.recompute[i];
-  for (size_t i = 0; i < kStepTermCount; ++i) t.step_seconds += w[i] * terms.total[i];
+  const CombinedStep step = combine_step_terms(weighted_terms(terms.total, w), o.mechanisms.host_device_overlap_norm);
+  // Recompute's share of the step: its terms at the marginal rate of their side.
+  for (size_t i = 0; i < kStepTermCount; ++i) t.recompute_seconds += step.marginal[i] * w[i] * terms.recompute[i];
+  t.step_seconds = step.seconds;
+  t.overlap_hidden_seconds = step.hidden_seconds;
   t.model_flops_per_token = terms.model_flops_per_token;
   t.calibrated = !o.calibration.empty();
   t.calibration_borrowed = o.calibration_borrowed;

@@ -1,6 +1,7 @@
 // Step-time model: the terms of planner/cost/step_terms.h (GEMM rooflines, attention kernels,
 // memory-bound ops, kernel launches, micro-step overhead, exposed collectives, offload), each
-// weighted by one free constant of CostOptions. The plan search ranks by this function and reports
+// weighted by one free constant of CostOptions, the GPU's and the host's overlapped as
+// planner/cost/host_device_overlap.h says. The plan search ranks by this function and reports
 // print it: one home. docs/cost-model.md gives each term, its source and fitted values.
 #pragma once
 #include <string>
@@ -21,6 +22,8 @@ struct StepTime {
   double offload_seconds = 0;      // PCIe transfers + CPU optimizer not hidden behind compute (DeepSpeed's
                                    // offloaded step included)
   double optimizer_seconds = 0;    // GPU optimizer step (part of memory_bound_seconds)
+  double overlap_hidden_seconds = 0;  // what the host's dispatch and the GPU's work hide of each other
+                                      // (host_device_overlap.h): the parts above minus this = step_seconds
   double step_seconds = 0;
   double tokens_per_second = 0;    // whole cluster
   double model_flops_per_token = 0;

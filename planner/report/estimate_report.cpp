@@ -50,6 +50,7 @@ nlohmann::json estimate_to_json(const Estimate& e, const Scenario& s) {
                {"comm_seconds", e.time.comm_seconds},
                {"offload_seconds", e.time.offload_seconds},
                {"optimizer_seconds", e.time.optimizer_seconds},
+               {"overlap_hidden_seconds", e.time.overlap_hidden_seconds},
                {"calibrated", e.time.calibrated}};
   return j;
 }

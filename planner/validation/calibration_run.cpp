@@ -51,8 +51,7 @@ std::vector<CalibrationSample> calibration_samples(const std::string& dir) {
 ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
   ErrorStats e;
   for (const CalibrationSample& s : samples) {
-    double predicted = 0;
-    for (size_t t = 0; t < kStepTermCount; ++t) predicted += w[t] * s.terms[t];
+    const double predicted = predicted_step_seconds(s.terms, w);
     const double err = std::abs(predicted - s.measured_seconds) / s.measured_seconds;
     e.mean_abs += err;
     e.max_abs = std::max(e.max_abs, err);

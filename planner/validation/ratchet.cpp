@@ -31,7 +31,8 @@ struct Quantity {
 constexpr Quantity kQuantities[] = {{"peak_error", &ValidationRow::peak_error},
                                     {"reserved_error", &ValidationRow::reserved_error},
                                     {"outside_error", &ValidationRow::outside_error},
-                                    {"host_error", &ValidationRow::host_error}};
+                                    {"host_error", &ValidationRow::host_error},
+                                    {"step_error", &ValidationRow::step_error}};
 
 }  // namespace
 
@@ -54,6 +55,7 @@ nlohmann::json accepted_errors_json(const std::vector<ValidationRow>& rows, cons
       for (const Quantity& q : kQuantities) a[q.key] = rounded(r.*(q.error));
       if (r.measured_outside_bytes == 0) a.erase("outside_error");
       if (r.measured_host_bytes == 0) a.erase("host_error");
+      if (!r.has_step_time()) a.erase("step_error");
     }
     records[record_name(r)] = a;
   }

@@ -130,7 +130,7 @@ TEST_CASE("the least-squares fit recovers known constants and keeps physical bou
             if (std::string(model) == "gpt2-xl" && seq > 1024) continue;
             CalibrationSample c;
             c.terms = step_terms(s.model, s.cluster, s.training, strategy(mb, ckpt ? s.model.layers : 0, p)).total;
-            for (size_t t = 0; t < kStepTermCount; ++t) c.measured_seconds += w[t] * c.terms[t];
+            c.measured_seconds = predicted_step_seconds(c.terms, w);
             samples.push_back(c);
           }
   // MoE samples with the expert loop exercise the host-sync term.
@@ -140,7 +140,7 @@ TEST_CASE("the least-squares fit recovers known constants and keeps physical bou
     s.training.experts = e;
     CalibrationSample c;
     c.terms = step_terms(s.model, s.cluster, s.training, strategy(1, 0)).total;
-    for (size_t t = 0; t < kStepTermCount; ++t) c.measured_seconds += w[t] * c.terms[t];
+    c.measured_seconds = predicted_step_seconds(c.terms, w);
     samples.push_back(c);
   }
   const FitResult fit = fit_term_weights(samples, CostOptions{}, 0.0);

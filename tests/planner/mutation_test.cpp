@@ -1,11 +1,13 @@
 // The regression guard protects the accuracy claim (issue 16): perturbing any one term of the memory
 // model by 3% — either way — must make `zplan validate --ratchet --bands` fail, through the records
 // that measure it or, for a term no record measures (DeepSpeed's buckets), through the derivation
-// from DeepSpeed's source. The perturbation is the test-only planner/memory/term_scales.h.
+// from DeepSpeed's source. The perturbation is the test-only planner/memory/term_scales.h. The same
+// holds for the fitted constants of the step-time model (issue 22), through each record's step error.
 #include <doctest/doctest.h>
 
 #include <fstream>
 
+#include "planner/io/calibration_loader.h"
 #include "planner/memory/term_scales.h"
 #include "planner/validation/ratchet.h"
 #include "planner/validation/validation.h"
@@ -23,8 +25,8 @@ nlohmann::json read(const std::string& path) {
 }
 
 // What the `regression_measured` test checks, in process.
-size_t guard_violations() {
-  const std::vector<ValidationRow> rows = validate_directory(kRoot + "/tests/regression/measured");
+size_t guard_violations(const StepTimeSource& step_time = {}) {
+  const std::vector<ValidationRow> rows = validate_directory(kRoot + "/tests/regression/measured", step_time);
   size_t n = ratchet_violations(rows, read("calibration/accepted_errors.json"), "accepted_errors.json").size();
   n += band_violations(measure_bands(reserved_errors(rows)),
                        bands_from_json(read("calibration/reserved_bands.json"), "reserved_bands.json")).size();
@@ -54,6 +56,31 @@ TEST_CASE("a 3% change of any model term fails the guard") {
       CAPTURE(k);
       Scaled scaled(term, k);
       CHECK(guard_violations() > 0);
+    }
+}
+
+TEST_CASE("a 3% change of any fitted step-time constant fails the guard") {
+  // The ratchet holds each record's step-time error too (step_error): scaling one weight of the
+  // H100's built-in calibration (both profiles) by 3% either way must move some record more than
+  // one point further from its measured step. Not held: the per-micro-step overhead (at most 5.5% of
+  // an H100 record's predicted step, so 3% of it moves none by 0.2 points) and the host-sync cost
+  // (a few MoE records).
+  const std::optional<Calibration> builtin = builtin_calibration("h100-80gb");
+  REQUIRE(builtin);
+  for (size_t term : {kMatmulTerm, kAttentionTerm, kMemoryBoundTerm, kOptimizerTerm, kKernelTerm})
+    for (double k : {1.03, 0.97}) {
+      const std::string name = step_term_name(term);
+      CAPTURE(name);
+      CAPTURE(k);
+      Calibration scaled = *builtin;
+      for (auto& [profile, fitted] : scaled.profiles) {
+        StepTermVector w = term_weights(fitted.constants);
+        w[term] *= k;
+        fitted.constants = with_term_weights(fitted.constants, w);
+      }
+      StepTimeSource source;
+      source.calibration = &scaled;
+      CHECK(guard_violations(source) > 0);
     }
 }
 

@@ -7,7 +7,8 @@ First run on an H100 (2026-12-06, docs/measurements/2026-12-06/call3/rates_h100.
 minute); its attention rows set the step-time model's flash_attention_half_rate_keys
 (planner/cost/step_terms.h, docs/cost-model.md "Attention by length"). Device machine:
     python3 tools/gpu/measure_rates.py --out $OUT/rates_<gpu>.json
-(PyTorch with CUDA; a few minutes). What it measures, each as the median of timed repeats after
+(PyTorch with CUDA; a few minutes). `--parts attention,overheads` measures a subset;
+`--attention-shapes 32x8x64,8x8x256` times other (heads x key/value heads x head dim) layouts. What it measures, each as the median of timed repeats after
 warm-up, with CUDA events:
   - matmul TFLOP/s per shape class: bf16/fp16/fp32 GEMMs [m x k] x [k x n] for m in tokens
     (128 .. 32768) and (k, n) from the projections of the built-in models (square hidden,
@@ -84,10 +85,15 @@ def bandwidth():
     return {"copy_gb_per_s": 2 * x.numel() * 2 / copy / 1e9, "add_gb_per_s": 3 * x.numel() * 2 / fma / 1e9}
 
 
-def attention_times():
+# (query heads, key/value heads, head dim): the H100 run of 2026-12-06's shapes; --attention-shapes
+# adds others (head dims 64, 96 and 256 are Llama-3.2-1B's and GPT-2's, Phi-3's and Gemma 3's).
+DEFAULT_ATTENTION_SHAPES = [(16, 8, 128), (32, 4, 128), (32, 8, 128)]
+
+
+def attention_times(shapes=DEFAULT_ATTENTION_SHAPES):
     out = []
     F = torch.nn.functional
-    for heads, kv, hd in [(16, 8, 128), (32, 4, 128), (32, 8, 128)]:
+    for heads, kv, hd in shapes:
         for seq in [1024, 4096, 8192, 16384, 32768]:
             q = torch.randn(1, heads, seq, hd, device="cuda", dtype=torch.bfloat16, requires_grad=True)
             k = torch.randn(1, heads, seq, hd, device="cuda", dtype=torch.bfloat16, requires_grad=True)
@@ -160,13 +166,36 @@ def collectives():
     return {"world_size": n, "sizes": out}
 
 
+PARTS = ["bandwidth", "overheads", "pcie", "attention", "matmul", "collectives"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--parts", default=",".join(PARTS),
+                    help="comma-separated subset of " + ",".join(PARTS) + " (default: all)")
+    ap.add_argument("--attention-shapes", default="",
+                    help="attention shapes as HEADSxKV_HEADSxHEAD_DIM, comma-separated (default: "
+                         + ",".join("x".join(map(str, s)) for s in DEFAULT_ATTENTION_SHAPES) + ")")
     args = ap.parse_args()
-    result = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "cuda": torch.version.cuda,
-              "bandwidth": bandwidth(), "overheads": overheads(), "pcie": pcie(),
-              "attention": attention_times(), "matmul": matmul_rates(), "collectives": collectives()}
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        ap.error("unknown part(s) " + ",".join(unknown) + "; choose from " + ",".join(PARTS))
+    shapes = DEFAULT_ATTENTION_SHAPES
+    if args.attention_shapes:
+        try:
+            shapes = [tuple(int(v) for v in s.split("x")) for s in args.attention_shapes.split(",")]
+            if any(len(s) != 3 or min(s) <= 0 for s in shapes):
+                raise ValueError
+        except ValueError:
+            ap.error("--attention-shapes takes HEADSxKV_HEADSxHEAD_DIM,... with positive integers, e.g. 32x8x64")
+    measure = {"bandwidth": bandwidth, "overheads": overheads, "pcie": pcie,
+               "attention": lambda: attention_times(shapes), "matmul": matmul_rates, "collectives": collectives}
+    result = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "cuda": torch.version.cuda}
+    for p in parts:
+        print("measuring", p, flush=True)
+        result[p] = measure[p]()
     if int(os.environ.get("RANK", "0")) == 0:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)

@@ -156,7 +156,8 @@ int run_validate(const ValidateCommand& cmd) {
          "(estimate_zero2/zero3_model_states_mem_needs) counts model states only; 16 B/param + Korthikanti et al.'s "
          "activations has no logits, buffers, CUDA context or allocator.\n\n"
       << "The regression guard (`ctest -R regression_measured`, planner/validation/ratchet.h): no record's error of peak "
-         "allocated, peak reserved or memory outside the allocator may grow by more than one percentage point over "
+         "allocated, peak reserved, memory outside the allocator, host RAM or step time may grow by more than one "
+         "percentage point over "
          "calibration/accepted_errors.json, and no path's reserved band by more than one point over "
          "calibration/reserved_bands.json, the bands verdicts print:\n\n"
       << bands_table(rows) << held_out_table(rows, cmd.first_comparison) << validation_table(rows, true);
