@@ -107,11 +107,11 @@ FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const 
   // oscillating between the host-bound and device-bound readings of a sample.
   BoundedSolve solved;
   StepTermVector w = prior;
+  std::vector<CalibrationSample> scaled = samples;  // its terms are rewritten each iteration
   for (int iteration = 0; iteration < 200; ++iteration) {
-    std::vector<CalibrationSample> scaled = samples;
-    for (CalibrationSample& s : scaled) {
-      const CombinedStep c = combine_step_terms(weighted_terms(s.terms, w), overlap_norm);
-      for (size_t t = 0; t < kStepTermCount; ++t) s.terms[t] *= c.marginal[t];
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const CombinedStep c = combine_step_terms(weighted_terms(samples[i].terms, w), overlap_norm);
+      for (size_t t = 0; t < kStepTermCount; ++t) scaled[i].terms[t] = samples[i].terms[t] * c.marginal[t];
     }
     solved = solve_bounded(scaled, prior, free_terms, prior_weight);
     double change = 0;

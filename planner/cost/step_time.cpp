@@ -42,15 +42,15 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, cons
                             const Strategy& s, const CostOptions& o) {
   const StepTerms terms = step_terms(m, cluster, training, s, o.mechanisms);
   const StepTermVector w = term_weights(o);
+  const StepTermVector v = weighted_terms(terms.total, w);  // seconds per term
   StepTime t;
-  t.compute_seconds = w[kMatmulTerm] * terms.total[kMatmulTerm] + w[kAttentionTerm] * terms.total[kAttentionTerm];
-  t.optimizer_seconds = w[kOptimizerTerm] * terms.total[kOptimizerTerm];
-  t.memory_bound_seconds = w[kMemoryBoundTerm] * terms.total[kMemoryBoundTerm] + t.optimizer_seconds;
-  t.overhead_seconds = w[kKernelTerm] * terms.total[kKernelTerm] + w[kMicroStepTerm] * terms.total[kMicroStepTerm] +
-                       w[kHostSyncTerm] * terms.total[kHostSyncTerm] + w[kZero3HookTerm] * terms.total[kZero3HookTerm];
-  t.comm_seconds = w[kCommTerm] * terms.total[kCommTerm];
-  t.offload_seconds = w[kOffloadTerm] * terms.total[kOffloadTerm] + w[kOffloadStepTerm] * terms.total[kOffloadStepTerm];
-  const CombinedStep step = combine_step_terms(weighted_terms(terms.total, w), o.mechanisms.host_device_overlap_norm);
+  t.compute_seconds = v[kMatmulTerm] + v[kAttentionTerm];
+  t.optimizer_seconds = v[kOptimizerTerm];
+  t.memory_bound_seconds = v[kMemoryBoundTerm] + t.optimizer_seconds;
+  t.overhead_seconds = v[kKernelTerm] + v[kMicroStepTerm] + v[kHostSyncTerm] + v[kZero3HookTerm];
+  t.comm_seconds = v[kCommTerm];
+  t.offload_seconds = v[kOffloadTerm] + v[kOffloadStepTerm];
+  const CombinedStep step = combine_step_terms(v, o.mechanisms.host_device_overlap_norm);
   // Recompute's share of the step: its terms at the marginal rate of their side.
   for (size_t i = 0; i < kStepTermCount; ++i) t.recompute_seconds += step.marginal[i] * w[i] * terms.recompute[i];
   t.step_seconds = step.seconds;

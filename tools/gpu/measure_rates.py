@@ -8,8 +8,8 @@ minute); its attention rows set the step-time model's flash_attention_half_rate_
 (planner/cost/step_terms.h, docs/cost-model.md "Attention by length"). Device machine:
     python3 tools/gpu/measure_rates.py --out $OUT/rates_<gpu>.json
 (PyTorch with CUDA; a few minutes). `--parts attention,overheads` measures a subset;
-`--attention-shapes 32x8x64,8x8x256` times other (heads x key/value heads x head dim) layouts. What it measures, each as the median of timed repeats after
-warm-up, with CUDA events:
+`--attention-shapes 32x8x64,8x8x256` times other (heads x key/value heads x head dim) layouts.
+What it measures, each as the median of timed repeats after warm-up, with CUDA events:
   - matmul TFLOP/s per shape class: bf16/fp16/fp32 GEMMs [m x k] x [k x n] for m in tokens
     (128 .. 32768) and (k, n) from the projections of the built-in models (square hidden,
     hidden->ffn, ffn->hidden, hidden->vocab) and MoE expert shapes (few tokens per expert);
