@@ -49,6 +49,7 @@ struct RunResult {
   Phase failed_phase = Phase::after_init;
   std::string error;                    // what() of the failure, empty on success
   std::string device_name;              // e.g. "NVIDIA H100 80GB HBM3" or "cpu"
+  std::string libtorch_version;         // TORCH_VERSION of the libtorch the runtime was built with
   uint64_t parameters = 0;              // parameter count of the built model
   int rank = 0, world_size = 1;         // this process's place (launch_env.h)
   std::string backend = "none";         // c10d backend: "nccl", "gloo" or "none" (one rank)

@@ -43,6 +43,10 @@ double hf_top_modules(const ModelSpec& m) {
   return 5.0 + (m.position == PositionKind::rope ? 1.0 : 2.0);
 }
 
+bool runs_deepspeed_zero3_hooks(const TrainingSpec& training, const Strategy& s) {
+  return s.zero_stage >= 3 && training.framework == Framework::deepspeed && training.profile == Profile::hf;
+}
+
 double zero3_hooked_module_passes(const ModelSpec& m, const Strategy& s) {
   double all = hf_top_modules(m), recomputed = 0;
   for (int64_t i = 0; i < m.layers; ++i) {
@@ -51,6 +55,10 @@ double zero3_hooked_module_passes(const ModelSpec& m, const Strategy& s) {
     if (i < s.checkpointed_layers) recomputed += n;
   }
   return (2.0 * all + recomputed) * static_cast<double>(std::max<int64_t>(1, s.grad_accumulation));
+}
+
+int deepspeed_first_steady_step(const TrainingSpec& training, const Strategy& s) {
+  return runs_deepspeed_zero3_hooks(training, s) ? 3 : 2;
 }
 
 double host_memory_bytes_per_second_per_rank(const ClusterSpec& cluster) {

@@ -11,7 +11,9 @@
 //    overlap_comm lets run beside backward), 16-bit parameters up after the step, and with ZeRO-3
 //    parameter offload the 16-bit weights up at every fetch (forward, backward, recompute);
 //  * ZeRO-3's module hooks: a pre and a post hook around every module's forward and backward
-//    (fetch, trace bookkeeping, release), registered on every module of the tree.
+//    (fetch, trace bookkeeping, release), registered on every module of the tree;
+//  * ZeRO-3's one-time trace scan: the step that first runs with a complete module trace pays it
+//    (deepspeed_first_steady_step below), the steps after it do not.
 #pragma once
 #include <cstdint>
 
@@ -30,9 +32,23 @@ struct StepMechanisms;
 double hf_layer_modules(const ModelSpec& m, int64_t layer);
 double hf_top_modules(const ModelSpec& m);
 
+// DeepSpeed's ZeRO-3 hooks run on the model: a Hugging Face model under DeepSpeed at stage 3.
+bool runs_deepspeed_zero3_hooks(const TrainingSpec& training, const Strategy& s);
+
 // Module passes (one pre + post hook pair each) of one optimizer step under ZeRO-3: every module
 // in forward and backward, the checkpointed layers' modules again in recompute, per micro-step.
 double zero3_hooked_module_passes(const ModelSpec& m, const Strategy& s);
+
+// The first step (1-based) whose time is the steady step a long run repeats. Every loop pays
+// warm-up in step 1 (allocator growth, kernel selection, lazy initialisation). DeepSpeed ZeRO-3
+// also pays once in step 2: the parameter coordinator records the module trace in step 1 and
+// marks it complete when step 2 starts; from then each module's release asks which parameters
+// are reused soon (partitioned_param_coordinator.py __params_to_release), which scans the trace
+// ahead of it, module by module and parameter by parameter, up to stage3_max_reuse_distance
+// elements: quadratic in the modules, and memoised per (module, step position), so only step 2
+// pays it (Qwen3-0.6B on an H200: 2.49 s in step 2, 0.50 s in step 3). The model prices the
+// steady step, so a record's measured step is taken from this step on (run_record.cpp).
+int deepspeed_first_steady_step(const TrainingSpec& training, const Strategy& s);
 
 // Host memory bandwidth one rank's CPU work can draw, bytes/s (the node's, shared by its GPUs).
 double host_memory_bytes_per_second_per_rank(const ClusterSpec& cluster);

@@ -12,7 +12,8 @@ TermSide term_side(size_t term) {
     case kAttentionTerm:
     case kMemoryBoundTerm:
     case kOffloadTerm: return TermSide::device;  // CPU-checkpoint copies run on the GPU's copy engines
-    case kKernelTerm: return TermSide::host;
+    case kKernelTerm:
+    case kZero3HookTerm: return TermSide::host;
     default: return TermSide::serial;
   }
 }

@@ -4,10 +4,12 @@
 // time than the host needs to launch them, the GPU waits. Neither the sum (no overlap) nor the max
 // (perfect overlap) of the two holds for a pass that alternates between both; the step charges
 //     (device^p + host^p)^(1/p) + serial
-// with p = StepMechanisms::host_device_overlap_norm. Terms that neither side hides sit in `serial`:
-// the optimizer step (enqueued after backward, before the step's closing synchronisation), the
-// per-micro-step loop overhead, host synchronisations, exposed collectives, DeepSpeed's offloaded
-// step and its ZeRO-3 hooks. docs/cost-model.md, "Host and device overlap".
+// with p = StepMechanisms::host_device_overlap_norm. The host side is the kernel launches and
+// DeepSpeed's ZeRO-3 hooks (Python that never waits for the GPU at one rank: deepspeed_step.h).
+// Terms that neither side hides sit in `serial`: the optimizer step (enqueued after backward,
+// before the step's closing synchronisation), the per-micro-step loop overhead, host
+// synchronisations, exposed collectives, DeepSpeed's offloaded step. docs/cost-model.md, "Host
+// and device overlap".
 #pragma once
 #include "planner/cost/step_terms.h"
 

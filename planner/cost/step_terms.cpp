@@ -320,8 +320,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   // DeepSpeed's offloaded step (CPU Adam, its PCIe copies, parameter offload's weight streams) and
   // ZeRO-3's module hooks (Hugging Face module tree): planner/cost/deepspeed_step.h.
   out.total[kOffloadStepTerm] = offloaded_step_seconds(m, cluster, training, s, k);
-  if (s.zero_stage >= 3 && training.framework == Framework::deepspeed && training.profile == Profile::hf)
-    out.total[kZero3HookTerm] = zero3_hooked_module_passes(m, s);
+  if (runs_deepspeed_zero3_hooks(training, s)) out.total[kZero3HookTerm] = zero3_hooked_module_passes(m, s);
   // CPU checkpoints go out and back over PCIe.
   const double pcie = std::max(1.0, cluster.gpu.pcie_bw_gb_per_s) * 1e9;
   if (s.cpu_checkpointing) {

@@ -1,7 +1,9 @@
 // Reading run records (see run_record.h).
 #include "planner/io/run_record.h"
 
+#include <algorithm>
 #include <fstream>
+#include <vector>
 
 #include "planner/input_error.h"
 #include "planner/io/breakdown_json.h"
@@ -10,6 +12,33 @@
 #include "planner/io/model_loader.h"
 
 namespace zplan {
+namespace {
+
+// Per-step times of the steps numbered `first` (1-based) and later, from the memory readings'
+// per-step entries ({"step": k, "step_seconds": ...}); empty when the record has none.
+std::vector<double> step_seconds_from(const nlohmann::json& measurement, int first) {
+  std::vector<double> out;
+  const nlohmann::json* steps = nullptr;
+  if (measurement.contains("memory") && measurement.at("memory").contains("gpu") &&
+      measurement.at("memory").at("gpu").contains("steps"))
+    steps = &measurement.at("memory").at("gpu").at("steps");
+  if (!steps || !steps->is_array()) return out;
+  for (const nlohmann::json& st : *steps) {
+    if (!st.is_object() || !st.contains("step") || !st.at("step").is_number_integer()) continue;
+    if (!st.contains("step_seconds") || !st.at("step_seconds").is_number()) continue;
+    const double seconds = st.at("step_seconds").get<double>();
+    if (st.at("step").get<int>() >= first && seconds > 0) out.push_back(seconds);
+  }
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
 
 nlohmann::json read_run_record(const std::string& path) {
   std::ifstream f(path);
@@ -86,7 +115,7 @@ Scenario scenario_from_record(const nlohmann::json& record, const std::string& w
   return s;
 }
 
-Measurement measurement_from_record(const nlohmann::json& record, const std::string& where) {
+Measurement measurement_from_record(const nlohmann::json& record, const std::string& where, int first_steady_step) {
   if (!record.contains("measurement") || !record.at("measurement").is_object())
     throw InputError(where, "measurement", "missing or not an object");
   const nlohmann::json& mj = record.at("measurement");
@@ -103,6 +132,13 @@ Measurement measurement_from_record(const nlohmann::json& record, const std::str
     };
     m.step_seconds = seconds("step_seconds");
     m.tokens_per_second = seconds("tokens_per_second");
+  }
+  m.recorded_step_seconds = m.step_seconds;
+  const std::vector<double> later = step_seconds_from(mj, first_steady_step);
+  if (first_steady_step > 2 && !later.empty() && m.step_seconds > 0) {
+    const double steady = median(later);
+    m.tokens_per_second *= m.step_seconds / steady;
+    m.step_seconds = steady;
   }
   // Older records keep the flag at the top level.
   m.oom = mj.value("oom", false) || (record.contains("oom") && record.at("oom").is_boolean() && record.at("oom").get<bool>());

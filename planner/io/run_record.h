@@ -14,8 +14,9 @@ namespace zplan {
 
 struct Measurement {
   MemoryBreakdown memory;        // busiest rank
-  double step_seconds = 0;
+  double step_seconds = 0;          // the steady step (see measurement_from_record)
   double tokens_per_second = 0;
+  double recorded_step_seconds = 0; // the record's own step time (steps after the first)
   bool oom = false;
   std::string failed_phase;      // when oom
 };
@@ -25,6 +26,9 @@ nlohmann::json read_run_record(const std::string& path);
 // Rebuilds the Scenario of a record (scenario + strategy), throwing InputError naming `where`.
 // Loads the built-in model (or the HF config dict) and the cluster the record names.
 Scenario scenario_from_record(const nlohmann::json& record, const std::string& where, Strategy* strategy);
-Measurement measurement_from_record(const nlohmann::json& record, const std::string& where);
+// `first_steady_step` (planner/cost/deepspeed_step.h deepspeed_first_steady_step): when a framework
+// pays a one-time cost after step 1, the step time is the median of the record's per-step times
+// from that step on (measurement.memory.gpu.steps), when it has them; else the record's own.
+Measurement measurement_from_record(const nlohmann::json& record, const std::string& where, int first_steady_step = 2);
 
 }  // namespace zplan

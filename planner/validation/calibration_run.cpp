@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "planner/cost/deepspeed_step.h"
 #include "planner/input_error.h"
 #include "planner/io/run_record.h"
 #include "planner/validation/validation.h"
@@ -23,7 +24,7 @@ std::vector<CalibrationSample> calibration_samples(const std::string& dir) {
     const nlohmann::json j = read_run_record(path);
     Strategy st;
     const Scenario s = scenario_from_record(j, path, &st);
-    const Measurement m = measurement_from_record(j, path);
+    const Measurement m = measurement_from_record(j, path, deepspeed_first_steady_step(s.training, st));
     if (m.oom || m.step_seconds <= 0) continue;
     // The runtime's retired per-expert loop (records before its experts ran on _grouped_mm): its
     // cost beyond launches and syncs is not a term, so a fit that includes it moves that time onto

@@ -20,6 +20,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <torch/version.h>
+
 #include "planner/config/runtime_support.h"
 #include "planner/config/validate.h"
 #include "planner/input_error.h"
@@ -128,6 +130,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   rt::AllocatorTrace alloc_trace(cuda, env.local_rank);  // ZPLAN_ALLOCATOR_TRACE=FILE only
   RunResult r;
   r.device_name = probe.device_name();
+  r.libtorch_version = TORCH_VERSION;
   r.rank = env.rank;
   r.world_size = env.world_size;
   rt::name_implementations(model_spec, build, device, &r);

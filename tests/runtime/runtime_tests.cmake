@@ -61,6 +61,10 @@ set(HFRUN ${PROJECT_SOURCE_DIR}/tests/data/hf/run)
 zplan_cli_test(run_phi3_fused 0 ARGS --model ${HFRUN}/tiny-phi3.json --gpus 1xH100 --seq 32 --precision bf16
                --micro-batch 2 --ckpt 1 --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_phi3.json
                MATCH "wrote run record")
+set_tests_properties(cli_run_phi3_fused PROPERTIES FIXTURES_SETUP phi3_record)
+add_test(NAME run_record_versions COMMAND ${CMAKE_COMMAND} -DRECORD=${CMAKE_CURRENT_BINARY_DIR}/run_phi3.json
+         -P ${CMAKE_CURRENT_SOURCE_DIR}/runtime/record_versions.cmake)
+set_tests_properties(run_record_versions PROPERTIES LABELS "runtime;cli" FIXTURES_REQUIRED phi3_record)
 zplan_cli_test(run_qwen2_moe_shared 0 ARGS --model ${HFRUN}/tiny-qwen2-moe.json --gpus 1xH100 --seq 32
                --precision bf16 --micro-batch 2 --run --steps 2 --run-out ${CMAKE_CURRENT_BINARY_DIR}/run_qwen2_moe.json
                MATCH "wrote run record")

@@ -8,7 +8,8 @@ minute); its attention rows set the step-time model's flash_attention_half_rate_
 (planner/cost/step_terms.h, docs/cost-model.md "Attention by length"). Device machine:
     python3 tools/gpu/measure_rates.py --out $OUT/rates_<gpu>.json
 (PyTorch with CUDA; a few minutes). `--parts attention,overheads` measures a subset;
-`--attention-shapes 32x8x64,8x8x256` times other (heads x key/value heads x head dim) layouts.
+`--attention-shapes 32x8x64,8x8x256` times other (heads x key/value heads x head dim) layouts,
+`--attention-dtypes bf16,fp32` other element types (fp32: SDPA's memory-efficient kernel).
 What it measures, each as the median of timed repeats after warm-up, with CUDA events:
   - matmul TFLOP/s per shape class: bf16/fp16/fp32 GEMMs [m x k] x [k x n] for m in tokens
     (128 .. 32768) and (k, n) from the projections of the built-in models (square hidden,
@@ -90,14 +91,19 @@ def bandwidth():
 DEFAULT_ATTENTION_SHAPES = [(16, 8, 128), (32, 4, 128), (32, 8, 128)]
 
 
-def attention_times(shapes=DEFAULT_ATTENTION_SHAPES):
+ATTENTION_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+def attention_times(shapes=DEFAULT_ATTENTION_SHAPES, dtypes=("bf16",)):
     out = []
     F = torch.nn.functional
-    for heads, kv, hd in shapes:
-        for seq in [1024, 4096, 8192, 16384, 32768]:
-            q = torch.randn(1, heads, seq, hd, device="cuda", dtype=torch.bfloat16, requires_grad=True)
-            k = torch.randn(1, heads, seq, hd, device="cuda", dtype=torch.bfloat16, requires_grad=True)
-            v = torch.randn(1, heads, seq, hd, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    for (heads, kv, hd), dtype_name in [(s, d) for d in dtypes for s in shapes]:
+        dtype = ATTENTION_DTYPES[dtype_name]
+        # fp32 has no flash kernel (SDPA takes the memory-efficient one): slower, so shorter sequences.
+        for seq in [1024, 4096, 8192, 16384, 32768] if dtype_name != "fp32" else [1024, 4096, 8192]:
+            q = torch.randn(1, heads, seq, hd, device="cuda", dtype=dtype, requires_grad=True)
+            k = torch.randn(1, heads, seq, hd, device="cuda", dtype=dtype, requires_grad=True)
+            v = torch.randn(1, heads, seq, hd, device="cuda", dtype=dtype, requires_grad=True)
 
             def sdpa():
                 F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
@@ -108,7 +114,7 @@ def attention_times(shapes=DEFAULT_ATTENTION_SHAPES):
                 p = scores.masked_fill(mask, float("-inf")).float().softmax(-1).to(q.dtype)
                 (p @ v).sum().backward()
 
-            row = {"heads": heads, "kv_heads": kv, "head_dim": hd, "seq": seq, "sdpa_fwd_bwd_seconds": timed(sdpa, 5, 1)}
+            row = {"heads": heads, "kv_heads": kv, "head_dim": hd, "dtype": dtype_name, "seq": seq, "sdpa_fwd_bwd_seconds": timed(sdpa, 5, 1)}
             # causal flash FLOPs (model's attention term): forward 4*T*(T/2)*heads*hd, backward 2.5x
             row["sdpa_tflops"] = 3.5 * 4 * seq * (seq / 2) * heads * hd / row["sdpa_fwd_bwd_seconds"] / 1e12
             if seq <= 8192:
@@ -177,7 +183,12 @@ def main():
     ap.add_argument("--attention-shapes", default="",
                     help="attention shapes as HEADSxKV_HEADSxHEAD_DIM, comma-separated (default: "
                          + ",".join("x".join(map(str, s)) for s in DEFAULT_ATTENTION_SHAPES) + ")")
+    ap.add_argument("--attention-dtypes", default="bf16",
+                    help="attention element types, comma-separated, of " + ",".join(ATTENTION_DTYPES) + " (default: bf16)")
     args = ap.parse_args()
+    dtypes = [d for d in args.attention_dtypes.split(",") if d]
+    if not dtypes or any(d not in ATTENTION_DTYPES for d in dtypes):
+        ap.error("--attention-dtypes takes a comma-separated subset of " + ",".join(ATTENTION_DTYPES))
     parts = [p for p in args.parts.split(",") if p]
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
@@ -191,7 +202,7 @@ def main():
         except ValueError:
             ap.error("--attention-shapes takes HEADSxKV_HEADSxHEAD_DIM,... with positive integers, e.g. 32x8x64")
     measure = {"bandwidth": bandwidth, "overheads": overheads, "pcie": pcie,
-               "attention": lambda: attention_times(shapes), "matmul": matmul_rates, "collectives": collectives}
+               "attention": lambda: attention_times(shapes, dtypes), "matmul": matmul_rates, "collectives": collectives}
     result = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "cuda": torch.version.cuda}
     for p in parts:
         print("measuring", p, flush=True)

@@ -31,11 +31,13 @@ OUT = harness.out_dir()
 
 
 def run(model, seq, stage, recipe="bf16", mb=1, ckpt="off", loop="plain", offload_opt=False,
-        offload_param=False, group="dev", config_file=None):
+        offload_param=False, group="dev", config_file=None, steps=3):
     r = dict(model=model, seq=seq, stage=stage, recipe=recipe, mb=mb, ckpt=ckpt, loop=loop,
-             offload_opt=offload_opt, offload_param=offload_param, group=group, config_file=config_file)
+             offload_opt=offload_opt, offload_param=offload_param, group=group, config_file=config_file,
+             steps=steps)
     off = ("_offopt" if offload_opt else "") + ("_offparam" if offload_param else "")
-    r["id"] = f"ds-z{stage}{off}_{loop}_{model}_{recipe}_{seq}_mb{mb}_ckpt-{ckpt}" + ("_emitted" if config_file else "")
+    r["id"] = (f"ds-z{stage}{off}_{loop}_{model}_{recipe}_{seq}_mb{mb}_ckpt-{ckpt}" + ("_emitted" if config_file else "")
+               + (f"_{steps}steps" if steps != 3 else ""))
     return r
 
 
@@ -76,6 +78,15 @@ RUNS = [
     run("qwen3-0.6b", 4096, 3, loop="trainer"),
     run("qwen3-1.7b", 16384, 2, ckpt="full", mb=1, group="holdout"),
     run("llama-3.2-1b", 4096, 0, recipe="fp16", group="holdout"),
+    # ZeRO-3's steady step (planner/cost/deepspeed_step.h deepspeed_first_steady_step): step 2 pays a
+    # one-time trace scan, so these run 5 steps; configurations not measured before, compared once.
+    run("qwen3-0.6b", 4096, 3, steps=5, group="steady"),
+    run("qwen3-1.7b", 4096, 3, steps=5, group="steady"),
+    run("llama-3.2-1b", 4096, 3, steps=5, group="steady"),
+    run("qwen3-1.7b", 4096, 2, steps=5, group="steady"),
+    run("qwen3-0.6b", 8192, 3, mb=2, steps=5, group="steady"),
+    run("gemma-3-1b", 4096, 3, steps=5, group="steady"),
+    run("qwen3-8b-4l", 4096, 3, steps=5, group="steady"),
 ]
 
 
@@ -159,7 +170,7 @@ def plain_loop(r, rec):
     gen = torch.Generator(device="cuda").manual_seed(0)
     steps, out = [], None
     rec["steps"] = steps
-    for step in range(1, 4):
+    for step in range(1, r.get("steps", 3) + 1):
         ids = torch.randint(0, vocab, (r["mb"], r["seq"]), device="cuda", generator=gen)
         s = {"step": step, "start_allocated": torch.cuda.memory_allocated()}
         steps.append(s)

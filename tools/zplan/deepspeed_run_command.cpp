@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "commands.h"
+#include "planner/cost/deepspeed_step.h"
 #include "planner/format.h"
 #include "planner/input_error.h"
 #include "planner/io/deepspeed_config.h"
@@ -131,7 +132,7 @@ int run_with_deepspeed(PlanCommand& cmd) {
   }
   probe.close();
   nlohmann::json record = read_run_record(record_path);
-  const Measurement m = measurement_from_record(record, record_path);
+  const Measurement m = measurement_from_record(record, record_path, deepspeed_first_steady_step(s.training, st));
   record["estimate"] = memory_to_json(plan.chosen.memory);
   record["zplan_command"] = cmd.command_line;
   {
@@ -153,6 +154,9 @@ int run_with_deepspeed(PlanCommand& cmd) {
   compare_row("host RAM per process", plan.chosen.memory.host.steady_bytes / static_cast<uint64_t>(s.cluster.gpus_per_node),
               m.memory.host.peak_bytes);
   std::printf("  %-26s %12.3f %12.3f\n", "step seconds", plan.chosen.time.step_seconds, m.step_seconds);
+  if (m.step_seconds != m.recorded_step_seconds)  // ZeRO-3: the steady step, from step 3 on
+    std::printf("  (the steady step from step %d on; the steps after the first took %.3f s: ZeRO-3's step 2 pays a one-time trace scan)\n",
+                deepspeed_first_steady_step(s.training, st), m.recorded_step_seconds);
   std::cerr << "zplan: wrote run record " << record_path << "\n";
   return rc == 0 ? 0 : 4;
 }

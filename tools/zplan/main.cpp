@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
   CLI::App app{"zplan: will this LLM training configuration fit, and what is the cheapest one that does?"};
-  app.set_version_flag("--version", "zplan 0.1.0");
+  app.set_version_flag("--version", "zplan " ZPLAN_VERSION);
   zplan::PlanCommand plan;
   zplan::setup_plan(app, plan);
   zplan::PlanCommand check;

@@ -21,6 +21,7 @@
 #include "runtime/dist/launch_env.h"
 #include "runtime/dist/local_launcher.h"
 #include "runtime/run_api.h"
+#include "zplan_source_commit.h"  // generated at build time (cmake/source_commit.cmake)
 #endif
 
 namespace zplan {
@@ -35,6 +36,12 @@ void compare_row(const char* name, uint64_t predicted, uint64_t measured) {
   }
   const double err = (static_cast<double>(predicted) - static_cast<double>(measured)) / static_cast<double>(measured);
   std::printf("  %-24s %12s %12s %+8.1f%%\n", name, format_bytes(predicted).c_str(), format_bytes(measured).c_str(), 100.0 * err);
+}
+
+// What trained the run: the runtime's speed changes with its code (a new kernel, a fused path) even
+// where no scenario field changes, so a record names the source commit and the libtorch it ran on.
+nlohmann::json run_versions(const RunResult& r) {
+  return {{"zplan", ZPLAN_VERSION}, {"zplan_source_commit", ZPLAN_SOURCE_COMMIT}, {"libtorch", r.libtorch_version}};
 }
 
 }  // namespace
@@ -126,7 +133,7 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
   meas.tokens_per_second = r.tokens_per_second;
   meas.oom = r.oom;
   if (r.oom || !r.error.empty()) meas.failed_phase = to_string(r.failed_phase);
-  nlohmann::json record = make_run_record(s, e, meas, r.device_name, {{"zplan", "0.1.0"}}, cmd.command_line);
+  nlohmann::json record = make_run_record(s, e, meas, r.device_name, run_versions(r), cmd.command_line);
   if (!r.per_rank_peak_bytes.empty()) {
     record["measurement"]["memory"]["gpu"]["per_rank_peak_bytes"] = r.per_rank_peak_bytes;
     record["measurement"]["memory"]["gpu"]["per_rank_reserved_bytes"] = r.per_rank_reserved_bytes;
