@@ -18,6 +18,10 @@ struct GpuSpec {
   double bf16_tflops = 0;            // 0 when bf16 is not supported
   double fp16_tflops = 0;
   double fp32_tflops = 0;            // plain fp32 (non-tensor-core) rate
+  // Measured, not datasheet: the fastest 16-bit attention kernel (SDPA forward + backward, causal,
+  // head dim 128, 32K tokens: tools/gpu/measure_rates.py). The calibration keeps the attention
+  // term at or below this rate; 0 = not measured (bounded by the peak only).
+  double attention_kernel_tflops = 0;
   bool supports_bf16 = false;
   double compute_capability = 0;     // CUDA compute capability (7.0 Volta, 8.0 Ampere, 9.0 Hopper); 0 = unknown
   // ---- links ----

@@ -11,18 +11,6 @@
 namespace zplan {
 namespace {
 
-// Physical lower bound of each weight: an efficiency cannot exceed 1 (weight >= 1); an overhead
-// cannot be negative.
-double lower_bound(size_t term) {
-  switch (term) {
-    case kKernelTerm:
-    case kMicroStepTerm:
-    case kHostSyncTerm:
-    case kZero3HookTerm: return 0.0;
-    default: return 1.0;
-  }
-}
-
 // Least squares of the linear model sum(weight x term) with the weights of `free_terms` solved
 // and the others kept at `prior`, under the lower bounds (active set: the worst violation is pinned
 // at its bound and the rest solved again).
@@ -32,7 +20,7 @@ struct BoundedSolve {
 };
 
 BoundedSolve solve_bounded(const std::vector<CalibrationSample>& samples, const StepTermVector& prior,
-                           const std::vector<size_t>& free_terms, double prior_weight) {
+                           const std::vector<size_t>& free_terms, double prior_weight, const StepTermVector& lower_bound) {
   BoundedSolve out;
   out.weights = prior;
   for (int round = 0; round <= static_cast<int>(kStepTermCount); ++round) {
@@ -64,7 +52,7 @@ BoundedSolve solve_bounded(const std::vector<CalibrationSample>& samples, const 
     double worst_gap = 0;
     for (Eigen::Index j = 0; j < p; ++j) {
       const size_t t = solve[static_cast<size_t>(j)];
-      const double gap = (lower_bound(t) - x(j)) / std::max(prior[t], 1e-12);
+      const double gap = (lower_bound[t] - x(j)) / std::max(prior[t], 1e-12);
       if (gap > worst_gap) worst_gap = gap, worst = t;
     }
     if (worst == kStepTermCount) {
@@ -72,18 +60,37 @@ BoundedSolve solve_bounded(const std::vector<CalibrationSample>& samples, const 
       break;
     }
     out.pinned[worst] = true;
-    out.weights[worst] = lower_bound(worst);
+    out.weights[worst] = lower_bound[worst];
   }
   return out;
 }
 
 }  // namespace
 
+StepTermVector physical_lower_bounds(const GpuSpec& gpu) {
+  StepTermVector bounds{};
+  for (size_t t = 0; t < kStepTermCount; ++t) {
+    switch (t) {
+      case kKernelTerm:
+      case kMicroStepTerm:
+      case kHostSyncTerm:
+      case kZero3HookTerm: bounds[t] = 0.0; break;
+      default: bounds[t] = 1.0;
+    }
+  }
+  // The attention term is FLOPs at the 16-bit peak (step_terms.cpp): no step's attention runs
+  // faster than the kernel alone does on this GPU.
+  const double peak = std::max(gpu.bf16_tflops, gpu.fp16_tflops);
+  if (gpu.attention_kernel_tflops > 0 && peak > 0) bounds[kAttentionTerm] = std::max(1.0, peak / gpu.attention_kernel_tflops);
+  return bounds;
+}
+
 double predicted_step_seconds(const StepTermVector& terms, const StepTermVector& weights, const StepMechanisms& k) {
   return combine_step_terms(weighted_terms(terms, weights), k.host_device_overlap_norm).seconds;
 }
 
-FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const CostOptions& defaults, double prior_weight) {
+FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const CostOptions& defaults, double prior_weight,
+                           const StepTermVector& lower_bounds) {
   const StepTermVector prior = term_weights(defaults);
   const double overlap_norm = defaults.mechanisms.host_device_overlap_norm;
   FitResult out;
@@ -113,7 +120,7 @@ FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const 
       const CombinedStep c = combine_step_terms(weighted_terms(samples[i].terms, w), overlap_norm);
       for (size_t t = 0; t < kStepTermCount; ++t) scaled[i].terms[t] = samples[i].terms[t] * c.marginal[t];
     }
-    solved = solve_bounded(scaled, prior, free_terms, prior_weight);
+    solved = solve_bounded(scaled, prior, free_terms, prior_weight, lower_bounds);
     double change = 0;
     for (size_t t = 0; t < kStepTermCount; ++t) {
       const double next = iteration == 0 ? solved.weights[t] : 0.5 * (w[t] + solved.weights[t]);

@@ -42,12 +42,18 @@ struct FitResult {
 // planner/cost/host_device_overlap.h says (the same as estimate_step_time's step_seconds).
 double predicted_step_seconds(const StepTermVector& terms, const StepTermVector& weights, const StepMechanisms& k = {});
 
+// The least each weight can be (a weight is 1 / efficiency or an overhead): an efficiency cannot
+// exceed 1, an overhead cannot be negative, and where the GPU profile holds a measured attention
+// kernel rate (GpuSpec::attention_kernel_tflops) the attention term cannot run faster than it.
+StepTermVector physical_lower_bounds(const GpuSpec& gpu);
+
 // Least squares of relative error (Eigen), weights bounded below by physics (efficiencies <= 1,
 // overheads >= 0) with an active set, and a weak prior (`prior_weight` per term, relative to the
 // default) that keeps terms the records barely exercise near their documented defaults. Terms no
 // sample exercises keep their defaults. The prediction is the overlapped step of
 // host_device_overlap.h; the fit iterates linear solves to its least-squares point.
+constexpr double kCalibrationPriorWeight = 0.05;
 FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const CostOptions& defaults,
-                           double prior_weight = 0.05);
+                           double prior_weight = kCalibrationPriorWeight, const StepTermVector& lower_bounds = physical_lower_bounds(GpuSpec{}));
 
 }  // namespace zplan

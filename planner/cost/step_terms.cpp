@@ -120,7 +120,8 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     const double keys = std::min(seq / 2.0, window);
     p.attention_flops = 4.0 * sequences * seq * keys * heads_share;
     p.kernels += 1;
-    p.attention_seconds = p.attention_flops / r.peak * (1.0 + k.flash_attention_half_rate_keys / std::max(1.0, keys));
+    const double head_dim_rate = r.act_bytes == 2 ? flash_attention_head_dim_rate(k, static_cast<double>(m.head_dim)) : 1.0;
+    p.attention_seconds = p.attention_flops / r.peak * (1.0 / head_dim_rate + k.flash_attention_half_rate_keys / std::max(1.0, keys));
   }
   // MLP or MoE block.
   const bool sparse = m.is_moe() && m.layer_is_sparse(layer);
@@ -183,6 +184,15 @@ void add(Pass& into, const Pass& p, double times) {
 }
 
 }  // namespace
+
+double flash_attention_head_dim_rate(const StepMechanisms& k, double head_dim) {
+  const auto& t = k.flash_attention_head_dim_rates;
+  if (head_dim <= t.front().first) return t.front().second;
+  for (size_t i = 1; i < t.size(); ++i)
+    if (head_dim <= t[i].first)
+      return t[i - 1].second + (t[i].second - t[i - 1].second) * (head_dim - t[i - 1].first) / (t[i].first - t[i - 1].first);
+  return t.back().second;
+}
 
 const char* step_term_name(size_t term) {
   static const char* names[kStepTermCount] = {"matmul", "attention",  "memory_bound",  "optimizer",    "kernels",    "micro_steps",

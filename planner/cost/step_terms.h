@@ -6,6 +6,7 @@
 #pragma once
 #include <array>
 #include <cstddef>
+#include <utility>
 
 #include "planner/config/cluster_spec.h"
 #include "planner/config/model_spec.h"
@@ -74,6 +75,14 @@ struct StepMechanisms {
   // 13% max error over those 12 shapes): 1410 keys, at 632 TFLOP/s. The rate's scale is the
   // calibrated attention_efficiency; this length is taken as the kernel's, on every GPU.
   double flash_attention_half_rate_keys = 1410.0;
+  // Flash attention's rate by head dimension, relative to head dim 128 (the kernel's tiles suit 128
+  // best; 64, 96 and 256 all run about a quarter slower): cuDNN's SDPA forward + backward, causal,
+  // bf16, at 16K and 32K tokens on an H200 (tools/gpu/measure_rates.py --attention-shapes
+  // 16x8x128,32x8x64,32x8x96,8x8x256, docs/measurements/2026-12-06/call15/rates_attention_headdim.json).
+  // Only the part proportional to FLOPs slows: time = FLOPs / rate x (1 / this + half_rate_keys /
+  // keys), within 6% of the measured time ratios at 8K-32K. Linear between the measured head dims,
+  // flat beyond them; 16-bit kernels only (fp32 runs the memory-efficient kernel).
+  std::array<std::pair<double, double>, 4> flash_attention_head_dim_rates{{{64, 0.757}, {96, 0.772}, {128, 1.0}, {256, 0.774}}};
   // ---- bytes moved per element ----
   double loss_path_bytes_per_logit = 30.0;    // 16-bit logits, fp32 upcast, log-softmax and its gradient
   double amp_cast_bytes_per_param = 6.0;      // AMP: read fp32 (4) + write 16-bit (2) per weight cast
@@ -88,6 +97,9 @@ struct StepMechanisms {
 // master again to copy it back (40 B).
 enum class OptimizerPass { generic, fused_master, upcast };
 double optimizer_pass_bytes_per_param(Precision precision, OptimizerPass pass = OptimizerPass::generic);
+
+// flash_attention_head_dim_rates at `head_dim` (linear between the measured head dims, flat beyond).
+double flash_attention_head_dim_rate(const StepMechanisms& k, double head_dim);
 
 StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const TrainingSpec& training,
                      const Strategy& s, const StepMechanisms& k = {});

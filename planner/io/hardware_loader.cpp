@@ -54,7 +54,7 @@ struct BuiltinGpu {
 const std::vector<std::string> kGpuKeys = {
     "name", "display_name", "aliases", "memory_bytes", "memory_bw_gb_per_s", "bf16_tflops",
     "fp16_tflops", "fp32_tflops", "supports_bf16", "compute_capability", "intra_node_link", "intra_node_bw_gb_per_s",
-    "pcie_bw_gb_per_s", "price_per_gpu_hour_usd"};
+    "pcie_bw_gb_per_s", "price_per_gpu_hour_usd", "attention_kernel_tflops"};
 const std::vector<std::string> kClusterKeys = {"name", "gpu", "gpus_per_node", "nodes", "host_ram_bytes",
                                                "cpu_cores", "inter_node_bw_gb_per_s", "host_memory_bw_gb_per_s"};
 
@@ -88,6 +88,9 @@ GpuSpec parse_gpu_node(const FieldReader& r, std::vector<std::string>* aliases) 
   g.intra_node_bw_gb_per_s = r.required_double("intra_node_bw_gb_per_s", 0.001, 1e6);
   g.pcie_bw_gb_per_s = r.required_double("pcie_bw_gb_per_s", 0.001, 1e6);
   g.price_per_gpu_hour = r.optional_double("price_per_gpu_hour_usd", 1e-6, 1e6).value_or(0);
+  g.attention_kernel_tflops = r.optional_double("attention_kernel_tflops", 0.001, 1e6).value_or(0);
+  if (g.attention_kernel_tflops > std::max(g.bf16_tflops, g.fp16_tflops))
+    r.fail("attention_kernel_tflops", "expected at most the 16-bit peak (bf16_tflops/fp16_tflops)");
   return g;
 }
 

@@ -12,6 +12,7 @@
 
 #include "planner/cost/deepspeed_step.h"
 #include "planner/input_error.h"
+#include "planner/io/hardware_loader.h"
 #include "planner/io/run_record.h"
 #include "planner/validation/validation.h"
 
@@ -49,6 +50,13 @@ std::vector<CalibrationSample> calibration_samples(const std::string& dir) {
   return out;
 }
 
+bool held_out(const std::string& file, const std::string& holdout) {
+  std::stringstream texts(holdout);
+  for (std::string text; std::getline(texts, text, ',');)
+    if (!text.empty() && file.find(text) != std::string::npos) return true;
+  return false;
+}
+
 ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
   ErrorStats e;
   for (const CalibrationSample& s : samples) {
@@ -68,14 +76,16 @@ CalibrationReport calibrate_records(const std::vector<CalibrationSample>& sample
   report.calibration.gpu = gpu;
   const CostOptions defaults;
   const StepTermVector before = term_weights(defaults);
+  // The fit's physical bounds come from the GPU's profile (its measured attention kernel rate).
+  const StepTermVector bounds = physical_lower_bounds(load_gpu(gpu));
   for (Profile p : {Profile::hf, Profile::zplan}) {
     std::vector<CalibrationSample> fit, held;
     for (const CalibrationSample& s : samples) {
       if (s.gpu != gpu || s.profile != p) continue;
-      (!holdout.empty() && s.file.find(holdout) != std::string::npos ? held : fit).push_back(s);
+      (held_out(s.file, holdout) ? held : fit).push_back(s);
     }
     if (fit.size() < min_runs) continue;
-    const FitResult result = fit_term_weights(fit, defaults);
+    const FitResult result = fit_term_weights(fit, defaults, kCalibrationPriorWeight, bounds);
     ProfileCalibration pc;
     pc.constants = with_term_weights(defaults, result.weights);
     pc.runs = static_cast<int>(fit.size());
@@ -98,7 +108,7 @@ CalibrationReport calibrate_records(const std::vector<CalibrationSample>& sample
       std::vector<CalibrationSample> train, test;
       for (const CalibrationSample& s : fit) (s.model == m ? test : train).push_back(s);
       if (train.empty()) continue;
-      const ErrorStats e = step_errors(test, fit_term_weights(train, defaults).weights);
+      const ErrorStats e = step_errors(test, fit_term_weights(train, defaults, kCalibrationPriorWeight, bounds).weights);
       sum += e.mean_abs * static_cast<double>(e.runs);
       r.leave_one_model_out.runs += e.runs;
       r.leave_one_model_out.max_abs = std::max(r.leave_one_model_out.max_abs, e.max_abs);

@@ -32,8 +32,11 @@ struct CalibrationReport {
   std::vector<ProfileFitReport> profiles;
 };
 
+// Does `file` contain one of the comma-separated texts of `holdout` (empty texts match nothing)?
+bool held_out(const std::string& file, const std::string& holdout);
+
 // Fits every profile with at least `min_runs` fit records on GPU `gpu` (canonical name). Records
-// whose path contains `holdout` (non-empty) are not fitted, only scored.
+// whose path contains one of the comma-separated texts of `holdout` are not fitted, only scored.
 CalibrationReport calibrate_records(const std::vector<CalibrationSample>& samples, const std::string& gpu,
                                     const std::string& holdout, size_t min_runs = 8);
 

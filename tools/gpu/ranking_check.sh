@@ -13,7 +13,8 @@
 # If 600 s is short (a cold build takes 3-4 min), split over two calls:
 #   SCENARIOS="q06b_8k q06b_16k q4b_4k" then SCENARIOS="llama1b_32k moe4l_4k".
 # Env: SCENARIOS (default: the five below whose top plans differ most, in recompute, micro-batch and
-#   loss path rather than by one recomputed layer; q06b_4k and q17b_8k can be named too); TOP
+#   loss path rather than by one recomputed layer; q06b_4k, q17b_8k, gemma1b_32k and llama3b_16k can
+#   be named too); TOP
 #   (default 5 plans per scenario); GPUS (default: 1xH100 or 1xH200, the lent card); STEPS (default 4: the first warms up, the run record's step time
 #   is the mean of the others); DEADLINE_S (default 500: runs not started by then are skipped,
 #   loudly); SCRATCH (default ${TMPDIR:-/tmp}/zplan), OUT (default $SCRATCH/out); DRY_RUN=1: no
@@ -114,11 +115,15 @@ for sc in $SCENARIOS; do
     q17b_8k)     scenario q17b_8k --model qwen3-1.7b --seq 8192 ;;
     q4b_4k)      scenario q4b_4k --model qwen3-4b --seq 4096 ;;
     llama1b_32k) scenario llama1b_32k --model llama-3.2-1b --seq 32768 ;;
+    # Families no ranking check ran before: Gemma 3 (head dim 256, five of six layers sliding) and
+    # Llama-3.2-3B (tied embeddings, head dim 128).
+    gemma1b_32k) scenario gemma1b_32k --model gemma-3-1b --seq 32768 ;;
+    llama3b_16k) scenario llama3b_16k --model llama-3.2-3b --seq 16384 ;;
     # A global batch of 8 sequences keeps each MoE step (the runtime's expert loop) short.
     moe4l_4k)    scenario moe4l_4k --model "$MOE4L" --seq 4096 --global-batch 8 ;;
     # The script's own test without a GPU (ZPLAN=build/release/tools/zplan SCENARIOS=tiny): GPT-2 on the CPU.
     tiny)        scenario tiny --model gpt2 --seq 128 --global-batch 2 ;;
-    *) echo "!! unknown scenario '$sc' (expected q06b_4k q06b_8k q06b_16k q17b_8k q4b_4k llama1b_32k moe4l_4k)" ;;
+    *) echo "!! unknown scenario '$sc' (expected q06b_4k q06b_8k q06b_16k q17b_8k q4b_4k llama1b_32k gemma1b_32k llama3b_16k moe4l_4k)" ;;
   esac
 done
 

@@ -211,6 +211,21 @@ def _gpu_profile_names():
     return out
 
 
+def host_description():
+    """The host a run's step time depends on where the step is host-bound (Python dispatch, launches):
+    the CPU model (first 'model name' of /proc/cpuinfo) and the logical CPUs this process sees."""
+    cpu = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "logical_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+
+
 def gpu_profile(name):
     """zplan's GPU profile for a CUDA device name (torch.cuda.get_device_name()): the profile whose
     display_name or alias is the device name (case-insensitive), else the device name itself, which

@@ -344,14 +344,14 @@ def to_record(r, rec, vers, capacity):
                 "checkpointed_layers": matrix.MODELS[r["model"]].get("num_hidden_layers") if r["ckpt"] == "full" else 0,
                 "cpu_checkpointing": False, "sp_degree": 1, "micro_batch": r["mb"],
                 "grad_accumulation": r.get("ga", 1), "precision": r["recipe"]}
-    out = {"profile": "hf", "world_size": r.get("world", 1), "gpu": vers["gpu"],
+    out = {"profile": "hf", "world_size": r.get("world", 1), "gpu": vers["gpu"], "host": harness.host_description(),
            "versions": {k: v for k, v in vers.items() if k != "gpu"},
            "command": r.get("command") or "python3 tools/hf_reference/measure_deepspeed.py --filter '^%s$'" % re.escape(r["id"]),
            "scenario": scenario, "strategy": strategy, "estimate": None,
            "measurement": {"memory": {"gpu": gpu, "host": host},
                            "time": {"step_seconds": seconds,
                                     "tokens_per_second": r["mb"] * r["seq"] / seconds if seconds else None,
-                                    "note": "median of steps 2-3"}},
+                                    "note": "median of steps 2-%d" % len(steps)}},
            "oom": rec["oom"]}
     for k in ("oom_message", "error", "traceback", "skipped_steps", "phase", "wall_seconds"):
         if rec.get(k) is not None:

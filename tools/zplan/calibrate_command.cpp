@@ -20,7 +20,7 @@ void setup_calibrate(CLI::App& app, CalibrateCommand& cmd) {
   app.add_option("dir", cmd.dir, "Folder of run records with measured step times (searched recursively)")->required();
   app.add_option("--gpu", cmd.gpu, "GPU whose records are fitted (needed when the records span several GPUs)");
   app.add_option("--out", cmd.out, "Calibration YAML to write (e.g. hardware/calibration/h100-80gb.yaml)");
-  app.add_option("--holdout", cmd.holdout, "Records whose path contains this text are scored, not fitted ('' = fit all)");
+  app.add_option("--holdout", cmd.holdout, "Records whose path contains this text (or one of several, comma-separated) are scored, not fitted ('' = fit all)");
   app.add_option("--report", cmd.report, "Also write the error table as Markdown");
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string>
 #include <unistd.h>
 #include <vector>
 
@@ -42,6 +43,21 @@ void compare_row(const char* name, uint64_t predicted, uint64_t measured) {
 // where no scenario field changes, so a record names the source commit and the libtorch it ran on.
 nlohmann::json run_versions(const RunResult& r) {
   return {{"zplan", ZPLAN_VERSION}, {"zplan_source_commit", ZPLAN_SOURCE_COMMIT}, {"libtorch", r.libtorch_version}};
+}
+
+// The host: where a step is bound by dispatch (small models, short sequences) its time follows the
+// CPU, and the lent machines' CPUs differ. First "model name" of /proc/cpuinfo; null elsewhere.
+nlohmann::json host_description() {
+  nlohmann::json cpu = nullptr;
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos) cpu = line.substr(line.find_first_not_of(' ', colon + 1));
+    break;
+  }
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return {{"cpu", cpu}, {"logical_cpus", cpus > 0 ? nlohmann::json(cpus) : nlohmann::json(nullptr)}};
 }
 
 }  // namespace
@@ -139,6 +155,7 @@ int run_training_command(PlanCommand& cmd, const Scenario& s, const Estimate& e)
     record["measurement"]["memory"]["gpu"]["per_rank_reserved_bytes"] = r.per_rank_reserved_bytes;
   }
   record["measurement"]["backend"] = r.backend;
+  record["host"] = host_description();
   if (!r.experts_implementation.empty()) record["scenario"]["experts_implementation"] = r.experts_implementation;
   if (!r.norm_implementation.empty()) record["scenario"]["norm_implementation"] = r.norm_implementation;
   if (!r.adamw_implementation.empty()) record["scenario"]["adamw_implementation"] = r.adamw_implementation;
