@@ -68,16 +68,9 @@ BoundedSolve solve_bounded(const std::vector<CalibrationSample>& samples, const 
 }  // namespace
 
 StepTermVector physical_lower_bounds(const GpuSpec& gpu) {
-  StepTermVector bounds{};
-  for (size_t t = 0; t < kStepTermCount; ++t) {
-    switch (t) {
-      case kKernelTerm:
-      case kMicroStepTerm:
-      case kHostSyncTerm:
-      case kZero3HookTerm: bounds[t] = 0.0; break;
-      default: bounds[t] = 1.0;
-    }
-  }
+  StepTermVector bounds;
+  bounds.fill(1.0);  // efficiencies
+  for (size_t t : {kKernelTerm, kMicroStepTerm, kHostSyncTerm, kZero3HookTerm}) bounds[t] = 0.0;  // overheads
   // The attention term is FLOPs at the 16-bit peak (step_terms.cpp): no step's attention runs
   // faster than the kernel alone does on this GPU.
   const double peak = std::max(gpu.bf16_tflops, gpu.fp16_tflops);

@@ -132,7 +132,8 @@ int run_with_deepspeed(PlanCommand& cmd) {
   }
   probe.close();
   nlohmann::json record = read_run_record(record_path);
-  const Measurement m = measurement_from_record(record, record_path, deepspeed_first_steady_step(s.training, st));
+  const int first_steady_step = deepspeed_first_steady_step(s.training, st);
+  const Measurement m = measurement_from_record(record, record_path, first_steady_step);
   record["estimate"] = memory_to_json(plan.chosen.memory);
   record["zplan_command"] = cmd.command_line;
   {
@@ -156,7 +157,7 @@ int run_with_deepspeed(PlanCommand& cmd) {
   std::printf("  %-26s %12.3f %12.3f\n", "step seconds", plan.chosen.time.step_seconds, m.step_seconds);
   if (m.step_seconds != m.recorded_step_seconds)  // ZeRO-3: the steady step, from step 3 on
     std::printf("  (the steady step from step %d on; the steps after the first took %.3f s: ZeRO-3's step 2 pays a one-time trace scan)\n",
-                deepspeed_first_steady_step(s.training, st), m.recorded_step_seconds);
+                first_steady_step, m.recorded_step_seconds);
   std::cerr << "zplan: wrote run record " << record_path << "\n";
   return rc == 0 ? 0 : 4;
 }

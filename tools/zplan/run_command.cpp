@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <sched.h>
 #include <unistd.h>
 #include <vector>
 
@@ -46,17 +47,21 @@ nlohmann::json run_versions(const RunResult& r) {
 }
 
 // The host: where a step is bound by dispatch (small models, short sequences) its time follows the
-// CPU, and the lent machines' CPUs differ. First "model name" of /proc/cpuinfo; null elsewhere.
+// CPU, and the lent machines' CPUs differ. First "model name" of /proc/cpuinfo (null elsewhere) and
+// the logical CPUs this process may run on, as tools/hf_reference/harness.py host_description writes them.
 nlohmann::json host_description() {
   nlohmann::json cpu = nullptr;
   std::ifstream info("/proc/cpuinfo");
   for (std::string line; std::getline(info, line);) {
     if (line.rfind("model name", 0) != 0) continue;
     const size_t colon = line.find(':');
-    if (colon != std::string::npos) cpu = line.substr(line.find_first_not_of(' ', colon + 1));
+    const size_t start = colon == std::string::npos ? std::string::npos : line.find_first_not_of(" \t", colon + 1);
+    if (start != std::string::npos) cpu = line.substr(start);
     break;
   }
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  const int cpus = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
   return {{"cpu", cpu}, {"logical_cpus", cpus > 0 ? nlohmann::json(cpus) : nlohmann::json(nullptr)}};
 }
 
