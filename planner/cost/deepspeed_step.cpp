@@ -57,6 +57,16 @@ double zero3_hooked_module_passes(const ModelSpec& m, const Strategy& s) {
   return (2.0 * all + recomputed) * static_cast<double>(std::max<int64_t>(1, s.grad_accumulation));
 }
 
+bool runs_deepspeed_gradient_hooks(const TrainingSpec& training, const Strategy& s) {
+  if (training.framework != Framework::deepspeed || training.profile != Profile::hf) return false;
+  return s.zero_stage == 2 || (s.zero_stage == 1 && training.overlap_comm == 1);
+}
+
+double deepspeed_gradient_hook_bytes(const ModelSpec& m, const Strategy& s) {
+  const double psi = static_cast<double>(model_tables(m).counts.total);
+  return 6.0 * psi * precision_recipe(s.precision).grad_bytes * static_cast<double>(std::max<int64_t>(1, s.grad_accumulation));
+}
+
 int deepspeed_first_steady_step(const TrainingSpec& training, const Strategy& s) {
   return runs_deepspeed_zero3_hooks(training, s) ? 3 : 2;
 }

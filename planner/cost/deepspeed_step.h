@@ -39,6 +39,17 @@ bool runs_deepspeed_zero3_hooks(const TrainingSpec& training, const Strategy& s)
 // in forward and backward, the checkpointed layers' modules again in recompute, per micro-step.
 double zero3_hooked_module_passes(const ModelSpec& m, const Strategy& s);
 
+// DeepSpeed's gradient hook does the work of a reduction per parameter tensor, in Python, as each
+// gradient is produced (stage_1_and_2.py process_gradients -> reduce_independent_p_g_buckets_and_
+// remove_grads): at stage 2 (partition_gradients), and at stage 1 only with overlap_comm (off by
+// default there); stage 1 otherwise reduces after backward, in one pass. A Hugging Face model.
+bool runs_deepspeed_gradient_hooks(const TrainingSpec& training, const Strategy& s);
+
+// GPU bytes per step of those hooks' copies: each gradient into the contiguous bucket, the
+// bucket's in-place average (a pass even at one rank), and the reduced gradient into the rank's
+// partition buffer: three reads and three writes of the 16-bit gradient, per micro-step.
+double deepspeed_gradient_hook_bytes(const ModelSpec& m, const Strategy& s);
+
 // The first step (1-based) whose time is the steady step a long run repeats. Every loop pays
 // warm-up in step 1 (allocator growth, kernel selection, lazy initialisation). DeepSpeed ZeRO-3
 // also pays once in step 2: the parameter coordinator records the module trace in step 1 and

@@ -13,7 +13,8 @@ TermSide term_side(size_t term) {
     case kMemoryBoundTerm:
     case kOffloadTerm: return TermSide::device;  // CPU-checkpoint copies run on the GPU's copy engines
     case kKernelTerm:
-    case kZero3HookTerm: return TermSide::host;
+    case kZero3HookTerm:
+    case kZero2HookTerm: return TermSide::host;
     default: return TermSide::serial;
   }
 }

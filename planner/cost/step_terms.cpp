@@ -35,11 +35,13 @@ struct Pass {
   double matmul_seconds = 0, attention_seconds = 0, memory_bytes = 0, kernels = 0;
   double matmul_flops = 0, attention_flops = 0;
   double host_syncs = 0;
+  double backward_only_bytes = 0;  // traffic of backward alone (not a multiple of the forward's)
 };
 
 struct Rates {
   double peak = 1, hbm = 1;  // FLOP/s and bytes/s at 100%
   double act_bytes = 2;      // activation element size
+  double fp32_peak = 1;      // FLOP/s of fp32 operands (autocast leaves some GEMMs in fp32)
 };
 
 // A GEMM [m x k] x [k x n], `count` times: the roofline time of its shape — small shapes (few
@@ -145,6 +147,21 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
   }
   const double E = m.moe.num_experts, K = m.moe.experts_per_token, FE = static_cast<double>(m.moe.expert_ffn);
   gemm(p, r, tokens, C, E);                          // router
+  // Under autocast the experts' weights stay fp32 and _grouped_mm is not on autocast's list, so
+  // both grouped paths (and the runtime's loop) multiply fp32 rows by fp32 weights: ATen's
+  // fallback, one fp32 GEMM per expert at the fp32 rate. transformers' eager loop calls F.linear,
+  // which autocast runs in 16 bits after casting each hit expert's three weight matrices.
+  const bool fp32_experts = c.autocast && c.param_bytes == 4 && experts != ExpertPath::python_loop;
+  Rates re = r;
+  if (fp32_experts) {
+    re.peak = r.fp32_peak;
+    re.act_bytes = 4;
+  }
+  if (c.autocast && c.param_bytes == 4 && experts == ExpertPath::python_loop) {
+    const double hit_experts = std::min(E, tokens * K);
+    p.kernels += 3.0 * hit_experts;
+    p.memory_bytes += hit_experts * 3.0 * C * FE * (4.0 + r.act_bytes);
+  }
   p.kernels += 12;                                   // softmax, top-k, renormalise, sort, histogram, permute
   p.memory_bytes += tokens * (E * 12.0 + K * C * 4.0 * a);  // router probabilities, token permutation
   // Tokens per expert on average (top-k routing balances load in expectation; imbalance is a
@@ -156,19 +173,26 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     // the activation and a weighted index_add.
     p.kernels += hit * 6.0;
     p.host_syncs += hit;
-    gemm(p, r, per_expert * E / hit, C, FE, 2.0 * hit);
-    gemm(p, r, per_expert * E / hit, FE, C, hit);
+    // `self.gate_up_proj[expert]` and `self.down_proj[expert]` index the stacked parameters, and
+    // autograd's select backward returns a gradient of the whole stack: per hit expert and stack,
+    // a zero-filled [E, ...] tensor (one write) summed into the parameter's gradient buffer (two
+    // reads, one write). The grouped paths make each stack's gradient once.
+    const double stacked_grad_bytes = E * 3.0 * C * FE * static_cast<double>(c.param_bytes);
+    p.backward_only_bytes += hit * 4.0 * stacked_grad_bytes;
+    p.kernels += hit * 4.0 / k.training_passes_per_forward;  // memset and add, per stack
+    gemm(p, re, per_expert * E / hit, C, FE, 2.0 * hit);
+    gemm(p, re, per_expert * E / hit, FE, C, hit);
   } else if (experts == ExpertPath::grouped_fallback || experts == ExpertPath::runtime_loop) {
     p.kernels += 6;
     p.host_syncs += experts == ExpertPath::runtime_loop ? 1 : 2;  // fallback: offs.cpu() per call
-    gemm(p, r, per_expert * E / hit, C, 2.0 * FE, hit);  // fused gate_up per expert
-    gemm(p, r, per_expert * E / hit, FE, C, hit);
+    gemm(p, re, per_expert * E / hit, C, 2.0 * FE, hit);  // fused gate_up per expert
+    gemm(p, re, per_expert * E / hit, FE, C, hit);
   } else {
-    gemm(p, r, per_expert, C, FE, 2.0 * E);
-    gemm(p, r, per_expert, FE, C, E);
+    gemm(p, re, per_expert, C, FE, 2.0 * E);
+    gemm(p, re, per_expert, FE, C, E);
     p.kernels -= 3.0 * E - 4.0;                      // grouped GEMMs launch once for all experts
   }
-  p.memory_bytes += tokens * K * FE * a * 5.0;       // SiLU(gate) * up on the routed tokens
+  p.memory_bytes += tokens * K * FE * re.act_bytes * 5.0;  // SiLU(gate) * up on the routed tokens
   if (m.moe.shared_experts > 0) dense_mlp(static_cast<double>(m.moe.shared_expert_ffn), false);
   return p;
 }
@@ -181,6 +205,7 @@ void add(Pass& into, const Pass& p, double times) {
   into.matmul_flops += times * p.matmul_flops;
   into.attention_flops += times * p.attention_flops;
   into.host_syncs += times * p.host_syncs;
+  into.backward_only_bytes += times * p.backward_only_bytes;
 }
 
 }  // namespace
@@ -196,7 +221,8 @@ double flash_attention_head_dim_rate(const StepMechanisms& k, double head_dim) {
 
 const char* step_term_name(size_t term) {
   static const char* names[kStepTermCount] = {"matmul", "attention",  "memory_bound",  "optimizer",    "kernels",    "micro_steps",
-                                              "comm",   "offload",    "host_syncs",    "offload_step", "zero3_hooks"};
+                                              "comm",   "offload",    "host_syncs",    "offload_step", "zero3_hooks",
+                                              "zero2_hooks"};
   return term < kStepTermCount ? names[term] : "?";
 }
 
@@ -228,6 +254,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   r.peak = std::max(1.0, peak_flops(cluster.gpu, s.precision));
   r.hbm = std::max(1.0, cluster.gpu.memory_bw_gb_per_s) * 1e9;
   r.act_bytes = rc.compute_bytes;
+  r.fp32_peak = std::max(1.0, cluster.gpu.fp32_tflops * 1e12);
 
   // Forward of every layer, and of the embedding, head and loss.
   const ExecContext context = make_exec_context(training, s, cluster.world_size());
@@ -267,7 +294,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
     StepTermVector v{};
     v[kMatmulTerm] = f.matmul_seconds * (with_backward ? passes : 1.0) * ga;
     v[kAttentionTerm] = f.attention_seconds * (with_backward ? 1.0 + attn_backward : 1.0) * ga;
-    v[kMemoryBoundTerm] = f.memory_bytes * (with_backward ? passes : 1.0) * ga / r.hbm;
+    v[kMemoryBoundTerm] = (f.memory_bytes * (with_backward ? passes : 1.0) + (with_backward ? f.backward_only_bytes : 0.0)) * ga / r.hbm;
     v[kKernelTerm] = f.kernels * (with_backward ? passes : 1.0) * ga;
     v[kHostSyncTerm] = f.host_syncs * ga;              // the syncs sit in forward
     return v;
@@ -331,6 +358,10 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   // ZeRO-3's module hooks (Hugging Face module tree): planner/cost/deepspeed_step.h.
   out.total[kOffloadStepTerm] = offloaded_step_seconds(m, cluster, training, s, k);
   if (runs_deepspeed_zero3_hooks(training, s)) out.total[kZero3HookTerm] = zero3_hooked_module_passes(m, s);
+  if (runs_deepspeed_gradient_hooks(training, s)) {
+    out.total[kZero2HookTerm] = static_cast<double>(tables.hf.size()) * ga;
+    out.total[kMemoryBoundTerm] += deepspeed_gradient_hook_bytes(m, s) / r.hbm;
+  }
   // CPU checkpoints go out and back over PCIe.
   const double pcie = std::max(1.0, cluster.gpu.pcie_bw_gb_per_s) * 1e9;
   if (s.cpu_checkpointing) {

@@ -27,6 +27,7 @@ enum StepTerm : size_t {
   kOffloadStepTerm,   // seconds: DeepSpeed's offloaded step (CPU Adam at host memory bandwidth, its PCIe
                       // copies, ZeRO-3 parameter offload's weight streams), deepspeed_step.h
   kZero3HookTerm,     // count: module passes under DeepSpeed ZeRO-3's pre/post hooks (deepspeed_step.h)
+  kZero2HookTerm,     // count: parameter tensors through DeepSpeed ZeRO-2's gradient hook (deepspeed_step.h)
   kStepTermCount
 };
 using StepTermVector = std::array<double, kStepTermCount>;

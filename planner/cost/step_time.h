@@ -16,7 +16,7 @@ namespace zplan {
 struct StepTime {
   double compute_seconds = 0;      // matmuls and attention (recompute included)
   double memory_bound_seconds = 0; // norms, activations, loss path, casts, optimizer (recompute included)
-  double overhead_seconds = 0;     // kernel launches, per-micro-step overhead, host syncs, ZeRO-3 hooks
+  double overhead_seconds = 0;     // kernel launches, per-micro-step overhead, host syncs, DeepSpeed's hooks
   double recompute_seconds = 0;    // part of the above spent re-running checkpointed layers
   double comm_seconds = 0;         // exposed (not overlapped) collective time
   double offload_seconds = 0;      // PCIe transfers + CPU optimizer not hidden behind compute (DeepSpeed's
@@ -46,6 +46,10 @@ struct CostOptions {
   double host_sync_seconds = 50e-6;         // a sync drains the GPU's queue: the launch pipeline is exposed
   double offload_step_efficiency = 1.0;     // achieved fraction of host memory and PCIe bandwidth in DeepSpeed's
                                             // offloaded step (pinned buffers; 1 = the profiles' rates, not fitted)
+  double zero2_hook_seconds = 0.25e-3;      // DeepSpeed ZeRO-2, per parameter tensor and micro-step (the gradient
+                                            // hook: bucket copy, reduction bookkeeping, copy into the partition):
+                                            // estimated from the 4 "dev" ZeRO-2 records, scored on the 5 others
+                                            // (docs/cost-model.md, DeepSpeed)
   double zero3_hook_seconds = 0.40e-3;      // DeepSpeed ZeRO-3, per module and pass (pre + post hook: fetch,
                                             // trace, release): estimated from the last step of the 4 "dev"
                                             // ZeRO-3 records, scored on the 3 held out (docs/cost-model.md)

@@ -47,6 +47,7 @@ CostOptions unusual_constants() {
   o.micro_step_overhead_seconds = 0.02;
   o.offload_step_efficiency = 0.5;
   o.zero3_hook_seconds = 1e-3;
+  o.zero2_hook_seconds = 2e-3;
   o.calibration = "test";
   return o;
 }
@@ -82,6 +83,37 @@ TEST_CASE("terms follow their mechanisms") {
   CHECK(t0.total[kCommTerm] > 0);
   CHECK(t3.total[kCommTerm] > t0.total[kCommTerm]);
   CHECK(t3.total[kOptimizerTerm] == doctest::Approx(t0.total[kOptimizerTerm] / 2));
+}
+
+TEST_CASE("MoE experts under autocast multiply in fp32; the eager loop casts instead and makes whole-stack gradients") {
+  Scenario moe = scenario("qwen3-30b-a3b", "1xH100", 4096);
+  moe.model.layers = 2;
+  const double C = static_cast<double>(moe.model.hidden), FE = static_cast<double>(moe.model.moe.expert_ffn);
+  const double E = moe.model.moe.num_experts, K = moe.model.moe.experts_per_token, tokens = 4096;
+  const StepMechanisms k;
+  auto terms = [](const Scenario& s, Precision p) { return step_terms(s.model, s.cluster, s.training, strategy(1, 0, p)); };
+  // The same FLOPs either way; under autocast the experts' share runs at the fp32 rate instead.
+  const StepTerms bf16 = terms(moe, Precision::bf16), amp = terms(moe, Precision::amp_bf16);
+  const double expert_flops = 2.0 * tokens * K * 3.0 * C * FE * static_cast<double>(moe.model.layers) * k.training_passes_per_forward;
+  const double fp32_rate = moe.cluster.gpu.fp32_tflops * 1e12, bf16_rate = moe.cluster.gpu.bf16_tflops * 1e12;
+  CHECK(amp.total[kMatmulTerm] - bf16.total[kMatmulTerm] >= 0.95 * expert_flops * (1.0 / fp32_rate - 1.0 / bf16_rate));
+  CHECK(amp.total[kMatmulTerm] - bf16.total[kMatmulTerm] <= 1.3 * expert_flops * (1.0 / fp32_rate - 1.0 / bf16_rate));
+  // FSDP2's mixed precision hands the experts 16-bit weights and runs no autocast: no fp32 GEMMs.
+  Scenario fsdp = moe;
+  fsdp.training.framework = Framework::fsdp2;
+  CHECK(terms(fsdp, Precision::amp_bf16).total[kMatmulTerm] == doctest::Approx(terms(fsdp, Precision::bf16).total[kMatmulTerm]).epsilon(0.02));
+  // transformers' eager loop: F.linear is on autocast's list, so 16-bit GEMMs after a cast of
+  // each hit expert's weights; its backward returns a whole [E, ...] gradient per hit expert.
+  Scenario eager = moe;
+  eager.training.experts = ExpertsImpl::eager;
+  const StepTerms eager_bf16 = terms(eager, Precision::bf16), eager_amp = terms(eager, Precision::amp_bf16);
+  CHECK(eager_amp.total[kMatmulTerm] == doctest::Approx(eager_bf16.total[kMatmulTerm]));
+  const double hbm = moe.cluster.gpu.memory_bw_gb_per_s * 1e9;
+  const double stack_bytes_bf16 = E * 3.0 * C * FE * 2.0;  // gate, up and down of every expert
+  const double whole_stack_grads = static_cast<double>(moe.model.layers) * E * 4.0 * stack_bytes_bf16 / hbm;
+  CHECK(eager_bf16.total[kMemoryBoundTerm] - bf16.total[kMemoryBoundTerm] == doctest::Approx(whole_stack_grads));
+  // fp32 stacks (AMP) double those bytes, and each forward casts the hit experts' weights.
+  CHECK(eager_amp.total[kMemoryBoundTerm] - amp.total[kMemoryBoundTerm] > 2.0 * whole_stack_grads);
 }
 
 TEST_CASE("MoE experts take torch._grouped_mm's fused kernel only for bf16 experts on compute capability 9-10") {
@@ -183,12 +215,13 @@ TEST_CASE("calibration files round-trip; bad ones name the file and field") {
   CHECK_THROWS_AS(load_calibration("no/such/calibration.yaml"), InputError);
   // Files fitted before the DeepSpeed terms existed lack their keys: those keep the defaults.
   std::string older = text;
-  for (const char* key : {"    offload_step_efficiency: 0.5\n", "    zero3_hook_seconds: 0.001\n"}) {
+  for (const char* key : {"    offload_step_efficiency: 0.5\n", "    zero3_hook_seconds: 0.001\n", "    zero2_hook_seconds: 0.002\n"}) {
     REQUIRE(older.find(key) != std::string::npos);
     older.erase(older.find(key), std::string(key).size());
   }
   const CostOptions kept = parse_calibration_yaml(older, "old.yaml").profiles.at(Profile::hf).constants;
   CHECK(kept.zero3_hook_seconds == CostOptions{}.zero3_hook_seconds);
+  CHECK(kept.zero2_hook_seconds == CostOptions{}.zero2_hook_seconds);
   CHECK(kept.offload_step_efficiency == CostOptions{}.offload_step_efficiency);
   // A calibration applies to its own GPU only; other GPUs stay uncalibrated.
   CHECK(cost_options_for(load_gpu("a100-40gb"), Profile::hf, &c).calibration.empty());

@@ -161,3 +161,38 @@ TEST_CASE("a DeepSpeed ZeRO-3 record's step is the steady one, after the step th
   ds.training.framework = Framework::fsdp2;
   CHECK(deepspeed_first_steady_step(ds.training, s3) == 2);
 }
+
+TEST_CASE("ZeRO-2's gradient hook runs once per parameter tensor and micro-step, on the host") {
+  const Scenario qwen = deepspeed("qwen3-0.6b", "1xH200", 4096);
+  const double tensors = static_cast<double>(model_tables(qwen.model).hf.size());
+  const double psi = static_cast<double>(model_tables(qwen.model).counts.total);
+  // Stage 2 partitions gradients: every tensor goes through the hook; stage 1 reduces after
+  // backward unless overlap_comm asks for the hooks; stage 3 has hooks of its own.
+  CHECK(step_terms(qwen.model, qwen.cluster, qwen.training, zero(2)).total[kZero2HookTerm] == doctest::Approx(tensors));
+  CHECK(step_terms(qwen.model, qwen.cluster, qwen.training, zero(1)).total[kZero2HookTerm] == 0.0);
+  CHECK(step_terms(qwen.model, qwen.cluster, qwen.training, zero(3)).total[kZero2HookTerm] == 0.0);
+  Scenario overlap = qwen;
+  overlap.training.overlap_comm = 1;
+  CHECK(step_terms(overlap.model, overlap.cluster, overlap.training, zero(1)).total[kZero2HookTerm] == doctest::Approx(tensors));
+  Strategy ga = zero(2);
+  ga.grad_accumulation = 3;
+  CHECK(step_terms(qwen.model, qwen.cluster, qwen.training, ga).total[kZero2HookTerm] == doctest::Approx(3 * tensors));
+  // Other frameworks' ZeRO-2 (FSDP2's, zplan's runtime) have no such hook.
+  Scenario fsdp = qwen;
+  fsdp.training.framework = Framework::fsdp2;
+  CHECK(step_terms(fsdp.model, fsdp.cluster, fsdp.training, zero(2)).total[kZero2HookTerm] == 0.0);
+  // Its copies: into the bucket, the in-place average, into the partition (16-bit: 2 B, r + w each).
+  CHECK(deepspeed_gradient_hook_bytes(qwen.model, zero(2)) == doctest::Approx(6.0 * psi * 2.0));
+  const double hbm = qwen.cluster.gpu.memory_bw_gb_per_s * 1e9;
+  CHECK(step_terms(qwen.model, qwen.cluster, qwen.training, zero(2)).total[kMemoryBoundTerm] -
+            step_terms(qwen.model, qwen.cluster, qwen.training, zero(1)).total[kMemoryBoundTerm] ==
+        doctest::Approx(12.0 * psi / hbm));
+  // Host work beside the launches: the step grows, by less than the hooks add.
+  CHECK(term_side(kZero2HookTerm) == TermSide::host);
+  CostOptions none;
+  none.zero2_hook_seconds = 0.0;
+  const double with_hooks = estimate_step_time(qwen.model, qwen.cluster, qwen.training, zero(2)).step_seconds;
+  const double without = estimate_step_time(qwen.model, qwen.cluster, qwen.training, zero(2), none).step_seconds;
+  CHECK(with_hooks > without);
+  CHECK(with_hooks - without < tensors * CostOptions{}.zero2_hook_seconds);
+}

@@ -87,6 +87,15 @@ RUNS = [
     run("qwen3-0.6b", 8192, 3, mb=2, steps=5, group="steady"),
     run("gemma-3-1b", 4096, 3, steps=5, group="steady"),
     run("qwen3-8b-4l", 4096, 3, steps=5, group="steady"),
+    # ZeRO-2's per-tensor gradient hook (planner/cost/deepspeed_step.h runs_deepspeed_gradient_hooks),
+    # estimated from the Qwen3-0.6B "dev" records: stage 1 against stage 2 on this host and on
+    # models with other tensor counts (Llama-3.2-1B 146, Gemma-3-1B 340), compared once.
+    run("qwen3-0.6b", 4096, 1, steps=4, group="hooks"),
+    run("qwen3-0.6b", 4096, 2, steps=4, group="hooks"),
+    run("llama-3.2-1b", 4096, 1, steps=4, group="hooks"),
+    run("llama-3.2-1b", 4096, 2, steps=4, group="hooks"),
+    run("gemma-3-1b", 4096, 1, steps=4, group="hooks"),
+    run("gemma-3-1b", 4096, 2, steps=4, group="hooks"),
 ]
 
 
