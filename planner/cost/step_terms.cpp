@@ -138,8 +138,12 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
       return;
     }
     const double act_passes = m.composite_gelu ? 8.0 : 2.0;  // GPT-2's tanh GELU runs as ~8 kernels
-    p.kernels += act_passes / 2.0 + (gated ? 1.0 : 0.0);
-    p.memory_bytes += tokens * ffn * a * (act_passes + (gated ? 3.0 : 0.0));
+    // transformers' NewGELUActivation calls torch.pow, which autocast runs in fp32: under AMP the
+    // input is cast up and the rest of the chain runs on 4-byte elements, then c_proj's addmm
+    // casts the result back to 16 bits (read 4 B, write 2 B).
+    const bool fp32_gelu = m.composite_gelu && c.autocast;
+    p.kernels += act_passes / 2.0 + (gated ? 1.0 : 0.0) + (fp32_gelu ? 2.0 : 0.0);
+    p.memory_bytes += tokens * ffn * ((fp32_gelu ? 4.0 : a) * act_passes + a * (gated ? 3.0 : 0.0) + (fp32_gelu ? 6.0 + 6.0 : 0.0));
   };
   if (!sparse) {
     dense_mlp(static_cast<double>(m.ffn), c.fused_elementwise && m.mlp == MlpKind::swiglu);
