@@ -22,6 +22,9 @@ struct GpuSpec {
   // head dim 128, 32K tokens: tools/gpu/measure_rates.py). The calibration keeps the attention
   // term at or below this rate; 0 = not measured (bounded by the peak only).
   double attention_kernel_tflops = 0;
+  // Measured, not datasheet: the fastest 16-bit GEMM (tools/gpu/measure_rates.py, its shape classes
+  // up to 32K rows). The calibration keeps the matmul term at or below it; 0 = not measured.
+  double matmul_kernel_tflops = 0;
   bool supports_bf16 = false;
   double compute_capability = 0;     // CUDA compute capability (7.0 Volta, 8.0 Ampere, 9.0 Hopper); 0 = unknown
   // ---- links ----

@@ -44,7 +44,8 @@ double predicted_step_seconds(const StepTermVector& terms, const StepTermVector&
 
 // The least each weight can be (a weight is 1 / efficiency or an overhead): an efficiency cannot
 // exceed 1, an overhead cannot be negative, and where the GPU profile holds a measured attention
-// kernel rate (GpuSpec::attention_kernel_tflops) the attention term cannot run faster than it.
+// kernel rate (GpuSpec::attention_kernel_tflops) or GEMM rate (matmul_kernel_tflops) the attention
+// or matmul term cannot run faster than it.
 StepTermVector physical_lower_bounds(const GpuSpec& gpu);
 
 // Least squares of relative error (Eigen), weights bounded below by physics (efficiencies <= 1,

@@ -54,7 +54,8 @@ struct BuiltinGpu {
 const std::vector<std::string> kGpuKeys = {
     "name", "display_name", "aliases", "memory_bytes", "memory_bw_gb_per_s", "bf16_tflops",
     "fp16_tflops", "fp32_tflops", "supports_bf16", "compute_capability", "intra_node_link", "intra_node_bw_gb_per_s",
-    "pcie_bw_gb_per_s", "price_per_gpu_hour_usd", "attention_kernel_tflops"};
+    "pcie_bw_gb_per_s", "price_per_gpu_hour_usd", "attention_kernel_tflops",
+    "matmul_kernel_tflops"};
 const std::vector<std::string> kClusterKeys = {"name", "gpu", "gpus_per_node", "nodes", "host_ram_bytes",
                                                "cpu_cores", "inter_node_bw_gb_per_s", "host_memory_bw_gb_per_s"};
 
@@ -91,6 +92,9 @@ GpuSpec parse_gpu_node(const FieldReader& r, std::vector<std::string>* aliases) 
   g.attention_kernel_tflops = r.optional_double("attention_kernel_tflops", 0.001, 1e6).value_or(0);
   if (g.attention_kernel_tflops > std::max(g.bf16_tflops, g.fp16_tflops))
     r.fail("attention_kernel_tflops", "expected at most the 16-bit peak (bf16_tflops/fp16_tflops)");
+  g.matmul_kernel_tflops = r.optional_double("matmul_kernel_tflops", 0.001, 1e6).value_or(0);
+  if (g.matmul_kernel_tflops > std::max(g.bf16_tflops, g.fp16_tflops))
+    r.fail("matmul_kernel_tflops", "expected at most the 16-bit peak (bf16_tflops/fp16_tflops)");
   return g;
 }
 

@@ -55,7 +55,9 @@ TEST_CASE("the fit keeps attention at or below the GPU's measured kernel rate") 
   REQUIRE(h100.attention_kernel_tflops > 0);
   const StepTermVector bounds = physical_lower_bounds(h100);
   CHECK(bounds[kAttentionTerm] == doctest::Approx(h100.bf16_tflops / h100.attention_kernel_tflops));
-  CHECK(bounds[kMatmulTerm] == 1.0);
+  REQUIRE(h100.matmul_kernel_tflops > 0);
+  CHECK(bounds[kMatmulTerm] == doctest::Approx(h100.bf16_tflops / h100.matmul_kernel_tflops));
+  CHECK(physical_lower_bounds(GpuSpec{})[kMatmulTerm] == 1.0);
   CHECK(bounds[kKernelTerm] == 0.0);
   CHECK(physical_lower_bounds(GpuSpec{})[kAttentionTerm] == 1.0);  // not measured: the peak bounds it
   // Steps generated with attention faster than the kernel (efficiency 0.8): unbounded the fit finds

@@ -116,6 +116,26 @@ TEST_CASE("MoE experts under autocast multiply in fp32; the eager loop casts ins
   CHECK(eager_amp.total[kMemoryBoundTerm] - amp.total[kMemoryBoundTerm] > 2.0 * whole_stack_grads);
 }
 
+TEST_CASE("GPT-2's composite GELU under autocast runs in fp32 after torch.pow") {
+  const Scenario gpt2 = scenario("gpt2-xl", "1xH200", 1024);
+  REQUIRE(gpt2.model.composite_gelu);
+  auto memory = [](const Scenario& s, Precision p) {
+    return step_terms(s.model, s.cluster, s.training, strategy(8, 0, p)).total[kMemoryBoundTerm];
+  };
+  // Per element of [tokens, 4C]: 8 passes at 4 B instead of 2 B, and two casts (read 4, write 2).
+  const double elements = 8.0 * 1024 * static_cast<double>(gpt2.model.ffn) * static_cast<double>(gpt2.model.layers);
+  const double gelu_seconds = elements * (8.0 * 2.0 + 12.0) * StepMechanisms{}.training_passes_per_forward /
+                              (gpt2.cluster.gpu.memory_bw_gb_per_s * 1e9);
+  const double amp_extra = memory(gpt2, Precision::amp_bf16) - memory(gpt2, Precision::bf16);
+  CHECK(amp_extra > gelu_seconds);
+  // The rest of AMP's extra traffic (weight casts) is smaller than the GELU's at 8 x 1024 tokens.
+  CHECK(amp_extra < 2.0 * gelu_seconds);
+  // Models with a one-kernel activation have no such cost.
+  const Scenario qwen = scenario("qwen3-0.6b", "1xH200", 1024);
+  REQUIRE_FALSE(qwen.model.composite_gelu);
+  CHECK(memory(qwen, Precision::amp_bf16) - memory(qwen, Precision::bf16) < 0.5 * gelu_seconds);
+}
+
 TEST_CASE("MoE experts take torch._grouped_mm's fused kernel only for bf16 experts on compute capability 9-10") {
   Scenario moe = scenario("qwen3-30b-a3b", "1xH100", 4096);
   moe.model.layers = 2;
