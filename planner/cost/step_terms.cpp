@@ -118,8 +118,16 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     p.memory_bytes += scores * (4.0 * a + 8.0);
     p.kernels += 7;
     p.attention_seconds = p.attention_flops / r.peak;
+  } else if (window < seq) {
+    // Past the window the mask is explicit: the memory-efficient kernel computes every T x T score
+    // (masked_attention_rate); the useful FLOPs stay the window's.
+    p.attention_flops = 4.0 * sequences * seq * window * heads_share;
+    p.kernels += 1;
+    const double computed_flops = 4.0 * sequences * seq * seq * heads_share;
+    const double rate = r.act_bytes == 2 ? flash_attention_head_dim_rate(k, static_cast<double>(m.head_dim)) * k.masked_attention_rate : 1.0;
+    p.attention_seconds = computed_flops / r.peak * (1.0 / rate + k.flash_attention_half_rate_keys / std::max(1.0, seq));
   } else {
-    const double keys = std::min(seq / 2.0, window);
+    const double keys = seq / 2.0;
     p.attention_flops = 4.0 * sequences * seq * keys * heads_share;
     p.kernels += 1;
     const double head_dim_rate = r.act_bytes == 2 ? flash_attention_head_dim_rate(k, static_cast<double>(m.head_dim)) : 1.0;

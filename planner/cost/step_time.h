@@ -46,9 +46,10 @@ struct CostOptions {
   double host_sync_seconds = 50e-6;         // a sync drains the GPU's queue: the launch pipeline is exposed
   double offload_step_efficiency = 1.0;     // achieved fraction of host memory and PCIe bandwidth in DeepSpeed's
                                             // offloaded step (pinned buffers; 1 = the profiles' rates, not fitted)
-  double zero2_hook_seconds = 0.25e-3;      // DeepSpeed ZeRO-2, per parameter tensor and micro-step (the gradient
+  double zero2_hook_seconds = 0.02e-3;      // DeepSpeed ZeRO-2, per parameter tensor and micro-step (the gradient
                                             // hook: bucket copy, reduction bookkeeping, copy into the partition):
-                                            // estimated from the 4 "dev" ZeRO-2 records, scored on the 5 others
+                                            // the median over four ZeRO-1/ZeRO-2 pairs measured in one call each of
+                                            // (ZeRO-2 - ZeRO-1 step) / tensors: 0.20, 0.04, 0.00, -0.07 ms
                                             // (docs/cost-model.md, DeepSpeed)
   double zero3_hook_seconds = 0.40e-3;      // DeepSpeed ZeRO-3, per module and pass (pre + post hook: fetch,
                                             // trace, release): estimated from the last step of the 4 "dev"

@@ -97,3 +97,29 @@ TEST_CASE("--holdout takes several comma-separated texts") {
   CHECK_FALSE(held_out("measured/zplan/c.json", ""));
   CHECK_FALSE(held_out("measured/zplan/c.json", ","));
 }
+
+TEST_CASE("a sliding-window layer past its window computes every T x T score at the masked kernel's rate") {
+  // Mistral-7B v0.1 slides on every layer (window 4096): at 16K the mask is explicit, so SDPA runs
+  // the memory-efficient kernel over the whole T x T, not a 4096-key band.
+  Scenario s = scenario("mistral-7b", "1xH100", 16384);
+  s.model.layers = 4;
+  REQUIRE(s.model.layer_slides(0, 16384));
+  const StepMechanisms k;
+  Strategy st;
+  st.precision = Precision::bf16;
+  const double T = 16384, qd = static_cast<double>(s.model.q_dim()), peak = s.cluster.gpu.bf16_tflops * 1e12;
+  const double forward = 4.0 * T * T * qd / peak * (1.0 / k.masked_attention_rate + k.flash_attention_half_rate_keys / T);
+  const double expected = 4.0 * forward * (1.0 + k.flash_attention_backward_ratio);
+  CHECK(step_terms(s.model, s.cluster, s.training, st).total[kAttentionTerm] == doctest::Approx(expected));
+  // Within the window the causal flash kernel runs: half of T x T at its own rate. At the same
+  // length, the masked layer costs about 2 / masked_attention_rate = 4 times as much.
+  Scenario within = s;
+  within.model.sliding_window = 32768;
+  REQUIRE_FALSE(within.model.layer_slides(0, 16384));
+  const double causal = step_terms(within.model, within.cluster, within.training, st).total[kAttentionTerm];
+  CHECK(expected / causal > 3.5);
+  CHECK(expected / causal < 2.0 / k.masked_attention_rate);
+  // The useful FLOPs (model FLOPs per token) stay the window's.
+  CHECK(step_terms(s.model, s.cluster, s.training, st).model_flops_per_token <
+        step_terms(within.model, within.cluster, within.training, st).model_flops_per_token);
+}
