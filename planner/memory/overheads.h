@@ -27,16 +27,17 @@ constexpr uint64_t kZplanCudaContextBytes = 648871936;
 // - NCCL communicator memory per rank: the largest outside-allocator bytes of the 34 multi-GPU hf
 //   records (2 and 4 NVLink H100s, DDP and FSDP2: 1615-1625 MiB) minus kHfCudaContextBytes.
 constexpr uint64_t kNcclCommunicatorBytes = 1703804928 - kHfCudaContextBytes;
-// - DeepSpeed 0.19.8 on one GPU (tests/regression/measured/hf_deepspeed): ZeRO stages 0-2 measure
-//   1326.8 MiB outside the allocator in all five records that report it, minus the Hugging Face
-//   context; ZeRO-3's three records 1716.8 MiB, 390 MiB more than stages 0-2.
-constexpr uint64_t kDeepSpeedOneGpuCommunicatorBytes = 1391263744 - kHfCudaContextBytes;
-constexpr uint64_t kDeepSpeedZero3CommunicatorBytes = 1800208384 - 1391263744;
+// - DeepSpeed 0.19.8 on one GPU (tests/regression/measured/hf_deepspeed*): ZeRO stages 0-2 measure
+//   1326.8 MiB outside the allocator in all five H200 records that report it and 1332.8 MiB in the six
+//   H100 records of hf_deepspeed4 (the largest is taken), minus the Hugging Face context; ZeRO-3's
+//   records 1716.8 MiB at most.
+constexpr uint64_t kDeepSpeedOneGpuCommunicatorBytes = 1397555200 - kHfCudaContextBytes;
+constexpr uint64_t kDeepSpeedZero3CommunicatorBytes = 1800208384 - 1397555200;
 // - DeepSpeed's optimizer offload (tests/regression/measured/hf_deepspeed2): the CPU Adam extension
 //   and the host<->device copy kernels it loads. ZeRO-2 offload runs measure 1366.8 and 1368.8 MiB
-//   (40-42 MiB over stages 0-2 without it), ZeRO-3 offload runs 1734.8 MiB (18 MiB over ZeRO-3):
-//   the largest difference is taken.
-constexpr uint64_t kDeepSpeedCpuOptimizerModulesBytes = 1435303936 - 1391263744;
+//   (36 MiB over the largest of stages 0-2 without it), ZeRO-3 offload runs 1734.8 MiB (18 MiB over
+//   ZeRO-3): the largest difference is taken.
+constexpr uint64_t kDeepSpeedCpuOptimizerModulesBytes = 1435303936 - 1397555200;
 
 OutsideAllocator outside_allocator_bytes(const ExecContext& c);
 
