@@ -125,7 +125,7 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     p.kernels += 1;
     const double computed_flops = 4.0 * sequences * seq * seq * heads_share;
     const double rate = r.act_bytes == 2 ? flash_attention_head_dim_rate(k, static_cast<double>(m.head_dim)) * k.masked_attention_rate : 1.0;
-    p.attention_seconds = computed_flops / r.peak * (1.0 / rate + k.flash_attention_half_rate_keys / std::max(1.0, seq));
+    p.attention_seconds = computed_flops / r.peak / rate;
   } else {
     const double keys = seq / 2.0;
     p.attention_flops = 4.0 * sequences * seq * keys * heads_share;

@@ -86,11 +86,13 @@ struct StepMechanisms {
   std::array<std::pair<double, double>, 4> flash_attention_head_dim_rates{{{64, 0.757}, {96, 0.772}, {128, 1.0}, {256, 0.774}}};
   // A sliding-window layer past its window is masked explicitly (transformers' sdpa mask, zplan's
   // runtime's boolean [B, 1, T, T] mask): SDPA cannot take the flash kernel with an arbitrary mask and
-  // runs the memory-efficient one over all T x T scores, masked ones included. Its rate, counted on
-  // the full T x T FLOPs, relative to the causal flash kernel at the same head dimension: 0.46 and
-  // 0.49 (4 heads of 256, 32K and 16K tokens), 0.50 and 0.52 (32 heads of 128) on an H100
-  // (tools/gpu/measure_masked_attention.py, docs/measurements/2026-12-07/call20/masked_attention.json).
-  double masked_attention_rate = 0.49;
+  // runs the memory-efficient one over all T x T scores, masked ones included, at a rate that no
+  // longer grows with length from 8K (no per-row fixed cost worth a term). That rate, counted on the
+  // full T x T FLOPs, relative to the flash kernel's saturated rate at the same head dimension
+  // (632 TFLOP/s x the head-dim rate on an H100): 0.43, 0.43, 0.44 (4 heads of 256 at 8K, 16K, 32K)
+  // and 0.49, 0.48, 0.44 (32 heads of 128) (tools/gpu/measure_masked_attention.py,
+  // docs/measurements/2026-12-07/call20/masked_attention.json); 4 heads of 256 at 4K ran at 0.36.
+  double masked_attention_rate = 0.45;
   // ---- bytes moved per element ----
   double loss_path_bytes_per_logit = 30.0;    // 16-bit logits, fp32 upcast, log-softmax and its gradient
   double amp_cast_bytes_per_param = 6.0;      // AMP: read fp32 (4) + write 16-bit (2) per weight cast

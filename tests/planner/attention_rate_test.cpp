@@ -108,7 +108,7 @@ TEST_CASE("a sliding-window layer past its window computes every T x T score at 
   Strategy st;
   st.precision = Precision::bf16;
   const double T = 16384, qd = static_cast<double>(s.model.q_dim()), peak = s.cluster.gpu.bf16_tflops * 1e12;
-  const double forward = 4.0 * T * T * qd / peak * (1.0 / k.masked_attention_rate + k.flash_attention_half_rate_keys / T);
+  const double forward = 4.0 * T * T * qd / peak / k.masked_attention_rate;
   const double expected = 4.0 * forward * (1.0 + k.flash_attention_backward_ratio);
   CHECK(step_terms(s.model, s.cluster, s.training, st).total[kAttentionTerm] == doctest::Approx(expected));
   // Within the window the causal flash kernel runs: half of T x T at its own rate. At the same
