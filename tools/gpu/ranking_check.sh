@@ -23,7 +23,7 @@
 # Output ($OUT): ranking.jsonl (one line per scenario's plan JSON and per run, with its run record),
 # ranking_log.txt (everything printed), build_rest.txt. Summary again, anywhere:
 #   python3 tools/gpu/ranking_summary.py summary ranking.jsonl [the other call's ranking.jsonl]
-# Status: run on an H100 (docs/measurements/2026-12-05/ranking_h100_*). Also tested on a CPU machine: DRY_RUN=1, and the whole flow with
+# Status: run on H100s and an H200 (docs/measurements/2026-12-05/ranking_h100_*, 2026-12-06/call13-17, 2026-12-07/call19: gemma1b_32k, llama3b_16k). Also tested on a CPU machine: DRY_RUN=1, and the whole flow with
 #   ZPLAN=build/release/tools/zplan SCENARIOS=tiny STEPS=2 (GPT-2 trained on the CPU, about 2 minutes).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
