@@ -312,6 +312,11 @@ def build_matrix():
           _run("qwen1.5-moe-a2.7b-4l", AMP, 4096, 1, "off", 6),
           _run("mixtral-8x7b-2l", AMP, 4096, 1, "full", 6),
           _run("qwen3-30b-a3b-2l", AMP, 16384, 1, "off", 6)]
+    # Part 7 (2026-12-07, later): held out for the masked sliding-window attention of that day (sliding
+    # layers past the window run SDPA over all T x T), compared once: longer Gemma 3, Mistral and Phi-3.
+    m += [_run("gemma-3-1b", AMP, 16384, 1, "full", 7),
+          _run("mistral-7b-4l", BF16, 16384, 1, "off", 7),
+          _run("phi-3-mini-8l", BF16, 16384, 1, "full", 7)]
     # Drop duplicates of part-1 runs, keep first occurrence.
     seen, out = set(), []
     for r in m:
