@@ -390,7 +390,7 @@ def probe(out_dir):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", type=int, default=0, help="1 or 2; 0 = all parts")
+    ap.add_argument("--part", type=int, default=0, help="a part of matrix.py (1-7); 0 = all parts")
     ap.add_argument("--filter", default=None, help="regex over run ids")
     ap.add_argument("--smoke", action="store_true", help="tiny configs of every model type first")
     ap.add_argument("--skip-done", default=None, help="jsonl whose successful ids are skipped")
