@@ -107,10 +107,13 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
   }
   p.kernels += 6;                                    // head reshapes/transposes, two residual adds
   p.memory_bytes += tokens * (2.0 * (qd + 2 * kvd) + 6.0 * C) * a;
-  // Score and value products: causal kernels skip the masked half, a sliding window bounds the keys.
+  // Score and value products: causal kernels skip the masked half; past a sliding window the mask is
+  // explicit and every score is computed (below).
   const double window = m.layer_slides(layer, static_cast<int64_t>(seq)) ? static_cast<double>(m.sliding_window) : seq;
   const double sequences = tokens / (seq / sp);      // micro-batch
   const double heads_share = qd / sp;                // Ulysses: all tokens, 1/SP of the heads
+  // 16-bit kernels' rate at this head dimension (fp32 runs the memory-efficient kernel).
+  const double head_dim_rate = r.act_bytes == 2 ? flash_attention_head_dim_rate(k, static_cast<double>(m.head_dim)) : 1.0;
   if (attn == Attention::eager) {
     // Full T x T scores (the mask is added, not skipped), then scale, mask, softmax (fp32), cast.
     const double scores = sequences * (static_cast<double>(m.heads) / sp) * seq * seq;
@@ -124,13 +127,12 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     p.attention_flops = 4.0 * sequences * seq * window * heads_share;
     p.kernels += 1;
     const double computed_flops = 4.0 * sequences * seq * seq * heads_share;
-    const double rate = r.act_bytes == 2 ? flash_attention_head_dim_rate(k, static_cast<double>(m.head_dim)) * k.masked_attention_rate : 1.0;
+    const double rate = r.act_bytes == 2 ? head_dim_rate * k.masked_attention_rate : 1.0;
     p.attention_seconds = computed_flops / r.peak / rate;
   } else {
     const double keys = seq / 2.0;
     p.attention_flops = 4.0 * sequences * seq * keys * heads_share;
     p.kernels += 1;
-    const double head_dim_rate = r.act_bytes == 2 ? flash_attention_head_dim_rate(k, static_cast<double>(m.head_dim)) : 1.0;
     p.attention_seconds = p.attention_flops / r.peak * (1.0 / head_dim_rate + k.flash_attention_half_rate_keys / std::max(1.0, keys));
   }
   // MLP or MoE block.
@@ -163,16 +165,11 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
   // both grouped paths (and the runtime's loop) multiply fp32 rows by fp32 weights: ATen's
   // fallback, one fp32 GEMM per expert at the fp32 rate. transformers' eager loop calls F.linear,
   // which autocast runs in 16 bits after casting each hit expert's three weight matrices.
-  const bool fp32_experts = c.autocast && c.param_bytes == 4 && experts != ExpertPath::python_loop;
+  const bool fp32_weights_under_autocast = c.autocast && c.param_bytes == 4;
   Rates re = r;
-  if (fp32_experts) {
+  if (fp32_weights_under_autocast && experts != ExpertPath::python_loop) {
     re.peak = r.fp32_peak;
     re.act_bytes = 4;
-  }
-  if (c.autocast && c.param_bytes == 4 && experts == ExpertPath::python_loop) {
-    const double hit_experts = std::min(E, tokens * K);
-    p.kernels += 3.0 * hit_experts;
-    p.memory_bytes += hit_experts * 3.0 * C * FE * (4.0 + r.act_bytes);
   }
   p.kernels += 12;                                   // softmax, top-k, renormalise, sort, histogram, permute
   p.memory_bytes += tokens * (E * 12.0 + K * C * 4.0 * a);  // router probabilities, token permutation
@@ -185,6 +182,10 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     // the activation and a weighted index_add.
     p.kernels += hit * 6.0;
     p.host_syncs += hit;
+    if (fp32_weights_under_autocast) {  // autocast's casts of the three weight matrices
+      p.kernels += 3.0 * hit;
+      p.memory_bytes += hit * 3.0 * C * FE * (4.0 + r.act_bytes);
+    }
     // `self.gate_up_proj[expert]` and `self.down_proj[expert]` index the stacked parameters, and
     // autograd's select backward returns a gradient of the whole stack: per hit expert and stack,
     // a zero-filled [E, ...] tensor (one write) summed into the parameter's gradient buffer (two
