@@ -274,7 +274,7 @@ at::Tensor grouped_linear(const at::Tensor& input, const at::Tensor& weight,
 }
 
 at::Tensor moe_experts_grouped(const at::Tensor& x2d, const RouterOutput& route,
-                               const at::Tensor& gate_up, const at::Tensor& down) {
+                               const at::Tensor& gate_up, const at::Tensor& down, bool use_grouped_mm) {
   const int64_t n = x2d.size(0), c = x2d.size(1), k = route.experts.size(1);
   const int64_t e = gate_up.size(0), s = n * k;
   const auto long_opts = route.experts.options();
@@ -294,7 +294,8 @@ at::Tensor moe_experts_grouped(const at::Tensor& x2d, const RouterOutput& route,
   selected = at::Tensor();                                 // HF drops it too (not saved)
   // expert_mm(in, w): rows of each expert times that expert's w [E, out, in], transposed.
   std::function<at::Tensor(const at::Tensor&, const at::Tensor&)> expert_mm;
-  if (compat::use_grouped_mm(x2d)) {
+  if (use_grouped_mm) {
+    TORCH_CHECK(compat::use_grouped_mm(x2d), "zplan runtime: _grouped_mm experts need a CUDA device and libtorch >= 2.9");
     // HF: histc over the sorted expert ids, cumsum to int32 offsets, _grouped_mm on w's
     // transposed view; no host sync (one CUTLASS kernel for bf16 on sm90/sm100).
     const at::Tensor counts = at::histc(expert_ids_g.to(at::kFloat), e, 0, static_cast<double>(e - 1));
@@ -303,7 +304,8 @@ at::Tensor moe_experts_grouped(const at::Tensor& x2d, const RouterOutput& route,
       return compat::grouped_mm(in, w.transpose(-2, -1), offs);
     };
   } else {
-    // CPU and libtorch < 2.9: the row counts come to the host once, then one mm per expert.
+    // CPU, libtorch < 2.9, or --experts loop: the row counts come to the host once, then one mm
+    // per expert.
     const at::Tensor counts = at::bincount(expert_ids_g, {}, e).cpu();
     std::vector<int64_t> rows(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + e);
     expert_mm = [rows](const at::Tensor& in, const at::Tensor& w) { return grouped_linear(in, w, rows); };

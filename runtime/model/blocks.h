@@ -89,9 +89,11 @@ RouterOutput moe_router(const at::Tensor& x2d, const at::Tensor& router_w, int64
                         bool normalize, bool save_params = false);
 // grouped_mm_experts_forward: gather token copies, sort by expert, grouped gate_up projection,
 // silu(gate)*up, grouped down projection, * routing weight, unsort, sum over K.
-// x2d [N, C]; gate_up [E, 2F, C]; down [E, C, F]. Returns [N, C].
+// x2d [N, C]; gate_up [E, 2F, C]; down [E, C, F]. Returns [N, C]. use_grouped_mm: one
+// at::_grouped_mm per projection (CUDA, libtorch >= 2.9); otherwise the per-expert loop
+// (grouped_linear).
 at::Tensor moe_experts_grouped(const at::Tensor& x2d, const RouterOutput& route,
-                               const at::Tensor& gate_up, const at::Tensor& down);
+                               const at::Tensor& gate_up, const at::Tensor& down, bool use_grouped_mm);
 // Qwen2MoeSparseMoeBlock's shared expert: a SwiGLU MLP on x2d [N, C], scaled by
 // sigmoid(shared_expert_gate(x2d)) when gate_w [1, C] is defined. Returns [N, C].
 at::Tensor moe_shared_expert(const at::Tensor& x2d, const at::Tensor& gate_w, const at::Tensor& up_w,

@@ -205,7 +205,7 @@ at::Tensor DecoderLayer::mlp(const at::Tensor& x, const ForwardContext& ctx) con
                                  w_.shared_expert_gate_w, by_ref);
     RouterOutput route = moe_router(x2d, w_.router_w, spec_->moe.experts_per_token,
                                     spec_->moe.normalize_topk, by_ref);
-    at::Tensor out = moe_experts_grouped(x2d, route, w_.experts_gate_up, w_.experts_down);
+    at::Tensor out = moe_experts_grouped(x2d, route, w_.experts_gate_up, w_.experts_down, ctx.grouped_mm_experts);
     if (shared.defined()) out.add_(shared);  // expert_output += shared_expert_output
     return out.reshape(x.sizes());
   }
@@ -303,6 +303,7 @@ at::Tensor TransformerModel::forward_hidden(const at::Tensor& ids) {
   ctx_.use_sdpa = opt_.use_sdpa;
   ctx_.fused_rms_norm = opt_.fused_rms_norm;
   ctx_.fused_elementwise = opt_.fused_elementwise;
+  ctx_.grouped_mm_experts = opt_.grouped_mm_experts;
   ctx_.hidden_dropout = training_ ? spec_.hidden_dropout : 0.0;
   ctx_.attention_dropout = training_ ? spec_.attention_dropout : 0.0;
   ctx_.save_params_by_reference = release_params_;

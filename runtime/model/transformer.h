@@ -55,6 +55,9 @@ struct BuildOptions {
   bool fused_elementwise = false;
   // The plain loss path's cross-entropy through zplan's kernels (planner CrossEntropyImpl; lm_loss).
   bool fused_cross_entropy = false;
+  // MoE experts through at::_grouped_mm (planner ExpertsImpl::grouped_mm) rather than one mm per
+  // expert (ExpertsImpl::loop); the trainer sets it only where the kernel exists (torch_compat.h).
+  bool grouped_mm_experts = false;
   double init_std = 0.02;              // HF initializer_range
   SequenceParallel sp;                 // Ulysses: forward takes this rank's T/P tokens
 };
@@ -71,6 +74,7 @@ struct ForwardContext {
   bool use_sdpa = false;
   bool fused_rms_norm = false;     // BuildOptions::fused_rms_norm
   bool fused_elementwise = false;  // BuildOptions::fused_elementwise
+  bool grouped_mm_experts = false; // BuildOptions::grouped_mm_experts
   double hidden_dropout = 0.0;     // GPT-2 resid/embd dropout (saves a bool mask)
   double attention_dropout = 0.0;  // on the attention probabilities (SDPA keeps an RNG state)
   bool save_params_by_reference = false;  // ZeRO-3: linear_hf's save_param (blocks.h)

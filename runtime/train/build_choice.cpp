@@ -35,6 +35,7 @@ BuildOptions build_options_for(const ModelSpec& model, const TrainingSpec& train
   const bool kernels = runtime_kernels_available(device);
   build.fused_elementwise = training.elementwise == ElementwiseImpl::fused && kernels;
   build.fused_cross_entropy = training.cross_entropy == CrossEntropyImpl::fused && kernels;
+  build.grouped_mm_experts = training.experts != ExpertsImpl::loop && compat::use_grouped_mm(device);
   return build;
 }
 
@@ -50,6 +51,10 @@ TrainingSpec with_runnable_kernels(TrainingSpec training) {
     training.adamw = AdamWImpl::upcast;
   }
   if (!compat::have_fused_rms_norm(device)) training.norm = NormImpl::composite;
+  // The runtime has no eager expert loop of its own (transformers' python loop): it runs grouped_mm
+  // where the kernel exists and its per-expert loop elsewhere or when asked (--experts loop).
+  if (training.experts != ExpertsImpl::loop && !compat::use_grouped_mm(device)) training.experts = ExpertsImpl::loop;
+  else if (training.experts == ExpertsImpl::eager) training.experts = ExpertsImpl::grouped_mm;
   return training;
 }
 
@@ -57,8 +62,8 @@ TrainingSpec with_runnable_kernels(TrainingSpec training) {
 
 namespace zplan::rt {
 
-void name_implementations(const ModelSpec& model, const BuildOptions& build, const at::Device& device, RunResult* r) {
-  if (model.is_moe()) r->experts_implementation = compat::use_grouped_mm(device) ? "grouped_mm" : "loop";
+void name_implementations(const ModelSpec& model, const BuildOptions& build, RunResult* r) {
+  if (model.is_moe()) r->experts_implementation = to_string(build.grouped_mm_experts ? ExpertsImpl::grouped_mm : ExpertsImpl::loop);
   if (model.norm == NormKind::rms_norm)
     r->norm_implementation = to_string(build.fused_rms_norm ? NormImpl::fused : NormImpl::composite);
   r->elementwise_implementation = to_string(build.fused_elementwise ? ElementwiseImpl::fused : ElementwiseImpl::composite);

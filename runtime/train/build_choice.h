@@ -18,7 +18,7 @@ at::ScalarType autocast_dtype_of(Precision p);  // Undefined: no autocast region
 BuildOptions build_options_for(const ModelSpec& model, const TrainingSpec& training, const Strategy& strategy,
                                const at::Device& device);
 
-// The *_implementation fields of `r` for what `build` runs on `device`.
-void name_implementations(const ModelSpec& model, const BuildOptions& build, const at::Device& device, RunResult* r);
+// The *_implementation fields of `r` for what `build` runs.
+void name_implementations(const ModelSpec& model, const BuildOptions& build, RunResult* r);
 
 }  // namespace zplan::rt

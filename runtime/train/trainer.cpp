@@ -133,7 +133,7 @@ RunResult run_training(const ModelSpec& model_spec, const TrainingSpec& training
   r.libtorch_version = TORCH_VERSION;
   r.rank = env.rank;
   r.world_size = env.world_size;
-  rt::name_implementations(model_spec, build, device, &r);
+  rt::name_implementations(model_spec, build, &r);
   const bool verbose = options.verbose && env.rank == 0;
   probe.empty_cache();
   probe.read_and_reset();

@@ -26,9 +26,10 @@ inline double rel_err(const at::Tensor& a, const at::Tensor& b) {
   return (fa - fb).abs().max().item<double>() / std::max(1e-12, fb.abs().max().item<double>());
 }
 
-// A short run of the tiny Qwen3 on the GPU (32 tokens, plain loop) with the given
-// precision and the training spec's implementation choices; the result says which paths ran.
-inline zplan::RunResult train_tiny_qwen3_on_gpu(zplan::TrainingSpec training, zplan::Precision precision, int steps) {
+// A short run of a tiny model on the GPU (32 tokens, plain loop) with the given precision and
+// the training spec's implementation choices; the result says which paths ran.
+inline zplan::RunResult train_tiny_on_gpu(const zplan::ModelSpec& model, zplan::TrainingSpec training,
+                                          zplan::Precision precision, int steps) {
   training.seq_len = 32;
   training.framework = zplan::Framework::plain;
   zplan::RunOptions options;
@@ -37,7 +38,11 @@ inline zplan::RunResult train_tiny_qwen3_on_gpu(zplan::TrainingSpec training, zp
   options.device = "cuda";
   zplan::Strategy strategy;
   strategy.precision = precision;
-  return zplan::run_training(zplan::test::tiny_qwen3(), training, strategy, options);
+  return zplan::run_training(model, training, strategy, options);
+}
+
+inline zplan::RunResult train_tiny_qwen3_on_gpu(zplan::TrainingSpec training, zplan::Precision precision, int steps) {
+  return train_tiny_on_gpu(zplan::test::tiny_qwen3(), training, precision, steps);
 }
 
 // Trains the tiny Qwen3 in bf16 twice, with `choice` set to zplan's kernel (`fused`) and to

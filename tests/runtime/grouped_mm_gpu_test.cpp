@@ -44,7 +44,7 @@ TEST_CASE("gpu: the MoE block on CUDA (grouped_mm) matches the CPU loop in fp32"
     const at::Tensor xd = x.to(dev, dtype).requires_grad_(true);
     const at::Tensor gu = gate_up.to(dev, dtype).requires_grad_(true), dn = down.to(dev, dtype).requires_grad_(true);
     const rt::RouterOutput route = rt::moe_router(xd, router.to(dev, dtype), k, true);
-    const at::Tensor out = rt::moe_experts_grouped(xd, route, gu, dn);
+    const at::Tensor out = rt::moe_experts_grouped(xd, route, gu, dn, dev.is_cuda());
     const auto grads = torch::autograd::grad({out.to(at::kFloat).square().sum()}, {xd, gu, dn});
     return std::vector<at::Tensor>{out, grads[0], grads[1], grads[2]};
   };
@@ -53,4 +53,22 @@ TEST_CASE("gpu: the MoE block on CUDA (grouped_mm) matches the CPU loop in fp32"
   for (size_t i = 0; i < cpu.size(); ++i) CHECK(rel_err(gpu[i], cpu[i]) < 3e-2);
   const auto gpu32 = run(at::kCUDA, at::kFloat);   // _grouped_mm's fallback (fp32, as under amp)
   for (size_t i = 0; i < cpu.size(); ++i) CHECK(rel_err(gpu32[i], cpu[i]) < 1e-4);
+}
+
+TEST_CASE("gpu: a run takes _grouped_mm experts by default and the per-expert loop when asked, to the same loss") {
+  if (!cuda_here()) return;
+  std::vector<double> losses;
+  for (const auto& [impl, expected] : {std::pair{zplan::ExpertsImpl::grouped_mm, std::string("grouped_mm")},
+                                       std::pair{zplan::ExpertsImpl::loop, std::string("loop")}}) {
+    CAPTURE(expected);
+    zplan::TrainingSpec training;
+    training.experts = impl;
+    CHECK(zplan::with_runnable_kernels(training).experts == impl);  // the plan predicts what runs
+    const zplan::RunResult r = zplan::test::train_tiny_on_gpu(zplan::test::tiny_moe(), training, zplan::Precision::bf16, 3);
+    REQUIRE(r.error.empty());
+    CHECK(r.experts_implementation == expected);
+    REQUIRE(r.losses.size() == 3);
+    losses.push_back(r.losses.back());
+  }
+  CHECK(std::abs(losses[0] - losses[1]) < 1e-2 * std::abs(losses[1]));
 }

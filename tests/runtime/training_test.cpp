@@ -220,6 +220,14 @@ TEST_CASE("runtime: the run result names the expert path it ran (loop on a CPU, 
   const RunResult moe = run_training(test::tiny_moe(), training_of(16), s, o);
   REQUIRE(moe.error.empty());
   CHECK(moe.experts_implementation == "loop");  // _grouped_mm only on a CUDA device (torch_compat.h)
+  // ... and the plan of a run here predicts that loop, whatever was asked for.
+  if (!at::hasCUDA()) {
+    for (ExpertsImpl asked : {ExpertsImpl::grouped_mm, ExpertsImpl::eager, ExpertsImpl::loop}) {
+      TrainingSpec t = training_of(16);
+      t.experts = asked;
+      CHECK(with_runnable_kernels(t).experts == ExpertsImpl::loop);
+    }
+  }
   const RunResult dense = run_training(test::tiny_qwen3(), training_of(16), s, o);
   CHECK(dense.experts_implementation.empty());
 }

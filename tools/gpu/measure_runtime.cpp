@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   CLI::App app{"zplan runtime memory measurement (one configuration, one JSON line)"};
   std::string model_name = "qwen3-0.6b", ckpt = "none", precision = "bf16", attn = "sdpa", norm_kernel = "fused",
               adamw_kernel = "fused-master", elementwise_kernel = "fused",
-              cross_entropy_kernel = "fused";
+              cross_entropy_kernel = "fused", experts = "grouped_mm";
   std::string out_path, label, data_path, device = "auto", kernel_profile_path;
   int64_t layers = 0, seq = 2048, micro_batch = 1, grad_accum = 1, loss_chunks = 0;
   int steps = 3;
@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   app.add_option("--adamw-kernel", adamw_kernel, "fused-master | upcast (bf16/fp16 masters: zplan's one-pass kernel where built, or an fp32 copy of each gradient for at::_fused_adamw_)");
   app.add_option("--elementwise-kernel", elementwise_kernel, "fused | composite (SwiGLU and RoPE: zplan's kernels where built, or PyTorch's eager ops)");
   app.add_option("--cross-entropy-kernel", cross_entropy_kernel, "fused | composite (the plain loss path: zplan's cross-entropy kernels where built, or transformers' fp32 log_softmax and nll_loss)");
+  app.add_option("--experts", experts, "grouped_mm | loop (MoE experts: at::_grouped_mm where it exists, or one mm per expert)");
   app.add_option("--steps", steps, "optimizer steps");
   app.add_option("--data", data_path, "flat uint16 token file (default: synthetic tokens)");
   app.add_option("--device", device, "auto | cpu | cuda");
@@ -67,6 +68,8 @@ int main(int argc, char** argv) {
       throw zplan::InputError("--elementwise-kernel", "", "expected fused or composite");
     if (!zplan::parse_cross_entropy_impl(cross_entropy_kernel, &training.cross_entropy))
       throw zplan::InputError("--cross-entropy-kernel", "", "expected fused or composite");
+    if (!zplan::parse_experts_impl(experts, &training.experts) || training.experts == zplan::ExpertsImpl::eager)
+      throw zplan::InputError("--experts", "", "expected grouped_mm or loop");
     zplan::Strategy strategy;
     strategy.micro_batch = micro_batch;
     strategy.grad_accumulation = grad_accum;

@@ -60,7 +60,7 @@ void add_scenario_options(CLI::App& app, ScenarioOptions& o) {
   app.add_option("--adamw-kernel", o.adamw_kernel, "how zplan's runtime updates the fp32 masters of bf16/fp16: fused-master (default; zplan's one-pass CUDA kernel from the 16-bit gradients) or upcast (each gradient copied to fp32 for at::_fused_adamw_: the CPU, builds without the kernel)");
   app.add_option("--elementwise-kernel", o.elementwise_kernel, "how zplan's runtime runs SwiGLU and RoPE: fused (default; zplan's CUDA kernels, one each forward and backward; SwiGLU keeps gate and up only) or composite (PyTorch's ops as transformers writes them: the CPU, builds without the kernels)");
   app.add_option("--cross-entropy-kernel", o.cross_entropy_kernel, "how zplan's runtime computes the plain loss path's cross-entropy: fused (default; zplan's CUDA kernels: no fp32 copy of the logits, their gradient written once) or composite (transformers' logits.float(), log_softmax, nll_loss: the CPU, builds without the kernels)");
-  app.add_option("--experts", o.experts, "how MoE experts run: grouped_mm (default; transformers and zplan's runtime on a GPU), eager (transformers' loop) or loop (zplan's runtime without _grouped_mm)");
+  app.add_option("--experts", o.experts, "how MoE experts run: grouped_mm (default; transformers and zplan's runtime on a GPU), eager (transformers' loop) or loop (zplan's runtime without _grouped_mm, or forced with --run: one mm per expert)");
   app.add_flag("--gradient-checkpointing", o.gradient_checkpointing, "HF gradient_checkpointing_enable(): all layers");
   app.add_flag("--drop-logits", o.drop_logits,
                "The loop drops the model output before backward (HF Trainer, loss = model(...).loss); "

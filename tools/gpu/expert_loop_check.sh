@@ -1,0 +1,96 @@
+#!/bin/bash
+# expert_loop_check.sh: the runtime's per-expert loop (ExpertsImpl::loop, `--experts loop`) on a GPU,
+# where it otherwise runs _grouped_mm. It is the path of libtorch < 2.9 and of the CPU; on GPUs its
+# step time was mispredicted by -45% to -71% (records before 2026-12-05, docs/cost-model.md). Each
+# run is `zplan --run` with every strategy field pinned (one run record each), the loop beside
+# _grouped_mm on two of them, and a Kineto kernel profile of each path on one
+# (tools/gpu/measure_runtime --kernel-profile): GPU time per kernel against the step's wall time
+# says whether the loop is bound by its GEMMs or by the host.
+#
+# Device-tool call (the .debs as for tools/gpu/check.sh):
+#   run(command="bash tools/gpu/expert_loop_check.sh", carry=[".debs"], timeout_s=600)
+# Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan), OUT (default $SCRATCH/out), STEPS (default 4: the
+#   first warms up), DEADLINE_S (default 540: runs not started by then are skipped, loudly), GPUS
+#   (default: the lent card as nvidia-smi names it), RUNS (default: all; names from the list below).
+# Output ($OUT): loop_<name>.json (run records), loop_<name>.log, kernels_<name>.tsv, loop_log.txt,
+#   build_rest.txt. Records become a set: mkdir tests/regression/measured/SET && cp loop_*.json there
+#   (each record carries its command; add "source").
+set -u -o pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}
+OUT=${OUT:-$SCRATCH/out}
+STEPS=${STEPS:-4}
+DEADLINE_S=${DEADLINE_S:-540}
+RUNS=${RUNS:-q30_4k_loop q30_4k_grouped mixtral_4k_loop mixtral_4k_grouped q30_8k_ckpt2_loop qwen15_2k_loop profile_q30_loop profile_q30_grouped}
+GPUS=${GPUS:-}
+if [ -z "$GPUS" ]; then
+  case "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)" in
+    *H100*) GPUS=1xH100 ;;
+    *) GPUS=1xH200 ;;
+  esac
+fi
+mkdir -p "$OUT" "$SCRATCH"
+exec > >(tee -a "$OUT/loop_log.txt") 2>&1
+t_start=$(date +%s)
+echo "== expert_loop_check.sh $(date -u +%FT%TZ) gpus $GPUS; runs: $RUNS; $STEPS steps"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+lscpu 2>/dev/null | grep -E "Model name|^CPU\(s\)" || true
+rm -f "$OUT/build_rest.txt"
+# shellcheck source=tools/gpu/build_runtime.sh
+source "$ROOT/tools/gpu/build_runtime.sh"
+build_runtime zplan zplan-run zplan_measure_runtime
+echo "build seconds $(( $(date +%s) - t_start ))"
+
+# MoE models cut to a few layers (zplan has no layer-count flag): model files beside the built-ins.
+cut_model() {  # built-in name, layers -> path of NAME-Nl.yaml
+  local f=$SCRATCH/$1-$2l.yaml
+  sed -e "s/^name: .*/name: $1-$2l/" -e '/^aliases:/d' -e '/^published_parameters:/d' -e "s/^layers: .*/layers: $2/" \
+    "$ROOT/models/$1.yaml" >"$f"
+  echo "$f"
+}
+late() { (( $(date +%s) - t_start > DEADLINE_S )) && { echo "!! $1: SKIPPED (past DEADLINE_S=$DEADLINE_S s)"; return 0; }; return 1; }
+
+train() {  # name, experts, model file, seq, ckpt layers
+  local name=$1 experts=$2 model=$3 seq=$4 ckpt=$5
+  late "$name" && return
+  local rec=$OUT/loop_$name.json
+  echo "-- $name: --experts $experts --model $(basename "$model") --seq $seq --ckpt $ckpt"
+  timeout 150 "$B/tools/zplan-run" --model "$model" --seq "$seq" --global-batch 1 --gpus "$GPUS" --framework plain \
+    --zero 0 --offload-optimizer none --offload-params none --sp 1 --ckpt "$ckpt" --loss-chunks 0 --micro-batch 1 \
+    --grad-accum 1 --precision bf16 --experts "$experts" --run --steps "$STEPS" --run-out "$rec" </dev/null \
+    >"$OUT/loop_$name.log" 2>&1
+  local st=$?
+  grep -E "step time|tokens/s|peak allocated|OOM|error|failed" "$OUT/loop_$name.log" | tail -4
+  (( st != 0 )) && echo "!! $name: exit status $st"
+}
+
+profile() {  # name, experts, built-in model, layers, seq
+  local name=$1 experts=$2 model=$3 layers=$4 seq=$5
+  late "$name" && return
+  echo "-- $name: kernel profile, --experts $experts $model --layers $layers --seq $seq"
+  timeout 150 "$B/runtime/zplan_measure_runtime" --model "$model" --layers "$layers" --seq "$seq" --steps 3 \
+    --experts "$experts" --label "$name" --out "$OUT/measure_$name.jsonl" --kernel-profile "$OUT/kernels_$name.tsv" \
+    </dev/null >"$OUT/loop_$name.log" 2>&1 || echo "!! $name: exit status $?"
+  [ -f "$OUT/kernels_$name.tsv" ] && head -12 "$OUT/kernels_$name.tsv"
+}
+
+Q30_2=$(cut_model qwen3-30b-a3b 2)
+MIX_2=$(cut_model mixtral-8x7b 2)
+# Qwen1.5-MoE-A2.7B (shared expert, 60 experts) is a config.json of the tests, cut the same way.
+Q15_4=$SCRATCH/qwen1.5-moe-a2.7b-4l.json
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["num_hidden_layers"] = 4; json.dump(c, open(sys.argv[2], "w"))' \
+  "$ROOT/tests/data/hf/qwen1.5-moe-a2.7b.json" "$Q15_4"
+for r in $RUNS; do
+  case $r in
+    q30_4k_loop)         train "$r" loop "$Q30_2" 4096 0 ;;
+    q30_4k_grouped)      train "$r" grouped_mm "$Q30_2" 4096 0 ;;
+    mixtral_4k_loop)     train "$r" loop "$MIX_2" 4096 0 ;;
+    mixtral_4k_grouped)  train "$r" grouped_mm "$MIX_2" 4096 0 ;;
+    q30_8k_ckpt2_loop)   train "$r" loop "$Q30_2" 8192 2 ;;
+    qwen15_2k_loop)      train "$r" loop "$Q15_4" 2048 0 ;;
+    profile_q30_loop)    profile "$r" loop qwen3-30b-a3b 2 4096 ;;
+    profile_q30_grouped) profile "$r" grouped_mm qwen3-30b-a3b 2 4096 ;;
+    *) echo "!! unknown run '$r'" ;;
+  esac
+done
+echo "total seconds $(( $(date +%s) - t_start ))"
