@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""measure_host_phases.py: the host's time per phase of a transformers training step, apart from
+the GPU's, to decide how the step-time model should price launches (docs/cost-model.md, "Two host
+mechanisms tried and not adopted"). transformers' host-bound runs take twice as long with full
+recompute as without. This measures why.
+
+For each configuration (model from tools/hf_reference/matrix.py, bf16 weights, gradient
+checkpointing off or on as measure_hf.py sets it, use_reentrant=False), after warm-up, the median
+over repeats of:
+  - forward_host_s: time until model(...) returns (launches only; nothing waits for the GPU);
+  - forward_wall_s: ... until the GPU has finished it (torch.cuda.synchronize);
+  - backward_host_s: time until loss.backward() returns (autograd's engine has launched every node,
+    the recompute included);
+  - backward_wall_s: ... until the GPU has finished;
+  - step_wall_s: forward + backward with no synchronisation between them;
+  - forward_kernels, backward_kernels: CUDA kernels of each phase (torch.profiler, one repeat).
+The host's seconds per kernel of each phase follow from these.
+Device machine (transformers and PyTorch with CUDA, about a minute):
+    python3 tools/gpu/measure_host_phases.py --out $OUT/host_phases.json
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hf_reference"))
+
+
+def kernels_of(fn):
+    """CUDA kernels fn() launches (one call, profiled)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
+
+
+def measure(model_name, seq, ckpt, repeats):
+    import torch
+    import transformers
+    import harness
+    import matrix
+    cfg_dict = dict(matrix.MODELS[model_name])
+    if cfg_dict["model_type"] == "gpt2":
+        cfg_dict["n_positions"] = max(cfg_dict["n_positions"], seq)
+    cfg = harness.config_from_dict(cfg_dict)
+    model = transformers.AutoModelForCausalLM.from_config(cfg).to("cuda", torch.bfloat16)
+    model.train()
+    if ckpt:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    ids = torch.randint(0, cfg.vocab_size, (1, seq), device="cuda")
+
+    def forward():
+        return model(input_ids=ids, labels=ids).loss
+
+    rows = {k: [] for k in ("forward_host_s", "forward_wall_s", "backward_host_s", "backward_wall_s", "step_wall_s")}
+    for i in range(3 + repeats):
+        model.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        loss = forward()
+        t1 = time.perf_counter()
+        torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        loss.backward()
+        t3 = time.perf_counter()
+        torch.cuda.synchronize()
+        t4 = time.perf_counter()
+        model.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        t5 = time.perf_counter()
+        forward().backward()
+        torch.cuda.synchronize()
+        t6 = time.perf_counter()
+        if i >= 3:
+            rows["forward_host_s"].append(t1 - t0)
+            rows["forward_wall_s"].append(t2 - t0)
+            rows["backward_host_s"].append(t3 - t2)
+            rows["backward_wall_s"].append(t4 - t2)
+            rows["step_wall_s"].append(t6 - t5)
+    out = {k: statistics.median(v) for k, v in rows.items()}
+    model.zero_grad(set_to_none=True)
+    holder = {}
+    out["forward_kernels"] = kernels_of(lambda: holder.__setitem__("loss", forward()))
+    out["backward_kernels"] = kernels_of(lambda: holder["loss"].backward())
+    out.update(model=model_name, seq=seq, gradient_checkpointing=ckpt, layers=cfg.num_hidden_layers,
+               torch=torch.__version__, transformers=transformers.__version__, gpu=torch.cuda.get_device_name())
+    for phase in ("forward", "backward"):
+        out[f"{phase}_host_us_per_kernel"] = 1e6 * out[f"{phase}_host_s"] / max(1, out[f"{phase}_kernels"])
+    del model
+    torch.cuda.empty_cache()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, help="JSON file to write")
+    ap.add_argument("--models", default="qwen3-0.6b,gpt2-large", help="names from tools/hf_reference/matrix.py")
+    ap.add_argument("--seqs", default="512,2048", help="sequence lengths")
+    ap.add_argument("--repeats", type=int, default=5)
+    a = ap.parse_args()
+    try:
+        seqs = [int(s) for s in a.seqs.split(",")]
+    except ValueError:
+        ap.error("--seqs: expected comma-separated integers")
+    import matrix
+    for m in a.models.split(","):
+        if m not in matrix.MODELS:
+            ap.error(f"--models: unknown model '{m}' (matrix.py has {', '.join(sorted(matrix.MODELS))})")
+    results = []
+    for m in a.models.split(","):
+        for seq in seqs:
+            for ckpt in (False, True):
+                r = measure(m, seq, ckpt, a.repeats)
+                results.append(r)
+                print(json.dumps(r), flush=True)
+                with open(a.out, "w") as f:  # rewritten after each row: nothing lost if the call ends early
+                    json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
