@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""run_records_to_set.py: copy `zplan --run --run-out` records into a regression set
+(tests/regression/measured/SET/) so that `zplan validate` and `zplan calibrate` read them.
+
+A run of a model cut to N layers names it "NAME-Nl" (a model file beside the built-ins, as the GPU
+scripts write them): the record gets `model` NAME and `model_layers` N when NAME is a built-in
+(models/NAME.yaml). A run from a config.json needs that config in the record: `--config
+NAME-Nl=PATH` puts PATH's JSON, with num_hidden_layers N, in `scenario.model_config`. Every record
+gets `source` (where it came from, and --note).
+    python3 tools/gpu/run_records_to_set.py OUT_DIR/loop_*.json --set zplan_expert_loop_h100 \\
+        --note "tools/gpu/expert_loop_check.sh, call22 of 2026-12-07" \\
+        --config qwen1.5-moe-a2.7b-4l=tests/data/hf/qwen1.5-moe-a2.7b.json
+Exit status 2 on bad input (a record that is not a run record, a model neither built in nor given).
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def fail(msg):
+    print(f"run_records_to_set.py: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("records", nargs="+", help="run records (JSON) written by zplan --run --run-out")
+    ap.add_argument("--set", required=True, help="folder name under tests/regression/measured")
+    ap.add_argument("--note", default="", help="appended to each record's source")
+    ap.add_argument("--config", action="append", default=[], help="NAME-Nl=config.json for models that are not built in")
+    a = ap.parse_args()
+    configs = {}
+    for c in a.config:
+        name, sep, path = c.partition("=")
+        if not sep or not os.path.isfile(path):
+            fail(f"--config {c}: expected NAME-Nl=PATH of a config.json")
+        configs[name] = path
+    out_dir = os.path.join(ROOT, "tests", "regression", "measured", a.set)
+    for path in a.records:
+        try:
+            rec = json.load(open(path))
+        except (OSError, ValueError) as e:
+            fail(f"{path}: {e}")
+        if not isinstance(rec, dict) or "scenario" not in rec or "measurement" not in rec:
+            fail(f"{path}: not a run record (no scenario or measurement)")
+        sc = rec["scenario"]
+        model = sc.get("model", "")
+        cut = re.fullmatch(r"(.+)-(\d+)l", model)
+        if model in configs:
+            cfg = json.load(open(configs[model]))
+            if cut:
+                cfg["num_hidden_layers"] = int(cut.group(2))
+            sc["model_config"] = cfg
+            sc["model_name"] = model
+            sc.pop("model", None)
+        elif os.path.isfile(os.path.join(ROOT, "models", model + ".yaml")):
+            pass
+        elif cut and os.path.isfile(os.path.join(ROOT, "models", cut.group(1) + ".yaml")):
+            sc["model"] = cut.group(1)
+            sc["model_layers"] = int(cut.group(2))
+        else:
+            fail(f"{path}: model '{model}' is not built in; give --config {model}=PATH")
+        rec["source"] = f"{os.path.basename(path)} (zplan --run)" + (f", {a.note}" if a.note else "")
+        os.makedirs(out_dir, exist_ok=True)
+        dest = os.path.join(out_dir, os.path.basename(path))
+        with open(dest, "w") as f:
+            json.dump(rec, f, indent=1)
+            f.write("\n")
+        print(f"{path} -> {os.path.relpath(dest, ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
