@@ -14,6 +14,7 @@
 #include "planner/memory/exec_context.h"
 #include "planner/memory/params.h"
 #include "planner/memory/precision_recipe.h"
+#include "planner/memory/sdpa_kernel.h"
 
 namespace zplan {
 namespace {
@@ -179,6 +180,23 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     // Pass::memory_bytes is multiplied by training_passes_per_forward for a pass with backward;
     // the backward's own count replaces that multiple.
     p.backward_only_bytes += scores * (bytes.backward - (k.training_passes_per_forward - 1.0) * bytes.forward);
+  } else if (sdpa_runs_math_path(m, c, window < seq)) {
+    // SDPA's math path (sdpa_kernel.h; fp32 with GQA): like eager attention, two batched fp32
+    // GEMMs over every T x T score, then ATen's _scaled_dot_product_attention_math on the scores:
+    // the mask added in place (read 4, write 4), _safe_softmax (softmax: read 4, write 4; eq to
+    // -inf: read 4, write 1; the all-masked-rows test: read 1; where: read 4, write 4). Backward:
+    // where's (read 4, write 4) and softmax's (read 4 + 4, write 4). The mask's add passes the
+    // gradient through. GQA's k and v are repeat_interleave'd first (per token, not per score).
+    const double batch_heads = sequences * static_cast<double>(m.heads) / sp;
+    const double hd = static_cast<double>(m.head_dim);
+    gemm(p, r, seq, hd, seq, batch_heads);
+    gemm(p, r, seq, seq, hd, batch_heads);
+    p.kernels -= 2.0 * (batch_heads - 1.0);
+    p.kernels += 8;                                  // q and k scaling, repeat_interleave x2, add, softmax, eq, all, where
+    const double scores = batch_heads * seq * seq;
+    const double forward_bytes = 8.0 + 8.0 + 5.0 + 1.0 + 8.0, backward_bytes = 8.0 + 12.0;
+    p.memory_bytes += scores * forward_bytes + tokens * (2.0 * qd + 2.0 * qd) * a;  // + the repeated k, v
+    p.backward_only_bytes += scores * (backward_bytes - (k.training_passes_per_forward - 1.0) * forward_bytes);
   } else if (window < seq) {
     // Past the window the mask is explicit: the memory-efficient kernel computes every T x T score
     // (masked_attention_rate); the useful FLOPs stay the window's.

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "planner/memory/params.h"
+#include "planner/memory/sdpa_kernel.h"
 
 namespace zplan {
 namespace {
@@ -131,11 +132,10 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     fwd.add_per_sequence("attn.scores", cb * scores);
     fwd.add_per_sequence("attn.scores_fp32", kFp32 * scores);
     bwd.add_per_sequence("attn.grad_probs", (kFp32 + 2 * cb) * scores);
-  } else if (cb == kFp32 && m.kv_heads < m.heads && !(sliding && c.profile == Profile::zplan)) {
-    // fp32 with GQA: flash has no fp32 and the memory-efficient kernel no enable_gqa, so SDPA runs
-    // its math path, keeping q, k, v, the fp32 softmax [NH, T, T] and its output (copied
-    // contiguous for o_proj). Without GQA the efficient kernel takes fp32 and keeps what flash
-    // keeps (the branch below).
+  } else if (sdpa_runs_math_path(m, c, sliding)) {
+    // SDPA's math path (sdpa_kernel.h) keeps q, k, v, the fp32 softmax [NH, T, T] and its output
+    // (copied contiguous for o_proj). Without GQA the efficient kernel takes fp32 and keeps what
+    // flash keeps (the branch below).
     // transformers passes GQA's un-repeated k/v (enable_gqa); zplan's runtime repeats them first.
     const int64_t kv_saved = c.profile == Profile::zplan ? qd : kd_attn;
     add_qkv(saved, fused_qkv, cb, qd, kd, kv_saved);

@@ -18,6 +18,7 @@
 #include "planner/io/calibration_loader.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/model_loader.h"
+#include "planner/memory/sdpa_kernel.h"
 #include "planner/search/hardware_search.h"
 #include "planner/search/search.h"
 #include "planner/search/selection.h"
@@ -178,6 +179,37 @@ TEST_CASE("eager attention: its products at their batched GEMMs' roofline, its e
   CHECK(eager_matmul == doctest::Approx(3.0 * 2.0 * scores * 2.0 / hbm).epsilon(0.1));  // the scores' bytes dominate
   CHECK(term(s, kAttentionTerm) == 0.0);
   CHECK(term(s, kKernelTerm) - term(sdpa, kKernelTerm) < 3.0 * 8.0 * layers);
+}
+
+TEST_CASE("fp32 with grouped-query attention runs SDPA's math path: the scores materialised, as memory says") {
+  Scenario s = scenario("qwen3-0.6b", "1xH100", 8192);
+  s.training.profile = Profile::zplan;
+  REQUIRE(s.model.kv_heads < s.model.heads);
+  auto terms = [&](const Scenario& sc, Precision p) {
+    return step_terms(sc.model, sc.cluster, sc.training, strategy(1, 0, p)).total;
+  };
+  const StepTermVector math = terms(s, Precision::fp32);
+  CHECK(math[kAttentionTerm] == 0.0);  // no fused kernel: two batched GEMMs in the matmul term
+  // Without GQA the memory-efficient kernel takes fp32: the fused attention term, no T x T bytes.
+  Scenario mha = s;
+  mha.model.kv_heads = mha.model.heads;
+  const StepTermVector efficient = terms(mha, Precision::fp32);
+  CHECK(efficient[kAttentionTerm] > 0.0);
+  const double scores = static_cast<double>(s.model.heads) * 8192.0 * 8192.0 * static_cast<double>(s.model.layers);
+  const double hbm = s.cluster.gpu.memory_bw_gb_per_s * 1e9;
+  // 30 bytes per score forward (mask add, _safe_softmax), 20 backward; the repeated k and v and a
+  // wider k/v projection (MHA) are per token, a small difference next to them.
+  const double per_score = (math[kMemoryBoundTerm] - efficient[kMemoryBoundTerm]) * hbm / scores;
+  CHECK(per_score > 49.0);
+  CHECK(per_score < 51.0);
+  // The same predicate decides what the layer keeps (activations.cpp): the fp32 softmax output.
+  ExecContext c;
+  c.compute_bytes = 4;
+  c.profile = Profile::zplan;
+  CHECK(sdpa_runs_math_path(s.model, c, false));
+  CHECK_FALSE(sdpa_runs_math_path(s.model, c, true));  // the runtime's sliding layers repeat k/v first
+  c.compute_bytes = 2;
+  CHECK_FALSE(sdpa_runs_math_path(s.model, c, false));
 }
 
 TEST_CASE("MoE experts take torch._grouped_mm's fused kernel only for bf16 experts on compute capability 9-10") {
