@@ -13,9 +13,10 @@
 # Env: SCRATCH (default ${TMPDIR:-/tmp}/zplan), OUT (default $SCRATCH/out), STEPS (default 4: the
 #   first warms up), DEADLINE_S (default 540: runs not started by then are skipped, loudly), GPUS
 #   (default: the lent card as nvidia-smi names it), RUNS (default: all; names from the list below).
-# Output ($OUT): loop_<name>.json (run records), loop_<name>.log, kernels_<name>.tsv, loop_log.txt,
-#   build_rest.txt. Records become a set: mkdir tests/regression/measured/SET && cp loop_*.json there
-#   (each record carries its command; add "source").
+# Output ($OUT): loop_log.txt (everything printed) and expert_loop.tgz holding loop_<name>.json (run
+#   records), loop_<name>.log (each step's tokens/s), kernels_<name>.tsv, measure_<name>.jsonl and
+#   build_rest.txt: the device tool returns only a few files of a call (PACK=0 leaves them loose).
+#   Records become a set with tools/gpu/run_records_to_set.py.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${SCRATCH:-${TMPDIR:-/tmp}/zplan}
@@ -98,3 +99,7 @@ for r in $RUNS; do
   esac
 done
 echo "total seconds $(( $(date +%s) - t_start ))"
+if [ "${PACK:-1}" = 1 ]; then
+  (cd "$OUT" && tar -czf expert_loop.tgz --ignore-failed-read loop_*.json loop_*.log kernels_*.tsv measure_*.jsonl build_rest.txt 2>/dev/null \
+     && rm -f loop_*.json loop_*.log kernels_*.tsv measure_*.jsonl build_rest.txt)
+fi
