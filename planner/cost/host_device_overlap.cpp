@@ -14,7 +14,8 @@ TermSide term_side(size_t term) {
     case kOffloadTerm: return TermSide::device;  // CPU-checkpoint copies run on the GPU's copy engines
     case kKernelTerm:
     case kZero3HookTerm:
-    case kZero2HookTerm: return TermSide::host;
+    case kZero2HookTerm:
+    case kCheckpointHookTerm: return TermSide::host;
     default: return TermSide::serial;
   }
 }

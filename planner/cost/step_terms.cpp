@@ -311,7 +311,7 @@ double flash_attention_head_dim_rate(const StepMechanisms& k, double head_dim) {
 const char* step_term_name(size_t term) {
   static const char* names[kStepTermCount] = {"matmul", "attention",  "memory_bound",  "optimizer",    "kernels",    "micro_steps",
                                               "comm",   "offload",    "host_syncs",    "offload_step", "zero3_hooks",
-                                              "zero2_hooks"};
+                                              "zero2_hooks",  "checkpoint_hooks"};
   return term < kStepTermCount ? names[term] : "?";
 }
 
@@ -390,6 +390,11 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   };
   out.total = train_term(fwd, true);
   out.recompute = train_term(recompute, false);
+  // transformers' gradient checkpointing runs each wrapped layer under torch.utils.checkpoint
+  // (use_reentrant=False): the layer's saved tensors go through its Python pack hooks in the
+  // forward, and its recompute in backward runs under its recomputation hooks and determinism
+  // check. Counted per op of those layers (their kernels), beside the recompute's own launches.
+  if (context.profile == Profile::hf) out.recompute[kCheckpointHookTerm] = recompute.kernels * ga;
   for (size_t i = 0; i < kStepTermCount; ++i) out.total[i] += out.recompute[i];
   // Each further chunk launches its own elementwise kernels (upcast, logsumexp, target gather,
   // in-place softmax gradient, cast back: about 10); no recompute and no host synchronisation.

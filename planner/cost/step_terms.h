@@ -28,6 +28,9 @@ enum StepTerm : size_t {
                       // copies, ZeRO-3 parameter offload's weight streams), deepspeed_step.h
   kZero3HookTerm,     // count: module passes under DeepSpeed ZeRO-3's pre/post hooks (deepspeed_step.h)
   kZero2HookTerm,     // count: parameter tensors through DeepSpeed ZeRO-2's gradient hook (deepspeed_step.h)
+  kCheckpointHookTerm,  // count: ops of the layers transformers wraps in torch.utils.checkpoint, per
+                        // micro-step (their saved tensors pass through its Python hooks forward and
+                        // again in the recompute); zplan's runtime checkpoints in C++ (none)
   kStepTermCount
 };
 using StepTermVector = std::array<double, kStepTermCount>;

@@ -21,6 +21,7 @@ StepTermVector term_weights(const CostOptions& o) {
   w[kOffloadStepTerm] = 1.0 / o.offload_step_efficiency;
   w[kZero3HookTerm] = o.zero3_hook_seconds;
   w[kZero2HookTerm] = o.zero2_hook_seconds;
+  w[kCheckpointHookTerm] = o.checkpoint_hook_seconds;
   return w;
 }
 
@@ -37,6 +38,7 @@ CostOptions with_term_weights(CostOptions o, const StepTermVector& w) {
   o.offload_step_efficiency = 1.0 / w[kOffloadStepTerm];
   o.zero3_hook_seconds = w[kZero3HookTerm];
   o.zero2_hook_seconds = w[kZero2HookTerm];
+  o.checkpoint_hook_seconds = w[kCheckpointHookTerm];
   return o;
 }
 
@@ -49,7 +51,7 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, cons
   t.compute_seconds = v[kMatmulTerm] + v[kAttentionTerm];
   t.optimizer_seconds = v[kOptimizerTerm];
   t.memory_bound_seconds = v[kMemoryBoundTerm] + t.optimizer_seconds;
-  t.overhead_seconds = v[kKernelTerm] + v[kMicroStepTerm] + v[kHostSyncTerm] + v[kZero3HookTerm] + v[kZero2HookTerm];
+  t.overhead_seconds = v[kKernelTerm] + v[kMicroStepTerm] + v[kHostSyncTerm] + v[kZero3HookTerm] + v[kZero2HookTerm] + v[kCheckpointHookTerm];
   t.comm_seconds = v[kCommTerm];
   t.offload_seconds = v[kOffloadTerm] + v[kOffloadStepTerm];
   const CombinedStep step = combine_step_terms(v, o.mechanisms.host_device_overlap_norm);

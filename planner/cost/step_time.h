@@ -51,6 +51,10 @@ struct CostOptions {
                                             // the median over four ZeRO-1/ZeRO-2 pairs measured in one call each of
                                             // (ZeRO-2 - ZeRO-1 step) / tensors: 0.20, 0.04, 0.00, -0.07 ms
                                             // (docs/cost-model.md, DeepSpeed)
+  double checkpoint_hook_seconds = 90e-6;  // transformers' torch.utils.checkpoint, per op of a wrapped layer and
+                                            // micro-step: measured on an H100 host (tools/gpu/measure_host_phases.py,
+                                            // Qwen3-0.6B at 512 tokens, docs/measurements/2026-12-07/call22): full
+                                            // recompute added 173 ms, of which 1456 relaunched kernels ~39 ms
   double zero3_hook_seconds = 0.40e-3;      // DeepSpeed ZeRO-3, per module and pass (pre + post hook: fetch,
                                             // trace, release): estimated from the last step of the 4 "dev"
                                             // ZeRO-3 records, scored on the 3 held out (docs/cost-model.md)

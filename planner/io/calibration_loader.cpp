@@ -16,12 +16,12 @@ namespace {
 const std::vector<std::string> kConstantKeys = {"matmul_efficiency",       "attention_efficiency",        "memory_bw_efficiency",
                                                 "optimizer_traffic_factor", "kernel_overhead_seconds", "micro_step_overhead_seconds", "link_efficiency",
                                                 "offload_efficiency",      "host_sync_seconds",       "offload_step_efficiency",
-                                                "zero3_hook_seconds",      "zero2_hook_seconds"};
+                                                "zero3_hook_seconds",      "zero2_hook_seconds",      "checkpoint_hook_seconds"};
 
 ProfileCalibration parse_profile_constants(const FieldReader& r) {
   r.reject_unknown({"runs", "matmul_efficiency", "attention_efficiency", "memory_bw_efficiency", "optimizer_traffic_factor",
                     "kernel_overhead_seconds", "micro_step_overhead_seconds", "link_efficiency", "offload_efficiency", "host_sync_seconds",
-                    "offload_step_efficiency", "zero3_hook_seconds", "zero2_hook_seconds", "fitted"});
+                    "offload_step_efficiency", "zero3_hook_seconds", "zero2_hook_seconds", "checkpoint_hook_seconds", "fitted"});
   ProfileCalibration p;
   CostOptions& c = p.constants;
   p.runs = static_cast<int>(r.optional_int("runs", 0, 1'000'000).value_or(0));
@@ -39,6 +39,7 @@ ProfileCalibration parse_profile_constants(const FieldReader& r) {
   c.offload_step_efficiency = r.optional_double("offload_step_efficiency", 1e-4, 1.0).value_or(c.offload_step_efficiency);
   c.zero3_hook_seconds = r.optional_double("zero3_hook_seconds", 0.0, 1.0).value_or(c.zero3_hook_seconds);
   c.zero2_hook_seconds = r.optional_double("zero2_hook_seconds", 0.0, 1.0).value_or(c.zero2_hook_seconds);
+  c.checkpoint_hook_seconds = r.optional_double("checkpoint_hook_seconds", 0.0, 1.0).value_or(c.checkpoint_hook_seconds);
   p.fitted = r.optional_string_list("fitted");
   return p;
 }
@@ -88,7 +89,7 @@ std::string calibration_yaml(const Calibration& c) {
     const double values[] = {k.matmul_efficiency,       k.attention_efficiency,        k.memory_bw_efficiency,
                              k.optimizer_traffic_factor, k.kernel_overhead_seconds, k.micro_step_overhead_seconds, k.link_efficiency,
                              k.offload_efficiency,      k.host_sync_seconds,       k.offload_step_efficiency,
-                             k.zero3_hook_seconds,      k.zero2_hook_seconds};
+                             k.zero3_hook_seconds,      k.zero2_hook_seconds,      k.checkpoint_hook_seconds};
     for (size_t i = 0; i < kConstantKeys.size(); ++i) o << "    " << kConstantKeys[i] << ": " << number(values[i]) << "\n";
     o << "    fitted: [";
     for (size_t i = 0; i < p.fitted.size(); ++i) o << (i ? ", " : "") << "\"" << p.fitted[i] << "\"";

@@ -13,6 +13,7 @@
 #include "test_scenarios.h"
 #include "planner/config/runtime_support.h"
 #include "planner/cost/calibration.h"
+#include "planner/cost/host_device_overlap.h"
 #include "planner/estimate.h"
 #include "planner/input_error.h"
 #include "planner/io/calibration_loader.h"
@@ -49,6 +50,7 @@ CostOptions unusual_constants() {
   o.offload_step_efficiency = 0.5;
   o.zero3_hook_seconds = 1e-3;
   o.zero2_hook_seconds = 2e-3;
+  o.checkpoint_hook_seconds = 3e-5;
   o.calibration = "test";
   return o;
 }
@@ -212,6 +214,29 @@ TEST_CASE("fp32 with grouped-query attention runs SDPA's math path: the scores m
   CHECK_FALSE(sdpa_runs_math_path(s.model, c, false));
 }
 
+TEST_CASE("transformers' gradient checkpointing costs host time per op of each wrapped layer; the runtime's does not") {
+  Scenario hf = scenario("qwen3-0.6b", "1xH100", 2048);
+  hf.training.profile = Profile::hf;
+  auto terms = [](const Scenario& s, int64_t ckpt, int64_t ga = 1) {
+    Strategy st = strategy(1, ckpt);
+    st.grad_accumulation = ga;
+    return step_terms(s.model, s.cluster, s.training, st);
+  };
+  CHECK(terms(hf, 0).total[kCheckpointHookTerm] == 0.0);
+  const StepTerms half = terms(hf, 14);
+  // One count per op of the recomputed layers (their forward's kernels), per micro-step.
+  CHECK(half.total[kCheckpointHookTerm] == doctest::Approx(half.recompute[kKernelTerm]));
+  CHECK(terms(hf, 28).total[kCheckpointHookTerm] == doctest::Approx(2.0 * half.total[kCheckpointHookTerm]));
+  CHECK(terms(hf, 14, 4).total[kCheckpointHookTerm] == doctest::Approx(4.0 * half.total[kCheckpointHookTerm]));
+  Scenario runtime = hf;
+  runtime.training.profile = Profile::zplan;
+  CHECK(terms(runtime, 28).total[kCheckpointHookTerm] == 0.0);
+  // A host-side overhead: the fit keeps it at or above zero, and a calibration file may set it.
+  CHECK(term_side(kCheckpointHookTerm) == TermSide::host);
+  CHECK(physical_lower_bounds(hf.cluster.gpu)[kCheckpointHookTerm] == 0.0);
+  CHECK(term_weights(CostOptions{})[kCheckpointHookTerm] == doctest::Approx(90e-6));
+}
+
 TEST_CASE("MoE experts take torch._grouped_mm's fused kernel only for bf16 experts on compute capability 9-10") {
   Scenario moe = scenario("qwen3-30b-a3b", "1xH100", 4096);
   moe.model.layers = 2;
@@ -311,13 +336,15 @@ TEST_CASE("calibration files round-trip; bad ones name the file and field") {
   CHECK_THROWS_AS(load_calibration("no/such/calibration.yaml"), InputError);
   // Files fitted before the DeepSpeed terms existed lack their keys: those keep the defaults.
   std::string older = text;
-  for (const char* key : {"    offload_step_efficiency: 0.5\n", "    zero3_hook_seconds: 0.001\n", "    zero2_hook_seconds: 0.002\n"}) {
+  for (const char* key : {"    offload_step_efficiency: 0.5\n", "    zero3_hook_seconds: 0.001\n", "    zero2_hook_seconds: 0.002\n",
+                          "    checkpoint_hook_seconds: 3e-05\n"}) {
     REQUIRE(older.find(key) != std::string::npos);
     older.erase(older.find(key), std::string(key).size());
   }
   const CostOptions kept = parse_calibration_yaml(older, "old.yaml").profiles.at(Profile::hf).constants;
   CHECK(kept.zero3_hook_seconds == CostOptions{}.zero3_hook_seconds);
   CHECK(kept.zero2_hook_seconds == CostOptions{}.zero2_hook_seconds);
+  CHECK(kept.checkpoint_hook_seconds == CostOptions{}.checkpoint_hook_seconds);
   CHECK(kept.offload_step_efficiency == CostOptions{}.offload_step_efficiency);
   // A calibration applies to its own GPU only; other GPUs stay uncalibrated.
   CHECK(cost_options_for(load_gpu("a100-40gb"), Profile::hf, &c).calibration.empty());
