@@ -136,7 +136,8 @@ void add_attention(BlockActivations& b, const ModelSpec& m, const ExecContext& c
     // SDPA's math path (sdpa_kernel.h) keeps q, k, v, the fp32 softmax [NH, T, T] and its output
     // (copied contiguous for o_proj). Without GQA the efficient kernel takes fp32 and keeps what
     // flash keeps (the branch below).
-    // transformers passes GQA's un-repeated k/v (enable_gqa); zplan's runtime repeats them first.
+    // Both pass GQA's un-repeated k/v (enable_gqa); the k/v kept are as wide as q in zplan's runtime
+    // and as wide as its projection in transformers (both validated by measured peaks).
     const int64_t kv_saved = c.profile == Profile::zplan ? qd : kd_attn;
     add_qkv(saved, fused_qkv, cb, qd, kd, kv_saved);
     saved.add_per_sequence("attn.softmax_out", kFp32 * scores);
