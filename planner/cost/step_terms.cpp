@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "planner/cost/deepspeed_step.h"
+#include "planner/cost/score_ops.h"
 #include "planner/framework/sharding_policy.h"
 #include "planner/memory/activations.h"
 #include "planner/memory/exec_context.h"
@@ -85,53 +86,23 @@ ExpertPath expert_path(const TrainingSpec& training, const ExecContext& c, const
   return bf16_experts && fused_kernel ? ExpertPath::grouped : ExpertPath::grouped_fallback;
 }
 
-// HBM bytes per T x T score of eager attention's elementwise ops, forward and backward, op by op
-// as transformers' eager_attention_forward and the runtime's attention_core run them (a = the
-// compute dtype's bytes):
-//   scale: read a, write a; + causal mask: read a, write a (the [T, T] mask stays in cache);
-//   softmax: Llama/Qwen/Gemma call softmax(dtype=float32) and cast back, as zplan's runtime does for
-//   every family; GPT-2 softmaxes in the input dtype, which autocast lifts to fp32 (it lists
-//   softmax) and `.type(value.dtype)` casts back (activations.cpp keeps the same outputs). An fp32
-//   softmax of a 16-bit input is a cast (read a, write 4; fp16 outside autocast has ATen's fused
-//   half-to-float path instead), the softmax (read 4, write 4) and the cast back (read 4, write a);
-//   in the input dtype it reads and writes a;
-//   dropout when training with p > 0 (GPT-2's attn_pdrop): read a, write a and a 1-byte mask.
-// Backward: dropout's (read a and the mask, write a), the cast back's (read a, write 4), softmax's
-// (read the gradient and the saved output, write), the upcast's (read 4, write a), the scale's.
-struct EagerScoreBytes {
-  double forward = 0, backward = 0;
-};
-
-bool eager_softmax_in_fp32(const ModelSpec& m, const ExecContext& c, double a) {
-  return a < 4.0 && (m.attention_softmax_fp32 || c.autocast || c.profile == Profile::zplan);
-}
-
-// ATen's softmax(dtype=float32) reads a half input directly; autocast casts it first.
-bool fused_half_upcast(const ExecContext& c) { return !c.autocast && c.precision == Precision::fp16; }
-
-EagerScoreBytes eager_attention_score_bytes(const ModelSpec& m, const ExecContext& c, double a) {
-  EagerScoreBytes b;
-  const double dropout = m.attention_dropout > 0.0 ? 2.0 * a + 1.0 : 0.0;
-  b.forward = 2.0 * a + 2.0 * a + dropout;
-  b.backward = 2.0 * a + dropout;
-  if (!eager_softmax_in_fp32(m, c, a)) {
-    b.forward += 2.0 * a;
-    b.backward += 3.0 * a;
-    return b;
-  }
-  const double upcast = fused_half_upcast(c) ? 0.0 : a + 4.0;
-  const double softmax_forward = fused_half_upcast(c) ? a + 4.0 : 8.0;
-  b.forward += upcast + softmax_forward + (4.0 + a);
-  b.backward += (4.0 + a) + 12.0 + upcast;
-  return b;
-}
-
-// Elementwise launches of eager attention per layer forward (its two GEMMs counted apart): scale,
-// mask, softmax and the casts around it, dropout.
-double eager_attention_kernels(const ModelSpec& m, const ExecContext& c, double a) {
-  double kernels = 3.0 + (m.attention_dropout > 0.0 ? 1.0 : 0.0);
-  if (eager_softmax_in_fp32(m, c, a)) kernels += fused_half_upcast(c) ? 1.0 : 2.0;
-  return kernels;
+// Attention that materialises its T x T scores (eager, SDPA's math path): the two products are
+// cuBLAS batched GEMMs over (sequence, head) at their shape's roofline (with a head dim of 64-128
+// their T x T output or input costs more HBM time than their FLOPs), one launch each, and the
+// elementwise ops over the scores are counted per score (score_ops.h), forward and backward apart.
+void add_materialised_scores(Pass& p, const ModelSpec& m, const Rates& r, const StepMechanisms& k,
+                             double sequences, double seq, double sp, const ScoreOps& ops) {
+  const double batch_heads = sequences * static_cast<double>(m.heads) / sp;
+  const double hd = static_cast<double>(m.head_dim);
+  gemm(p, r, seq, hd, seq, batch_heads);           // q k^T
+  gemm(p, r, seq, seq, hd, batch_heads);           // probabilities x v
+  p.kernels -= 2.0 * (batch_heads - 1.0);          // one batched launch each
+  p.kernels += ops.kernels;
+  const double scores = batch_heads * seq * seq;
+  p.memory_bytes += scores * ops.forward_bytes;
+  // Pass::memory_bytes is multiplied by training_passes_per_forward for a pass with backward;
+  // the backward's own count replaces that multiple.
+  p.backward_only_bytes += scores * (ops.backward_bytes - (k.training_passes_per_forward - 1.0) * ops.forward_bytes);
 }
 
 Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, const StepMechanisms& k,
@@ -165,38 +136,13 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
   // 16-bit kernels' rate at this head dimension (fp32 runs the memory-efficient kernel).
   const double head_dim_rate = r.act_bytes == 2 ? flash_attention_head_dim_rate(k, static_cast<double>(m.head_dim)) : 1.0;
   if (attn == Attention::eager) {
-    // Full T x T scores (the mask is added, not skipped). The two products are cuBLAS batched GEMMs
-    // over (sequence, head), at their shape's roofline: with a head dim of 64-128 their T x T
-    // output or input costs more HBM time than their FLOPs.
-    const double batch_heads = sequences * static_cast<double>(m.heads) / sp;
-    const double hd = static_cast<double>(m.head_dim);
-    gemm(p, r, seq, hd, seq, batch_heads);           // q k^T
-    gemm(p, r, seq, seq, hd, batch_heads);           // probabilities x v
-    p.kernels -= 2.0 * (batch_heads - 1.0);          // one batched launch each
-    p.kernels += eager_attention_kernels(m, c, a);
-    const EagerScoreBytes bytes = eager_attention_score_bytes(m, c, a);
-    const double scores = batch_heads * seq * seq;
-    p.memory_bytes += scores * bytes.forward;
-    // Pass::memory_bytes is multiplied by training_passes_per_forward for a pass with backward;
-    // the backward's own count replaces that multiple.
-    p.backward_only_bytes += scores * (bytes.backward - (k.training_passes_per_forward - 1.0) * bytes.forward);
+    // Full T x T scores: the mask is added, not skipped.
+    add_materialised_scores(p, m, r, k, sequences, seq, sp, eager_attention_score_ops(m, c, a));
   } else if (sdpa_runs_math_path(m, c, window < seq)) {
-    // SDPA's math path (sdpa_kernel.h; fp32 with GQA): like eager attention, two batched fp32
-    // GEMMs over every T x T score, then ATen's _scaled_dot_product_attention_math on the scores:
-    // the mask added in place (read 4, write 4), _safe_softmax (softmax: read 4, write 4; eq to
-    // -inf: read 4, write 1; the all-masked-rows test: read 1; where: read 4, write 4). Backward:
-    // where's (read 4, write 4) and softmax's (read 4 + 4, write 4). The mask's add passes the
-    // gradient through. GQA's k and v are repeat_interleave'd first (per token, not per score).
-    const double batch_heads = sequences * static_cast<double>(m.heads) / sp;
-    const double hd = static_cast<double>(m.head_dim);
-    gemm(p, r, seq, hd, seq, batch_heads);
-    gemm(p, r, seq, seq, hd, batch_heads);
-    p.kernels -= 2.0 * (batch_heads - 1.0);
-    p.kernels += 8;                                  // q and k scaling, repeat_interleave x2, add, softmax, eq, all, where
-    const double scores = batch_heads * seq * seq;
-    const double forward_bytes = 8.0 + 8.0 + 5.0 + 1.0 + 8.0, backward_bytes = 8.0 + 12.0;
-    p.memory_bytes += scores * forward_bytes + tokens * (2.0 * qd + 2.0 * qd) * a;  // + the repeated k, v
-    p.backward_only_bytes += scores * (backward_bytes - (k.training_passes_per_forward - 1.0) * forward_bytes);
+    // SDPA's math path (sdpa_kernel.h; fp32 with GQA): like eager attention, over every score; GQA's
+    // k and v are repeat_interleave'd first (per token).
+    add_materialised_scores(p, m, r, k, sequences, seq, sp, sdpa_math_score_ops());
+    p.memory_bytes += tokens * (2.0 * qd + 2.0 * qd) * a;
   } else if (window < seq) {
     // Past the window the mask is explicit: the memory-efficient kernel computes every T x T score
     // (masked_attention_rate); the useful FLOPs stay the window's.
