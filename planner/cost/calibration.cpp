@@ -70,7 +70,7 @@ BoundedSolve solve_bounded(const std::vector<CalibrationSample>& samples, const 
 StepTermVector physical_lower_bounds(const GpuSpec& gpu) {
   StepTermVector bounds;
   bounds.fill(1.0);  // efficiencies
-  for (size_t t : {kKernelTerm, kMicroStepTerm, kHostSyncTerm, kZero3HookTerm, kZero2HookTerm, kCheckpointHookTerm}) bounds[t] = 0.0;  // overheads
+  for (size_t t : kOverheadTerms) bounds[t] = 0.0;
   // The attention term is FLOPs at the 16-bit peak (step_terms.cpp): no step's attention runs
   // faster than the kernel alone does on this GPU.
   const double peak = std::max(gpu.bf16_tflops, gpu.fp16_tflops);

@@ -35,6 +35,11 @@ enum StepTerm : size_t {
 };
 using StepTermVector = std::array<double, kStepTermCount>;
 
+// The terms that are counts of an overhead (their weight is seconds per count, never below zero):
+// calibration bounds them, reports sum them as overhead_seconds.
+inline constexpr std::array<StepTerm, 6> kOverheadTerms = {kKernelTerm,    kMicroStepTerm, kHostSyncTerm,
+                                                           kZero3HookTerm, kZero2HookTerm, kCheckpointHookTerm};
+
 // Short names used in calibration files and reports ("matmul", "attention", ...).
 const char* step_term_name(size_t term);
 

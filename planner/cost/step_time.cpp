@@ -51,7 +51,7 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, cons
   t.compute_seconds = v[kMatmulTerm] + v[kAttentionTerm];
   t.optimizer_seconds = v[kOptimizerTerm];
   t.memory_bound_seconds = v[kMemoryBoundTerm] + t.optimizer_seconds;
-  t.overhead_seconds = v[kKernelTerm] + v[kMicroStepTerm] + v[kHostSyncTerm] + v[kZero3HookTerm] + v[kZero2HookTerm] + v[kCheckpointHookTerm];
+  for (size_t i : kOverheadTerms) t.overhead_seconds += v[i];
   t.comm_seconds = v[kCommTerm];
   t.offload_seconds = v[kOffloadTerm] + v[kOffloadStepTerm];
   const CombinedStep step = combine_step_terms(v, o.mechanisms.host_device_overlap_norm);

@@ -16,7 +16,7 @@ namespace zplan {
 struct StepTime {
   double compute_seconds = 0;      // matmuls and attention (recompute included)
   double memory_bound_seconds = 0; // norms, activations, loss path, casts, optimizer (recompute included)
-  double overhead_seconds = 0;     // kernel launches, per-micro-step overhead, host syncs, DeepSpeed's hooks
+  double overhead_seconds = 0;     // the kOverheadTerms: launches, per-micro-step overhead, host syncs, hooks
   double recompute_seconds = 0;    // part of the above spent re-running checkpointed layers
   double comm_seconds = 0;         // exposed (not overlapped) collective time
   double offload_seconds = 0;      // PCIe transfers + CPU optimizer not hidden behind compute (DeepSpeed's

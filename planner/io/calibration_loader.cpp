@@ -19,9 +19,10 @@ const std::vector<std::string> kConstantKeys = {"matmul_efficiency",       "atte
                                                 "zero3_hook_seconds",      "zero2_hook_seconds",      "checkpoint_hook_seconds"};
 
 ProfileCalibration parse_profile_constants(const FieldReader& r) {
-  r.reject_unknown({"runs", "matmul_efficiency", "attention_efficiency", "memory_bw_efficiency", "optimizer_traffic_factor",
-                    "kernel_overhead_seconds", "micro_step_overhead_seconds", "link_efficiency", "offload_efficiency", "host_sync_seconds",
-                    "offload_step_efficiency", "zero3_hook_seconds", "zero2_hook_seconds", "checkpoint_hook_seconds", "fitted"});
+  std::vector<std::string> known = {"runs"};
+  known.insert(known.end(), kConstantKeys.begin(), kConstantKeys.end());
+  known.push_back("fitted");
+  r.reject_unknown(known);
   ProfileCalibration p;
   CostOptions& c = p.constants;
   p.runs = static_cast<int>(r.optional_int("runs", 0, 1'000'000).value_or(0));
