@@ -19,7 +19,6 @@
 #include "planner/io/calibration_loader.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/model_loader.h"
-#include "planner/memory/sdpa_kernel.h"
 #include "planner/search/hardware_search.h"
 #include "planner/search/search.h"
 #include "planner/search/selection.h"
@@ -137,81 +136,6 @@ TEST_CASE("GPT-2's composite GELU under autocast runs in fp32 after torch.pow") 
   const Scenario qwen = scenario("qwen3-0.6b", "1xH200", 1024);
   REQUIRE_FALSE(qwen.model.composite_gelu);
   CHECK(memory(qwen, Precision::amp_bf16) - memory(qwen, Precision::bf16) < 0.5 * gelu_seconds);
-}
-
-TEST_CASE("eager attention: its products at their batched GEMMs' roofline, its elementwise ops op by op") {
-  Scenario s = scenario("gpt2-large", "1xH100", 1024);
-  s.training.attention = Attention::eager;
-  s.training.profile = Profile::zplan;
-  REQUIRE(s.model.attention_dropout > 0.0);
-  const double hbm = s.cluster.gpu.memory_bw_gb_per_s * 1e9;
-  const double seq = 1024, micro_batch = 4, layers = static_cast<double>(s.model.layers);
-  const double scores = micro_batch * static_cast<double>(s.model.heads) * seq * seq * layers;
-  auto term = [&](const Scenario& sc, size_t t, Precision p = Precision::bf16) {
-    return step_terms(sc.model, sc.cluster, sc.training, strategy(4, 0, p)).total[t];
-  };
-  Scenario sdpa = s;
-  sdpa.training.attention = Attention::sdpa;
-  auto eager_bytes_per_score = [&](const Scenario& eager, Precision p = Precision::bf16) {
-    Scenario flash = eager;
-    flash.training.attention = Attention::sdpa;
-    return (term(eager, kMemoryBoundTerm, p) - term(flash, kMemoryBoundTerm, p)) * hbm / scores;
-  };
-  // zplan's runtime softmaxes in fp32 for every family, transformers' GPT-2 in bf16: bytes per score
-  // forward + backward 66 against 32 (step_terms.cpp, eager_attention_score_bytes).
-  Scenario hf = s;
-  hf.training.profile = Profile::hf;
-  CHECK(eager_bytes_per_score(s) == doctest::Approx(66.0));
-  CHECK(eager_bytes_per_score(hf) == doctest::Approx(32.0));
-  // Under autocast transformers' GPT-2 softmax runs in fp32 too (autocast lists softmax).
-  CHECK(eager_bytes_per_score(hf, Precision::amp_bf16) == doctest::Approx(66.0));
-  // fp16 outside autocast: ATen's softmax reads the half input itself (read 2, write 4, not a cast
-  // of 6 and a softmax of 8), and its backward needs no cast of the gradient (6).
-  CHECK(eager_bytes_per_score(s, Precision::fp16) == doctest::Approx(66.0 - 8.0 - 6.0));
-  // attn_pdrop's dropout: read and write each probability and a 1-byte mask, forward and backward.
-  Scenario no_dropout = hf;
-  no_dropout.model.attention_dropout = 0.0;
-  CHECK(eager_bytes_per_score(no_dropout) == doctest::Approx(32.0 - 10.0));
-  // The products: head dim 64, so each writes or reads a [T, T] score matrix per (sequence, head) in
-  // more HBM time than its FLOPs take at peak; one batched launch each, not one per head.
-  const double products_at_peak = 3.0 * 2.0 * 2.0 * scores * static_cast<double>(s.model.head_dim) /
-                                  (s.cluster.gpu.bf16_tflops * 1e12);
-  const double eager_matmul = term(s, kMatmulTerm) - term(sdpa, kMatmulTerm);
-  CHECK(eager_matmul > 2.0 * products_at_peak);
-  CHECK(eager_matmul == doctest::Approx(3.0 * 2.0 * scores * 2.0 / hbm).epsilon(0.1));  // the scores' bytes dominate
-  CHECK(term(s, kAttentionTerm) == 0.0);
-  CHECK(term(s, kKernelTerm) - term(sdpa, kKernelTerm) < 3.0 * 8.0 * layers);
-}
-
-TEST_CASE("fp32 with grouped-query attention runs SDPA's math path: the scores materialised, as memory says") {
-  Scenario s = scenario("qwen3-0.6b", "1xH100", 8192);
-  s.training.profile = Profile::zplan;
-  REQUIRE(s.model.kv_heads < s.model.heads);
-  auto terms = [&](const Scenario& sc, Precision p) {
-    return step_terms(sc.model, sc.cluster, sc.training, strategy(1, 0, p)).total;
-  };
-  const StepTermVector math = terms(s, Precision::fp32);
-  CHECK(math[kAttentionTerm] == 0.0);  // no fused kernel: two batched GEMMs in the matmul term
-  // Without GQA the memory-efficient kernel takes fp32: the fused attention term, no T x T bytes.
-  Scenario mha = s;
-  mha.model.kv_heads = mha.model.heads;
-  const StepTermVector efficient = terms(mha, Precision::fp32);
-  CHECK(efficient[kAttentionTerm] > 0.0);
-  const double scores = static_cast<double>(s.model.heads) * 8192.0 * 8192.0 * static_cast<double>(s.model.layers);
-  const double hbm = s.cluster.gpu.memory_bw_gb_per_s * 1e9;
-  // 30 bytes per score forward (mask add, _safe_softmax), 20 backward; the repeated k and v and a
-  // wider k/v projection (MHA) are per token, a small difference next to them.
-  const double per_score = (math[kMemoryBoundTerm] - efficient[kMemoryBoundTerm]) * hbm / scores;
-  CHECK(per_score > 49.0);
-  CHECK(per_score < 51.0);
-  // The same predicate decides what the layer keeps (activations.cpp): the fp32 softmax output.
-  ExecContext c;
-  c.compute_bytes = 4;
-  c.profile = Profile::zplan;
-  CHECK(sdpa_runs_math_path(s.model, c, false));
-  CHECK_FALSE(sdpa_runs_math_path(s.model, c, true));  // the runtime's sliding layers repeat k/v first
-  c.compute_bytes = 2;
-  CHECK_FALSE(sdpa_runs_math_path(s.model, c, false));
 }
 
 TEST_CASE("transformers' gradient checkpointing costs host time per op of each wrapped layer; the runtime's does not") {
