@@ -43,13 +43,8 @@ source "$ROOT/tools/gpu/build_runtime.sh"
 build_runtime zplan zplan-run zplan_measure_runtime
 echo "build seconds $(( $(date +%s) - t_start ))"
 
-# MoE models cut to a few layers (zplan has no layer-count flag): model files beside the built-ins.
-cut_model() {  # built-in name, layers -> path of NAME-Nl.yaml
-  local f=$SCRATCH/$1-$2l.yaml
-  sed -e "s/^name: .*/name: $1-$2l/" -e '/^aliases:/d' -e '/^published_parameters:/d' -e "s/^layers: .*/layers: $2/" \
-    "$ROOT/models/$1.yaml" >"$f"
-  echo "$f"
-}
+# shellcheck source=tools/gpu/cut_model.sh
+source "$ROOT/tools/gpu/cut_model.sh"
 late() { (( $(date +%s) - t_start > DEADLINE_S )) && { echo "!! $1: SKIPPED (past DEADLINE_S=$DEADLINE_S s)"; return 0; }; return 1; }
 
 train() {  # name, experts, model file, seq, ckpt layers

@@ -67,9 +67,9 @@ else
 fi
 
 # Qwen3-30B-A3B cut to 4 layers (zplan has no layer-count flag): a model file beside the built-ins.
-MOE4L=$SCRATCH/qwen3-30b-a3b-4l.yaml
-sed -e 's/^name: .*/name: qwen3-30b-a3b-4l/' -e '/^aliases:/d' -e '/^published_parameters:/d' -e 's/^layers: .*/layers: 4/' \
-  "$ROOT/models/qwen3-30b-a3b.yaml" >"$MOE4L"
+# shellcheck source=tools/gpu/cut_model.sh
+source "$ROOT/tools/gpu/cut_model.sh"
+MOE4L=$(cut_model qwen3-30b-a3b 4)
 
 late() { (( $(date +%s) - t_start > DEADLINE_S )) && { echo "!! $1: SKIPPED (past DEADLINE_S=$DEADLINE_S s)"; return 0; }; return 1; }
 
