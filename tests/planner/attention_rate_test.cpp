@@ -156,7 +156,7 @@ TEST_CASE("eager attention: its products at their batched GEMMs' roofline, its e
     return (term(eager, kMemoryBoundTerm, p) - term(flash, kMemoryBoundTerm, p)) * hbm / scores;
   };
   // zplan's runtime softmaxes in fp32 for every family, transformers' GPT-2 in bf16: bytes per score
-  // forward + backward 66 against 32 (step_terms.cpp, eager_attention_score_bytes).
+  // forward + backward 66 against 32 (planner/cost/score_ops.cpp, eager_attention_score_ops).
   Scenario hf = s;
   hf.training.profile = Profile::hf;
   CHECK(eager_bytes_per_score(s) == doctest::Approx(66.0));
