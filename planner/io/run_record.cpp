@@ -134,16 +134,22 @@ Measurement measurement_from_record(const nlohmann::json& record, const std::str
     m.tokens_per_second = seconds("tokens_per_second");
   }
   m.recorded_step_seconds = m.step_seconds;
-  const std::vector<double> later = step_seconds_from(mj, first_steady_step);
+  const std::vector<double> later = step_seconds_from(mj, std::max(2, first_steady_step));
   if (first_steady_step > 2 && !later.empty() && m.step_seconds > 0) {
     const double steady = median(later);
     m.tokens_per_second *= m.step_seconds / steady;
     m.step_seconds = steady;
+  }
+  if (later.size() >= 2 && m.step_seconds > 0) {
+    const double fastest = *std::min_element(later.begin(), later.end());
+    m.step_excess_over_fastest = m.step_seconds / fastest - 1.0;
   }
   // Older records keep the flag at the top level.
   m.oom = mj.value("oom", false) || (record.contains("oom") && record.at("oom").is_boolean() && record.at("oom").get<bool>());
   if (record.contains("failed_phase") && record.at("failed_phase").is_string()) m.failed_phase = record.at("failed_phase").get<std::string>();
   return m;
 }
+
+bool Measurement::step_time_is_steady() const { return step_excess_over_fastest <= kMaxStepExcessOverFastest; }
 
 }  // namespace zplan

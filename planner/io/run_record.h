@@ -12,11 +12,25 @@
 
 namespace zplan {
 
+// A step time more than half above the record's own fastest timed step is not a steady state: a
+// GPU step is not faster than its work, so the slower steps carry a one-time cost. Such a record's
+// step time is neither fitted (zplan calibrate) nor scored (zplan validate), and both say so. In
+// the records of 2026-12 the excess is below 0.2 or above 0.9; 0.5 sits in that gap
+// (docs/cost-model.md, "Unsteady records").
+inline constexpr double kMaxStepExcessOverFastest = 0.5;
+
 struct Measurement {
   MemoryBreakdown memory;        // busiest rank
   double step_seconds = 0;          // the steady step (see measurement_from_record)
   double tokens_per_second = 0;
   double recorded_step_seconds = 0; // the record's own step time (steps after the first)
+  // step_seconds / the fastest timed step - 1, from the record's per-step times (0 when it has
+  // fewer than two). Records time few steps (the Hugging Face harnesses: the median of steps 2 and
+  // 3, i.e. their mean), so one step still warming up (a collective's first use, the allocator
+  // growing its pool) moves the step time by half of what it is slower.
+  double step_excess_over_fastest = 0;
+  // Whether the step time is a steady state (kMaxStepExcessOverFastest).
+  bool step_time_is_steady() const;
   bool oom = false;
   std::string failed_phase;      // when oom
 };

@@ -18,7 +18,7 @@
 
 namespace zplan {
 
-std::vector<CalibrationSample> calibration_samples(const std::string& dir) {
+std::vector<CalibrationSample> calibration_samples(const std::string& dir, std::vector<CalibrationSample>* unsteady) {
   std::vector<CalibrationSample> out;
   const CostOptions defaults;
   for (const std::string& path : record_files(dir)) {
@@ -45,6 +45,10 @@ std::vector<CalibrationSample> calibration_samples(const std::string& dir) {
       c.model.erase(cut);
     c.gpu = s.cluster.gpu.name;
     c.profile = s.training.profile;
+    if (!m.step_time_is_steady()) {
+      if (unsteady) unsteady->push_back(c);
+      continue;
+    }
     out.push_back(c);
   }
   return out;

@@ -11,8 +11,10 @@
 namespace zplan {
 
 // Records with a measured step time, from every *.json under `dir` (OOM runs and records without
-// timing are skipped). Throws InputError for malformed records.
-std::vector<CalibrationSample> calibration_samples(const std::string& dir);
+// timing are skipped). Records whose step time is not a steady state (Measurement::
+// step_time_is_steady) are skipped too and, when `unsteady` is given, put there.
+// Throws InputError for malformed records.
+std::vector<CalibrationSample> calibration_samples(const std::string& dir, std::vector<CalibrationSample>* unsteady = nullptr);
 
 struct ErrorStats {
   size_t runs = 0;

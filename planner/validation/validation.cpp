@@ -94,6 +94,7 @@ ValidationRow validate_record_file(const std::string& path, const StepTimeSource
   if (!meas.oom && meas.step_seconds > 0) {
     r.measured_step_seconds = meas.step_seconds;
     r.step_error = (r.predicted_step_seconds - r.measured_step_seconds) / r.measured_step_seconds;
+    r.unsteady_step_time = !meas.step_time_is_steady();
   }
   if (r.measured_oom) {
     // The peak of a run that died is only where it died: what must hold is the OOM verdict.
@@ -184,6 +185,10 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
   };
   auto step = [&](const ValidationRow& r) {
     char buf[64];
+    if (r.unsteady_step_time) {
+      std::snprintf(buf, sizeof buf, md ? "%.3f | %.3f | not steady" : "%7.3f  %7.3f  not steady", r.measured_step_seconds, r.predicted_step_seconds);
+      return std::string(buf);
+    }
     if (!r.has_step_time()) return std::string(md ? "- | - | -" : "      -        -        -");
     std::snprintf(buf, sizeof buf, md ? "%.3f | %.3f | %+.1f%%" : "%7.3f  %7.3f  %+6.1f%%", r.measured_step_seconds, r.predicted_step_seconds, 100.0 * r.step_error);
     return std::string(buf);
@@ -220,9 +225,11 @@ std::string validation_table(const std::vector<ValidationRow>& rows, bool md) {
     o << buf;
   }
   // The measured step is the steady one: DeepSpeed ZeRO-3's from step 3 (deepspeed_first_steady_step).
-  o << (md ? "\nStep time: the measured step is the record's own (steps after the first), except DeepSpeed ZeRO-3's: the median of steps 3 and later (step 2 pays a one-time trace scan; docs/cost-model.md, DeepSpeed).\n"
-             "\n| profile | records | runs with a step time | step time mean abs error | step time max abs error |\n|---|---|---:|---:|---:|\n"
-           : "\n");
+  o << (md ? "\nStep time: the measured step is the record's own (steps after the first), except DeepSpeed ZeRO-3's: the median of steps 3 and later (step 2 pays a one-time trace scan; docs/cost-model.md, DeepSpeed). A step time more than " +
+                 std::to_string(static_cast<int>(100 * kMaxStepExcessOverFastest)) +
+                 "% above the record's fastest timed step is not a steady state: marked \"not steady\", not in the summaries (docs/cost-model.md, \"Unsteady records\").\n"
+                 "\n| profile | records | runs with a step time | step time mean abs error | step time max abs error |\n|---|---|---:|---:|---:|\n"
+           : std::string("\n"));
   for (const ProfileSummary& s : summarize(rows)) {
     if (s.step_runs == 0) continue;
     char buf[300];

@@ -51,7 +51,10 @@ struct ValidationRow {
   double measured_step_seconds = 0;
   double predicted_step_seconds = 0;
   double step_error = 0;                  // (predicted - measured) / measured
-  bool has_step_time() const { return measured_step_seconds > 0 && !measured_oom; }
+  // The measured step time is not a steady state (Measurement::step_time_is_steady): printed,
+  // marked, and left out of the error summaries and the ratchet.
+  bool unsteady_step_time = false;
+  bool has_step_time() const { return measured_step_seconds > 0 && !measured_oom && !unsteady_step_time; }
 };
 
 // Throws InputError naming the file and field for malformed records.

@@ -12,6 +12,7 @@
 #include "planner/input_error.h"
 #include "planner/io/calibration_loader.h"
 #include "planner/io/hardware_loader.h"
+#include "planner/io/run_record.h"
 #include "planner/validation/calibration_run.h"
 
 namespace zplan {
@@ -25,7 +26,8 @@ void setup_calibrate(CLI::App& app, CalibrateCommand& cmd) {
 }
 
 int run_calibrate(const CalibrateCommand& cmd) {
-  const std::vector<CalibrationSample> samples = calibration_samples(cmd.dir);
+  std::vector<CalibrationSample> unsteady;
+  const std::vector<CalibrationSample> samples = calibration_samples(cmd.dir, &unsteady);
   std::set<std::string> gpus;
   for (const CalibrationSample& s : samples) gpus.insert(s.gpu);
   if (gpus.empty()) throw InputError(cmd.dir, "", "holds no run record with a measured step time");
@@ -44,6 +46,10 @@ int run_calibrate(const CalibrateCommand& cmd) {
   report.calibration.note = "zplan calibrate " + cmd.dir + " --gpu " + gpu + " --holdout '" + cmd.holdout + "'" +
                             (cmd.out.empty() ? "" : " --out " + cmd.out);
   std::cout << calibration_report_text(report, false);
+  for (const CalibrationSample& u : unsteady)
+    if (u.gpu == gpu)
+      std::cout << "not fitted or scored, step time not steady (more than " << static_cast<int>(100 * kMaxStepExcessOverFastest)
+                << "% above its fastest timed step): " << u.file << "\n";
   if (!cmd.out.empty()) {
     std::ofstream o(cmd.out);
     if (!o) throw InputError("--out", "", "cannot write " + cmd.out);
