@@ -62,6 +62,7 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, cons
   t.model_flops_per_token = terms.model_flops_per_token;
   t.calibrated = !o.calibration.empty();
   t.calibration_borrowed = o.calibration_borrowed;
+  t.held_out = o.held_out;
   t.tokens_per_second = t.step_seconds > 0 ? terms.tokens_per_step / t.step_seconds : 0;
   return t;
 }

@@ -13,6 +13,14 @@
 
 namespace zplan {
 
+// How far the step-time model missed on measured runs it was not fitted on: `zplan calibrate`'s
+// leave-one-model-out error for the calibration's GPU and profile (planner/validation/
+// calibration_run.h). models == 0: not known (uncalibrated, or a file written before it was kept).
+struct HeldOutError {
+  double mean = 0, max = 0;  // |predicted - measured| / measured
+  int models = 0;
+};
+
 struct StepTime {
   double compute_seconds = 0;      // matmuls and attention (recompute included)
   double memory_bound_seconds = 0; // norms, activations, loss path, casts, optimizer (recompute included)
@@ -29,6 +37,7 @@ struct StepTime {
   double model_flops_per_token = 0;
   bool calibrated = false;         // constants from a calibration file, not the documented defaults
   bool calibration_borrowed = false;  // ... of another GPU of the same architecture (calibration_loader.h)
+  HeldOutError held_out;           // of the calibration behind these constants
 };
 
 // The free constants, one per term, in one place. Defaults are documented guesses (sources in
@@ -65,6 +74,7 @@ struct CostOptions {
   StepMechanisms mechanisms;
   std::string calibration;                  // "" = uncalibrated defaults; else the file it came from
   bool calibration_borrowed = false;        // ... a file of another GPU of the same architecture
+  HeldOutError held_out;                    // that calibration's leave-one-model-out error
 };
 
 // Seconds per unit of each term (1/efficiency for rates, the overhead for counts), and back.

@@ -18,10 +18,14 @@ const std::vector<std::string> kConstantKeys = {"matmul_efficiency",       "atte
                                                 "offload_efficiency",      "host_sync_seconds",       "offload_step_efficiency",
                                                 "zero3_hook_seconds",      "zero2_hook_seconds",      "checkpoint_hook_seconds"};
 
+// The fit's leave-one-model-out error (HeldOutError): mean, max, models.
+constexpr const char* kHeldOutKeys[] = {"leave_one_model_out_mean_error", "leave_one_model_out_max_error", "leave_one_model_out_models"};
+
 ProfileCalibration parse_profile_constants(const FieldReader& r) {
   std::vector<std::string> known = {"runs"};
   known.insert(known.end(), kConstantKeys.begin(), kConstantKeys.end());
   known.push_back("fitted");
+  for (const char* k : kHeldOutKeys) known.push_back(k);
   r.reject_unknown(known);
   ProfileCalibration p;
   CostOptions& c = p.constants;
@@ -42,6 +46,11 @@ ProfileCalibration parse_profile_constants(const FieldReader& r) {
   c.zero2_hook_seconds = r.optional_double("zero2_hook_seconds", 0.0, 1.0).value_or(c.zero2_hook_seconds);
   c.checkpoint_hook_seconds = r.optional_double("checkpoint_hook_seconds", 0.0, 1.0).value_or(c.checkpoint_hook_seconds);
   p.fitted = r.optional_string_list("fitted");
+  // Files written before the held-out error was kept leave it unknown (models 0).
+  c.held_out.mean = r.optional_double(kHeldOutKeys[0], 0.0, 100.0).value_or(0.0);
+  c.held_out.max = r.optional_double(kHeldOutKeys[1], 0.0, 100.0).value_or(0.0);
+  c.held_out.models = static_cast<int>(r.optional_int(kHeldOutKeys[2], 0, 1'000'000).value_or(0));
+  if (c.held_out.max < c.held_out.mean) r.fail(kHeldOutKeys[1], "below leave_one_model_out_mean_error");
   return p;
 }
 
@@ -92,6 +101,9 @@ std::string calibration_yaml(const Calibration& c) {
                              k.offload_efficiency,      k.host_sync_seconds,       k.offload_step_efficiency,
                              k.zero3_hook_seconds,      k.zero2_hook_seconds,      k.checkpoint_hook_seconds};
     for (size_t i = 0; i < kConstantKeys.size(); ++i) o << "    " << kConstantKeys[i] << ": " << number(values[i]) << "\n";
+    if (k.held_out.models > 0)
+      o << "    " << kHeldOutKeys[0] << ": " << number(k.held_out.mean) << "\n    " << kHeldOutKeys[1] << ": " << number(k.held_out.max)
+        << "\n    " << kHeldOutKeys[2] << ": " << k.held_out.models << "\n";
     o << "    fitted: [";
     for (size_t i = 0; i < p.fitted.size(); ++i) o << (i ? ", " : "") << "\"" << p.fitted[i] << "\"";
     o << "]\n";

@@ -118,6 +118,10 @@ CalibrationReport calibrate_records(const std::vector<CalibrationSample>& sample
       r.leave_one_model_out.max_abs = std::max(r.leave_one_model_out.max_abs, e.max_abs);
     }
     if (r.leave_one_model_out.runs) r.leave_one_model_out.mean_abs = sum / static_cast<double>(r.leave_one_model_out.runs);
+    // The calibration file keeps it: the report beside every predicted step says how far off it was
+    // on models the fit had not seen.
+    if (r.leave_one_model_out.runs)
+      report.calibration.profiles[p].constants.held_out = {r.leave_one_model_out.mean_abs, r.leave_one_model_out.max_abs, static_cast<int>(r.models)};
     report.profiles.push_back(r);
   }
   return report;

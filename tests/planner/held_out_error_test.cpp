@@ -1,0 +1,71 @@
+// A calibration keeps its leave-one-model-out error (HeldOutError, planner/cost/step_time.h), and
+// every report of a step time it calibrated prints it (text, Markdown, JSON).
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "planner/estimate.h"
+#include "planner/input_error.h"
+#include "planner/io/calibration_loader.h"
+#include "planner/report/estimate_report.h"
+#include "planner/validation/calibration_run.h"
+#include "test_scenarios.h"
+
+using namespace zplan;
+
+TEST_CASE("calibration files keep the held-out error; older files leave it unknown; bad values name the field") {
+  Calibration c;
+  c.gpu = "h100-80gb";
+  c.note = "test";
+  c.profiles[Profile::hf].constants.held_out = {0.083, 0.327, 14};
+  const std::string text = calibration_yaml(c);
+  const HeldOutError back = parse_calibration_yaml(text, "c.yaml").profiles.at(Profile::hf).constants.held_out;
+  CHECK(back.mean == doctest::Approx(0.083));
+  CHECK(back.max == doctest::Approx(0.327));
+  CHECK(back.models == 14);
+  // Not known: the keys are not written, and a file without them reads as not known.
+  Calibration unknown = c;
+  unknown.profiles[Profile::hf].constants.held_out = {};
+  const std::string older = calibration_yaml(unknown);
+  CHECK(older.find("leave_one_model_out") == std::string::npos);
+  CHECK(parse_calibration_yaml(older, "old.yaml").profiles.at(Profile::hf).constants.held_out.models == 0);
+  std::string inverted = text;
+  const std::string max_line = "leave_one_model_out_max_error: 0.327";
+  REQUIRE(inverted.find(max_line) != std::string::npos);
+  inverted.replace(inverted.find(max_line), max_line.size(), "leave_one_model_out_max_error: 0.05");
+  CHECK_THROWS_WITH_AS(parse_calibration_yaml(inverted, "c.yaml"), doctest::Contains("leave_one_model_out_max_error"), InputError);
+}
+
+TEST_CASE("calibrate stores the leave-one-model-out error it reports") {
+  const std::vector<CalibrationSample> samples = calibration_samples(std::string(ZPLAN_SOURCE_DIR) + "/tests/regression/measured/zplan");
+  const CalibrationReport report = calibrate_records(samples, "h100-80gb", "");
+  REQUIRE(report.profiles.size() == 1);
+  const ProfileFitReport& r = report.profiles[0];
+  REQUIRE(r.leave_one_model_out.runs > 0);
+  const HeldOutError kept = report.calibration.profiles.at(r.profile).constants.held_out;
+  CHECK(kept.mean == doctest::Approx(r.leave_one_model_out.mean_abs));
+  CHECK(kept.max == doctest::Approx(r.leave_one_model_out.max_abs));
+  CHECK(kept.models == static_cast<int>(r.models));
+  CHECK(kept.max >= kept.mean);
+}
+
+TEST_CASE("a calibrated step time is reported with its held-out error, an uncalibrated one without") {
+  const Scenario s = scenario("qwen3-0.6b", "1xH100", 2048);
+  Strategy st;
+  EstimateOptions calibrated;
+  calibrated.cost.calibration = "test.yaml";
+  calibrated.cost.held_out = {0.083, 0.327, 14};
+  const Estimate e = estimate(s.model, s.cluster, s.training, st, calibrated);
+  CHECK(e.time.held_out.models == 14);
+  const std::string text = estimate_to_text(e, s, false);
+  CHECK(text.find("held out: off by 8.3% on average, at most 32.7%, on 14 models") != std::string::npos);
+  CHECK(estimate_to_text(e, s, true).find("at most 32.7%") != std::string::npos);
+  const nlohmann::json j = estimate_to_json(e, s);
+  CHECK(j.at("time").at("held_out_error").at("max").get<double>() == doctest::Approx(0.327));
+  CHECK(j.at("time").at("held_out_error").at("models").get<int>() == 14);
+  EstimateOptions none;
+  none.cost.calibration = "";
+  const Estimate u = estimate(s.model, s.cluster, s.training, st, none);
+  CHECK(estimate_to_text(u, s, false).find("held out") == std::string::npos);
+  CHECK_FALSE(estimate_to_json(u, s).at("time").contains("held_out_error"));
+}
