@@ -8,6 +8,7 @@ inside the functions that need them, so `--list`, `--help` and the converters ru
 Dry runs (measure_dist.py --dry-run: CPU + gloo) set DRY with set_dry_run(True): every allocator
 reading is then 0 and nothing touches CUDA.
 """
+import sys
 import os, re, time, traceback
 
 T0 = time.time()  # the harness's start: log time stamps and --deadline-s count from here
@@ -76,6 +77,21 @@ def oom_tried(e):
 def set_dry_run(flag):
     global DRY
     DRY = bool(flag)
+
+
+# Steps per run: step 1 warms up, the record's step time is the median of the rest. With two timed
+# steps the median is their mean, so one step still warming up (a collective's first use, the
+# allocator growing) moves it by half its excess: zplan validate sets such records aside ("not
+# steady", docs/cost-model.md "Unsteady records"). Three timed steps let the median pass over one.
+STEPS = {"count": 3}
+STEPS_HELP = "optimizer steps per run (>= 2); the first warms up, the step time is the median of the rest"
+
+
+def set_steps(n):
+    if n < 2:
+        print(f"--steps must be at least 2 (the first step only warms up), got {n}", file=sys.stderr)
+        sys.exit(2)
+    STEPS["count"] = int(n)
 
 
 def mem():

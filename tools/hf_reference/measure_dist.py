@@ -374,7 +374,7 @@ def execute(r, rec, st):
     rec["after_init"] = readings_with_outside()
     gen = torch.Generator(device=dev()).manual_seed(1000 + RANK)  # each rank its own data
     steps, box = [], {"out": None}
-    for step in range(1, 4):
+    for step in range(1, 1 + harness.STEPS["count"]):
         ids = torch.randint(0, vocab, (r["mb"], r["seq"] if not dry() else 32), device=dev(), generator=gen)
         s = {"step": step, "start_allocated": allocated()}
         steps.append(s)
@@ -573,8 +573,10 @@ def main():
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--dry-run", action="store_true", help="CPU + gloo, tiny configs")
     ap.add_argument("--set", default="main", choices=("main", "holdout", "moe-history"), help="which run list")
+    ap.add_argument("--steps", type=int, default=4, help=harness.STEPS_HELP)
     a = ap.parse_args()
     harness.set_dry_run(a.dry_run)
+    harness.set_steps(a.steps)
     runs = {"main": build_runs, "holdout": build_holdout_runs, "moe-history": build_moe_history_runs}[a.set]()
     if a.filter:
         runs = [r for r in runs if re.search(a.filter, run_id(r))]

@@ -263,7 +263,7 @@ def execute(r, rec, st, tiny):
     vocab = model.config.vocab_size
     gen = torch.Generator(device="cuda").manual_seed(0)
     steps, out = [], None
-    for step in range(1, 4):
+    for step in range(1, 1 + harness.STEPS["count"]):
         ids = torch.randint(0, vocab, (r["mb"], r["seq"]), device="cuda", generator=gen)
         s = {"step": step, "start_allocated": torch.cuda.memory_allocated()}
         steps.append(s)  # appended first, so an OOM mid-step keeps the phases that ran
@@ -396,7 +396,9 @@ def main():
     ap.add_argument("--skip-done", default=None, help="jsonl whose successful ids are skipped")
     ap.add_argument("--deadline-s", type=float, default=1e9, help="skip runs that would end after this")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--steps", type=int, default=3, help=harness.STEPS_HELP)
     a = ap.parse_args()
+    harness.set_steps(a.steps)
     runs = [r for r in matrix.RUNS if a.part in (0, r["part"])]
     if a.filter:
         runs = [r for r in runs if re.search(a.filter, matrix.run_id(r))]

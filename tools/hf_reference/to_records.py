@@ -68,7 +68,7 @@ def to_record(rec, capacity):
         "measurement": {"memory": {"gpu": gpu},
                         "time": {"step_seconds": rec.get("step_seconds"),
                                  "tokens_per_second": rec.get("tokens_per_second"),
-                                 "note": "median of steps 2-3, CUDA events around forward+backward+step"}},
+                                 "note": "median of steps 2-%d, CUDA events around forward+backward+step" % max(2, len(steps))}},
         "oom": rec["oom"],
     }
     for k in ("oom_phase", "oom_message", "oom_tried", "oom_allocated", "oom_phase_peak",

@@ -89,8 +89,8 @@ def to_record(rec):
         "measurement": {"memory": {"gpu": gpu},
                         "time": {"step_seconds": rec.get("step_seconds"),
                                  "tokens_per_second": rec.get("tokens_per_second"),
-                                 "note": "max over ranks of the median of steps 2-3 (CUDA events "
-                                         "around forward+backward+step); tokens of all ranks"}},
+                                 "note": ("max over ranks of the median of steps 2-%d (CUDA events "
+                                          "around forward+backward+step); tokens of all ranks") % max(2, len(rec.get("steps") or []))}},
         "oom": rec["oom"],
     }
     for k in ("oom_phase", "oom_message", "oom_tried", "oom_allocated", "error", "error_phase",
