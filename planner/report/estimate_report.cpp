@@ -62,11 +62,12 @@ namespace {
 
 // ", off by 8.5% on average and at most 32.6% on 14 models it was not fitted on": the calibration's
 // leave-one-model-out error, so a step time is read with the error it had on unseen models.
-std::string held_out_text(const HeldOutError& h) {
+std::string held_out_text(const StepTime& t) {
+  const HeldOutError& h = t.held_out;
   if (h.models <= 0) return "";
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "; held out: off by %.1f%% on average, at most %.1f%%, on %d models left out of its fit", 100 * h.mean,
-                100 * h.max, h.models);
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "; held out%s: off by %.1f%% on average, at most %.1f%%, on %d models left out of its fit",
+                t.calibration_borrowed ? " on that GPU" : "", 100 * h.mean, 100 * h.max, h.models);
   return buf;
 }
 
@@ -136,7 +137,7 @@ std::string estimate_to_text(const Estimate& e, const Scenario& s, bool md) {
   std::snprintf(buf, sizeof buf, "step %.3f s, %.0f tokens/s (cluster; step time %s%s)", e.time.step_seconds, e.time.tokens_per_second,
                 !e.time.calibrated ? "uncalibrated: no calibration for this GPU and profile"
                 : e.time.calibration_borrowed ? "calibrated on another GPU of this architecture" : "calibrated",
-                held_out_text(e.time.held_out).c_str());
+                held_out_text(e.time).c_str());
   o << (md ? "\n" : "  ") << "host RAM per node: " << format_bytes(m.host.peak_bytes) << " of "
     << format_bytes(m.host.capacity_bytes) << "; " << buf << "\n";
   o << (md ? "\n**" : "\n") << e.verdict << (md ? "**\n" : "\n");
