@@ -38,6 +38,7 @@ struct Pass {
   double matmul_flops = 0, attention_flops = 0;
   double host_syncs = 0;
   double backward_only_bytes = 0;  // traffic of backward alone (not a multiple of the forward's)
+  double backward_only_kernels = 0;  // launches of backward alone (likewise)
 };
 
 struct Rates {
@@ -45,6 +46,33 @@ struct Rates {
   double act_bytes = 2;      // activation element size
   double fp32_peak = 1;      // FLOP/s of fp32 operands (autocast leaves some GEMMs in fp32)
 };
+
+// An op whose backward is not training_passes_per_forward - 1 times its forward (a dropout, a
+// bias gradient): Pass::memory_bytes and kernels hold the forward (a recompute runs it alone); the
+// backward's own bytes and launches replace the multiple a training pass would otherwise give it.
+void add_op(Pass& p, const StepMechanisms& k, double forward_bytes, double backward_bytes, double forward_kernels,
+            double backward_kernels) {
+  const double backward_share = k.training_passes_per_forward - 1.0;
+  p.memory_bytes += forward_bytes;
+  p.kernels += forward_kernels;
+  p.backward_only_bytes += backward_bytes - backward_share * forward_bytes;
+  p.backward_only_kernels += backward_kernels - backward_share * forward_kernels;
+}
+
+// Dropout on `elements` activations while training (GPT-2's resid_pdrop and embd_pdrop): forward,
+// native_dropout reads the activation and writes it and a 1-byte mask; backward,
+// native_dropout_backward reads the gradient and the mask and writes the gradient. One kernel each.
+void add_dropout(Pass& p, const StepMechanisms& k, double elements, double element_bytes) {
+  const double bytes = elements * (2.0 * element_bytes + 1.0);
+  add_op(p, k, bytes, bytes, 1.0, 1.0);
+}
+
+// The gradient of a projection's bias: its forward add rides in the GEMM's epilogue (addmm through
+// cuBLASLt), its backward sums the output gradient over the tokens (one reduction reading
+// tokens x outputs; the [outputs] result is negligible).
+void add_bias_gradient(Pass& p, const StepMechanisms& k, double tokens, double outputs, double element_bytes) {
+  add_op(p, k, 0.0, tokens * outputs * element_bytes, 0.0, 1.0);
+}
 
 // A GEMM [m x k] x [k x n], `count` times: the roofline time of its shape — small shapes (few
 // tokens per expert, thin projections) are bound by reading the weight, large ones by FLOPs.
@@ -128,6 +156,13 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
   }
   p.kernels += 6;                                    // head reshapes/transposes, two residual adds
   p.memory_bytes += tokens * (2.0 * (qd + 2 * kvd) + 6.0 * C) * a;
+  if (m.qkv_bias) {  // GPT-2's c_attn is one projection, the others three
+    const double projections = m.qkv_projection == QkvProjection::separate ? 3.0 : 1.0;
+    for (double i = 0; i < projections; ++i) add_bias_gradient(p, k, tokens, (qd + 2 * kvd) / projections, a);
+  }
+  if (m.out_bias) add_bias_gradient(p, k, tokens, C, a);
+  // Hidden dropout after the attention output and after the MLP output: two kernels each way.
+  if (m.hidden_dropout > 0) for (int i = 0; i < 2; ++i) add_dropout(p, k, tokens * C, a);
   // Score and value products: causal kernels skip the masked half; past a sliding window the mask is
   // explicit and every score is computed (below).
   const double window = m.layer_slides(layer, static_cast<int64_t>(seq)) ? static_cast<double>(m.sliding_window) : seq;
@@ -164,6 +199,10 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     const bool gated = m.mlp != MlpKind::gelu_mlp;
     gemm(p, r, tokens, C, ffn, gated ? 2 : 1);
     gemm(p, r, tokens, ffn, C);
+    if (m.out_bias) {  // GPT-2's c_fc and c_proj
+      add_bias_gradient(p, k, tokens, ffn * (gated ? 2.0 : 1.0), a);
+      add_bias_gradient(p, k, tokens, C, a);
+    }
     if (zplan_swiglu) {  // one kernel: read gate and up, write the product
       p.kernels += 1;
       p.memory_bytes += tokens * ffn * a * 3.0;
@@ -213,8 +252,7 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     // a zero-filled [E, ...] tensor (one write) summed into the parameter's gradient buffer (two
     // reads, one write). The grouped paths make each stack's gradient once.
     const double stacked_grad_bytes = E * 3.0 * C * FE * static_cast<double>(c.param_bytes);
-    p.backward_only_bytes += hit * 4.0 * stacked_grad_bytes;
-    p.kernels += hit * 4.0 / k.training_passes_per_forward;  // memset and add, per stack
+    add_op(p, k, 0.0, hit * 4.0 * stacked_grad_bytes, 0.0, hit * 4.0);  // memset and add, per stack
     gemm(p, re, per_expert * E / hit, C, FE, 2.0 * hit);
     gemm(p, re, per_expert * E / hit, FE, C, hit);
   } else if (experts == ExpertPath::grouped_fallback || experts == ExpertPath::runtime_loop) {
@@ -241,6 +279,7 @@ void add(Pass& into, const Pass& p, double times) {
   into.attention_flops += times * p.attention_flops;
   into.host_syncs += times * p.host_syncs;
   into.backward_only_bytes += times * p.backward_only_bytes;
+  into.backward_only_kernels += times * p.backward_only_kernels;
 }
 
 }  // namespace
@@ -313,6 +352,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   const double loss_chunks = static_cast<double>(std::max<int64_t>(1, s.loss_chunks));
   gemm(head, r, std::ceil(tokens / loss_chunks), static_cast<double>(m.hidden), static_cast<double>(m.vocab), loss_chunks);
   head.kernels += 14.0 + norm_kernels(m, context);           // embedding, final norm, upcast, log-softmax, NLL, mean
+  if (m.hidden_dropout > 0) add_dropout(head, k, tokens * static_cast<double>(m.hidden), r.act_bytes);  // embd_pdrop
   // Loss path over [tokens, V]: 16-bit logits, fp32 upcast, log-softmax and its gradient (~30 B each).
   // zplan's cross-entropy kernels (plain path) read the logits forward, read them again and write
   // their gradient in backward: 3 x the logits' bytes per step, which the passes below multiply back.
@@ -330,7 +370,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
     v[kMatmulTerm] = f.matmul_seconds * (with_backward ? passes : 1.0) * ga;
     v[kAttentionTerm] = f.attention_seconds * (with_backward ? 1.0 + attn_backward : 1.0) * ga;
     v[kMemoryBoundTerm] = (f.memory_bytes * (with_backward ? passes : 1.0) + (with_backward ? f.backward_only_bytes : 0.0)) * ga / r.hbm;
-    v[kKernelTerm] = f.kernels * (with_backward ? passes : 1.0) * ga;
+    v[kKernelTerm] = (f.kernels * (with_backward ? passes : 1.0) + (with_backward ? f.backward_only_kernels : 0.0)) * ga;
     v[kHostSyncTerm] = f.host_syncs * ga;              // the syncs sit in forward
     return v;
   };

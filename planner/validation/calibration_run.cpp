@@ -74,6 +74,12 @@ ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const Step
   return e;
 }
 
+static std::vector<HeldOutResidual> residuals(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
+  std::vector<HeldOutResidual> out;
+  for (const CalibrationSample& s : samples) out.push_back({s.file, s.model, predicted_step_seconds(s.terms, w), s.measured_seconds});
+  return out;
+}
+
 CalibrationReport calibrate_records(const std::vector<CalibrationSample>& samples, const std::string& gpu,
                                     const std::string& holdout, size_t min_runs) {
   CalibrationReport report;
@@ -103,6 +109,7 @@ CalibrationReport calibrate_records(const std::vector<CalibrationSample>& sample
     r.fit_after = step_errors(fit, result.weights);
     r.held_out_before = step_errors(held, before);
     r.held_out_after = step_errors(held, result.weights);
+    r.held_out_residuals = residuals(held, result.weights);
     // Leave one model out: no record of the scored model is in its fit.
     std::set<std::string> models;
     for (const CalibrationSample& s : fit) models.insert(s.model);
@@ -112,7 +119,9 @@ CalibrationReport calibrate_records(const std::vector<CalibrationSample>& sample
       std::vector<CalibrationSample> train, test;
       for (const CalibrationSample& s : fit) (s.model == m ? test : train).push_back(s);
       if (train.empty()) continue;
-      const ErrorStats e = step_errors(test, fit_term_weights(train, defaults, kCalibrationPriorWeight, bounds).weights);
+      const StepTermVector w = fit_term_weights(train, defaults, kCalibrationPriorWeight, bounds).weights;
+      const ErrorStats e = step_errors(test, w);
+      for (const HeldOutResidual& h : residuals(test, w)) r.leave_one_model_out_residuals.push_back(h);
       sum += e.mean_abs * static_cast<double>(e.runs);
       r.leave_one_model_out.runs += e.runs;
       r.leave_one_model_out.max_abs = std::max(r.leave_one_model_out.max_abs, e.max_abs);
@@ -145,6 +154,28 @@ std::string calibration_report_text(const CalibrationReport& report, bool md) {
                   report.calibration.gpu.c_str(), to_string(r.profile), r.fit_runs, cell(r.fit_before).c_str(), cell(r.fit_after).c_str(),
                   r.held_out_runs, cell(r.held_out_before).c_str(), cell(r.held_out_after).c_str(), cell(r.leave_one_model_out).c_str(), r.models);
     o << buf;
+  }
+  return o.str();
+}
+
+std::string worst_residuals_text(const CalibrationReport& report, size_t worst) {
+  std::ostringstream o;
+  auto list = [&](const ProfileFitReport& r, const char* split, std::vector<HeldOutResidual> rows) {
+    if (rows.empty()) return;
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const HeldOutResidual& a, const HeldOutResidual& b) { return std::abs(a.error()) > std::abs(b.error()); });
+    rows.resize(std::min(worst, rows.size()));
+    o << report.calibration.gpu << " " << to_string(r.profile) << ", " << split << ": the " << rows.size() << " largest errors\n";
+    for (const HeldOutResidual& h : rows) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "  %+7.1f%%  predicted %8.4f s  measured %8.4f s  %-18s ", 100 * h.error(), h.predicted_seconds,
+                    h.measured_seconds, h.model.c_str());
+      o << buf << h.file << "\n";
+    }
+  };
+  for (const ProfileFitReport& r : report.profiles) {
+    list(r, "held out", r.held_out_residuals);
+    list(r, "leave-one-model-out", r.leave_one_model_out_residuals);
   }
   return o.str();
 }

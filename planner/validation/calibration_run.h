@@ -22,11 +22,21 @@ struct ErrorStats {
 };
 ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const StepTermVector& weights);
 
+// One record scored by a fit that did not see it: which record, and how far off.
+struct HeldOutResidual {
+  std::string file, model;
+  double predicted_seconds = 0, measured_seconds = 0;
+  double error() const { return (predicted_seconds - measured_seconds) / measured_seconds; }  // signed
+};
+
 struct ProfileFitReport {
   Profile profile;
   size_t fit_runs = 0, held_out_runs = 0;
   ErrorStats fit_before, fit_after, held_out_before, held_out_after, leave_one_model_out;
   size_t models = 0;
+  // Every scored record, for `zplan calibrate --worst N`: the held-out folders' records under the
+  // fit, and each fit record under the fit that left its model out.
+  std::vector<HeldOutResidual> held_out_residuals, leave_one_model_out_residuals;
 };
 
 struct CalibrationReport {
@@ -43,5 +53,9 @@ CalibrationReport calibrate_records(const std::vector<CalibrationSample>& sample
                                     const std::string& holdout, size_t min_runs = 8);
 
 std::string calibration_report_text(const CalibrationReport& report, bool markdown);
+
+// The `worst` largest |error| of each profile's held-out and leave-one-model-out records, one line
+// each (signed error, predicted and measured seconds, model, record), largest first.
+std::string worst_residuals_text(const CalibrationReport& report, size_t worst);
 
 }  // namespace zplan

@@ -89,6 +89,7 @@ bad(validate_calibration_bad "profiles.hf.matmul_efficiency" validate tests/regr
 bad(calibrate_gpu_unknown "--gpu: unknown GPU" calibrate tests/regression/measured --gpu h900)
 bad(calibrate_gpu_no_records "--gpu: no record under tests/regression/measured ran on l40s-48gb" calibrate tests/regression/measured --gpu l40s)
 bad(calibrate_several_gpus "--gpu: the records ran on several GPUs" calibrate tests/regression/measured)
+bad(calibrate_worst_zero "--worst: expected a whole number of records, at least 1, got '0'" calibrate tests/regression/measured --gpu h100 --worst 0)
 # ---- --run --framework deepspeed: the Hugging Face Trainer under DeepSpeed's launcher ----
 set(DSR --model qwen3-0.6b --gpus 1xH200 --seq 4096 --framework deepspeed --run)
 bad(deepspeed_run_loop "--loop: --run --framework deepspeed trains with the Hugging Face Trainer" ${DSR} --loop plain)

@@ -125,6 +125,9 @@ include(${CMAKE_CURRENT_SOURCE_DIR}/cli/bad_inputs.cmake)
 zplan_cli_test(validate_step_time 0 ARGS validate tests/regression/measured MATCH "step time hf    all  .*mean \\|err\\|")
 zplan_cli_test(calibrate_h100 0 ARGS calibrate tests/regression/measured --gpu h100 --out ${CMAKE_CURRENT_BINARY_DIR}/h100.calibration.yaml
                MATCH "h100-80gb hf .*held out .*leave-one-model-out")
+# --worst: the records behind the maxima, largest first, with their files.
+zplan_cli_test(calibrate_worst 0 ARGS calibrate tests/regression/measured --gpu h200 --holdout deepspeed --worst 2
+               MATCH "h200-141gb hf, held out: the 2 largest errors.*[-+][0-9.]+%  predicted +[0-9.]+ s  measured +[0-9.]+ s .*hf_deepspeed.*json.*h200-141gb hf, leave-one-model-out: the 2 largest errors")
 zplan_cli_test(calibrated_report 0 ARGS check --model qwen3-0.6b --gpus 1xH100 --seq 4096 --profile hf MATCH "step time calibrated")
 zplan_cli_test(uncalibrated_report 0 ARGS check --model qwen3-0.6b --gpus 1xA100-80gb --seq 4096 --profile hf
                MATCH "step time uncalibrated")

@@ -2,6 +2,10 @@
 // every report of a step time it calibrated prints it (text, Markdown, JSON).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "planner/estimate.h"
@@ -47,6 +51,32 @@ TEST_CASE("calibrate stores the leave-one-model-out error it reports") {
   CHECK(kept.max == doctest::Approx(r.leave_one_model_out.max_abs));
   CHECK(kept.models == static_cast<int>(r.models));
   CHECK(kept.max >= kept.mean);
+}
+
+TEST_CASE("the residuals behind the held-out errors: one per scored record, the largest listed first") {
+  const std::vector<CalibrationSample> samples = calibration_samples(std::string(ZPLAN_SOURCE_DIR) + "/tests/regression/measured/zplan");
+  const CalibrationReport report = calibrate_records(samples, "h100-80gb", "_cpu");
+  REQUIRE(report.profiles.size() == 1);
+  const ProfileFitReport& r = report.profiles[0];
+  REQUIRE(r.held_out_runs > 1);
+  CHECK(r.held_out_residuals.size() == r.held_out_runs);
+  CHECK(r.leave_one_model_out_residuals.size() == r.leave_one_model_out.runs);
+  double largest = 0, sum = 0;
+  for (const HeldOutResidual& h : r.leave_one_model_out_residuals) {
+    largest = std::max(largest, std::abs(h.error()));
+    sum += std::abs(h.error());
+  }
+  CHECK(largest == doctest::Approx(r.leave_one_model_out.max_abs));
+  CHECK(sum / static_cast<double>(r.leave_one_model_out_residuals.size()) == doctest::Approx(r.leave_one_model_out.mean_abs));
+  for (const HeldOutResidual& h : r.held_out_residuals) CHECK(h.file.find("_cpu") != std::string::npos);
+  // One line per listed record under each split's heading; the first is the largest.
+  const std::string text = worst_residuals_text(report, 1);
+  CHECK(text.find("zplan, held out: the 1 largest errors\n") != std::string::npos);
+  CHECK(text.find("zplan, leave-one-model-out: the 1 largest errors\n") != std::string::npos);
+  char largest_text[32];
+  std::snprintf(largest_text, sizeof largest_text, "%.1f%%", 100 * largest);
+  CHECK(text.find(largest_text) != std::string::npos);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 4);
 }
 
 TEST_CASE("a calibrated step time is reported with its held-out error, an uncalibrated one without") {

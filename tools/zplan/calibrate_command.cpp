@@ -1,7 +1,8 @@
-// `zplan calibrate DIR --gpu NAME --out FILE [--holdout TEXT] [--report FILE.md]`: fit the
+// `zplan calibrate DIR --gpu NAME --out FILE [--holdout TEXT] [--report FILE.md] [--worst N]`: fit the
 // step-time constants of the cost model to the measured step times of the run records under DIR
 // that ran on GPU NAME, per profile; records whose path contains the --holdout text are only
-// scored. Prints the errors before and after, held out and leave-one-model-out; writes the YAML
+// scored. Prints the errors before and after, held out and leave-one-model-out (--worst: the records
+// behind them); writes the YAML
 // the planner reads (--calibration, or hardware/calibration/<gpu>.yaml built in).
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,14 @@ void setup_calibrate(CLI::App& app, CalibrateCommand& cmd) {
   app.add_option("--out", cmd.out, "Calibration YAML to write (e.g. hardware/calibration/h100-80gb.yaml)");
   app.add_option("--holdout", cmd.holdout, "Records whose path contains this text (or one of several, comma-separated) are scored, not fitted ('' = fit all)");
   app.add_option("--report", cmd.report, "Also write the error table as Markdown");
+  app.add_option("--worst", cmd.worst, "Also list the N largest errors of held-out and leave-one-model-out records, per profile")
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            return text.find_first_not_of("0123456789") == std::string::npos && text.find_first_not_of('0') != std::string::npos
+                       ? std::string()
+                       : "expected a whole number of records, at least 1, got '" + text + "'";
+          },
+          "N"));
 }
 
 int run_calibrate(const CalibrateCommand& cmd) {
@@ -46,6 +55,7 @@ int run_calibrate(const CalibrateCommand& cmd) {
   report.calibration.note = "zplan calibrate " + cmd.dir + " --gpu " + gpu + " --holdout '" + cmd.holdout + "'" +
                             (cmd.out.empty() ? "" : " --out " + cmd.out);
   std::cout << calibration_report_text(report, false);
+  if (cmd.worst) std::cout << worst_residuals_text(report, cmd.worst);
   for (const CalibrationSample& u : unsteady)
     if (u.gpu == gpu)
       std::cout << "not fitted or scored, step time not steady (more than " << static_cast<int>(100 * kMaxStepExcessOverFastest)

@@ -59,6 +59,7 @@ struct CalibrateCommand {
   std::string out;             // calibration YAML to write
   std::string holdout = "holdout";  // records whose path contains this are scored, not fitted
   std::string report;          // Markdown table of the errors
+  size_t worst = 0;            // list this many largest held-out errors per profile and split
 };
 void setup_calibrate(CLI::App& app, CalibrateCommand& cmd);
 int run_calibrate(const CalibrateCommand& cmd);
