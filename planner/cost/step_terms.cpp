@@ -158,7 +158,7 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
   p.memory_bytes += tokens * (2.0 * (qd + 2 * kvd) + 6.0 * C) * a;
   if (m.qkv_bias) {  // GPT-2's c_attn is one projection, the others three
     const double projections = m.qkv_projection == QkvProjection::separate ? 3.0 : 1.0;
-    for (double i = 0; i < projections; ++i) add_bias_gradient(p, k, tokens, (qd + 2 * kvd) / projections, a);
+    for (int i = 0; i < static_cast<int>(projections); ++i) add_bias_gradient(p, k, tokens, (qd + 2 * kvd) / projections, a);
   }
   if (m.out_bias) add_bias_gradient(p, k, tokens, C, a);
   // Hidden dropout after the attention output and after the MLP output: two kernels each way.

@@ -2,8 +2,8 @@
 // step-time constants of the cost model to the measured step times of the run records under DIR
 // that ran on GPU NAME, per profile; records whose path contains the --holdout text are only
 // scored. Prints the errors before and after, held out and leave-one-model-out (--worst: the records
-// behind them); writes the YAML
-// the planner reads (--calibration, or hardware/calibration/<gpu>.yaml built in).
+// behind them); writes the YAML the planner reads (--calibration, or hardware/calibration/<gpu>.yaml
+// built in).
 #include <filesystem>
 #include <fstream>
 #include <iostream>
