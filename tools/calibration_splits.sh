@@ -5,6 +5,8 @@
 #   bash tools/calibration_splits.sh [ZPLAN]     (default build/release/tools/zplan)
 # Nothing is written: calibrate's --out is not given. A change to the step-time model is scored by
 # running this before and after it (docs/cost-model.md, "Two host mechanisms tried").
+# WORST=N also prints, under each split, its N largest held-out and leave-one-model-out errors with
+# their records (zplan calibrate --worst N).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 Z=${1:-$ROOT/build/release/tools/zplan}
@@ -13,13 +15,24 @@ cd "$ROOT" || exit 2
 summary() {  # profile label, calibrate output line -> one line
   sed -E 's/.*after ([^;]*); held out ([0-9]+) runs: before [^,]*, after ([^;]*); leave-one-model-out ([^(]*).*/fit \1 | held out (\2 runs) \3 | leave-one-model-out \4/'
 }
+WORST=${WORST:-0}
+case $WORST in ''|*[!0-9]*) echo "calibration_splits.sh: WORST must be a whole number, got '$WORST'" >&2; exit 2 ;; esac
+split() {  # label, GPU, profile ("zplan" or "hf   "), holdout
+  local out
+  printf '%s %-14s ' "$1" "${4:-(none)}"
+  local worst=()
+  ((WORST > 0)) && worst=(--worst "$WORST")
+  out=$("$Z" calibrate tests/regression/measured --gpu "$2" --holdout "$4" "${worst[@]}" 2>&1)
+  grep "$3 fit" <<<"$out" | summary
+  # The listing's headings name GPU and profile; its rows are indented.
+  ((WORST > 0)) && awk -v p="${3%% *}," '/, (held out|leave-one-model-out): the / { show = ($2 == p); if (show) print "    " $0; next }
+                                         show && /^  / { print "    " $0 }' <<<"$out"
+  return 0
+}
 for h in '' ranking holdout elementwise cross_entropy fused_adamw grouped_mm longctx fused_norm; do
-  printf 'h100 zplan %-14s ' "${h:-(none)}"
-  "$Z" calibrate tests/regression/measured --gpu h100-80gb --holdout "$h" 2>&1 | grep 'zplan fit' | summary
+  split 'h100 zplan' h100-80gb zplan "$h"
 done
 for h in '' holdout; do
-  printf 'h100 hf    %-14s ' "${h:-(none)}"
-  "$Z" calibrate tests/regression/measured --gpu h100-80gb --holdout "$h" 2>&1 | grep 'hf    fit' | summary
+  split 'h100 hf   ' h100-80gb 'hf   ' "$h"
 done
-printf 'h200 hf    %-14s ' 'deepspeed,zplan_ranking3'
-"$Z" calibrate tests/regression/measured --gpu h200-141gb --holdout deepspeed,zplan_ranking3 2>&1 | grep 'hf    fit' | summary
+split 'h200 hf   ' h200-141gb 'hf   ' deepspeed,zplan_ranking3
