@@ -15,8 +15,11 @@ over repeats of:
   - step_wall_s: forward + backward with no synchronisation between them;
   - forward_kernels, backward_kernels: CUDA kernels of each phase (torch.profiler, one repeat).
 The host's seconds per kernel of each phase follow from these.
+With --kernel-names, each phase's kernels by name as well (forward_kernel_names, backward_kernel_names).
 Device machine (transformers and PyTorch with CUDA, about a minute):
     python3 tools/gpu/measure_host_phases.py --out $OUT/host_phases.json
+    python3 tools/gpu/measure_host_phases.py --out $OUT/kernel_names.json --models gpt2-large,qwen3-0.6b \
+        --seqs 512 --checkpointing off --kernel-names
 """
 import argparse
 import json
@@ -29,16 +32,19 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 
 def kernels_of(fn):
-    """CUDA kernels fn() launches (one call, profiled)."""
+    """CUDA kernels fn() launches (one call, profiled), and how many of each name (the first 120
+    characters of the kernel's name: templates make them long)."""
+    import collections
     import torch
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         fn()
         torch.cuda.synchronize()
-    return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
+    names = [e.name[:120] for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    return len(names), dict(collections.Counter(names).most_common())
 
 
-def measure(model_name, seq, ckpt, repeats):
+def measure(model_name, seq, ckpt, repeats, kernel_names=False):
     import torch
     import transformers
     import harness
@@ -84,8 +90,10 @@ def measure(model_name, seq, ckpt, repeats):
     out = {k: statistics.median(v) for k, v in rows.items()}
     model.zero_grad(set_to_none=True)
     holder = {}
-    out["forward_kernels"] = kernels_of(lambda: holder.__setitem__("loss", forward()))
-    out["backward_kernels"] = kernels_of(lambda: holder["loss"].backward())
+    out["forward_kernels"], forward_names = kernels_of(lambda: holder.__setitem__("loss", forward()))
+    out["backward_kernels"], backward_names = kernels_of(lambda: holder["loss"].backward())
+    if kernel_names:  # which ops a phase launches, to check the step-time model's counts per op
+        out["forward_kernel_names"], out["backward_kernel_names"] = forward_names, backward_names
     out.update(model=model_name, seq=seq, gradient_checkpointing=ckpt, layers=cfg.num_hidden_layers,
                torch=torch.__version__, transformers=transformers.__version__, gpu=torch.cuda.get_device_name())
     for phase in ("forward", "backward"):
@@ -101,7 +109,13 @@ def main():
     ap.add_argument("--models", default="qwen3-0.6b,gpt2-large", help="names from tools/hf_reference/matrix.py")
     ap.add_argument("--seqs", default="512,2048", help="sequence lengths")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--checkpointing", choices=("both", "off", "on"), default="both",
+                    help="gradient checkpointing of the measured runs (default: each configuration without and with)")
+    ap.add_argument("--kernel-names", action="store_true",
+                    help="also write each phase's kernels by name (forward_kernel_names, backward_kernel_names)")
     a = ap.parse_args()
+    if a.repeats < 1:
+        ap.error("--repeats: expected at least 1")
     try:
         seqs = [int(s) for s in a.seqs.split(",")]
     except ValueError:
@@ -113,8 +127,8 @@ def main():
     results = []
     for m in a.models.split(","):
         for seq in seqs:
-            for ckpt in (False, True):
-                r = measure(m, seq, ckpt, a.repeats)
+            for ckpt in {"both": (False, True), "off": (False,), "on": (True,)}[a.checkpointing]:
+                r = measure(m, seq, ckpt, a.repeats, a.kernel_names)
                 results.append(r)
                 print(json.dumps(r), flush=True)
                 with open(a.out, "w") as f:  # rewritten after each row: nothing lost if the call ends early
