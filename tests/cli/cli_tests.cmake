@@ -172,4 +172,11 @@ if(ZPLAN_PYTHON3)
   set_tests_properties(cli_ranking_check_dry_run PROPERTIES LABELS cli WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     PASS_REGULAR_EXPRESSION "plan 4: [^\n]*--seq 16384 --gpus 1xH200 --framework plain --zero 0 --offload-optimizer none --offload-params none --sp 1 --ckpt [0-9]+ [^\n]*--loss-chunks [0-9]+ --micro-batch [0-9]+ --grad-accum [0-9]+ --precision bf16 --run --steps 4.*== moe4l_4k: [^\n]*qwen3-30b-a3b-4l.yaml.*\n   [1-4]  ZeRO-0, ckpt [0-9]/4"
     FAIL_REGULAR_EXPRESSION "--offload-optimizer cpu|--offload-params cpu|!!")
+  # The host-time fits docs/cost-model.md cites ("Call23"), from the committed call25 measurement.
+  add_test(NAME cli_host_phases_fit COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/host_phases_fit.py
+           ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call25/host_phases_families.json)
+  set_tests_properties(cli_host_phases_fit PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+    "launches x one cost: 31.0 us.*mean / max 15.9% / 29.7%.*module calls x one cost \\+ launches x another: 97.0 us, 22.1 us.*mean / max 8.0% / 16.8%; each model left out 10.3% / 18.1%")
+  add_test(NAME cli_host_phases_fit_bad_input COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/host_phases_fit.py /nonexistent.json)
+  set_tests_properties(cli_host_phases_fit_bad_input PROPERTIES LABELS cli WILL_FAIL TRUE)
 endif()
