@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "planner/cost/deepspeed_step.h"
+#include "planner/cost/pass_costs.h"
 #include "planner/cost/score_ops.h"
 #include "planner/framework/sharding_policy.h"
 #include "planner/memory/activations.h"
@@ -30,58 +31,6 @@ double peak_flops(const GpuSpec& g, Precision p) {
     case Precision::fp32: return g.fp32_tflops * 1e12;
   }
   return g.fp32_tflops * 1e12;
-}
-
-// One forward pass of one layer (or of the head), per micro-step on one rank.
-struct Pass {
-  double matmul_seconds = 0, attention_seconds = 0, memory_bytes = 0, kernels = 0;
-  double matmul_flops = 0, attention_flops = 0;
-  double host_syncs = 0;
-  double backward_only_bytes = 0;  // traffic of backward alone (not a multiple of the forward's)
-  double backward_only_kernels = 0;  // launches of backward alone (likewise)
-};
-
-struct Rates {
-  double peak = 1, hbm = 1;  // FLOP/s and bytes/s at 100%
-  double act_bytes = 2;      // activation element size
-  double fp32_peak = 1;      // FLOP/s of fp32 operands (autocast leaves some GEMMs in fp32)
-};
-
-// An op whose backward is not training_passes_per_forward - 1 times its forward (a dropout, a
-// bias gradient): Pass::memory_bytes and kernels hold the forward (a recompute runs it alone); the
-// backward's own bytes and launches replace the multiple a training pass would otherwise give it.
-void add_op(Pass& p, const StepMechanisms& k, double forward_bytes, double backward_bytes, double forward_kernels,
-            double backward_kernels) {
-  const double backward_share = k.training_passes_per_forward - 1.0;
-  p.memory_bytes += forward_bytes;
-  p.kernels += forward_kernels;
-  p.backward_only_bytes += backward_bytes - backward_share * forward_bytes;
-  p.backward_only_kernels += backward_kernels - backward_share * forward_kernels;
-}
-
-// Dropout on `elements` activations while training (GPT-2's resid_pdrop and embd_pdrop): forward,
-// native_dropout reads the activation and writes it and a 1-byte mask; backward,
-// native_dropout_backward reads the gradient and the mask and writes the gradient. One kernel each.
-void add_dropout(Pass& p, const StepMechanisms& k, double elements, double element_bytes) {
-  const double bytes = elements * (2.0 * element_bytes + 1.0);
-  add_op(p, k, bytes, bytes, 1.0, 1.0);
-}
-
-// The gradient of a projection's bias: its forward add rides in the GEMM's epilogue (addmm through
-// cuBLASLt), its backward sums the output gradient over the tokens (one reduction reading
-// tokens x outputs; the [outputs] result is negligible).
-void add_bias_gradient(Pass& p, const StepMechanisms& k, double tokens, double outputs, double element_bytes) {
-  add_op(p, k, 0.0, tokens * outputs * element_bytes, 0.0, 1.0);
-}
-
-// A GEMM [m x k] x [k x n], `count` times: the roofline time of its shape — small shapes (few
-// tokens per expert, thin projections) are bound by reading the weight, large ones by FLOPs.
-void gemm(Pass& p, const Rates& r, double m, double k, double n, double count = 1) {
-  const double flops = 2.0 * m * k * n;
-  const double bytes = (m * k + k * n + m * n) * r.act_bytes;
-  p.matmul_seconds += count * std::max(flops / r.peak, bytes / r.hbm);
-  p.matmul_flops += count * flops;
-  p.kernels += count;
 }
 
 // A norm that runs as one kernel (LayerNorm; RMSNorm through at::_fused_rms_norm in zplan's runtime)
@@ -270,17 +219,6 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
   return p;
 }
 
-void add(Pass& into, const Pass& p, double times) {
-  into.matmul_seconds += times * p.matmul_seconds;
-  into.attention_seconds += times * p.attention_seconds;
-  into.memory_bytes += times * p.memory_bytes;
-  into.kernels += times * p.kernels;
-  into.matmul_flops += times * p.matmul_flops;
-  into.attention_flops += times * p.attention_flops;
-  into.host_syncs += times * p.host_syncs;
-  into.backward_only_bytes += times * p.backward_only_bytes;
-  into.backward_only_kernels += times * p.backward_only_kernels;
-}
 
 }  // namespace
 
