@@ -61,11 +61,16 @@ bool held_out(const std::string& file, const std::string& holdout) {
   return false;
 }
 
-ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
+static std::vector<HeldOutResidual> residuals(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
+  std::vector<HeldOutResidual> out;
+  for (const CalibrationSample& s : samples) out.push_back({s.file, s.model, predicted_step_seconds(s.terms, w), s.measured_seconds});
+  return out;
+}
+
+static ErrorStats error_stats(const std::vector<HeldOutResidual>& rows) {
   ErrorStats e;
-  for (const CalibrationSample& s : samples) {
-    const double predicted = predicted_step_seconds(s.terms, w);
-    const double err = std::abs(predicted - s.measured_seconds) / s.measured_seconds;
+  for (const HeldOutResidual& h : rows) {
+    const double err = std::abs(h.error());
     e.mean_abs += err;
     e.max_abs = std::max(e.max_abs, err);
     ++e.runs;
@@ -74,10 +79,8 @@ ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const Step
   return e;
 }
 
-static std::vector<HeldOutResidual> residuals(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
-  std::vector<HeldOutResidual> out;
-  for (const CalibrationSample& s : samples) out.push_back({s.file, s.model, predicted_step_seconds(s.terms, w), s.measured_seconds});
-  return out;
+ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
+  return error_stats(residuals(samples, w));
 }
 
 CalibrationReport calibrate_records(const std::vector<CalibrationSample>& samples, const std::string& gpu,
@@ -108,25 +111,20 @@ CalibrationReport calibrate_records(const std::vector<CalibrationSample>& sample
     r.fit_before = step_errors(fit, before);
     r.fit_after = step_errors(fit, result.weights);
     r.held_out_before = step_errors(held, before);
-    r.held_out_after = step_errors(held, result.weights);
     r.held_out_residuals = residuals(held, result.weights);
+    r.held_out_after = error_stats(r.held_out_residuals);
     // Leave one model out: no record of the scored model is in its fit.
     std::set<std::string> models;
     for (const CalibrationSample& s : fit) models.insert(s.model);
     r.models = models.size();
-    double sum = 0;
     for (const std::string& m : models) {
       std::vector<CalibrationSample> train, test;
       for (const CalibrationSample& s : fit) (s.model == m ? test : train).push_back(s);
       if (train.empty()) continue;
       const StepTermVector w = fit_term_weights(train, defaults, kCalibrationPriorWeight, bounds).weights;
-      const ErrorStats e = step_errors(test, w);
       for (const HeldOutResidual& h : residuals(test, w)) r.leave_one_model_out_residuals.push_back(h);
-      sum += e.mean_abs * static_cast<double>(e.runs);
-      r.leave_one_model_out.runs += e.runs;
-      r.leave_one_model_out.max_abs = std::max(r.leave_one_model_out.max_abs, e.max_abs);
     }
-    if (r.leave_one_model_out.runs) r.leave_one_model_out.mean_abs = sum / static_cast<double>(r.leave_one_model_out.runs);
+    r.leave_one_model_out = error_stats(r.leave_one_model_out_residuals);
     // The calibration file keeps it: the report beside every predicted step says how far off it was
     // on models the fit had not seen.
     if (r.leave_one_model_out.runs)
