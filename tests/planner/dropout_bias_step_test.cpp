@@ -1,4 +1,4 @@
-// Hidden dropout and bias gradients in the step-time terms (planner/cost/step_terms.cpp add_dropout,
+// Hidden dropout and bias gradients in the step-time terms (planner/cost/pass_costs.h add_dropout,
 // add_bias_gradient): GPT-2's resid_pdrop / embd_pdrop cost one kernel and one pass over the
 // activation and its 1-byte mask each way, recomputed layers run their forward again; a biased
 // projection's backward sums its output gradient once and its recompute adds nothing.
