@@ -179,4 +179,14 @@ if(ZPLAN_PYTHON3)
     "launches x one cost: 31.0 us.*mean / max 15.9% / 29.7%.*module calls x one cost \\+ launches x another: 97.0 us, 22.1 us.*mean / max 8.0% / 16.8%; each model left out 10.3% / 18.1%")
   add_test(NAME cli_host_phases_fit_bad_input COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/host_phases_fit.py /nonexistent.json)
   set_tests_properties(cli_host_phases_fit_bad_input PROPERTIES LABELS cli WILL_FAIL TRUE)
+  # How the host's dispatch and the GPU's work overlap (docs/cost-model.md, "Call26"), from the
+  # committed call26 sweep: the sum over-predicts the balanced rows, the max does not.
+  add_test(NAME cli_host_device_overlap_fit COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/host_device_overlap_fit.py
+           ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call26/overlap_sweep.json)
+  set_tests_properties(cli_host_device_overlap_fit PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+    "p=1    balanced : mean 57.3%.*p=2    balanced : mean 15.6%  max 27.9%.*max    balanced : mean 3.4%  max 10.0%.*median 1.91 us, range 1.33-2.89 us \\(5 rows\\)")
+  add_test(NAME cli_host_device_overlap_fit_bad_input COMMAND ${CMAKE_COMMAND} -DZPLAN=${ZPLAN_PYTHON3}
+           "-DARGS=${PROJECT_SOURCE_DIR}/tools/gpu/host_device_overlap_fit.py|${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call25/host_phases_families.json"
+           -DRC=2 "-DMATCH=step_device_busy_s" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
+  set_tests_properties(cli_host_device_overlap_fit_bad_input PROPERTIES LABELS cli)
 endif()

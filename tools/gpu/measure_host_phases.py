@@ -13,8 +13,13 @@ over repeats of:
     the recompute included);
   - backward_wall_s: ... until the GPU has finished;
   - step_wall_s: forward + backward with no synchronisation between them;
-  - forward_kernels, backward_kernels: CUDA kernels of each phase (torch.profiler, one repeat).
-The host's seconds per kernel of each phase follow from these.
+  - forward_kernels, backward_kernels: CUDA kernels of each phase (torch.profiler, one repeat);
+  - forward_device_busy_s, backward_device_busy_s, step_device_busy_s: the seconds the GPU spends
+    in kernels during each phase and during an unsynchronised forward + backward (the union of the
+    kernels' intervals, one profiled repeat).
+The host's seconds per kernel of each phase follow from these. Over a sweep of lengths (the host's
+work stays, the GPU's grows) step_wall_s against the host's and the GPU's seconds shows how the two
+overlap (tools/gpu/host_device_overlap_fit.py).
 With --kernel-names, each phase's kernels by name as well (forward_kernel_names, backward_kernel_names).
 Device machine (transformers and PyTorch with CUDA, about a minute):
     python3 tools/gpu/measure_host_phases.py --out $OUT/host_phases.json
@@ -31,17 +36,24 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hf_reference"))
 
 
-def kernels_of(fn):
-    """CUDA kernels fn() launches (one call, profiled), and how many of each name (the first 120
-    characters of the kernel's name: templates make them long)."""
+def profile_kernels(fn):
+    """CUDA kernels fn() launches (one call, profiled): how many, how many of each name (the first
+    120 characters of the kernel's name: templates make them long), and the GPU's busy seconds (the
+    union of the kernels' intervals: the profiler slows the host, not the kernels)."""
     import collections
     import torch
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         fn()
         torch.cuda.synchronize()
-    names = [e.name[:120] for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
-    return len(names), dict(collections.Counter(names).most_common())
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    busy_us, covered_until = 0.0, float("-inf")
+    for start, end in sorted((e.time_range.start, e.time_range.end) for e in kernels):
+        if end > covered_until:
+            busy_us += end - max(start, covered_until)
+            covered_until = end
+    names = collections.Counter(e.name[:120] for e in kernels)
+    return len(kernels), dict(names.most_common()), busy_us * 1e-6
 
 
 def measure(model_name, seq, ckpt, repeats, kernel_names=False):
@@ -90,8 +102,12 @@ def measure(model_name, seq, ckpt, repeats, kernel_names=False):
     out = {k: statistics.median(v) for k, v in rows.items()}
     model.zero_grad(set_to_none=True)
     holder = {}
-    out["forward_kernels"], forward_names = kernels_of(lambda: holder.__setitem__("loss", forward()))
-    out["backward_kernels"], backward_names = kernels_of(lambda: holder["loss"].backward())
+    out["forward_kernels"], forward_names, out["forward_device_busy_s"] = profile_kernels(
+        lambda: holder.__setitem__("loss", forward()))
+    out["backward_kernels"], backward_names, out["backward_device_busy_s"] = profile_kernels(
+        lambda: holder["loss"].backward())
+    model.zero_grad(set_to_none=True)
+    _, _, out["step_device_busy_s"] = profile_kernels(lambda: forward().backward())
     if kernel_names:  # which ops a phase launches, to check the step-time model's counts per op
         out["forward_kernel_names"], out["backward_kernel_names"] = forward_names, backward_names
     out.update(model=model_name, seq=seq, gradient_checkpointing=ckpt, layers=cfg.num_hidden_layers,

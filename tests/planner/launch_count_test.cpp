@@ -1,0 +1,78 @@
+// The step-time model's launch count against the kernels torch.profiler counted in transformers'
+// forward + backward (tools/gpu/measure_host_phases.py, one H100, 512 tokens, bf16 weights, no
+// recompute): docs/measurements/2026-12-07/call25 and call26. The launch term (`kernels`) is a
+// count times one fitted cost, so its error per family is what the fit cannot absorb.
+// Prints the table docs/cost-model.md ("Call26") cites: ctest -R launch_count_test -V.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "planner/cost/step_terms.h"
+#include "planner/memory/params.h"
+#include "test_scenarios.h"
+
+using namespace zplan;
+
+namespace {
+
+// Measured forward + backward kernels per model (the first row of each model in the files).
+std::map<std::string, double> measured_launches() {
+  std::map<std::string, double> out;
+  for (const char* file : {"/docs/measurements/2026-12-07/call25/host_phases_families.json",
+                           "/docs/measurements/2026-12-07/call26/kernel_names_families.json"}) {
+    std::ifstream f(std::string(ZPLAN_SOURCE_DIR) + file);
+    REQUIRE(f.good());
+    for (const nlohmann::json& row : nlohmann::json::parse(f)) {
+      if (row.at("seq").get<int>() != 512 || row.at("gradient_checkpointing").get<bool>()) continue;
+      out.emplace(row.at("model").get<std::string>(),
+                  row.at("forward_kernels").get<double>() + row.at("backward_kernels").get<double>());
+    }
+  }
+  return out;
+}
+
+// The model's launches of forward + backward (the optimizer's own launches taken out: the
+// measurement has no optimizer step).
+double modelled_launches(const std::string& model, int64_t layers) {
+  Scenario s = scenario(model, "1xH100", 512);
+  if (layers > 0) s.model.layers = layers;
+  Strategy st;
+  st.precision = Precision::bf16_pure;
+  st.micro_batch = 1;
+  const StepMechanisms k;
+  const StepTerms t = step_terms(s.model, s.cluster, s.training, st, k);
+  return t.total[kKernelTerm] - k.optimizer_kernels_per_tensor * static_cast<double>(model_tables(s.model).tensors.size());
+}
+
+}  // namespace
+
+TEST_CASE("launches per step: within 15% of the measured count for every measured family") {
+  const std::map<std::string, double> measured = measured_launches();
+  struct Case {
+    const char* measured_name;
+    const char* model;
+    int64_t layers;  // 0: the model's own
+  };
+  const Case cases[] = {{"gpt2", "gpt2", 0},
+                        {"gpt2-medium", "gpt2-medium", 0},
+                        {"gpt2-large", "gpt2-large", 0},
+                        {"qwen3-0.6b", "qwen3-0.6b", 0},
+                        {"qwen3-1.7b", "qwen3-1.7b", 0},
+                        {"llama-3.2-1b", "llama-3.2-1b", 0},
+                        {"gemma-3-1b", "gemma-3-1b", 0},
+                        {"mistral-7b-4l", "mistral-7b", 4}};
+  std::printf("%-14s %9s %9s %8s\n", "model", "measured", "modelled", "error");
+  for (const Case& c : cases) {
+    CAPTURE(c.measured_name);
+    REQUIRE(measured.count(c.measured_name) == 1);
+    const double m = measured.at(c.measured_name), p = modelled_launches(c.model, c.layers);
+    std::printf("%-14s %9.0f %9.0f %+7.1f%%\n", c.measured_name, m, p, 100.0 * (p / m - 1.0));
+    CHECK(std::abs(p / m - 1.0) < 0.15);
+  }
+}
