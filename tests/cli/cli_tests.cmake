@@ -189,4 +189,14 @@ if(ZPLAN_PYTHON3)
            "-DARGS=${PROJECT_SOURCE_DIR}/tools/gpu/host_device_overlap_fit.py|${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call25/host_phases_families.json"
            -DRC=2 "-DMATCH=step_device_busy_s" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
   set_tests_properties(cli_host_device_overlap_fit_bad_input PROPERTIES LABELS cli)
+  # Runs the model cannot tell apart (tools/record_repeats.py): the expert loop's 6- and 40-step runs
+  # of one configuration, and the ranking reruns within a few percent.
+  add_test(NAME cli_record_repeats COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/record_repeats.py
+           ${PROJECT_SOURCE_DIR}/tests/regression/measured)
+  set_tests_properties(cli_record_repeats PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+    "0.1142 s .. 0.1438 s  spread  25.9%  floor 11.4%  zplan_expert_loop40_h100/loop40_qwen15_2k_loop.json.*1.0798 s .. 1.0808 s  spread   0.1%.*[0-9]+ groups of repeated configurations among [0-9]+ records")
+  add_test(NAME cli_record_repeats_bad_input COMMAND ${CMAKE_COMMAND} -DZPLAN=${ZPLAN_PYTHON3}
+           "-DARGS=${PROJECT_SOURCE_DIR}/tools/record_repeats.py|/nonexistent-records" -DRC=2 "-DMATCH=not a folder"
+           -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
+  set_tests_properties(cli_record_repeats_bad_input PROPERTIES LABELS cli)
 endif()
