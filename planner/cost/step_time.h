@@ -16,9 +16,19 @@ namespace zplan {
 // How far the step-time model missed on measured runs it was not fitted on: `zplan calibrate`'s
 // leave-one-model-out error for the calibration's GPU and profile (planner/validation/
 // calibration_run.h). models == 0: not known (uncalibrated, or a file written before it was kept).
+// The error of one regime of held-out runs: those whose predicted step the GPU's work bounds
+// (device seconds >= host dispatch seconds, host_device_overlap.h), or the host's dispatch.
+struct RegimeError {
+  double mean = 0, max = 0;  // |predicted - measured| / measured
+  int runs = 0;
+};
+
 struct HeldOutError {
   double mean = 0, max = 0;  // |predicted - measured| / measured
   int models = 0;
+  // The same residuals split by what bounds the predicted step: host-bound steps carry the host's
+  // run-to-run variation and a launch cost that differs per family (docs/cost-model.md, "Call26").
+  RegimeError device_bound, host_bound;
 };
 
 struct StepTime {
@@ -38,6 +48,7 @@ struct StepTime {
   bool calibrated = false;         // constants from a calibration file, not the documented defaults
   bool calibration_borrowed = false;  // ... of another GPU of the same architecture (calibration_loader.h)
   HeldOutError held_out;           // of the calibration behind these constants
+  bool host_bound = false;         // the host's dispatch, not the GPU's work, bounds this step
 };
 
 // The free constants, one per term, in one place. Defaults are documented guesses (sources in

@@ -20,12 +20,29 @@ const std::vector<std::string> kConstantKeys = {"matmul_efficiency",       "atte
 
 // The fit's leave-one-model-out error (HeldOutError): mean, max, models.
 constexpr const char* kHeldOutKeys[] = {"leave_one_model_out_mean_error", "leave_one_model_out_max_error", "leave_one_model_out_models"};
+// The same by regime (HeldOutError::device_bound, host_bound): mean, max, runs each.
+constexpr const char* kDeviceBoundKeys[] = {"leave_one_model_out_device_bound_mean_error", "leave_one_model_out_device_bound_max_error",
+                                            "leave_one_model_out_device_bound_runs"};
+constexpr const char* kHostBoundKeys[] = {"leave_one_model_out_host_bound_mean_error", "leave_one_model_out_host_bound_max_error",
+                                          "leave_one_model_out_host_bound_runs"};
+
+// Files written before the split leave a regime unknown (runs 0).
+RegimeError parse_regime(const FieldReader& r, const char* const (&keys)[3]) {
+  RegimeError e;
+  e.mean = r.optional_double(keys[0], 0.0, 100.0).value_or(0.0);
+  e.max = r.optional_double(keys[1], 0.0, 100.0).value_or(0.0);
+  e.runs = static_cast<int>(r.optional_int(keys[2], 0, 1'000'000).value_or(0));
+  if (e.max < e.mean) r.fail(keys[1], std::string("below ") + keys[0]);
+  return e;
+}
 
 ProfileCalibration parse_profile_constants(const FieldReader& r) {
   std::vector<std::string> known = {"runs"};
   known.insert(known.end(), kConstantKeys.begin(), kConstantKeys.end());
   known.push_back("fitted");
   for (const char* k : kHeldOutKeys) known.push_back(k);
+  for (const char* k : kDeviceBoundKeys) known.push_back(k);
+  for (const char* k : kHostBoundKeys) known.push_back(k);
   r.reject_unknown(known);
   ProfileCalibration p;
   CostOptions& c = p.constants;
@@ -51,6 +68,8 @@ ProfileCalibration parse_profile_constants(const FieldReader& r) {
   c.held_out.max = r.optional_double(kHeldOutKeys[1], 0.0, 100.0).value_or(0.0);
   c.held_out.models = static_cast<int>(r.optional_int(kHeldOutKeys[2], 0, 1'000'000).value_or(0));
   if (c.held_out.max < c.held_out.mean) r.fail(kHeldOutKeys[1], "below leave_one_model_out_mean_error");
+  c.held_out.device_bound = parse_regime(r, kDeviceBoundKeys);
+  c.held_out.host_bound = parse_regime(r, kHostBoundKeys);
   return p;
 }
 
@@ -58,6 +77,12 @@ std::string number(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.6g", v);
   return buf;
+}
+
+void write_regime(std::ostream& o, const RegimeError& e, const char* const (&keys)[3]) {
+  if (e.runs <= 0) return;
+  o << "    " << keys[0] << ": " << number(e.mean) << "\n    " << keys[1] << ": " << number(e.max) << "\n    " << keys[2] << ": "
+    << e.runs << "\n";
 }
 
 }  // namespace
@@ -104,6 +129,8 @@ std::string calibration_yaml(const Calibration& c) {
     if (k.held_out.models > 0)
       o << "    " << kHeldOutKeys[0] << ": " << number(k.held_out.mean) << "\n    " << kHeldOutKeys[1] << ": " << number(k.held_out.max)
         << "\n    " << kHeldOutKeys[2] << ": " << k.held_out.models << "\n";
+    write_regime(o, k.held_out.device_bound, kDeviceBoundKeys);
+    write_regime(o, k.held_out.host_bound, kHostBoundKeys);
     o << "    fitted: [";
     for (size_t i = 0; i < p.fitted.size(); ++i) o << (i ? ", " : "") << "\"" << p.fitted[i] << "\"";
     o << "]\n";

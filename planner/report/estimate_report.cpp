@@ -52,9 +52,14 @@ nlohmann::json estimate_to_json(const Estimate& e, const Scenario& s) {
                {"optimizer_seconds", e.time.optimizer_seconds},
                {"overlap_hidden_seconds", e.time.overlap_hidden_seconds},
                {"calibrated", e.time.calibrated}};
-  if (e.time.held_out.models > 0)
+  if (e.time.held_out.models > 0) {
     j["time"]["held_out_error"] = {{"mean", e.time.held_out.mean}, {"max", e.time.held_out.max}, {"models", e.time.held_out.models},
                                    {"split", "leave one model out"}};
+    // The error of the held-out runs in this step's regime (what bounds it), where the file has it.
+    const RegimeError& r = e.time.host_bound ? e.time.held_out.host_bound : e.time.held_out.device_bound;
+    if (r.runs > 0)
+      j["time"]["held_out_error"]["regime"] = {{"bound_by", e.time.host_bound ? "host" : "gpu"}, {"mean", r.mean}, {"max", r.max}, {"runs", r.runs}};
+  }
   return j;
 }
 
@@ -63,12 +68,22 @@ namespace {
 // "; held out: off by 8.3% on average, at most 32.7%, on 14 models left out of its fit": the
 // calibration's leave-one-model-out error, so a step time is read with the error it had on models
 // the fit did not see.
+// Where the file splits the error by regime, the runs whose predicted step is bound like this one's:
+// "; held out: off by 5.8% on average, at most 32.2%, on the 181 runs whose step the GPU bounds, as
+// here (of 15 models left out of its fit)".
 std::string held_out_text(const StepTime& t) {
   const HeldOutError& h = t.held_out;
   if (h.models <= 0) return "";
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "; held out%s: off by %.1f%% on average, at most %.1f%%, on %d models left out of its fit",
-                t.calibration_borrowed ? " on that GPU" : "", 100 * h.mean, 100 * h.max, h.models);
+  const RegimeError& r = t.host_bound ? h.host_bound : h.device_bound;
+  char buf[300];
+  if (r.runs > 0)
+    std::snprintf(buf, sizeof buf,
+                  "; held out%s: off by %.1f%% on average, at most %.1f%%, on the %d runs whose step %s bounds, as here (of %d models left out of its fit)",
+                  t.calibration_borrowed ? " on that GPU" : "", 100 * r.mean, 100 * r.max, r.runs,
+                  t.host_bound ? "the host's dispatch" : "the GPU", h.models);
+  else
+    std::snprintf(buf, sizeof buf, "; held out%s: off by %.1f%% on average, at most %.1f%%, on %d models left out of its fit",
+                  t.calibration_borrowed ? " on that GPU" : "", 100 * h.mean, 100 * h.max, h.models);
   return buf;
 }
 
@@ -134,7 +149,7 @@ std::string estimate_to_text(const Estimate& e, const Scenario& s, bool md) {
     o << (md ? " " : " ") << to_string(p.phase) << " " << format_bytes(p.allocated_bytes) << "/"
       << format_bytes(p.peak_allocated_bytes) << ";";
   o << "\n";
-  char buf[320];
+  char buf[512];
   std::snprintf(buf, sizeof buf, "step %.3f s, %.0f tokens/s (cluster; step time %s%s)", e.time.step_seconds, e.time.tokens_per_second,
                 !e.time.calibrated ? "uncalibrated: no calibration for this GPU and profile"
                 : e.time.calibration_borrowed ? "calibrated on another GPU of this architecture" : "calibrated",

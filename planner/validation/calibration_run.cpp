@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/cost/deepspeed_step.h"
+#include "planner/cost/host_device_overlap.h"
 #include "planner/input_error.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/run_record.h"
@@ -63,13 +64,19 @@ bool held_out(const std::string& file, const std::string& holdout) {
 
 static std::vector<HeldOutResidual> residuals(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
   std::vector<HeldOutResidual> out;
-  for (const CalibrationSample& s : samples) out.push_back({s.file, s.model, predicted_step_seconds(s.terms, w), s.measured_seconds});
+  for (const CalibrationSample& s : samples) {
+    const CombinedStep step = combine_step_terms(weighted_terms(s.terms, w), StepMechanisms{}.host_device_overlap_norm);
+    out.push_back({s.file, s.model, step.seconds, s.measured_seconds, step.host_seconds > step.device_seconds});
+  }
   return out;
 }
 
-static ErrorStats error_stats(const std::vector<HeldOutResidual>& rows) {
+enum class Regime { any, device_bound, host_bound };
+
+static ErrorStats error_stats(const std::vector<HeldOutResidual>& rows, Regime regime = Regime::any) {
   ErrorStats e;
   for (const HeldOutResidual& h : rows) {
+    if (regime != Regime::any && h.host_bound != (regime == Regime::host_bound)) continue;
     const double err = std::abs(h.error());
     e.mean_abs += err;
     e.max_abs = std::max(e.max_abs, err);
@@ -125,10 +132,16 @@ CalibrationReport calibrate_records(const std::vector<CalibrationSample>& sample
       for (const HeldOutResidual& h : residuals(test, w)) r.leave_one_model_out_residuals.push_back(h);
     }
     r.leave_one_model_out = error_stats(r.leave_one_model_out_residuals);
+    r.leave_one_model_out_device_bound = error_stats(r.leave_one_model_out_residuals, Regime::device_bound);
+    r.leave_one_model_out_host_bound = error_stats(r.leave_one_model_out_residuals, Regime::host_bound);
     // The calibration file keeps it: the report beside every predicted step says how far off it was
-    // on models the fit had not seen.
-    if (r.leave_one_model_out.runs)
-      report.calibration.profiles[p].constants.held_out = {r.leave_one_model_out.mean_abs, r.leave_one_model_out.max_abs, static_cast<int>(r.models)};
+    // on models the fit had not seen, in the regime of that step.
+    if (r.leave_one_model_out.runs) {
+      auto regime = [](const ErrorStats& e) { return RegimeError{e.mean_abs, e.max_abs, static_cast<int>(e.runs)}; };
+      report.calibration.profiles[p].constants.held_out = {r.leave_one_model_out.mean_abs, r.leave_one_model_out.max_abs,
+                                                           static_cast<int>(r.models), regime(r.leave_one_model_out_device_bound),
+                                                           regime(r.leave_one_model_out_host_bound)};
+    }
     report.profiles.push_back(r);
   }
   return report;
@@ -152,6 +165,12 @@ std::string calibration_report_text(const CalibrationReport& report, bool md) {
                   report.calibration.gpu.c_str(), to_string(r.profile), r.fit_runs, cell(r.fit_before).c_str(), cell(r.fit_after).c_str(),
                   r.held_out_runs, cell(r.held_out_before).c_str(), cell(r.held_out_after).c_str(), cell(r.leave_one_model_out).c_str(), r.models);
     o << buf;
+    if (!md && r.leave_one_model_out.runs) {
+      std::snprintf(buf, sizeof buf, "  leave-one-model-out where the GPU bounds the predicted step: %s (%zu runs); where the host does: %s (%zu runs)\n",
+                    cell(r.leave_one_model_out_device_bound).c_str(), r.leave_one_model_out_device_bound.runs,
+                    cell(r.leave_one_model_out_host_bound).c_str(), r.leave_one_model_out_host_bound.runs);
+      o << buf;
+    }
   }
   return o.str();
 }

@@ -26,6 +26,7 @@ ErrorStats step_errors(const std::vector<CalibrationSample>& samples, const Step
 struct HeldOutResidual {
   std::string file, model;
   double predicted_seconds = 0, measured_seconds = 0;
+  bool host_bound = false;  // the predicted step's host dispatch exceeds its GPU work (host_device_overlap.h)
   double error() const { return (predicted_seconds - measured_seconds) / measured_seconds; }  // signed
 };
 
@@ -33,6 +34,7 @@ struct ProfileFitReport {
   Profile profile;
   size_t fit_runs = 0, held_out_runs = 0;
   ErrorStats fit_before, fit_after, held_out_before, held_out_after, leave_one_model_out;
+  ErrorStats leave_one_model_out_device_bound, leave_one_model_out_host_bound;  // the same residuals by regime
   size_t models = 0;
   // Every scored record, for `zplan calibrate --worst N`: the held-out folders' records under the
   // fit, and each fit record under the fit that left its model out.

@@ -21,12 +21,22 @@ TEST_CASE("calibration files keep the held-out error; older files leave it unkno
   Calibration c;
   c.gpu = "h100-80gb";
   c.note = "test";
-  c.profiles[Profile::hf].constants.held_out = {0.083, 0.327, 14};
+  c.profiles[Profile::hf].constants.held_out = {0.083, 0.327, 14, {0.05, 0.2, 50}, {0.15, 0.327, 9}};
   const std::string text = calibration_yaml(c);
   const HeldOutError back = parse_calibration_yaml(text, "c.yaml").profiles.at(Profile::hf).constants.held_out;
   CHECK(back.mean == doctest::Approx(0.083));
   CHECK(back.max == doctest::Approx(0.327));
   CHECK(back.models == 14);
+  CHECK(back.device_bound.mean == doctest::Approx(0.05));
+  CHECK(back.device_bound.runs == 50);
+  CHECK(back.host_bound.max == doctest::Approx(0.327));
+  CHECK(back.host_bound.runs == 9);
+  // A file written before the split keeps its overall error and leaves the regimes unknown.
+  Calibration unsplit = c;
+  unsplit.profiles[Profile::hf].constants.held_out = {0.083, 0.327, 14, {}, {}};
+  const std::string unsplit_text = calibration_yaml(unsplit);
+  CHECK(unsplit_text.find("device_bound") == std::string::npos);
+  CHECK(parse_calibration_yaml(unsplit_text, "u.yaml").profiles.at(Profile::hf).constants.held_out.host_bound.runs == 0);
   // Not known: the keys are not written, and a file without them reads as not known.
   Calibration unknown = c;
   unknown.profiles[Profile::hf].constants.held_out = {};
@@ -51,6 +61,24 @@ TEST_CASE("calibrate stores the leave-one-model-out error it reports") {
   CHECK(kept.max == doctest::Approx(r.leave_one_model_out.max_abs));
   CHECK(kept.models == static_cast<int>(r.models));
   CHECK(kept.max >= kept.mean);
+  // The regimes partition the same residuals: their runs add up, and each keeps its own statistics.
+  CHECK(kept.device_bound.runs + kept.host_bound.runs == static_cast<int>(r.leave_one_model_out.runs));
+  for (bool host : {false, true}) {
+    CAPTURE(host);
+    double sum = 0, largest = 0;
+    int runs = 0;
+    for (const HeldOutResidual& h : r.leave_one_model_out_residuals) {
+      if (h.host_bound != host) continue;
+      sum += std::abs(h.error());
+      largest = std::max(largest, std::abs(h.error()));
+      ++runs;
+    }
+    const RegimeError& regime = host ? kept.host_bound : kept.device_bound;
+    REQUIRE(regime.runs == runs);
+    if (runs == 0) continue;
+    CHECK(regime.mean == doctest::Approx(sum / runs));
+    CHECK(regime.max == doctest::Approx(largest));
+  }
 }
 
 TEST_CASE("the residuals behind the held-out errors: one per scored record, the largest listed first") {
@@ -84,7 +112,7 @@ TEST_CASE("a calibrated step time is reported with its held-out error, an uncali
   Strategy st;
   EstimateOptions calibrated;
   calibrated.cost.calibration = "test.yaml";
-  calibrated.cost.held_out = {0.083, 0.327, 14};
+  calibrated.cost.held_out = {0.083, 0.327, 14, {}, {}};
   const Estimate e = estimate(s.model, s.cluster, s.training, st, calibrated);
   CHECK(e.time.held_out.models == 14);
   const std::string text = estimate_to_text(e, s, false);
@@ -98,4 +126,28 @@ TEST_CASE("a calibrated step time is reported with its held-out error, an uncali
   const Estimate u = estimate(s.model, s.cluster, s.training, st, none);
   CHECK(estimate_to_text(u, s, false).find("held out") == std::string::npos);
   CHECK_FALSE(estimate_to_json(u, s).at("time").contains("held_out_error"));
+}
+
+TEST_CASE("a step time is reported with the held-out error of its regime: what bounds it, the GPU or the host") {
+  EstimateOptions calibrated;
+  calibrated.cost.calibration = "test.yaml";
+  calibrated.cost.held_out = {0.083, 0.327, 14, {0.05, 0.21, 50}, {0.15, 0.327, 9}};
+  Strategy st;
+  // Qwen3-0.6B at 512 tokens under transformers launches far more than its GPU work takes; 16K
+  // tokens make the GPU's work the larger.
+  const Scenario host_heavy = scenario("qwen3-0.6b", "1xH100", 512);
+  const Scenario gpu_heavy = scenario("qwen3-0.6b", "1xH100", 16384);
+  const Estimate h = estimate(host_heavy.model, host_heavy.cluster, host_heavy.training, st, calibrated);
+  const Estimate g = estimate(gpu_heavy.model, gpu_heavy.cluster, gpu_heavy.training, st, calibrated);
+  REQUIRE(h.time.host_bound);
+  REQUIRE_FALSE(g.time.host_bound);
+  CHECK(estimate_to_text(h, host_heavy, false).find("off by 15.0% on average, at most 32.7%, on the 9 runs whose step the host's dispatch bounds") !=
+        std::string::npos);
+  CHECK(estimate_to_text(g, gpu_heavy, false).find("off by 5.0% on average, at most 21.0%, on the 50 runs whose step the GPU bounds") !=
+        std::string::npos);
+  const nlohmann::json jh = estimate_to_json(h, host_heavy).at("time").at("held_out_error");
+  CHECK(jh.at("regime").at("bound_by") == "host");
+  CHECK(jh.at("regime").at("runs").get<int>() == 9);
+  CHECK(jh.at("max").get<double>() == doctest::Approx(0.327));  // the overall error stays
+  CHECK(estimate_to_json(g, gpu_heavy).at("time").at("held_out_error").at("regime").at("mean").get<double>() == doctest::Approx(0.05));
 }
