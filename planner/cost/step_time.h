@@ -26,8 +26,9 @@ struct RegimeError {
 struct HeldOutError {
   double mean = 0, max = 0;  // |predicted - measured| / measured
   int models = 0;
-  // The same residuals split by what bounds the predicted step: host-bound steps carry the host's
-  // run-to-run variation and a launch cost that differs per family (docs/cost-model.md, "Call26").
+  // Every residual of a run the fit did not see (leave-one-model-out and the held-out runs), split
+  // by what bounds the predicted step: host-bound steps carry the host's run-to-run variation and a
+  // launch cost that differs per family (docs/cost-model.md, "Held-out error by regime").
   RegimeError device_bound, host_bound;
 };
 

@@ -20,11 +20,12 @@ const std::vector<std::string> kConstantKeys = {"matmul_efficiency",       "atte
 
 // The fit's leave-one-model-out error (HeldOutError): mean, max, models.
 constexpr const char* kHeldOutKeys[] = {"leave_one_model_out_mean_error", "leave_one_model_out_max_error", "leave_one_model_out_models"};
-// The same by regime (HeldOutError::device_bound, host_bound): mean, max, runs each.
-constexpr const char* kDeviceBoundKeys[] = {"leave_one_model_out_device_bound_mean_error", "leave_one_model_out_device_bound_max_error",
-                                            "leave_one_model_out_device_bound_runs"};
-constexpr const char* kHostBoundKeys[] = {"leave_one_model_out_host_bound_mean_error", "leave_one_model_out_host_bound_max_error",
-                                          "leave_one_model_out_host_bound_runs"};
+// Every run the fit did not see (leave-one-model-out and held out), by regime (HeldOutError::device_bound,
+// host_bound): mean, max, runs each.
+constexpr const char* kDeviceBoundKeys[] = {"held_out_device_bound_mean_error", "held_out_device_bound_max_error",
+                                            "held_out_device_bound_runs"};
+constexpr const char* kHostBoundKeys[] = {"held_out_host_bound_mean_error", "held_out_host_bound_max_error",
+                                          "held_out_host_bound_runs"};
 
 // Files written before the split leave a regime unknown (runs 0).
 RegimeError parse_regime(const FieldReader& r, const char* const (&keys)[3]) {

@@ -34,7 +34,9 @@ struct ProfileFitReport {
   Profile profile;
   size_t fit_runs = 0, held_out_runs = 0;
   ErrorStats fit_before, fit_after, held_out_before, held_out_after, leave_one_model_out;
-  ErrorStats leave_one_model_out_device_bound, leave_one_model_out_host_bound;  // the same residuals by regime
+  // Every residual of a run its fit did not see (leave-one-model-out and the held-out runs), by what
+  // bounds the predicted step.
+  ErrorStats held_out_device_bound, held_out_host_bound;
   size_t models = 0;
   // Every scored record, for `zplan calibrate --worst N`: the held-out folders' records under the
   // fit, and each fit record under the fit that left its model out.

@@ -50,9 +50,9 @@ TEST_CASE("calibration files keep the held-out error; older files leave it unkno
   CHECK_THROWS_WITH_AS(parse_calibration_yaml(inverted, "c.yaml"), doctest::Contains("leave_one_model_out_max_error"), InputError);
 }
 
-TEST_CASE("calibrate stores the leave-one-model-out error it reports") {
+TEST_CASE("calibrate stores the leave-one-model-out error it reports, and every unseen run's error by regime") {
   const std::vector<CalibrationSample> samples = calibration_samples(std::string(ZPLAN_SOURCE_DIR) + "/tests/regression/measured/zplan");
-  const CalibrationReport report = calibrate_records(samples, "h100-80gb", "");
+  const CalibrationReport report = calibrate_records(samples, "h100-80gb", "_cpu");
   REQUIRE(report.profiles.size() == 1);
   const ProfileFitReport& r = report.profiles[0];
   REQUIRE(r.leave_one_model_out.runs > 0);
@@ -61,13 +61,17 @@ TEST_CASE("calibrate stores the leave-one-model-out error it reports") {
   CHECK(kept.max == doctest::Approx(r.leave_one_model_out.max_abs));
   CHECK(kept.models == static_cast<int>(r.models));
   CHECK(kept.max >= kept.mean);
-  // The regimes partition the same residuals: their runs add up, and each keeps its own statistics.
-  CHECK(kept.device_bound.runs + kept.host_bound.runs == static_cast<int>(r.leave_one_model_out.runs));
+  // The regimes partition every residual of a run its fit did not see (leave-one-model-out and the
+  // held-out runs): their runs add up, and each keeps its own statistics.
+  REQUIRE(r.held_out_runs > 0);
+  CHECK(kept.device_bound.runs + kept.host_bound.runs == static_cast<int>(r.leave_one_model_out.runs + r.held_out_runs));
+  std::vector<HeldOutResidual> unseen = r.leave_one_model_out_residuals;
+  unseen.insert(unseen.end(), r.held_out_residuals.begin(), r.held_out_residuals.end());
   for (bool host : {false, true}) {
     CAPTURE(host);
     double sum = 0, largest = 0;
     int runs = 0;
-    for (const HeldOutResidual& h : r.leave_one_model_out_residuals) {
+    for (const HeldOutResidual& h : unseen) {
       if (h.host_bound != host) continue;
       sum += std::abs(h.error());
       largest = std::max(largest, std::abs(h.error()));

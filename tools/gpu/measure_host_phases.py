@@ -67,6 +67,9 @@ def measure(model_name, seq, ckpt, repeats, kernel_names=False):
     cfg = harness.config_from_dict(cfg_dict)
     model = transformers.AutoModelForCausalLM.from_config(cfg).to("cuda", torch.bfloat16)
     model.train()
+    # As measure_hf.py runs its records: no KV cache in training. Calls 22-27 ran with the config's
+    # default (on): a DynamicCache per forward, two torch.cat launches per layer and its Python.
+    model.config.use_cache = False
     if ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     ids = torch.randint(0, cfg.vocab_size, (1, seq), device="cuda")
