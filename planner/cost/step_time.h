@@ -13,9 +13,6 @@
 
 namespace zplan {
 
-// How far the step-time model missed on measured runs it was not fitted on: `zplan calibrate`'s
-// leave-one-model-out error for the calibration's GPU and profile (planner/validation/
-// calibration_run.h). models == 0: not known (uncalibrated, or a file written before it was kept).
 // The error of one regime of held-out runs: those whose predicted step the GPU's work bounds
 // (device seconds >= host dispatch seconds, host_device_overlap.h), or the host's dispatch.
 struct RegimeError {
@@ -23,6 +20,9 @@ struct RegimeError {
   int runs = 0;
 };
 
+// How far the step-time model missed on measured runs it was not fitted on: `zplan calibrate`'s
+// leave-one-model-out error for the calibration's GPU and profile (planner/validation/
+// calibration_run.h). models == 0: not known (uncalibrated, or a file written before it was kept).
 struct HeldOutError {
   double mean = 0, max = 0;  // |predicted - measured| / measured
   int models = 0;

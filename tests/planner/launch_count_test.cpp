@@ -1,6 +1,7 @@
 // The step-time model's launch count against the kernels torch.profiler counted in transformers'
 // forward + backward (tools/gpu/measure_host_phases.py, one H100, 512 tokens, bf16 weights, no
-// recompute): docs/measurements/2026-12-07/call25 and call26. The launch term (`kernels`) is a
+// recompute; the KV cache was on, so two torch.cat launches per layer forward are in the measured
+// counts and not in the model's): docs/measurements/2026-12-07/call25 and call26. The launch term (`kernels`) is a
 // count times one fitted cost, so its error per family is what the fit cannot absorb.
 // Prints the table docs/cost-model.md ("Call26") cites: ctest -R launch_count_test -V.
 #include <doctest/doctest.h>
