@@ -81,8 +81,12 @@ StepTermVector physical_lower_bounds(const GpuSpec& gpu) {
   return bounds;
 }
 
+CombinedStep predicted_step(const StepTermVector& terms, const StepTermVector& weights, const StepMechanisms& k) {
+  return combine_step_terms(weighted_terms(terms, weights), k.host_device_overlap_norm);
+}
+
 double predicted_step_seconds(const StepTermVector& terms, const StepTermVector& weights, const StepMechanisms& k) {
-  return combine_step_terms(weighted_terms(terms, weights), k.host_device_overlap_norm).seconds;
+  return predicted_step(terms, weights, k).seconds;
 }
 
 FitResult fit_term_weights(const std::vector<CalibrationSample>& samples, const CostOptions& defaults, double prior_weight,

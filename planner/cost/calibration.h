@@ -8,6 +8,7 @@
 
 #include "planner/config/cluster_spec.h"
 #include "planner/config/training_spec.h"
+#include "planner/cost/host_device_overlap.h"
 #include "planner/cost/step_time.h"
 
 namespace zplan {
@@ -39,7 +40,9 @@ struct FitResult {
 };
 
 // A sample's predicted step at these weights: the weighted terms overlapped as
-// planner/cost/host_device_overlap.h says (the same as estimate_step_time's step_seconds).
+// planner/cost/host_device_overlap.h says (the same as estimate_step_time's step_seconds), with
+// its host and device sides apart; predicted_step_seconds is its seconds.
+CombinedStep predicted_step(const StepTermVector& terms, const StepTermVector& weights, const StepMechanisms& k = {});
 double predicted_step_seconds(const StepTermVector& terms, const StepTermVector& weights, const StepMechanisms& k = {});
 
 // The least each weight can be (a weight is 1 / efficiency or an overhead): an efficiency cannot

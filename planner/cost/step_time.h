@@ -30,6 +30,7 @@ struct HeldOutError {
   // by what bounds the predicted step: host-bound steps carry the host's run-to-run variation and a
   // launch cost that differs per family (docs/cost-model.md, "Held-out error by regime").
   RegimeError device_bound, host_bound;
+  const RegimeError& of_regime(bool host_bound_step) const { return host_bound_step ? host_bound : device_bound; }
 };
 
 struct StepTime {

@@ -56,7 +56,7 @@ nlohmann::json estimate_to_json(const Estimate& e, const Scenario& s) {
     j["time"]["held_out_error"] = {{"mean", e.time.held_out.mean}, {"max", e.time.held_out.max}, {"models", e.time.held_out.models},
                                    {"split", "leave one model out"}};
     // The error of the held-out runs in this step's regime (what bounds it), where the file has it.
-    const RegimeError& r = e.time.host_bound ? e.time.held_out.host_bound : e.time.held_out.device_bound;
+    const RegimeError& r = e.time.held_out.of_regime(e.time.host_bound);
     if (r.runs > 0)
       j["time"]["held_out_error"]["regime"] = {{"bound_by", e.time.host_bound ? "host" : "gpu"}, {"mean", r.mean}, {"max", r.max}, {"runs", r.runs}};
   }
@@ -74,7 +74,7 @@ namespace {
 std::string held_out_text(const StepTime& t) {
   const HeldOutError& h = t.held_out;
   if (h.models <= 0) return "";
-  const RegimeError& r = t.host_bound ? h.host_bound : h.device_bound;
+  const RegimeError& r = h.of_regime(t.host_bound);
   char buf[300];
   if (r.runs > 0)
     std::snprintf(buf, sizeof buf,

@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/cost/deepspeed_step.h"
-#include "planner/cost/host_device_overlap.h"
 #include "planner/input_error.h"
 #include "planner/io/hardware_loader.h"
 #include "planner/io/run_record.h"
@@ -65,7 +64,7 @@ bool held_out(const std::string& file, const std::string& holdout) {
 static std::vector<HeldOutResidual> residuals(const std::vector<CalibrationSample>& samples, const StepTermVector& w) {
   std::vector<HeldOutResidual> out;
   for (const CalibrationSample& s : samples) {
-    const CombinedStep step = combine_step_terms(weighted_terms(s.terms, w), StepMechanisms{}.host_device_overlap_norm);
+    const CombinedStep step = predicted_step(s.terms, w);
     out.push_back({s.file, s.model, step.seconds, s.measured_seconds, step.host_seconds > step.device_seconds});
   }
   return out;

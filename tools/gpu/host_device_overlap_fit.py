@@ -53,18 +53,16 @@ def main():
         print(f"host_device_overlap_fit.py: {sys.argv[1]}: {len(usable)} rows with {', '.join(FIELDS)} "
               "(measure_host_phases.py writes step_device_busy_s since call26); need at least 2", file=sys.stderr)
         sys.exit(2)
+    # Per row: the row, the host's seconds, the GPU's, the wall's.
+    sides = [(r, r["forward_host_s"] + r["backward_host_s"], r["step_device_busy_s"], r["step_wall_s"]) for r in usable]
     print(f"{'model':<14}{'seq':>6}{'host s':>9}{'device s':>10}{'wall s':>9}  {'p=2':>7}  {'max':>7}")
-    for r in usable:
-        host = r["forward_host_s"] + r["backward_host_s"]
-        device, wall = r["step_device_busy_s"], r["step_wall_s"]
+    for r, host, device, wall in sides:
         print(f"{str(r.get('model', '?')):<14}{r.get('seq', 0):>6}{host:>9.4f}{device:>10.4f}{wall:>9.4f}  "
               f"{100 * (combined(host, device, 2.0) / wall - 1):>+6.1f}%  {100 * (combined(host, device, 'max') / wall - 1):>+6.1f}%")
     print("wall predicted as (host^p + device^p)^(1/p):")
     for p in NORMS:
         every, balanced = [], []
-        for r in usable:
-            host = r["forward_host_s"] + r["backward_host_s"]
-            device, wall = r["step_device_busy_s"], r["step_wall_s"]
+        for _, host, device, wall in sides:
             e = combined(host, device, p) / wall - 1
             every.append(e)
             if min(host, device) >= BALANCED * max(host, device):
@@ -72,12 +70,8 @@ def main():
         label = "max" if p == "max" else f"p={p:g}"
         print(error_line(f"{label:<6} every row", every))
         print(error_line(f"{label:<6} balanced ", balanced))
-    gaps = []
-    for r in usable:
-        host = r["forward_host_s"] + r["backward_host_s"]
-        device, wall = r["step_device_busy_s"], r["step_wall_s"]
-        if device >= host:  # the GPU bounds the step: what the wall adds to its busy time
-            gaps.append((wall - device) / (r["forward_kernels"] + r["backward_kernels"]))
+    # Where the GPU bounds the step: what the wall adds to its busy time, per kernel.
+    gaps = [(wall - device) / (r["forward_kernels"] + r["backward_kernels"]) for r, host, device, wall in sides if device >= host]
     if gaps:
         print(f"GPU idle per kernel where the GPU bounds the step: median {1e6 * statistics.median(gaps):.2f} us, "
               f"range {1e6 * min(gaps):.2f}-{1e6 * max(gaps):.2f} us ({len(gaps)} rows)")
