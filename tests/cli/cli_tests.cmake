@@ -199,4 +199,10 @@ if(ZPLAN_PYTHON3)
            "-DARGS=${PROJECT_SOURCE_DIR}/tools/record_repeats.py|/nonexistent-records" -DRC=2 "-DMATCH=not a folder"
            -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
   set_tests_properties(cli_record_repeats_bad_input PROPERTIES LABELS cli)
+  # A record's command repeats the run's --steps (call27 ran 5 steps; the default is 3).
+  add_test(NAME cli_to_records_steps COMMAND sh -c "\"$0\" \"$1\" \"$2\" --out \"$3\" > /dev/null && cat \"$3\"/gpt2_amp-bf16_1024_mb8_ckpt-full.json"
+           ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/hf_reference/to_records.py
+           ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call27/round1/hf_runs.jsonl ${CMAKE_CURRENT_BINARY_DIR}/to_records_steps)
+  set_tests_properties(cli_to_records_steps PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+    "measure_hf.py --filter '\\^gpt2.*ckpt.*full\\$' --steps 5\"")
 endif()

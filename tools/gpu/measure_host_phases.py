@@ -21,10 +21,18 @@ The host's seconds per kernel of each phase follow from these. Over a sweep of l
 work stays, the GPU's grows) step_wall_s against the host's and the GPU's seconds shows how the two
 overlap (tools/gpu/host_device_overlap_fit.py).
 With --kernel-names, each phase's kernels by name as well (forward_kernel_names, backward_kernel_names).
+With --count-ops, what the host dispatches per phase, whether or not it launches a kernel:
+  - forward_ops: aten ops called from Python (no aten op above them: views and no-op casts included);
+  - forward_module_calls: nn.Module forward calls;
+  - backward_nodes: autograd nodes the engine runs (each runs its ops from C++).
+--precision picks the weights' dtype and autocast as measure_hf.py's recipes do: bf16 (bf16 weights,
+no autocast), amp-bf16 (fp32 weights under torch.autocast bf16), fp32.
 Device machine (transformers and PyTorch with CUDA, about a minute):
     python3 tools/gpu/measure_host_phases.py --out $OUT/host_phases.json
     python3 tools/gpu/measure_host_phases.py --out $OUT/kernel_names.json --models gpt2-large,qwen3-0.6b \
         --seqs 512 --checkpointing off --kernel-names
+    python3 tools/gpu/measure_host_phases.py --out $OUT/amp.json --models qwen3-0.6b --seqs 512 \
+        --checkpointing off --precision amp-bf16 --kernel-names --count-ops
 """
 import argparse
 import json
@@ -56,7 +64,36 @@ def profile_kernels(fn):
     return len(kernels), dict(names.most_common()), busy_us * 1e-6
 
 
-def measure(model_name, seq, ckpt, repeats, kernel_names=False):
+def count_host_ops(fn):
+    """What the host dispatches in fn() (one call, CPU-profiled): aten ops with no aten op above
+    them (the calls Python or an autograd node makes, a view or a cast that launches nothing
+    included), autograd nodes the engine evaluates, and nn.Module forward calls."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    module_calls = [0]
+
+    def count_call(module, args):
+        module_calls[0] += 1
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(count_call)
+    try:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+    finally:
+        handle.remove()
+    top_ops, nodes = 0, 0
+    for e in prof.events():
+        if e.name.startswith("autograd::engine::evaluate_function"):
+            nodes += 1
+        if not e.name.startswith("aten::"):
+            continue
+        parent = e.cpu_parent
+        while parent is not None and not parent.name.startswith("aten::"):
+            parent = parent.cpu_parent
+        top_ops += parent is None
+    return top_ops, nodes, module_calls[0]
+
+
+def measure(model_name, seq, ckpt, repeats, precision="bf16", kernel_names=False, count_ops=False):
     import torch
     import transformers
     import harness
@@ -65,8 +102,11 @@ def measure(model_name, seq, ckpt, repeats, kernel_names=False):
     if cfg_dict["model_type"] == "gpt2":
         cfg_dict["n_positions"] = max(cfg_dict["n_positions"], seq)
     cfg = harness.config_from_dict(cfg_dict)
-    model = transformers.AutoModelForCausalLM.from_config(cfg).to("cuda", torch.bfloat16)
+    weights = torch.bfloat16 if precision == "bf16" else torch.float32
+    model = transformers.AutoModelForCausalLM.from_config(cfg).to("cuda", weights)
     model.train()
+    import contextlib
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if precision == "amp-bf16" else contextlib.nullcontext
     # As measure_hf.py runs its records: no KV cache in training. Calls 22-27 ran with the config's
     # default (on): a DynamicCache per forward, two torch.cat launches per layer and its Python.
     model.config.use_cache = False
@@ -75,7 +115,8 @@ def measure(model_name, seq, ckpt, repeats, kernel_names=False):
     ids = torch.randint(0, cfg.vocab_size, (1, seq), device="cuda")
 
     def forward():
-        return model(input_ids=ids, labels=ids).loss
+        with autocast():
+            return model(input_ids=ids, labels=ids).loss
 
     rows = {k: [] for k in ("forward_host_s", "forward_wall_s", "backward_host_s", "backward_wall_s", "step_wall_s")}
     for i in range(3 + repeats):
@@ -113,7 +154,13 @@ def measure(model_name, seq, ckpt, repeats, kernel_names=False):
     _, _, out["step_device_busy_s"] = profile_kernels(lambda: forward().backward())
     if kernel_names:  # which ops a phase launches, to check the step-time model's counts per op
         out["forward_kernel_names"], out["backward_kernel_names"] = forward_names, backward_names
-    out.update(model=model_name, seq=seq, gradient_checkpointing=ckpt, layers=cfg.num_hidden_layers,
+    if count_ops:
+        model.zero_grad(set_to_none=True)
+        out["forward_ops"], _, out["forward_module_calls"] = count_host_ops(
+            lambda: holder.__setitem__("loss", forward()))
+        out["backward_ops"], out["backward_nodes"], _ = count_host_ops(lambda: holder["loss"].backward())
+        model.zero_grad(set_to_none=True)
+    out.update(model=model_name, seq=seq, gradient_checkpointing=ckpt, layers=cfg.num_hidden_layers, precision=precision,
                torch=torch.__version__, transformers=transformers.__version__, gpu=torch.cuda.get_device_name())
     for phase in ("forward", "backward"):
         out[f"{phase}_host_us_per_kernel"] = 1e6 * out[f"{phase}_host_s"] / max(1, out[f"{phase}_kernels"])
@@ -130,6 +177,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--checkpointing", choices=("both", "off", "on"), default="both",
                     help="gradient checkpointing of the measured runs (default: each configuration without and with)")
+    ap.add_argument("--precision", choices=("bf16", "amp-bf16", "fp32"), default="bf16",
+                    help="bf16 weights; fp32 weights under autocast bf16; or fp32 (default bf16)")
+    ap.add_argument("--count-ops", action="store_true",
+                    help="also count each phase's host dispatches: aten ops, autograd nodes, module calls")
     ap.add_argument("--kernel-names", action="store_true",
                     help="also write each phase's kernels by name (forward_kernel_names, backward_kernel_names)")
     a = ap.parse_args()
@@ -147,7 +198,7 @@ def main():
     for m in a.models.split(","):
         for seq in seqs:
             for ckpt in {"both": (False, True), "off": (False,), "on": (True,)}[a.checkpointing]:
-                r = measure(m, seq, ckpt, a.repeats, a.kernel_names)
+                r = measure(m, seq, ckpt, a.repeats, a.precision, a.kernel_names, a.count_ops)
                 results.append(r)
                 print(json.dumps(r), flush=True)
                 with open(a.out, "w") as f:  # rewritten after each row: nothing lost if the call ends early

@@ -263,6 +263,7 @@ def execute(r, rec, st, tiny):
     vocab = model.config.vocab_size
     gen = torch.Generator(device="cuda").manual_seed(0)
     steps, out = [], None
+    rec["steps_requested"] = harness.STEPS["count"]  # the record's command repeats --steps from it
     for step in range(1, 1 + harness.STEPS["count"]):
         ids = torch.randint(0, vocab, (r["mb"], r["seq"]), device="cuda", generator=gen)
         s = {"step": step, "start_allocated": torch.cuda.memory_allocated()}

@@ -12,7 +12,19 @@ Usage: python3 tools/hf_reference/to_records.py docs/measurements/hf_raw/call2/h
 import argparse, json, os, re, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402 - the default step count
 from harness import breakdown_phases, gpu_profile  # noqa: E402 - record fields every harness shares
+
+
+def command_of(rec):
+    """The measure_hf.py command that reproduces one run: its id, and --steps when the run asked for
+    other than the default (a run from before steps_requested was written: as many steps as it
+    completed, unless it stopped early)."""
+    default = harness.STEPS["count"]
+    stopped_early = rec.get("oom") or rec.get("error") or not rec.get("steps")
+    requested = rec.get("steps_requested") or (default if stopped_early else len(rec["steps"]))
+    steps = "" if requested == default else " --steps %d" % requested
+    return "python3 tools/hf_reference/measure_hf.py --filter '^%s$'%s" % (re.escape(rec["id"]), steps)
 
 
 def capacity_from_probe(path):
@@ -63,7 +75,7 @@ def to_record(rec, capacity):
     out = {
         "profile": "hf", "world_size": 1, "gpu": rec["versions"]["gpu"],
         "versions": {k: rec["versions"][k] for k in ("torch", "transformers", "cuda")},
-        "command": "python3 tools/hf_reference/measure_hf.py --filter '^%s$'" % re.escape(rec["id"]),
+        "command": command_of(rec),
         "scenario": scenario, "strategy": strategy, "estimate": None,
         "measurement": {"memory": {"gpu": gpu},
                         "time": {"step_seconds": rec.get("step_seconds"),
