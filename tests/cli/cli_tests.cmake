@@ -199,6 +199,18 @@ if(ZPLAN_PYTHON3)
            "-DARGS=${PROJECT_SOURCE_DIR}/tools/record_repeats.py|/nonexistent-records" -DRC=2 "-DMATCH=not a folder"
            -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
   set_tests_properties(cli_record_repeats_bad_input PROPERTIES LABELS cli)
+  # Kernels one recipe launches beyond another's (tools/gpu/kernel_name_diff.py): a file against itself
+  # differs nowhere; an unreadable file is exit 2.
+  add_test(NAME cli_kernel_name_diff COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/kernel_name_diff.py
+           ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call26/kernel_names_families.json
+           ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call26/kernel_names_families.json)
+  set_tests_properties(cli_kernel_name_diff PROPERTIES LABELS cli
+    PASS_REGULAR_EXPRESSION "llama-3.2-1b at 512 tokens: bf16 -> bf16\n  forward: 684 -> 684 launches \\(\\+0\\)\n  backward: 1372 -> 1372 launches"
+    FAIL_REGULAR_EXPRESSION "\n    [+-][0-9]")
+  add_test(NAME cli_kernel_name_diff_bad_input COMMAND ${CMAKE_COMMAND} -DZPLAN=${ZPLAN_PYTHON3}
+           "-DARGS=${PROJECT_SOURCE_DIR}/tools/gpu/kernel_name_diff.py|/nonexistent.json|/nonexistent.json" -DRC=2
+           "-DMATCH=No such file" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
+  set_tests_properties(cli_kernel_name_diff_bad_input PROPERTIES LABELS cli)
   # A record's command repeats the run's --steps (call27 ran 5 steps; the default is 3).
   add_test(NAME cli_to_records_steps COMMAND sh -c "\"$0\" \"$1\" \"$2\" --out \"$3\" > /dev/null && cat \"$3\"/gpt2_amp-bf16_1024_mb8_ckpt-full.json"
            ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/hf_reference/to_records.py

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """host_phases_fit.py: fit transformers' host time per step (forward + backward, from
 measure_host_phases.py) as launches x one cost, and as module calls x one cost + launches x another,
-by least squares over the file's rows without recompute; prints each fit's constants, its error per
-model, and its error with each model left out of the fit (docs/cost-model.md, "Call23").
+by least squares over the files' rows without recompute; prints each fit's constants, its error per
+row, and its error with each model left out of the fit (docs/cost-model.md, "Call23"). Rows that
+carry measure_host_phases.py --count-ops counts are also fitted as the host's dispatches: forward
+aten ops x one cost + backward autograd nodes x another ("Autocast's casts and the host's dispatches").
     python3 tools/gpu/host_phases_fit.py docs/measurements/2026-12-07/call25/host_phases_families.json
-Module calls per forward are zplan's count of transformers' module tree (hf_top_modules + layers x
-hf_layer_modules, planner/cost/deepspeed_step.cpp), listed here per built-in model. Exit status 2 on
-bad input.
+    python3 tools/gpu/host_phases_fit.py FILE [FILE ...]
+Module calls per forward are the measured ones (forward_module_calls) where a row has them, else
+zplan's count of transformers' module tree (hf_top_modules + layers x hf_layer_modules,
+planner/cost/deepspeed_step.cpp), listed here per built-in model for files measured before the
+count. Exit status 2 on bad input.
 """
 import json
 import sys
@@ -17,39 +21,57 @@ MODULE_CALLS = {"gpt2": 163, "gpt2-medium": 319, "gpt2-large": 475, "gpt2-xl": 6
 
 
 def lstsq(rows, y):
-    """Least squares for 1 or 2 unknowns (normal equations; no numpy on the build machine)."""
+    """Least squares (normal equations, Gaussian elimination; no numpy on the build machine)."""
     k = len(rows[0])
-    ata = [[sum(r[i] * r[j] for r in rows) for j in range(k)] for i in range(k)]
-    aty = [sum(r[i] * v for r, v in zip(rows, y)) for i in range(k)]
-    if k == 1:
-        return [aty[0] / ata[0][0]]
-    det = ata[0][0] * ata[1][1] - ata[0][1] * ata[1][0]
-    return [(aty[0] * ata[1][1] - aty[1] * ata[0][1]) / det, (ata[0][0] * aty[1] - ata[1][0] * aty[0]) / det]
+    a = [[sum(r[i] * r[j] for r in rows) for j in range(k)] + [sum(r[i] * v for r, v in zip(rows, y))] for i in range(k)]
+    for c in range(k):
+        pivot = max(range(c, k), key=lambda i: abs(a[i][c]))
+        a[c], a[pivot] = a[pivot], a[c]
+        for i in range(k):
+            if i != c and a[c][c]:
+                f = a[i][c] / a[c][c]
+                a[i] = [x - f * z for x, z in zip(a[i], a[c])]
+    return [a[i][k] / a[i][i] if a[i][i] else 0.0 for i in range(k)]
+
+
+def label_of(r):
+    return r["model"] + ("" if r.get("precision", "bf16") == "bf16" else " " + r["precision"])
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    try:
-        rows = [r for r in json.load(open(sys.argv[1])) if not r.get("gradient_checkpointing")]
-    except (OSError, ValueError) as e:
-        print(f"host_phases_fit.py: {sys.argv[1]}: {e}", file=sys.stderr)
-        sys.exit(2)
-    rows = [r for r in rows if r.get("model") in MODULE_CALLS]
+    rows = []
+    for path in sys.argv[1:]:
+        try:
+            rows += [r for r in json.load(open(path)) if not r.get("gradient_checkpointing")]
+        except (OSError, ValueError) as e:
+            print(f"host_phases_fit.py: {path}: {e}", file=sys.stderr)
+            sys.exit(2)
+    rows = [r for r in rows if r.get("model") in MODULE_CALLS or "forward_module_calls" in r]
     if len(rows) < 3:
         print("host_phases_fit.py: fewer than 3 rows without recompute of models with a module count", file=sys.stderr)
         sys.exit(2)
-    names = [r["model"] for r in rows]
+    names = [label_of(r) for r in rows]
+    models = [r["model"] for r in rows]
     host = [r["forward_host_s"] + r["backward_host_s"] for r in rows]
     launches = [r["forward_kernels"] + r["backward_kernels"] for r in rows]
-    for label, x in (("launches x one cost", [[n] for n in launches]),
-                     ("module calls x one cost + launches x another", [[MODULE_CALLS[m], n] for m, n in zip(names, launches)])):
+    modules = [r.get("forward_module_calls", MODULE_CALLS.get(r["model"])) for r in rows]
+    forms = [("launches x one cost", [[n] for n in launches]),
+             ("module calls x one cost + launches x another", [[m, n] for m, n in zip(modules, launches)])]
+    if all("forward_ops" in r and "backward_nodes" in r for r in rows):
+        forms += [("forward aten ops x one cost + backward autograd nodes x another",
+                   [[r["forward_ops"], r["backward_nodes"]] for r in rows]),
+                  ("forward aten ops, backward nodes, launches, each x its cost",
+                   [[r["forward_ops"], r["backward_nodes"], n] for r, n in zip(rows, launches)])]
+    for label, x in forms:
         c = lstsq(x, host)
         err = [(sum(a * b for a, b in zip(xi, c)) - y) / y for xi, y in zip(x, host)]
         loo = []
-        for i in range(len(x)):
-            ci = lstsq(x[:i] + x[i + 1:], host[:i] + host[i + 1:])
+        for i in range(len(x)):  # every row of the left-out model is scored by a fit without it
+            keep = [j for j in range(len(x)) if models[j] != models[i]]
+            ci = lstsq([x[j] for j in keep], [host[j] for j in keep])
             loo.append((sum(a * b for a, b in zip(x[i], ci)) - host[i]) / host[i])
         print(f"{label}: " + ", ".join(f"{1e6 * v:.1f} us" for v in c))
         print("  error  " + "  ".join(f"{m} {100 * e:+.1f}%" for m, e in zip(names, err)))
