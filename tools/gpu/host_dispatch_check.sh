@@ -5,7 +5,8 @@
 # tokens without recompute: host and GPU seconds per phase, kernels by name, aten ops, autograd
 # nodes and module calls (measure_host_phases.py --kernel-names --count-ops); the bf16 pass is run
 # twice, in opposite orders of models, to show how far one host's time moves within the call. A
-# probe of the host's speed (a trivial CUDA op launched 20000 times) runs before, between and after.
+# probe of the host's speed (harness.host_launch_probe_us) runs before, between and after, and
+# measure_host_phases.py keeps one per row.
 #     bash tools/gpu/host_dispatch_check.sh            # writes $OUT/host_dispatch.tar (or ./host_dispatch)
 set -u
 out=${OUT:-.}/host_dispatch
@@ -13,23 +14,10 @@ mkdir -p "$out"
 here=$(dirname "$0")
 models=${MODELS:-gpt2,gpt2-large,qwen3-0.6b,llama-3.2-1b,gemma-3-1b}
 reversed=$(echo "$models" | tr ',' '\n' | tac | paste -sd,)
-probe() {
-  python3 - "$1" <<'PY' | tee -a "$out/launch_probe.txt"
-import sys, time, torch
-x = torch.zeros(1, device="cuda")
-for _ in range(2000):
-    x.add_(1)
-torch.cuda.synchronize()
-rows = []
-for _ in range(5):
-    t0 = time.perf_counter()
-    for _ in range(20000):
-        x.add_(1)
-    t1 = time.perf_counter()
-    torch.cuda.synchronize()
-    rows.append(1e6 * (t1 - t0) / 20000)
-print(f"{sys.argv[1]}: host us per launch of x.add_(1), 5 repeats: " + " ".join(f"{r:.2f}" for r in rows))
-PY
+probe() {  # harness.host_launch_probe_us: the host's microseconds per trivial launch
+  python3 -c "import sys; sys.path.insert(0, '$here/../hf_reference'); import harness
+print('$1: host us per launch of x.add_(1), median of 5 rounds of 20000: %.2f' % harness.host_launch_probe_us())" \
+    | tee -a "$out/launch_probe.txt"
 }
 { nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; lscpu | grep -E 'Model name|^CPU\(s\)|MHz'; } > "$out/machine.txt" 2>&1
 probe start

@@ -227,9 +227,33 @@ def _gpu_profile_names():
     return out
 
 
-def host_description():
+def host_launch_probe_us(launches=20000, repeats=5):
+    """How fast this host dispatches: the host's microseconds per launch of a trivial CUDA op
+    (x.add_(1) on one element, nothing waits for the GPU), the median of `repeats` rounds. Two lent
+    machines with the same GPU and CPU name have dispatched one model's launches 1.3-1.7x apart
+    (docs/cost-model.md, "Autocast's casts and the host's dispatches"): a host-bound step's time
+    moves with this number, which the record keeps beside it."""
+    import statistics
+    import torch
+    x = torch.zeros(1, device="cuda")
+    for _ in range(launches // 10):
+        x.add_(1)
+    torch.cuda.synchronize()
+    rounds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(launches):
+            x.add_(1)
+        t1 = time.perf_counter()
+        torch.cuda.synchronize()
+        rounds.append(1e6 * (t1 - t0) / launches)
+    return statistics.median(rounds)
+
+
+def host_description(launch_probe=False):
     """The host a run's step time depends on where the step is host-bound (Python dispatch, launches):
-    the CPU model (first 'model name' of /proc/cpuinfo) and the logical CPUs this process sees."""
+    the CPU model (first 'model name' of /proc/cpuinfo), the logical CPUs this process sees, and with
+    launch_probe the host's microseconds per trivial launch (host_launch_probe_us)."""
     cpu = None
     try:
         with open("/proc/cpuinfo") as f:
@@ -239,7 +263,10 @@ def host_description():
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "logical_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+    out = {"cpu": cpu, "logical_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+    if launch_probe:
+        out["launch_probe_us"] = host_launch_probe_us()
+    return out
 
 
 def gpu_profile(name):

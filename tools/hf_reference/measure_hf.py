@@ -327,6 +327,7 @@ def run_one(r, tiny=False):
     reset_peak()
     rec["baseline_allocated"] = torch.cuda.memory_allocated()
     rec["baseline_device_used"] = device_used()
+    rec["host"] = harness.host_description(launch_probe=True)  # how fast this host dispatches, run by run
     t = time.time()
     try:
         if r.get("alloc_conf"):
