@@ -187,8 +187,8 @@ std::string worst_residuals_text(const CalibrationReport& report, size_t worst) 
     o << report.calibration.gpu << " " << to_string(r.profile) << ", " << split << ": the " << rows.size() << " largest errors\n";
     for (const HeldOutResidual& h : rows) {
       char buf[160];
-      std::snprintf(buf, sizeof buf, "  %+7.1f%%  predicted %8.4f s  measured %8.4f s  %-18s ", 100 * h.error(), h.predicted_seconds,
-                    h.measured_seconds, h.model.c_str());
+      std::snprintf(buf, sizeof buf, "  %+7.1f%%  predicted %8.4f s  measured %8.4f s  %-4s  %-18s ", 100 * h.error(),
+                    h.predicted_seconds, h.measured_seconds, h.host_bound ? "host" : "GPU", h.model.c_str());
       o << buf << h.file << "\n";
     }
   };

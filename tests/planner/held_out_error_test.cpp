@@ -109,6 +109,14 @@ TEST_CASE("the residuals behind the held-out errors: one per scored record, the 
   std::snprintf(largest_text, sizeof largest_text, "%.1f%%", 100 * largest);
   CHECK(text.find(largest_text) != std::string::npos);
   CHECK(std::count(text.begin(), text.end(), '\n') == 4);
+  // Each row names what bounds its predicted step, as the regime split counts it.
+  const HeldOutResidual& first = *std::max_element(
+      r.held_out_residuals.begin(), r.held_out_residuals.end(),
+      [](const HeldOutResidual& a, const HeldOutResidual& b) { return std::abs(a.error()) < std::abs(b.error()); });
+  const size_t listed = text.find(first.file);
+  REQUIRE(listed != std::string::npos);
+  const size_t row = text.rfind('\n', listed) + 1;
+  CHECK(text.substr(row, listed - row).find(first.host_bound ? "  host  " : "  GPU  ") != std::string::npos);
 }
 
 TEST_CASE("a calibrated step time is reported with its held-out error, an uncalibrated one without") {
