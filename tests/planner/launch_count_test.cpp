@@ -10,10 +10,13 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <regex>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "planner/cost/deepspeed_step.h"
 #include "planner/cost/step_terms.h"
 #include "planner/memory/params.h"
 #include "test_scenarios.h"
@@ -76,4 +79,30 @@ TEST_CASE("launches per step: within 15% of the measured count for every measure
     std::printf("%-14s %9.0f %9.0f %+7.1f%%\n", c.measured_name, m, p, 100.0 * (p / m - 1.0));
     CHECK(std::abs(p / m - 1.0) < 0.15);
   }
+}
+
+// tools/gpu/host_phases_fit.py fits files measured before measure_host_phases.py counted module
+// calls with its own table of them: it must stay the planner's count (hf_top_modules + layers x
+// hf_layer_modules, the module passes DeepSpeed ZeRO-3's hooks are priced by).
+TEST_CASE("host_phases_fit.py's module calls per forward are the planner's") {
+  std::ifstream f(std::string(ZPLAN_SOURCE_DIR) + "/tools/gpu/host_phases_fit.py");
+  REQUIRE(f.good());
+  std::stringstream text;
+  text << f.rdbuf();
+  const std::string source = text.str();
+  const size_t table = source.find("MODULE_CALLS = {");
+  REQUIRE(table != std::string::npos);
+  const std::string entries = source.substr(table, source.find('}', table) - table);
+  const std::regex entry("\"([a-z0-9.-]+)\": ([0-9]+)");
+  int checked = 0;
+  for (std::sregex_iterator it(entries.begin(), entries.end(), entry), end; it != end; ++it) {
+    const std::string model = (*it)[1];
+    CAPTURE(model);
+    const ModelSpec m = scenario(model, "1xH100", 512).model;
+    double modules = hf_top_modules(m);
+    for (int64_t i = 0; i < m.layers; ++i) modules += hf_layer_modules(m, i);
+    CHECK(std::stod((*it)[2]) == modules);
+    ++checked;
+  }
+  CHECK(checked >= 8);
 }

@@ -15,7 +15,8 @@ count. Exit status 2 on bad input.
 import json
 import sys
 
-# Module calls of one forward (hf_top_modules + layers x hf_layer_modules), per built-in model.
+# Module calls of one forward (hf_top_modules + layers x hf_layer_modules), per built-in model; tests/planner/
+# launch_count_test.cpp checks that they stay the planner's count.
 MODULE_CALLS = {"gpt2": 163, "gpt2-medium": 319, "gpt2-large": 475, "gpt2-xl": 631, "qwen3-0.6b": 426,
                 "qwen3-1.7b": 426, "llama-3.2-1b": 214, "gemma-3-1b": 448}
 
