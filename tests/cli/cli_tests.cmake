@@ -177,6 +177,12 @@ if(ZPLAN_PYTHON3)
            ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call25/host_phases_families.json)
   set_tests_properties(cli_host_phases_fit PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
     "launches x one cost: 31.0 us.*mean / max 15.9% / 29.7%.*module calls x one cost \\+ launches x another: 97.0 us, 22.1 us.*mean / max 8.0% / 16.8%; each model left out 10.3% / 18.1%")
+  # ... and call29's (docs/cost-model.md, "Autocast's casts and the host's dispatches"): the host's
+  # seconds follow the forward's aten ops and the backward's launches better than launches alone.
+  add_test(NAME cli_host_phases_fit_ops COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/host_phases_fit.py
+           ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call29/bf16.json)
+  set_tests_properties(cli_host_phases_fit_ops PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+    "launches x one cost: 31.6 us.*mean / max 6.8% / 23.8%; each model left out 7.8% / 25.3%.*forward aten ops \\+ backward launches, x one cost: 29.1 us.*mean / max 5.9% / 11.5%; each model left out 6.7% / 12.5%")
   add_test(NAME cli_host_phases_fit_bad_input COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/host_phases_fit.py /nonexistent.json)
   set_tests_properties(cli_host_phases_fit_bad_input PROPERTIES LABELS cli WILL_FAIL TRUE)
   # How the host's dispatch and the GPU's work overlap (docs/cost-model.md, "Call26"), from the

@@ -4,7 +4,8 @@ measure_host_phases.py) as launches x one cost, and as module calls x one cost +
 by least squares over the files' rows without recompute; prints each fit's constants, its error per
 row, and its error with each model left out of the fit (docs/cost-model.md, "Call23"). Rows that
 carry measure_host_phases.py --count-ops counts are also fitted as the host's dispatches: forward
-aten ops x one cost + backward autograd nodes x another ("Autocast's casts and the host's dispatches").
+aten ops + backward launches x one cost; forward aten ops x one cost + backward autograd nodes x
+another; and the two with launches x a third ("Autocast's casts and the host's dispatches").
     python3 tools/gpu/host_phases_fit.py docs/measurements/2026-12-07/call25/host_phases_families.json
     python3 tools/gpu/host_phases_fit.py FILE [FILE ...]
 Module calls per forward are the measured ones (forward_module_calls) where a row has them, else
@@ -62,7 +63,9 @@ def main():
     forms = [("launches x one cost", [[n] for n in launches]),
              ("module calls x one cost + launches x another", [[m, n] for m, n in zip(modules, launches)])]
     if all("forward_ops" in r and "backward_nodes" in r for r in rows):
-        forms += [("forward aten ops x one cost + backward autograd nodes x another",
+        forms += [("forward aten ops + backward launches, x one cost",
+                   [[r["forward_ops"] + r["backward_kernels"]] for r in rows]),
+                  ("forward aten ops x one cost + backward autograd nodes x another",
                    [[r["forward_ops"], r["backward_nodes"]] for r in rows]),
                   ("forward aten ops, backward nodes, launches, each x its cost",
                    [[r["forward_ops"], r["backward_nodes"], n] for r, n in zip(rows, launches)])]
