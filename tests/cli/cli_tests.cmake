@@ -183,6 +183,12 @@ if(ZPLAN_PYTHON3)
            ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call29/bf16.json)
   set_tests_properties(cli_host_phases_fit_ops PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
     "launches x one cost: 31.6 us.*mean / max 6.8% / 23.8%; each model left out 7.8% / 25.3%.*forward aten ops \\+ backward launches, x one cost: 29.1 us.*mean / max 5.9% / 11.5%; each model left out 6.7% / 12.5%")
+  # Two passes of one call: how far one host's seconds moved, beside its speed probe.
+  add_test(NAME cli_host_phases_fit_drift COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/host_phases_fit.py
+           ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call29/bf16.json
+           ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call29/bf16_reversed.json)
+  set_tests_properties(cli_host_phases_fit_drift PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+    "gemma-3-1b: host seconds 0.1948 -> 0.1458 \\(x0.75\\), probe 10.09 -> 9.13 us.*10 rows: r = 0.43")
   add_test(NAME cli_host_phases_fit_bad_input COMMAND ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/gpu/host_phases_fit.py /nonexistent.json)
   set_tests_properties(cli_host_phases_fit_bad_input PROPERTIES LABELS cli WILL_FAIL TRUE)
   # How the host's dispatch and the GPU's work overlap (docs/cost-model.md, "Call26"), from the

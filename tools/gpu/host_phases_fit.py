@@ -11,7 +11,8 @@ another; and the two with launches x a third ("Autocast's casts and the host's d
 Module calls per forward are the measured ones (forward_module_calls) where a row has them, else
 zplan's count of transformers' module tree (hf_top_modules + layers x hf_layer_modules,
 planner/cost/deepspeed_step.cpp), listed here per built-in model for files measured before the
-count. Exit status 2 on bad input.
+count. Where a model appears in several rows (two passes of one call), it also prints how far the
+host's seconds moved beside the host's speed probe. Exit status 2 on bad input.
 """
 import json
 import sys
@@ -81,6 +82,33 @@ def main():
         print("  error  " + "  ".join(f"{m} {100 * e:+.1f}%" for m, e in zip(names, err)))
         print(f"  mean / max {100 * sum(map(abs, err)) / len(err):.1f}% / {100 * max(map(abs, err)):.1f}%; "
               f"each model left out {100 * sum(map(abs, loo)) / len(loo):.1f}% / {100 * max(map(abs, loo)):.1f}%")
+    print_host_drift(rows)
+
+
+def print_host_drift(rows):
+    """Where one model was measured in several rows (two passes of one call): how far its host
+    seconds moved, beside the host's speed probe (measure_host_phases.py host_launch_probe_us), and
+    how well the probe follows the host's seconds per dispatch over the rows that carry both."""
+    by_model = {}
+    for r in rows:
+        by_model.setdefault(label_of(r), []).append(r)
+    for name, rs in by_model.items():
+        if len(rs) < 2 or not all("host_launch_probe_us" in r for r in rs):
+            continue
+        host = [r["forward_host_s"] + r["backward_host_s"] for r in rs]
+        probe = [r["host_launch_probe_us"] for r in rs]
+        print(f"{name}: host seconds " + " -> ".join(f"{h:.4f}" for h in host) + f" (x{host[-1] / host[0]:.2f}), "
+              f"probe " + " -> ".join(f"{p:.2f}" for p in probe) + f" us (x{probe[-1] / probe[0]:.2f})")
+    both = [r for r in rows if "host_launch_probe_us" in r and "forward_ops" in r]
+    if len(both) >= 3:
+        x = [r["host_launch_probe_us"] for r in both]
+        y = [(r["forward_host_s"] + r["backward_host_s"]) / (r["forward_ops"] + r["backward_kernels"]) for r in both]
+        mx, my = sum(x) / len(x), sum(y) / len(y)
+        sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+        sxx, syy = sum((a - mx) ** 2 for a in x), sum((b - my) ** 2 for b in y)
+        if sxx > 0 and syy > 0:
+            print(f"probe against host seconds per (forward op + backward launch), {len(both)} rows: "
+                  f"r = {sxy / (sxx * syy) ** 0.5:.2f}; probe {min(x):.2f} .. {max(x):.2f} us")
 
 
 if __name__ == "__main__":
