@@ -229,10 +229,11 @@ def _gpu_profile_names():
 
 def host_launch_probe_us(launches=20000, repeats=5):
     """How fast this host dispatches: the host's microseconds per launch of a trivial CUDA op
-    (x.add_(1) on one element, nothing waits for the GPU), the median of `repeats` rounds. Two lent
-    machines with the same GPU and CPU name have dispatched one model's launches 1.3-1.7x apart
-    (docs/cost-model.md, "Autocast's casts and the host's dispatches"): a host-bound step's time
-    moves with this number, which the record keeps beside it."""
+    (x.add_(1) on one element, nothing waits for the GPU), the median of `repeats` rounds. One lent
+    host's seconds for the same model moved 0.74-1.14x between two passes of one call, and this
+    probe ranged 6.8-14.2 us in it (call29, docs/cost-model.md "Autocast's casts and the host's
+    dispatches"); it followed the host's seconds only loosely there (r = 0.43), so records keep it
+    beside each host-bound step to find out whether it explains the step's drift."""
     import statistics
     import torch
     x = torch.zeros(1, device="cuda")
