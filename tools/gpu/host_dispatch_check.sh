@@ -4,8 +4,8 @@
 # (docs/cost-model.md, "Autocast's casts and the host's dispatches"; call29). For bf16 and amp-bf16
 # weights, each of five families at 512 tokens without recompute: host and GPU seconds per phase,
 # kernels by name, aten ops, autograd nodes and module calls (measure_host_phases.py --kernel-names
-# --count-ops); the bf16 pass is run
-# twice, in opposite orders of models, to show how far one host's time moves within the call. A
+# --count-ops); the bf16 pass is run twice, in opposite orders of models, to show how far one
+# host's time moves within the call. A
 # probe of the host's speed (harness.host_launch_probe_us) runs before, between and after, and
 # measure_host_phases.py keeps one per row.
 #     bash tools/gpu/host_dispatch_check.sh            # writes $OUT/host_dispatch.tar (or ./host_dispatch)
