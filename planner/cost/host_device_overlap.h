@@ -27,6 +27,8 @@ struct CombinedStep {
   // d seconds / d (weighted term): 1 for serial terms, (side / overlapped)^(p-1) for the others.
   // The step is homogeneous of degree one in the weighted terms, so sum(marginal x weighted) = seconds.
   StepTermVector marginal{};
+  // The host's dispatch, not the GPU's work, bounds the step (the regime calibrate splits by).
+  bool host_bound() const { return host_seconds > device_seconds; }
 };
 
 // Each term times its weight: seconds (terms in seconds at datasheet rates times 1/efficiency,

@@ -59,7 +59,7 @@ StepTime estimate_step_time(const ModelSpec& m, const ClusterSpec& cluster, cons
   for (size_t i = 0; i < kStepTermCount; ++i) t.recompute_seconds += step.marginal[i] * w[i] * terms.recompute[i];
   t.step_seconds = step.seconds;
   t.overlap_hidden_seconds = step.hidden_seconds;
-  t.host_bound = step.host_seconds > step.device_seconds;
+  t.host_bound = step.host_bound();
   t.model_flops_per_token = terms.model_flops_per_token;
   t.calibrated = !o.calibration.empty();
   t.calibration_borrowed = o.calibration_borrowed;

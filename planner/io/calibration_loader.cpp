@@ -27,7 +27,8 @@ constexpr const char* kDeviceBoundKeys[] = {"held_out_device_bound_mean_error", 
 constexpr const char* kHostBoundKeys[] = {"held_out_host_bound_mean_error", "held_out_host_bound_max_error",
                                           "held_out_host_bound_runs"};
 
-// Files written before the split leave a regime unknown (runs 0).
+// An error's mean, max and count under three keys (kHeldOutKeys: the count is models; the regimes':
+// runs). Files written before a key was kept leave it unknown (count 0).
 RegimeError parse_regime(const FieldReader& r, const char* const (&keys)[3]) {
   RegimeError e;
   e.mean = r.optional_double(keys[0], 0.0, 100.0).value_or(0.0);
@@ -64,11 +65,10 @@ ProfileCalibration parse_profile_constants(const FieldReader& r) {
   c.zero2_hook_seconds = r.optional_double("zero2_hook_seconds", 0.0, 1.0).value_or(c.zero2_hook_seconds);
   c.checkpoint_hook_seconds = r.optional_double("checkpoint_hook_seconds", 0.0, 1.0).value_or(c.checkpoint_hook_seconds);
   p.fitted = r.optional_string_list("fitted");
-  // Files written before the held-out error was kept leave it unknown (models 0).
-  c.held_out.mean = r.optional_double(kHeldOutKeys[0], 0.0, 100.0).value_or(0.0);
-  c.held_out.max = r.optional_double(kHeldOutKeys[1], 0.0, 100.0).value_or(0.0);
-  c.held_out.models = static_cast<int>(r.optional_int(kHeldOutKeys[2], 0, 1'000'000).value_or(0));
-  if (c.held_out.max < c.held_out.mean) r.fail(kHeldOutKeys[1], "below leave_one_model_out_mean_error");
+  const RegimeError leave_one_model_out = parse_regime(r, kHeldOutKeys);
+  c.held_out.mean = leave_one_model_out.mean;
+  c.held_out.max = leave_one_model_out.max;
+  c.held_out.models = leave_one_model_out.runs;
   c.held_out.device_bound = parse_regime(r, kDeviceBoundKeys);
   c.held_out.host_bound = parse_regime(r, kHostBoundKeys);
   return p;
@@ -127,9 +127,7 @@ std::string calibration_yaml(const Calibration& c) {
                              k.offload_efficiency,      k.host_sync_seconds,       k.offload_step_efficiency,
                              k.zero3_hook_seconds,      k.zero2_hook_seconds,      k.checkpoint_hook_seconds};
     for (size_t i = 0; i < kConstantKeys.size(); ++i) o << "    " << kConstantKeys[i] << ": " << number(values[i]) << "\n";
-    if (k.held_out.models > 0)
-      o << "    " << kHeldOutKeys[0] << ": " << number(k.held_out.mean) << "\n    " << kHeldOutKeys[1] << ": " << number(k.held_out.max)
-        << "\n    " << kHeldOutKeys[2] << ": " << k.held_out.models << "\n";
+    write_regime(o, RegimeError{k.held_out.mean, k.held_out.max, k.held_out.models}, kHeldOutKeys);
     write_regime(o, k.held_out.device_bound, kDeviceBoundKeys);
     write_regime(o, k.held_out.host_bound, kHostBoundKeys);
     o << "    fitted: [";

@@ -65,7 +65,7 @@ static std::vector<HeldOutResidual> residuals(const std::vector<CalibrationSampl
   std::vector<HeldOutResidual> out;
   for (const CalibrationSample& s : samples) {
     const CombinedStep step = predicted_step(s.terms, w);
-    out.push_back({s.file, s.model, step.seconds, s.measured_seconds, step.host_seconds > step.device_seconds});
+    out.push_back({s.file, s.model, step.seconds, s.measured_seconds, step.host_bound()});
   }
   return out;
 }

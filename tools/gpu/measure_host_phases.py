@@ -35,6 +35,7 @@ Device machine (transformers and PyTorch with CUDA, about a minute):
         --checkpointing off --precision amp-bf16 --kernel-names --count-ops
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -105,7 +106,6 @@ def measure(model_name, seq, ckpt, repeats, precision="bf16", kernel_names=False
     weights = torch.bfloat16 if precision == "bf16" else torch.float32
     model = transformers.AutoModelForCausalLM.from_config(cfg).to("cuda", weights)
     model.train()
-    import contextlib
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if precision == "amp-bf16" else contextlib.nullcontext
     # As measure_hf.py runs its records: no KV cache in training. Calls 22-27 ran with the config's
     # default (on): a DynamicCache per forward, two torch.cat launches per layer and its Python.
