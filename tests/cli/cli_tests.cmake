@@ -229,4 +229,17 @@ if(ZPLAN_PYTHON3)
            ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call27/round1/hf_runs.jsonl ${CMAKE_CURRENT_BINARY_DIR}/to_records_steps)
   set_tests_properties(cli_to_records_steps PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
     "measure_hf.py --filter '\\^gpt2.*ckpt.*full\\$' --steps 5\"")
+  # Call30's four rounds on one H100 (docs/cost-model.md, "Call30"): a step the GPU bounds repeats
+  # within a few percent, a step the host bounds does not. The records carry both host probes.
+  add_test(NAME cli_record_repeats_call30 COMMAND sh -c "for r in 1 2 3 4; do \"$0\" \"$1\" \"$2\"/round$r/hf_runs.jsonl --out \"$3\"/round$r > /dev/null || exit 1; done; \"$0\" \"$4\" \"$3\" && grep -h op_probe_us \"$3\"/round1/*.json | head -n 1"
+           ${ZPLAN_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/hf_reference/to_records.py
+           ${PROJECT_SOURCE_DIR}/docs/measurements/2026-12-07/call30 ${CMAKE_CURRENT_BINARY_DIR}/call30_rounds
+           ${PROJECT_SOURCE_DIR}/tools/record_repeats.py)
+  set_tests_properties(cli_record_repeats_call30 PROPERTIES LABELS cli PASS_REGULAR_EXPRESSION
+    "0.1799 s .. 0.1842 s  spread   2.4%[^\n]*gemma-3-1b.*0.2098 s .. 0.2604 s  spread  24.1%  floor 10.8%[^\n]*qwen3-0.6b_bf16_4096_mb1_ckpt-full.*10 groups of repeated configurations among 40 records.*\"op_probe_us\": [0-9]")
+  # gc_step_check.py (GPU only) refuses what it cannot run before it imports torch.
+  add_test(NAME cli_gc_step_check_bad_input COMMAND ${CMAKE_COMMAND} -DZPLAN=${ZPLAN_PYTHON3}
+           "-DARGS=${PROJECT_SOURCE_DIR}/tools/gpu/gc_step_check.py|--out|/nonexistent/gc.json|--models|no-such-model" -DRC=2
+           "-DMATCH=unknown models" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
+  set_tests_properties(cli_gc_step_check_bad_input PROPERTIES LABELS cli)
 endif()

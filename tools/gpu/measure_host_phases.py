@@ -163,6 +163,7 @@ def measure(model_name, seq, ckpt, repeats, precision="bf16", kernel_names=False
     out.update(model=model_name, seq=seq, gradient_checkpointing=ckpt, layers=cfg.num_hidden_layers, precision=precision,
                torch=torch.__version__, transformers=transformers.__version__, gpu=torch.cuda.get_device_name())
     out["host_launch_probe_us"] = harness.host_launch_probe_us()  # this host's speed, beside its seconds
+    out["host_op_probe_us"] = harness.host_op_probe_us()  # per aten op of a tiny autograd graph
     for phase in ("forward", "backward"):
         out[f"{phase}_host_us_per_kernel"] = 1e6 * out[f"{phase}_host_s"] / max(1, out[f"{phase}_kernels"])
     del model

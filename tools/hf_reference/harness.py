@@ -251,10 +251,47 @@ def host_launch_probe_us(launches=20000, repeats=5):
     return statistics.median(rounds)
 
 
+def host_op_probe_us(blocks=400, repeats=5):
+    """How fast this host runs a training step's Python: microseconds per aten op of a tiny autograd
+    graph called from Python (linear, silu, mul, add on 8 x 64 CUDA tensors, then its backward), the
+    median of `repeats` rounds, timed until backward() returns (the GPU's work on tensors this small is
+    negligible). Unlike the launch probe it pays what transformers' forward pays per op: Python frames,
+    the dispatcher, autograd's graph recording, and the backward engine's nodes (call29: the forward's
+    host seconds follow the aten ops Python calls). Call30 found it moving 33-61 us within one call
+    and following host-bound steps no better than the launch probe (r = 0.33 against 0.18,
+    docs/cost-model.md "Call30")."""
+    import statistics
+    import torch
+    w = torch.randn(64, 64, device="cuda", requires_grad=True)
+    x0 = torch.randn(8, 64, device="cuda", requires_grad=True)
+    ops_per_block = 4  # linear, silu, mul, add
+
+    def run():
+        x = x0
+        for _ in range(blocks):
+            y = torch.nn.functional.linear(x, w)
+            x = torch.nn.functional.silu(y) * 0.5 + x
+        x.sum().backward()
+
+    run()
+    torch.cuda.synchronize()
+    rounds = []
+    for _ in range(repeats):
+        w.grad = None
+        x0.grad = None
+        t0 = time.perf_counter()
+        run()
+        t1 = time.perf_counter()
+        torch.cuda.synchronize()
+        rounds.append(1e6 * (t1 - t0) / (blocks * ops_per_block))
+    return statistics.median(rounds)
+
+
 def host_description(launch_probe=False):
     """The host a run's step time depends on where the step is host-bound (Python dispatch, launches):
     the CPU model (first 'model name' of /proc/cpuinfo), the logical CPUs this process sees, and with
-    launch_probe the host's microseconds per trivial launch (host_launch_probe_us)."""
+    launch_probe the host's microseconds per trivial launch (host_launch_probe_us) and per aten op of
+    a tiny training graph (host_op_probe_us)."""
     cpu = None
     try:
         with open("/proc/cpuinfo") as f:
@@ -267,6 +304,7 @@ def host_description(launch_probe=False):
     out = {"cpu": cpu, "logical_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
     if launch_probe:
         out["launch_probe_us"] = host_launch_probe_us()
+        out["op_probe_us"] = host_op_probe_us()
     return out
 
 

@@ -399,6 +399,8 @@ def main():
     ap.add_argument("--deadline-s", type=float, default=1e9, help="skip runs that would end after this")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--steps", type=int, default=3, help=harness.STEPS_HELP)
+    ap.add_argument("--order", choices=("forward", "reversed"), default="forward",
+                    help="run the selected runs in matrix order or reversed (a host's speed drifts within a call)")
     a = ap.parse_args()
     harness.set_steps(a.steps)
     runs = [r for r in matrix.RUNS if a.part in (0, r["part"])]
@@ -408,6 +410,8 @@ def main():
         recs = [json.loads(l) for l in open(a.skip_done) if l.strip()]
         done = {x["id"] for x in recs if not x.get("error")}
         runs = [r for r in runs if matrix.run_id(r) not in done]
+    if a.order == "reversed":
+        runs = runs[::-1]
     est = sum(estimate_seconds(r) for r in runs)
     if a.list:
         for r in runs:
