@@ -18,6 +18,12 @@ namespace zplan {
 struct RegimeError {
   double mean = 0, max = 0;  // |predicted - measured| / measured
   int runs = 0;
+  // Configurations bound like this measured more than once (identical terms, so one prediction for
+  // all: planner/validation/repeat_floor.h), and the largest (slowest - fastest) / (slowest +
+  // fastest) among them: no prediction comes closer than that to every run of that configuration.
+  // repeat_groups == 0: none repeated, or a file written before it was kept.
+  double repeat_floor = 0;
+  int repeat_groups = 0;
 };
 
 // How far the step-time model missed on measured runs it was not fitted on: `zplan calibrate`'s

@@ -26,6 +26,15 @@ constexpr const char* kDeviceBoundKeys[] = {"held_out_device_bound_mean_error", 
                                             "held_out_device_bound_runs"};
 constexpr const char* kHostBoundKeys[] = {"held_out_host_bound_mean_error", "held_out_host_bound_max_error",
                                           "held_out_host_bound_runs"};
+constexpr const char* kDeviceBoundRepeatKeys[] = {"held_out_device_bound_repeat_floor", "held_out_device_bound_repeat_groups"};
+constexpr const char* kHostBoundRepeatKeys[] = {"held_out_host_bound_repeat_floor", "held_out_host_bound_repeat_groups"};
+
+// The floor of a regime's repeated configurations (RegimeError::repeat_floor); files written before
+// it was kept leave it unknown (0 groups).
+void parse_repeat_floor(const FieldReader& r, const char* const (&keys)[2], RegimeError* e) {
+  e->repeat_floor = r.optional_double(keys[0], 0.0, 1.0).value_or(0.0);
+  e->repeat_groups = static_cast<int>(r.optional_int(keys[1], 0, 1'000'000).value_or(0));
+}
 
 // An error's mean, max and count under three keys (kHeldOutKeys: the count is models; the regimes':
 // runs). Files written before a key was kept leave it unknown (count 0).
@@ -45,6 +54,8 @@ ProfileCalibration parse_profile_constants(const FieldReader& r) {
   for (const char* k : kHeldOutKeys) known.push_back(k);
   for (const char* k : kDeviceBoundKeys) known.push_back(k);
   for (const char* k : kHostBoundKeys) known.push_back(k);
+  for (const char* k : kDeviceBoundRepeatKeys) known.push_back(k);
+  for (const char* k : kHostBoundRepeatKeys) known.push_back(k);
   r.reject_unknown(known);
   ProfileCalibration p;
   CostOptions& c = p.constants;
@@ -71,6 +82,8 @@ ProfileCalibration parse_profile_constants(const FieldReader& r) {
   c.held_out.models = leave_one_model_out.runs;
   c.held_out.device_bound = parse_regime(r, kDeviceBoundKeys);
   c.held_out.host_bound = parse_regime(r, kHostBoundKeys);
+  parse_repeat_floor(r, kDeviceBoundRepeatKeys, &c.held_out.device_bound);
+  parse_repeat_floor(r, kHostBoundRepeatKeys, &c.held_out.host_bound);
   return p;
 }
 
@@ -84,6 +97,11 @@ void write_regime(std::ostream& o, const RegimeError& e, const char* const (&key
   if (e.runs <= 0) return;
   o << "    " << keys[0] << ": " << number(e.mean) << "\n    " << keys[1] << ": " << number(e.max) << "\n    " << keys[2] << ": "
     << e.runs << "\n";
+}
+
+void write_repeat_floor(std::ostream& o, const RegimeError& e, const char* const (&keys)[2]) {
+  if (e.repeat_groups <= 0) return;
+  o << "    " << keys[0] << ": " << number(e.repeat_floor) << "\n    " << keys[1] << ": " << e.repeat_groups << "\n";
 }
 
 }  // namespace
@@ -130,6 +148,8 @@ std::string calibration_yaml(const Calibration& c) {
     write_regime(o, RegimeError{k.held_out.mean, k.held_out.max, k.held_out.models}, kHeldOutKeys);
     write_regime(o, k.held_out.device_bound, kDeviceBoundKeys);
     write_regime(o, k.held_out.host_bound, kHostBoundKeys);
+    write_repeat_floor(o, k.held_out.device_bound, kDeviceBoundRepeatKeys);
+    write_repeat_floor(o, k.held_out.host_bound, kHostBoundRepeatKeys);
     o << "    fitted: [";
     for (size_t i = 0; i < p.fitted.size(); ++i) o << (i ? ", " : "") << "\"" << p.fitted[i] << "\"";
     o << "]\n";

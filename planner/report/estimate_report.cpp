@@ -59,6 +59,8 @@ nlohmann::json estimate_to_json(const Estimate& e, const Scenario& s) {
     const RegimeError& r = e.time.held_out.of_regime(e.time.host_bound);
     if (r.runs > 0)
       j["time"]["held_out_error"]["regime"] = {{"bound_by", e.time.host_bound ? "host" : "gpu"}, {"mean", r.mean}, {"max", r.max}, {"runs", r.runs}};
+    if (r.runs > 0 && r.repeat_groups > 0)
+      j["time"]["held_out_error"]["regime"]["repeats"] = {{"configurations", r.repeat_groups}, {"floor", r.repeat_floor}};
   }
   return j;
 }
@@ -70,21 +72,30 @@ namespace {
 // the fit did not see.
 // Where the file splits the error by regime, the runs whose predicted step is bound like this one's:
 // "; held out: off by 5.8% on average, at most 32.2%, on the 181 runs whose step the GPU bounds, as
-// here (of 15 models left out of its fit)".
+// here (of 15 models left out of its fit)". Where the file has the floor of the regime's repeated
+// configurations (repeat_floor.h), it follows: how much of that maximum no model can remove.
 std::string held_out_text(const StepTime& t) {
   const HeldOutError& h = t.held_out;
   if (h.models <= 0) return "";
   const RegimeError& r = h.of_regime(t.host_bound);
   char buf[300];
-  if (r.runs > 0)
-    std::snprintf(buf, sizeof buf,
-                  "; held out%s: off by %.1f%% on average, at most %.1f%%, on the %d runs whose step %s bounds, as here (of %d models left out of its fit)",
-                  t.calibration_borrowed ? " on that GPU" : "", 100 * r.mean, 100 * r.max, r.runs,
-                  t.host_bound ? "the host's dispatch" : "the GPU", h.models);
-  else
+  if (r.runs <= 0) {
     std::snprintf(buf, sizeof buf, "; held out%s: off by %.1f%% on average, at most %.1f%%, on %d models left out of its fit",
                   t.calibration_borrowed ? " on that GPU" : "", 100 * h.mean, 100 * h.max, h.models);
-  return buf;
+    return buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "; held out%s: off by %.1f%% on average, at most %.1f%%, on the %d runs whose step %s bounds, as here (of %d models left out of its fit)",
+                t.calibration_borrowed ? " on that GPU" : "", 100 * r.mean, 100 * r.max, r.runs,
+                t.host_bound ? "the host's dispatch" : "the GPU", h.models);
+  if (r.repeat_groups <= 0) return buf;
+  // The part of that error no model removes: the same configuration, measured again, moved this much.
+  char repeats[200];
+  std::snprintf(repeats, sizeof repeats,
+                "; runs of one such configuration lie so far apart that no one prediction comes within %.1f%% of all of them "
+                "(%d configurations measured more than once)",
+                100 * r.repeat_floor, r.repeat_groups);
+  return std::string(buf) + repeats;
 }
 
 std::string share(uint64_t bytes, uint64_t capacity) {

@@ -135,13 +135,18 @@ CalibrationReport calibrate_records(const std::vector<CalibrationSample>& sample
     unseen.insert(unseen.end(), r.held_out_residuals.begin(), r.held_out_residuals.end());
     r.held_out_device_bound = error_stats(unseen, Regime::device_bound);
     r.held_out_host_bound = error_stats(unseen, Regime::host_bound);
+    std::vector<CalibrationSample> all = fit;
+    all.insert(all.end(), held.begin(), held.end());
+    r.repeats = repeat_floors(all, result.weights);
     // The calibration file keeps it: the report beside every predicted step says how far off it was
     // on models the fit had not seen, in the regime of that step.
     if (r.leave_one_model_out.runs) {
-      auto regime = [](const ErrorStats& e) { return RegimeError{e.mean_abs, e.max_abs, static_cast<int>(e.runs)}; };
+      auto regime = [](const ErrorStats& e, const RepeatFloor& f) {
+        return RegimeError{e.mean_abs, e.max_abs, static_cast<int>(e.runs), f.floor, f.groups};
+      };
       report.calibration.profiles[p].constants.held_out = {r.leave_one_model_out.mean_abs, r.leave_one_model_out.max_abs,
-                                                           static_cast<int>(r.models), regime(r.held_out_device_bound),
-                                                           regime(r.held_out_host_bound)};
+                                                           static_cast<int>(r.models), regime(r.held_out_device_bound, r.repeats.device_bound),
+                                                           regime(r.held_out_host_bound, r.repeats.host_bound)};
     }
     report.profiles.push_back(r);
   }
@@ -172,6 +177,17 @@ std::string calibration_report_text(const CalibrationReport& report, bool md) {
                     cell(r.held_out_device_bound).c_str(), r.held_out_device_bound.runs,
                     cell(r.held_out_host_bound).c_str(), r.held_out_host_bound.runs);
       o << buf;
+    }
+    if (!md) {
+      // Runs of one configuration (one prediction) lie this far apart: the floor under any maximum.
+      for (const auto& [name, f] : {std::pair<const char*, const RepeatFloor&>{"GPU", r.repeats.device_bound},
+                                    std::pair<const char*, const RepeatFloor&>{"host", r.repeats.host_bound}}) {
+        if (!f.groups) continue;
+        std::snprintf(buf, sizeof buf,
+                      "  configurations measured more than once where the %s bounds the predicted step: %d, the widest %.1f%% from any one prediction (",
+                      name, f.groups, 100 * f.floor);
+        o << buf << f.widest << ")\n";
+      }
     }
   }
   return o.str();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "planner/cost/calibration.h"
+#include "planner/validation/repeat_floor.h"
 
 namespace zplan {
 
@@ -41,6 +42,9 @@ struct ProfileFitReport {
   // Every scored record, for `zplan calibrate --worst N`: the held-out folders' records under the
   // fit, and each fit record under the fit that left its model out.
   std::vector<HeldOutResidual> held_out_residuals, leave_one_model_out_residuals;
+  // Configurations measured more than once among all the GPU's records of the profile (fitted and
+  // held out), by what bounds their predicted step at the fitted weights.
+  RepeatFloors repeats;
 };
 
 struct CalibrationReport {

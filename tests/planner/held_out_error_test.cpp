@@ -13,6 +13,7 @@
 #include "planner/io/calibration_loader.h"
 #include "planner/report/estimate_report.h"
 #include "planner/validation/calibration_run.h"
+#include "planner/validation/repeat_floor.h"
 #include "test_scenarios.h"
 
 using namespace zplan;
@@ -31,6 +32,21 @@ TEST_CASE("calibration files keep the held-out error; older files leave it unkno
   CHECK(back.device_bound.runs == 50);
   CHECK(back.host_bound.max == doctest::Approx(0.327));
   CHECK(back.host_bound.runs == 9);
+  CHECK(back.host_bound.repeat_groups == 0);  // not given: not written, read back as unknown
+  CHECK(text.find("repeat") == std::string::npos);
+  // The floor of repeated configurations is kept per regime.
+  Calibration floors = c;
+  floors.profiles[Profile::hf].constants.held_out.host_bound.repeat_floor = 0.238;
+  floors.profiles[Profile::hf].constants.held_out.host_bound.repeat_groups = 7;
+  const HeldOutError floors_back = parse_calibration_yaml(calibration_yaml(floors), "f.yaml").profiles.at(Profile::hf).constants.held_out;
+  CHECK(floors_back.host_bound.repeat_floor == doctest::Approx(0.238));
+  CHECK(floors_back.host_bound.repeat_groups == 7);
+  CHECK(floors_back.device_bound.repeat_groups == 0);
+  std::string above_one = calibration_yaml(floors);
+  const std::string floor_line = "held_out_host_bound_repeat_floor: 0.238";
+  REQUIRE(above_one.find(floor_line) != std::string::npos);
+  above_one.replace(above_one.find(floor_line), floor_line.size(), "held_out_host_bound_repeat_floor: 1.5");
+  CHECK_THROWS_WITH_AS(parse_calibration_yaml(above_one, "f.yaml"), doctest::Contains("held_out_host_bound_repeat_floor"), InputError);
   // A file written before the split keeps its overall error and leaves the regimes unknown.
   Calibration unsplit = c;
   unsplit.profiles[Profile::hf].constants.held_out = {0.083, 0.327, 14, {}, {}};
@@ -162,4 +178,66 @@ TEST_CASE("a step time is reported with the held-out error of its regime: what b
   CHECK(jh.at("regime").at("runs").get<int>() == 9);
   CHECK(jh.at("max").get<double>() == doctest::Approx(0.327));  // the overall error stays
   CHECK(estimate_to_json(g, gpu_heavy).at("time").at("held_out_error").at("regime").at("mean").get<double>() == doctest::Approx(0.05));
+}
+
+TEST_CASE("runs the model cannot tell apart: their spread is a floor under any prediction's maximum error") {
+  // Two runs of one configuration (identical terms) at 1.0 s and 1.5 s: the best single prediction,
+  // 1.2 s, is 20% from both; a third configuration measured once has no floor.
+  CalibrationSample a;
+  a.terms[kMatmulTerm] = 0.5;
+  a.measured_seconds = 1.0;
+  a.file = "a.json";
+  CalibrationSample b = a;
+  b.measured_seconds = 1.5;
+  b.file = "b.json";
+  CalibrationSample other = a;
+  other.terms[kMatmulTerm] = 0.7;
+  other.measured_seconds = 9.0;
+  // A host-bound pair: launches only, repeated within 10%.
+  CalibrationSample h1;
+  h1.terms[kKernelTerm] = 5000;
+  h1.measured_seconds = 0.10;
+  h1.file = "h1.json";
+  CalibrationSample h2 = h1;
+  h2.measured_seconds = 0.11;
+  h2.file = "h2.json";
+  const StepTermVector w = term_weights(CostOptions{});
+  REQUIRE_FALSE(predicted_step(a.terms, w).host_bound());
+  REQUIRE(predicted_step(h1.terms, w).host_bound());
+  const RepeatFloors f = repeat_floors({a, other, b, h1, h2}, w);
+  CHECK(f.device_bound.groups == 1);
+  CHECK(f.device_bound.floor == doctest::Approx(0.2));
+  CHECK(f.device_bound.widest == "b.json");
+  CHECK(f.host_bound.groups == 1);
+  CHECK(f.host_bound.floor == doctest::Approx(0.01 / 0.21));
+  CHECK(repeat_floors({a, other}, w).device_bound.groups == 0);
+}
+
+TEST_CASE("calibrate keeps the repeat floor of each regime, and a report of that regime prints it") {
+  // Call27 and call30 measured the same transformers configurations on two lent H100s.
+  const std::vector<CalibrationSample> samples = calibration_samples(std::string(ZPLAN_SOURCE_DIR) + "/tests/regression/measured");
+  const CalibrationReport report = calibrate_records(samples, "h100-80gb", "deepspeed,hf_recheck");
+  const ProfileFitReport* hf = nullptr;
+  for (const ProfileFitReport& r : report.profiles)
+    if (r.profile == Profile::hf) hf = &r;
+  REQUIRE(hf != nullptr);
+  CHECK(hf->repeats.host_bound.groups > 0);
+  CHECK(hf->repeats.host_bound.floor > hf->repeats.device_bound.floor);
+  const HeldOutError kept = report.calibration.profiles.at(Profile::hf).constants.held_out;
+  CHECK(kept.host_bound.repeat_floor == doctest::Approx(hf->repeats.host_bound.floor));
+  CHECK(kept.host_bound.repeat_groups == hf->repeats.host_bound.groups);
+  CHECK(calibration_report_text(report, false).find("configurations measured more than once where the host bounds") != std::string::npos);
+
+  EstimateOptions calibrated;
+  calibrated.cost.calibration = "test.yaml";
+  calibrated.cost.held_out = {0.083, 0.327, 14, {0.05, 0.21, 50, 0.011, 10}, {0.15, 0.327, 9, 0.258, 7}};
+  Strategy st;
+  const Scenario host_heavy = scenario("qwen3-0.6b", "1xH100", 512);
+  const Estimate h = estimate(host_heavy.model, host_heavy.cluster, host_heavy.training, st, calibrated);
+  REQUIRE(h.time.host_bound);
+  CHECK(estimate_to_text(h, host_heavy, false).find("no one prediction comes within 25.8% of all of them (7 configurations measured more than once)") !=
+        std::string::npos);
+  const nlohmann::json repeats = estimate_to_json(h, host_heavy).at("time").at("held_out_error").at("regime").at("repeats");
+  CHECK(repeats.at("floor").get<double>() == doctest::Approx(0.258));
+  CHECK(repeats.at("configurations").get<int>() == 7);
 }
