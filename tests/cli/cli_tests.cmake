@@ -242,4 +242,9 @@ if(ZPLAN_PYTHON3)
            "-DARGS=${PROJECT_SOURCE_DIR}/tools/gpu/gc_step_check.py|--out|/nonexistent/gc.json|--models|no-such-model" -DRC=2
            "-DMATCH=unknown models" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
   set_tests_properties(cli_gc_step_check_bad_input PROPERTIES LABELS cli)
+  # measure_gemm_alignment.py (GPU only) refuses a malformed shape before it imports torch.
+  add_test(NAME cli_measure_gemm_alignment_bad_input COMMAND ${CMAKE_COMMAND} -DZPLAN=${ZPLAN_PYTHON3}
+           "-DARGS=${PROJECT_SOURCE_DIR}/tools/gpu/measure_gemm_alignment.py|--out|/nonexistent/g.json|--shapes|8192x1024" -DRC=2
+           "-DMATCH=expected MxKxN" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
+  set_tests_properties(cli_measure_gemm_alignment_bad_input PROPERTIES LABELS cli)
 endif()

@@ -183,24 +183,17 @@ TEST_CASE("a step time is reported with the held-out error of its regime: what b
 TEST_CASE("runs the model cannot tell apart: their spread is a floor under any prediction's maximum error") {
   // Two runs of one configuration (identical terms) at 1.0 s and 1.5 s: the best single prediction,
   // 1.2 s, is 20% from both; a third configuration measured once has no floor.
-  CalibrationSample a;
-  a.terms[kMatmulTerm] = 0.5;
-  a.measured_seconds = 1.0;
-  a.file = "a.json";
-  CalibrationSample b = a;
-  b.measured_seconds = 1.5;
-  b.file = "b.json";
-  CalibrationSample other = a;
-  other.terms[kMatmulTerm] = 0.7;
-  other.measured_seconds = 9.0;
+  auto sample = [](StepTerm term, double value, double seconds, const char* file) {
+    CalibrationSample s;
+    s.terms[term] = value;
+    s.measured_seconds = seconds;
+    s.file = file;
+    return s;
+  };
+  const CalibrationSample a = sample(kMatmulTerm, 0.5, 1.0, "a.json"), b = sample(kMatmulTerm, 0.5, 1.5, "b.json");
+  const CalibrationSample other = sample(kMatmulTerm, 0.7, 9.0, "other.json");
   // A host-bound pair: launches only, repeated within 10%.
-  CalibrationSample h1;
-  h1.terms[kKernelTerm] = 5000;
-  h1.measured_seconds = 0.10;
-  h1.file = "h1.json";
-  CalibrationSample h2 = h1;
-  h2.measured_seconds = 0.11;
-  h2.file = "h2.json";
+  const CalibrationSample h1 = sample(kKernelTerm, 5000, 0.10, "h1.json"), h2 = sample(kKernelTerm, 5000, 0.11, "h2.json");
   const StepTermVector w = term_weights(CostOptions{});
   REQUIRE_FALSE(predicted_step(a.terms, w).host_bound());
   REQUIRE(predicted_step(h1.terms, w).host_bound());
