@@ -78,20 +78,9 @@ def summary_line(r):
 
 def measure(model_name, seq, ckpt, steps, blocks, clock):
     import torch
-    import transformers
-    import harness
-    import matrix
-    cfg_dict = dict(matrix.MODELS[model_name])
-    if cfg_dict["model_type"] == "gpt2":
-        cfg_dict["n_positions"] = max(cfg_dict["n_positions"], seq)
-    cfg = harness.config_from_dict(cfg_dict)
-    model = transformers.AutoModelForCausalLM.from_config(cfg).to("cuda", torch.bfloat16)
-    model.train()
-    model.config.use_cache = False
-    if ckpt:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    from measure_host_phases import build_training_model
+    model, ids = build_training_model(model_name, seq, ckpt, torch.bfloat16)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    ids = torch.randint(0, cfg.vocab_size, (1, seq), device="cuda")
 
     def step():
         loss = model(input_ids=ids, labels=ids).loss

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """kernel_name_diff.py: the kernels one recipe launches beyond another's, per model and phase, from
 two measure_host_phases.py --kernel-names files of the same models (docs/cost-model.md, "Autocast's
-casts and the host's dispatches": what autocast adds to a bf16 step). Prints, per model, each phase's launch totals and every kernel
-name whose count differs, with the difference.
+casts and the host's dispatches": what autocast adds to a bf16 step). Prints, per model, each
+phase's launch totals and every kernel name whose count differs, with the difference.
     python3 tools/gpu/kernel_name_diff.py BASE.json OTHER.json
 Exit status 2 on bad input (unreadable file, no --kernel-names rows, no model in both).
 """

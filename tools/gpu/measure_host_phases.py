@@ -94,7 +94,10 @@ def count_host_ops(fn):
     return top_ops, nodes, module_calls[0]
 
 
-def measure(model_name, seq, ckpt, repeats, precision="bf16", kernel_names=False, count_ops=False):
+def build_training_model(model_name, seq, ckpt, weights):
+    """matrix.py's `model_name` on the GPU in dtype `weights`, in training mode, as measure_hf.py runs
+    its records (no KV cache), with every layer checkpointed (non-reentrant) when `ckpt`; and one
+    [1, seq] batch of token ids. Also used by gc_step_check.py."""
     import torch
     import transformers
     import harness
@@ -103,16 +106,23 @@ def measure(model_name, seq, ckpt, repeats, precision="bf16", kernel_names=False
     if cfg_dict["model_type"] == "gpt2":
         cfg_dict["n_positions"] = max(cfg_dict["n_positions"], seq)
     cfg = harness.config_from_dict(cfg_dict)
-    weights = torch.bfloat16 if precision == "bf16" else torch.float32
     model = transformers.AutoModelForCausalLM.from_config(cfg).to("cuda", weights)
     model.train()
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if precision == "amp-bf16" else contextlib.nullcontext
     # As measure_hf.py runs its records: no KV cache in training. Calls 22-27 ran with the config's
     # default (on): a DynamicCache per forward, two torch.cat launches per layer and its Python.
     model.config.use_cache = False
     if ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    ids = torch.randint(0, cfg.vocab_size, (1, seq), device="cuda")
+    return model, torch.randint(0, cfg.vocab_size, (1, seq), device="cuda")
+
+
+def measure(model_name, seq, ckpt, repeats, precision="bf16", kernel_names=False, count_ops=False):
+    import torch
+    import transformers
+    import harness
+    weights = torch.bfloat16 if precision == "bf16" else torch.float32
+    model, ids = build_training_model(model_name, seq, ckpt, weights)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if precision == "amp-bf16" else contextlib.nullcontext
 
     def forward():
         with autocast():
@@ -160,7 +170,7 @@ def measure(model_name, seq, ckpt, repeats, precision="bf16", kernel_names=False
             lambda: holder.__setitem__("loss", forward()))
         out["backward_ops"], out["backward_nodes"], _ = count_host_ops(lambda: holder["loss"].backward())
         model.zero_grad(set_to_none=True)
-    out.update(model=model_name, seq=seq, gradient_checkpointing=ckpt, layers=cfg.num_hidden_layers, precision=precision,
+    out.update(model=model_name, seq=seq, gradient_checkpointing=ckpt, layers=model.config.num_hidden_layers, precision=precision,
                torch=torch.__version__, transformers=transformers.__version__, gpu=torch.cuda.get_device_name())
     out["host_launch_probe_us"] = harness.host_launch_probe_us()  # this host's speed, beside its seconds
     out["host_op_probe_us"] = harness.host_op_probe_us()  # per aten op of a tiny autograd graph

@@ -83,7 +83,7 @@ def to_record(rec, capacity):
                                  "note": "median of steps 2-%d, CUDA events around forward+backward+step" % max(2, len(steps))}},
         "oom": rec["oom"],
     }
-    if rec.get("host"):  # CPU, logical CPUs, the host's us per trivial launch (runs since 2026-12-07)
+    if rec.get("host"):  # CPU, logical CPUs, the host's probes: us per trivial launch, per aten op (runs since 2026-12-07)
         out["host"] = rec["host"]
     for k in ("oom_phase", "oom_message", "oom_tried", "oom_allocated", "oom_phase_peak",
               "error", "error_phase", "analysis_error", "analysis_oom"):
