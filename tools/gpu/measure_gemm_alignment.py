@@ -10,14 +10,17 @@ forward [m, k] x [k, n], input gradient [m, n] x [n, k], weight gradient [n, m] 
 given and at n rounded up to a multiple of 64, and names the kernel each ran.
 
     python3 tools/gpu/measure_gemm_alignment.py --out gemm_alignment.json
-        [--shapes 8192x1024x50257,4096x1280x50257,...] [--dtypes bf16,fp16] [--repeats 20]
+        [--shapes 8192x1024x50257,4096x1280x50257,...] [--dtypes bf16,fp16,fp32] [--repeats 20]
 
 Each row: dtype, m, k, n, product, milliseconds (median of `repeats` CUDA-event timings), TFLOP/s,
-the kernel's name, and the same for the padded n. Exit 2 on bad input."""
+the kernel's name, and the same for the padded n; per dtype, the misaligned rate's share of the padded
+one (median, min, max). Exit 2 on bad input."""
 import argparse
 import json
 import sys
 
+# fp32 runs as PyTorch leaves it (TF32 off): its kernels need 4-element alignment, not 8.
+DTYPES = ("bf16", "fp16", "fp32")
 DEFAULT_SHAPES = "8192x768x50257,8192x1024x50257,4096x1280x50257,4096x1600x50257,8192x1600x50257,1024x1024x50257"
 
 
@@ -60,9 +63,9 @@ def main():
     try:
         shapes = parse_shapes(a.shapes)
         dtypes = [d for d in a.dtypes.split(",") if d]
-        bad = [d for d in dtypes if d not in ("bf16", "fp16")]
+        bad = [d for d in dtypes if d not in DTYPES]
         if bad or not dtypes:
-            raise ValueError(f"dtypes {bad or '(none)'}: expected bf16 and/or fp16")
+            raise ValueError(f"dtypes {bad or '(none)'}: expected some of {', '.join(DTYPES)}")
         if a.repeats < 1:
             raise ValueError("--repeats below 1")
     except ValueError as e:
@@ -74,7 +77,7 @@ def main():
     from measure_rates import timed  # median of CUDA-event timings after a warm-up, in seconds
     rows = []
     for dname in dtypes:
-        dtype = torch.bfloat16 if dname == "bf16" else torch.float16
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dname]
         for m, k, n in shapes:
             padded = -(-n // 64) * 64
             as_given, aligned = products(m, k, n, dtype), products(m, k, padded, dtype)
@@ -90,8 +93,17 @@ def main():
                       f"n={padded}: {row['tflops_padded']:6.1f} TFLOP/s ({row['kernel_padded'][:40]})", flush=True)
             del as_given, aligned
             torch.cuda.empty_cache()
+    # Per dtype: the misaligned GEMM's FLOP rate as a share of the padded one's (what the step-time
+    # model's StepMechanisms::misaligned_gemm_rate stands for), over every shape and product.
+    summary = {}
+    for dname in dtypes:
+        shares = sorted(r["tflops"] / r["tflops_padded"] for r in rows if r["dtype"] == dname)
+        summary[dname] = {"rate_share_median": shares[len(shares) // 2], "rate_share_min": shares[0],
+                          "rate_share_max": shares[-1], "rows": len(shares)}
+        print(f"{dname}: misaligned rate / padded rate: median {shares[len(shares) // 2]:.3f}, "
+              f"{shares[0]:.3f}..{shares[-1]:.3f} over {len(shares)} products", flush=True)
     with open(a.out, "w") as f:
-        json.dump({"rows": rows, "torch": torch.__version__}, f, indent=1)
+        json.dump({"rows": rows, "summary": summary, "torch": torch.__version__}, f, indent=1)
 
 
 if __name__ == "__main__":
