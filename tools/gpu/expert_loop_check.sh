@@ -90,6 +90,11 @@ for r in $RUNS; do
     # here"): Qwen3-0.6B in fp32 at 8K with 20 layers recomputed (-36%), GPT-2-large eager (-39%).
     profile_q06_fp32_8k) profile "$r" --model qwen3-0.6b --seq 8192 --ckpt 20 --precision fp32 ;;
     profile_gpt2l_eager) profile "$r" --model gpt2-large --seq 1024 --micro-batch 4 --attn eager ;;
+    # The largest GPU-bound miss of zplan's MoE runs: ranking configuration r1206c13 (4 layers, 4K,
+    # micro-batch 4 x 2 accumulated, every fused kernel) at -18..-23%, while the same kernels at
+    # micro-batch 1 are over-predicted (+6..+8%): the two side by side, kernel by kernel.
+    profile_q30_4l_mb4)  profile "$r" --experts grouped_mm --model qwen3-30b-a3b --layers 4 --seq 4096 --micro-batch 4 --grad-accum 2 ;;
+    profile_q30_4l_mb1)  profile "$r" --experts grouped_mm --model qwen3-30b-a3b --layers 4 --seq 4096 ;;
     *) echo "!! unknown run '$r'" ;;
   esac
 done
