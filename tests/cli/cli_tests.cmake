@@ -247,4 +247,9 @@ if(ZPLAN_PYTHON3)
            "-DARGS=${PROJECT_SOURCE_DIR}/tools/gpu/measure_gemm_alignment.py|--out|/nonexistent/g.json|--shapes|8192x1024" -DRC=2
            "-DMATCH=expected MxKxN" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
   set_tests_properties(cli_measure_gemm_alignment_bad_input PROPERTIES LABELS cli)
+  # measure_grouped_mm.py (GPU only) refuses an unknown model shape before it imports torch.
+  add_test(NAME cli_measure_grouped_mm_bad_input COMMAND ${CMAKE_COMMAND} -DZPLAN=${ZPLAN_PYTHON3}
+           "-DARGS=${PROJECT_SOURCE_DIR}/tools/gpu/measure_grouped_mm.py|--out|/nonexistent/g.json|--models|no-such-moe" -DRC=2
+           "-DMATCH=expected some of qwen3-30b-a3b" -P ${CMAKE_CURRENT_SOURCE_DIR}/cli/expect.cmake)
+  set_tests_properties(cli_measure_grouped_mm_bad_input PROPERTIES LABELS cli)
 endif()
