@@ -2,6 +2,7 @@
 #include "planner/cost/pass_costs.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace zplan {
 
@@ -26,7 +27,9 @@ void add_bias_gradient(Pass& p, const StepMechanisms& k, double tokens, double o
 void gemm(Pass& p, const Rates& r, double m, double k, double n, double count) {
   const double flops = 2.0 * m * k * n;
   const double bytes = (m * k + k * n + m * n) * r.act_bytes;
-  p.matmul_seconds += count * std::max(flops / r.peak, bytes / r.hbm);
+  const bool misaligned = r.act_bytes == 2 && (std::fmod(k, 8.0) != 0 || std::fmod(n, 8.0) != 0);
+  const double peak = misaligned ? r.peak * r.misaligned_gemm_rate : r.peak;
+  p.matmul_seconds += count * std::max(flops / peak, bytes / r.hbm);
   p.matmul_flops += count * flops;
   p.kernels += count;
 }

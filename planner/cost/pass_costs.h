@@ -20,6 +20,8 @@ struct Rates {
   double peak = 1, hbm = 1;  // FLOP/s and bytes/s at 100%
   double act_bytes = 2;      // activation element size
   double fp32_peak = 1;      // FLOP/s of fp32 operands (autocast leaves some GEMMs in fp32)
+  double misaligned_gemm_rate = 1;  // share of `peak` a 16-bit GEMM with a misaligned leading
+                                    // dimension reaches (StepMechanisms::misaligned_gemm_rate)
 };
 
 // An op whose backward is not training_passes_per_forward - 1 times its forward (a dropout, a
@@ -39,7 +41,10 @@ void add_dropout(Pass& p, const StepMechanisms& k, double elements, double eleme
 void add_bias_gradient(Pass& p, const StepMechanisms& k, double tokens, double outputs, double element_bytes);
 
 // A GEMM [m x k] x [k x n], `count` times: the roofline time of its shape — small shapes (few
-// tokens per expert, thin projections) are bound by reading the weight, large ones by FLOPs.
+// tokens per expert, thin projections) are bound by reading the weight, large ones by FLOPs. Its
+// three training products (y = x W^T, x's and W's gradients) take k and n as leading dimensions,
+// never m: with 16-bit operands, k or n not a multiple of 8 elements sends all three to cuBLAS's
+// align-1 fallback kernels (Rates::misaligned_gemm_rate).
 void gemm(Pass& p, const Rates& r, double m, double k, double n, double count = 1);
 
 // `into` += `times` x `p` (every field).

@@ -182,7 +182,15 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     re.act_bytes = 4;
   }
   p.kernels += 12;                                   // softmax, top-k, renormalise, sort, histogram, permute
-  p.memory_bytes += tokens * (E * 12.0 + K * C * 4.0 * a);  // router probabilities, token permutation
+  p.memory_bytes += tokens * E * 12.0;               // router probabilities
+  const double routed = tokens * K * C;              // elements of the rows sent to experts
+  if (c.profile == Profile::zplan && a == 2 && !c.autocast) {
+    // zplan's runtime: three gathers and the weighted sum forward; backward, three 16-bit
+    // index_add_ (StepMechanisms::index_add_16bit_bytes_per_element) and the sum's broadcast.
+    add_op(p, k, routed * 4.0 * a, routed * (3.0 * k.index_add_16bit_bytes_per_element + a), 0.0, 0.0);
+  } else {
+    p.memory_bytes += routed * 4.0 * a;              // token permutation
+  }
   // Tokens per expert on average (top-k routing balances load in expectation; imbalance is a
   // measured effect the fitted constants absorb).
   const double per_expert = tokens * K / E;
@@ -210,8 +218,10 @@ Pass layer_forward(const ModelSpec& m, const ExecContext& c, const Rates& r, con
     gemm(p, re, per_expert * E / hit, C, 2.0 * FE, hit);  // fused gate_up per expert
     gemm(p, re, per_expert * E / hit, FE, C, hit);
   } else {
-    gemm(p, re, per_expert, C, FE, 2.0 * E);
-    gemm(p, re, per_expert, FE, C, E);
+    Rates grouped = re;                              // one CUTLASS kernel for all experts
+    grouped.peak *= per_expert / (per_expert + k.grouped_gemm_half_rate_rows);
+    gemm(p, grouped, per_expert, C, FE, 2.0 * E);
+    gemm(p, grouped, per_expert, FE, C, E);
     p.kernels -= 3.0 * E - 4.0;                      // grouped GEMMs launch once for all experts
   }
   p.memory_bytes += tokens * K * FE * re.act_bytes * 5.0;  // SiLU(gate) * up on the routed tokens
@@ -267,6 +277,7 @@ StepTerms step_terms(const ModelSpec& m, const ClusterSpec& cluster, const Train
   r.hbm = std::max(1.0, cluster.gpu.memory_bw_gb_per_s) * 1e9;
   r.act_bytes = rc.compute_bytes;
   r.fp32_peak = std::max(1.0, cluster.gpu.fp32_tflops * 1e12);
+  r.misaligned_gemm_rate = k.misaligned_gemm_rate;
 
   // Forward of every layer, and of the embedding, head and loss.
   const ExecContext context = make_exec_context(training, s, cluster.world_size());

@@ -101,8 +101,31 @@ struct StepMechanisms {
   // and 0.49, 0.48, 0.44 (32 heads of 128) (tools/gpu/measure_masked_attention.py,
   // docs/measurements/2026-12-07/call20/masked_attention.json); 4 heads of 256 at 4K ran at 0.36.
   double masked_attention_rate = 0.45;
+  // A 16-bit GEMM whose k or n is not a multiple of 8 elements (GPT-2's lm_head: 50257 tokens of
+  // vocabulary) cannot use Hopper's kernels: cuBLAS runs CUTLASS's sm75 `s1688gemm ... align1` ones,
+  // at this share of the rate of the same GEMM with n padded to a multiple of 64. Measured on an H100,
+  // GPT-2's lm_head shapes, forward and both gradients: median 0.177 (bf16) and 0.182 (fp16), 0.13-0.22
+  // over 18 products each; fp32 (TF32 off) runs the same kernels either way, 0.998
+  // (tools/gpu/measure_gemm_alignment.py, docs/measurements/2026-12-08/call31/gemm_alignment.json).
+  double misaligned_gemm_rate = 0.18;
+  // torch._grouped_mm (the MoE experts of transformers and zplan's runtime: one CUTLASS kernel for all
+  // experts) runs at rows / (rows + this) of the rate of one dense GEMM over the same rows, rows being
+  // the tokens each expert receives: per-group setup and partly filled tiles cost as much as this many
+  // rows. Least squares over 18 shapes (Qwen3-30B-A3B, Qwen1.5-MoE, Mixtral; 256-8192 rows per expert;
+  // forward + both gradients) on an H100: 210 rows, 4% mean and 10% max error
+  // (tools/gpu/measure_grouped_mm.py, docs/measurements/2026-12-08/call31/grouped_mm.json).
+  double grouped_gemm_half_rate_rows = 210.0;
   // ---- bytes moved per element ----
   double loss_path_bytes_per_logit = 30.0;    // 16-bit logits, fp32 upcast, log-softmax and its gradient
+  // zplan's runtime gathers each MoE layer's rows three times (index_select: tokens to their k
+  // experts' slots, into expert order, back); each gather's backward is index_add_, which in 16 bits
+  // adds element by element with atomics at a small share of HBM bandwidth. Its time in bytes per
+  // added element at the fitted HBM rate of zplan's profile on an H100 (3.35 TB/s x 0.834): 2.37 ms
+  // for 131072 x 2048 bf16 elements (Qwen3-30B-A3B, 16K tokens a micro-step) and 0.57 ms for a
+  // quarter of them, from kernel profiles (tools/gpu/expert_loop_check.sh, profile_q30_4l_mb4 and
+  // _mb1, docs/measurements/2026-12-08/call31/loop). Atomics run in the L2 cache: a GPU whose HBM is
+  // faster but whose die is the same (H200) gains less than this scales by.
+  double index_add_16bit_bytes_per_element = 24.0;
   double amp_cast_bytes_per_param = 6.0;      // AMP: read fp32 (4) + write 16-bit (2) per weight cast
   double optimizer_kernels_per_tensor = 2.0;  // AdamW launches per parameter tensor (foreach: ~2 per state)
 };

@@ -94,10 +94,12 @@ TEST_CASE("MoE experts under autocast multiply in fp32; the eager loop casts ins
   const double E = moe.model.moe.num_experts, K = moe.model.moe.experts_per_token, tokens = 4096;
   const StepMechanisms k;
   auto terms = [](const Scenario& s, Precision p) { return step_terms(s.model, s.cluster, s.training, strategy(1, 0, p)); };
-  // The same FLOPs either way; under autocast the experts' share runs at the fp32 rate instead.
+  // The same FLOPs either way; under autocast the experts' share runs at the fp32 rate instead of
+  // _grouped_mm's 16-bit rate (the peak's share for tokens x K / E rows per expert).
   const StepTerms bf16 = terms(moe, Precision::bf16), amp = terms(moe, Precision::amp_bf16);
   const double expert_flops = 2.0 * tokens * K * 3.0 * C * FE * static_cast<double>(moe.model.layers) * k.training_passes_per_forward;
-  const double fp32_rate = moe.cluster.gpu.fp32_tflops * 1e12, bf16_rate = moe.cluster.gpu.bf16_tflops * 1e12;
+  const double rows = tokens * K / E, grouped_share = rows / (rows + k.grouped_gemm_half_rate_rows);
+  const double fp32_rate = moe.cluster.gpu.fp32_tflops * 1e12, bf16_rate = moe.cluster.gpu.bf16_tflops * 1e12 * grouped_share;
   CHECK(amp.total[kMatmulTerm] - bf16.total[kMatmulTerm] >= 0.95 * expert_flops * (1.0 / fp32_rate - 1.0 / bf16_rate));
   CHECK(amp.total[kMatmulTerm] - bf16.total[kMatmulTerm] <= 1.3 * expert_flops * (1.0 / fp32_rate - 1.0 / bf16_rate));
   // FSDP2's mixed precision hands the experts 16-bit weights and runs no autocast: no fp32 GEMMs.

@@ -74,7 +74,7 @@ def main():
     import os
     import torch
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from measure_rates import timed  # median of CUDA-event timings after a warm-up, in seconds
+    from measure_rates import spread, timed  # timed: median of CUDA-event timings after a warm-up, in seconds
     rows = []
     for dname in dtypes:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dname]
@@ -97,11 +97,9 @@ def main():
     # model's StepMechanisms::misaligned_gemm_rate stands for), over every shape and product.
     summary = {}
     for dname in dtypes:
-        shares = sorted(r["tflops"] / r["tflops_padded"] for r in rows if r["dtype"] == dname)
-        summary[dname] = {"rate_share_median": shares[len(shares) // 2], "rate_share_min": shares[0],
-                          "rate_share_max": shares[-1], "rows": len(shares)}
-        print(f"{dname}: misaligned rate / padded rate: median {shares[len(shares) // 2]:.3f}, "
-              f"{shares[0]:.3f}..{shares[-1]:.3f} over {len(shares)} products", flush=True)
+        t = summary[dname] = spread([r["tflops"] / r["tflops_padded"] for r in rows if r["dtype"] == dname])
+        print(f"{dname}: misaligned rate / padded rate: median {t['median']:.3f}, "
+              f"{t['min']:.3f}..{t['max']:.3f} over {t['rows']} products", flush=True)
     with open(a.out, "w") as f:
         json.dump({"rows": rows, "summary": summary, "torch": torch.__version__}, f, indent=1)
 

@@ -116,7 +116,7 @@ def main():
         sys.exit(2)
     import torch
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from measure_rates import timed  # median of CUDA-event timings after a warm-up, in seconds
+    from measure_rates import spread, timed  # timed: median of CUDA-event timings after a warm-up, in seconds
     if not hasattr(torch, "_grouped_mm"):
         print(f"measure_grouped_mm.py: torch {torch.__version__} has no _grouped_mm (2.9+)", file=sys.stderr)
         sys.exit(2)
@@ -142,11 +142,10 @@ def main():
                               f"{per_expert['mean']:7.0f} | grouped {row['grouped_tflops']:6.1f} TFLOP/s, dense "
                               f"{row['dense_tflops']:6.1f} | share {row['grouped_share_of_dense']:.3f}", flush=True)
                     torch.cuda.empty_cache()
-    shares = sorted(r["grouped_share_of_dense"] for r in rows_out if r["pass"] == "training")
-    summary = {"training_share_median": shares[len(shares) // 2], "training_share_min": shares[0],
-               "training_share_max": shares[-1], "rows": len(shares)}
-    print(f"training (forward + both gradients): grouped rate / dense rate: median {summary['training_share_median']:.3f}, "
-          f"{summary['training_share_min']:.3f}..{summary['training_share_max']:.3f} over {len(shares)} rows", flush=True)
+    summary = {"training_share": spread([r["grouped_share_of_dense"] for r in rows_out if r["pass"] == "training"])}
+    t = summary["training_share"]
+    print(f"training (forward + both gradients): grouped rate / dense rate: median {t['median']:.3f}, "
+          f"{t['min']:.3f}..{t['max']:.3f} over {t['rows']} rows", flush=True)
     with open(a.out, "w") as f:
         json.dump({"rows": rows_out, "summary": summary, "torch": torch.__version__}, f, indent=1)
 

@@ -54,6 +54,12 @@ def timed(fn, repeats=20, warmup=3):
     return statistics.median(times)
 
 
+def spread(values):
+    """Median, smallest and largest of a list of ratios (the measure_* scripts' summaries)."""
+    v = sorted(values)
+    return {"median": v[len(v) // 2], "min": v[0], "max": v[-1], "rows": len(v)}
+
+
 # (name, k, n) per shape class: from the built-in models' projections (hidden 1024..8192).
 SHAPES = [("square_1k", 1024, 1024), ("square_4k", 4096, 4096), ("up_4k_14k", 4096, 14336),
           ("down_14k_4k", 14336, 4096), ("head_2k_152k", 2048, 151936), ("expert_2k_768", 2048, 768),
