@@ -61,6 +61,19 @@ train() {  # name, experts, model file, seq, ckpt layers
   (( st != 0 )) && echo "!! $name: exit status $st"
 }
 
+trainx() {  # name, model file, seq, ckpt layers, micro-batch, grad-accum: bf16, the default (fused) kernels
+  local name=$1 model=$2 seq=$3 ckpt=$4 mb=$5 ga=$6
+  late "$name" && return
+  local rec=$OUT/loop_$name.json
+  echo "-- $name: --model $(basename "$model") --seq $seq --ckpt $ckpt --micro-batch $mb --grad-accum $ga"
+  timeout 150 "$B/tools/zplan-run" --model "$model" --seq "$seq" --global-batch $((mb * ga)) --gpus "$GPUS" --framework plain \
+    --zero 0 --offload-optimizer none --offload-params none --sp 1 --ckpt "$ckpt" --loss-chunks 0 --micro-batch "$mb" \
+    --grad-accum "$ga" --precision bf16 --run --steps "$STEPS" --run-out "$rec" </dev/null >"$OUT/loop_$name.log" 2>&1
+  local st=$?
+  grep -E "step time|tokens/s|peak allocated|OOM|error|failed" "$OUT/loop_$name.log" | tail -4
+  (( st != 0 )) && echo "!! $name: exit status $st"
+}
+
 profile() {  # name, then zplan_measure_runtime's flags
   local name=$1; shift
   late "$name" && return
@@ -72,6 +85,7 @@ profile() {  # name, then zplan_measure_runtime's flags
 
 Q30_2=$(cut_model qwen3-30b-a3b 2)
 MIX_2=$(cut_model mixtral-8x7b 2)
+Q30_4=$(cut_model qwen3-30b-a3b 4)
 # Qwen1.5-MoE-A2.7B (shared expert, 60 experts) is a config.json of the tests, cut the same way.
 Q15_4=$SCRATCH/qwen1.5-moe-a2.7b-4l.json
 python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["num_hidden_layers"] = 4; json.dump(c, open(sys.argv[2], "w"))' \
@@ -95,6 +109,16 @@ for r in $RUNS; do
     # micro-batch 1 are over-predicted (+6..+8%): the two side by side, kernel by kernel.
     profile_q30_4l_mb4)  profile "$r" --experts grouped_mm --model qwen3-30b-a3b --layers 4 --seq 4096 --micro-batch 4 --grad-accum 2 ;;
     profile_q30_4l_mb1)  profile "$r" --experts grouped_mm --model qwen3-30b-a3b --layers 4 --seq 4096 ;;
+    # A blind test of call31's kernel rates (docs/cost-model.md, "Call31"), measured after they went
+    # in: GPT-2's misaligned lm_head, _grouped_mm at 512-2048 rows per expert, the MoE index_add_.
+    kr_gpt2m_mb8)        trainx "$r" gpt2-medium 1024 0 8 1 ;;
+    kr_gpt2l_mb4)        trainx "$r" gpt2-large 1024 0 4 1 ;;
+    kr_gpt2xl_mb4_ckpt)  trainx "$r" gpt2-xl 1024 24 4 1 ;;
+    kr_q30_4l_2k_mb8)    trainx "$r" "$Q30_4" 2048 0 8 1 ;;
+    kr_q30_2l_8k)        trainx "$r" "$Q30_2" 8192 0 1 1 ;;
+    kr_q30_4l_4k_mb2_ga2_ckpt2) trainx "$r" "$Q30_4" 4096 2 2 2 ;;
+    kr_qwen15_4l_4k_mb4) trainx "$r" "$Q15_4" 4096 0 4 1 ;;
+    kr_mixtral_2l_4k_mb2) trainx "$r" "$MIX_2" 4096 0 2 1 ;;
     *) echo "!! unknown run '$r'" ;;
   esac
 done
