@@ -29,7 +29,7 @@ split() {  # label, GPU, profile ("zplan" or "hf   "), holdout
                                          show && /^  / { print "    " $0 }' <<<"$out"
   return 0
 }
-for h in '' ranking holdout elementwise cross_entropy fused_adamw grouped_mm longctx fused_norm; do
+for h in '' ranking holdout elementwise cross_entropy fused_adamw grouped_mm longctx fused_norm kernel_rates; do
   split 'h100 zplan' h100-80gb zplan "$h"
 done
 # hf_recheck (call27, the H100 re-measurements) stays out of every H100 hf fit, as it does out of
