@@ -14,14 +14,14 @@ using namespace zplan;
 
 namespace {
 
-Strategy bf16_strategy(Precision p = Precision::bf16) {
+Strategy pinned_strategy(Precision p = Precision::bf16) {
   Strategy st;
   st.precision = p;
   return st;
 }
 
 StepTermVector terms_of(const Scenario& s, const StepMechanisms& k, Precision p = Precision::bf16) {
-  return step_terms(s.model, s.cluster, s.training, bf16_strategy(p), k).total;
+  return step_terms(s.model, s.cluster, s.training, pinned_strategy(p), k).total;
 }
 
 Scenario moe(int64_t tokens, Profile profile) {
